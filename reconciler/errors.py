@@ -1,0 +1,94 @@
+"""The reconciler's exceptions, one tree a caller can catch at the right level.
+
+    ReconcilerError             anything the reconciler reports to a person
+     +-- SpecError              one problem in what the user committed, located
+     +-- SpecErrors             every SpecError of one run, sorted by file and line
+     +-- BaseConfigError        the base alertmanager.yml cannot be read or merged
+     +-- ConfigError            the daemon's own configuration file is invalid
+     +-- EnvironmentProblem     something on this host is missing (a file, a variable)
+
+Each message says what went wrong, where, and what to change. The CLI prints them and
+exits with the status SPEC.md gives; a traceback reaching a user is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Base of every error the reconciler reports to a person."""
+
+
+@dataclass(frozen=True, eq=True)
+class Location:
+    """Where a problem is: a file relative to the spec folder, 1-based line and column."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class SpecError(ReconcilerError):
+    """One located problem: ``file:line:col: path: message``."""
+
+    def __init__(self, location: Location, path: str, message: str) -> None:
+        super().__init__(message)
+        self.location = location
+        self.path = path
+        self.message = message
+
+    @property
+    def file(self) -> str:
+        return self.location.file
+
+    @property
+    def line(self) -> int:
+        return self.location.line
+
+    @property
+    def column(self) -> int:
+        return self.location.column
+
+    def sort_key(self) -> tuple:
+        return (self.file, self.line, self.column, self.path, self.message)
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        if self.path:
+            return f"{where}: {self.path}: {self.message}"
+        return f"{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"SpecError({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpecError) and self.sort_key() == other.sort_key()
+
+    def __hash__(self) -> int:
+        return hash(self.sort_key())
+
+
+class SpecErrors(ReconcilerError):
+    """All problems found in one spec tree, reported together."""
+
+    def __init__(self, errors: list[SpecError]) -> None:
+        self.errors: tuple[SpecError, ...] = tuple(sorted(set(errors), key=SpecError.sort_key))
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+class BaseConfigError(ReconcilerError):
+    """The base Alertmanager configuration cannot be used."""
+
+
+class ConfigError(ReconcilerError):
+    """The daemon's own configuration is invalid."""
+
+
+class EnvironmentProblem(ReconcilerError):
+    """Something the render needs is missing on this host."""

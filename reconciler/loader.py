@@ -1,0 +1,284 @@
+"""YAML text -> documents of plain values, with the file, line and column of every node.
+
+Pure: takes the bytes of each file, returns values; touches no disk.
+
+Guarantees, for any input whatsoever: a list of documents plus a list of located
+`SpecError`s, never an exception, a hang or unbounded memory. Concretely:
+- only the YAML 1.2 core types are built (mapping, sequence, string, integer, float,
+  boolean, null); any other tag (``!!python/object``, ``!custom``, ``!!binary``) is an error;
+- aliases are expanded, but a document may not grow past `Limits.max_nodes` nodes
+  (alias bombs) nor nest deeper than `Limits.max_depth`;
+- a key given twice in one mapping is an error (YAML forbids it; most parsers keep the last);
+- files larger than `Limits.max_file_bytes`, bytes that are not UTF-8, and YAML syntax
+  errors are errors located at the offending byte.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Location, SpecError
+
+Path = tuple[str | int, ...]
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
+_MAP, _SEQ, _TIMESTAMP, _MERGE = (_TAG + t for t in ("map", "seq", "timestamp", "merge"))
+_SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that keep hostile input cheap to reject."""
+
+    max_file_bytes: int = 1024 * 1024
+    """A spec file is a few kilobytes; a megabyte is already absurd."""
+    max_documents: int = 1000
+    """Documents in one file."""
+    max_nodes: int = 200_000
+    """Values in one file after alias expansion; a 50-recipient list has about 70."""
+    max_depth: int = 32
+    """Nesting depth of a document; the deepest spec field sits at 4."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its plain value, and where each part of it was written."""
+
+    file: str
+    index: int
+    """Position of the document in its file, from 0."""
+    start: Location
+    content: Any
+    positions: Mapping[Path, Location] = field(repr=False)
+    """Path of every value -> where the value starts."""
+    key_positions: Mapping[Path, Location] = field(repr=False)
+    """Path of every mapping entry -> where its key starts."""
+
+    def locate(self, path: Path, *, key: bool = False) -> Location:
+        """The location of `path`, or of its nearest written ancestor."""
+        path = tuple(path)
+        if key and path in self.key_positions:
+            return self.key_positions[path]
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            path = path[:-1]
+        return self.positions.get((), self.start)
+
+
+def format_path(path: Path) -> str:
+    """('spec', 'recipients', 3) -> 'spec.recipients[3]'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out:
+            out += f".{part}"
+        else:
+            out = str(part)
+    return out
+
+
+class _Invalid(Exception):
+    """Aborts building one document; carries the located reason."""
+
+    def __init__(self, node: Node | None, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.node, self.path, self.message = node, path, message
+
+
+def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
+    """Parse every document of one file. Returns the documents and the errors found."""
+    if len(data) > limits.max_file_bytes:
+        return [], [SpecError(Location(name, 1, 1), "", f"file is {len(data):,} bytes, more than the "
+                              f"{limits.max_file_bytes:,} a spec file may have: split it or remove what is not a spec")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return [], [SpecError(Location(name, line, column), "",
+                              f"byte 0x{data[exc.start]:02x} is not UTF-8: save the file as UTF-8")]
+    if "\x00" in text:
+        # The YAML scanner rejects NUL too, but only after scanning up to it.
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        return [], [SpecError(Location(name, line, column), "", "NUL character: this is not a text file")]
+
+    documents: list[Document] = []
+    errors: list[SpecError] = []
+    budget = _Budget(limits.max_nodes)
+    try:
+        for index, root in enumerate(_compose_all(text)):
+            if root is None:
+                continue
+            if index >= limits.max_documents:
+                errors.append(SpecError(_location(name, root), "",
+                                        f"more than {limits.max_documents} documents in one file: split it"))
+                break
+            builder = _Builder(name, limits, budget)
+            try:
+                content = builder.value(root, (), 0)
+            except _Invalid as exc:
+                where = _location(name, exc.node) if exc.node is not None else Location(name, 1, 1)
+                errors.append(SpecError(where, format_path(exc.path), exc.message))
+                if budget.exhausted:
+                    break
+                continue
+            documents.append(Document(name, index, _location(name, root), content,
+                                      builder.positions, builder.key_positions))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        errors.append(SpecError(where, "", f"YAML syntax error: {problem}"))
+    except YAMLError as exc:
+        errors.append(SpecError(Location(name, 1, 1), "", f"YAML error: {_one_line(str(exc))}"))
+    except RecursionError:
+        errors.append(SpecError(Location(name, 1, 1), "",
+                                f"nesting is deeper than the {limits.max_depth} levels a spec may have"))
+    return documents, errors
+
+
+def load_files(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
+    """Parse every file, in name order so results never depend on the order files were read."""
+    documents: list[Document] = []
+    errors: list[SpecError] = []
+    for name in sorted(files):
+        docs, errs = load_file(name, files[name], limits)
+        documents.extend(docs)
+        errors.extend(errs)
+    return documents, errors
+
+
+def _compose_all(text: str) -> Iterator[Node | None]:
+    # typ="safe" with the pure-Python parser: its composer builds nodes only, it never
+    # constructs Python objects, so no tag can run code. Tags are checked in _Builder.
+    yaml = YAML(typ="safe", pure=True)
+    yield from yaml.compose_all(text)
+
+
+def _location(name: str, node: Node) -> Location:
+    return Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _Budget:
+    """Counts the nodes built for one file, across its documents."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.limit = limit
+        self.exhausted = False
+
+    def spend(self) -> bool:
+        self.left -= 1
+        if self.left < 0:
+            self.exhausted = True
+        return not self.exhausted
+
+
+class _Builder:
+    """Turns one composed node tree into plain values, recording positions."""
+
+    def __init__(self, name: str, limits: Limits, budget: _Budget) -> None:
+        self.name = name
+        self.limits = limits
+        self.budget = budget
+        self.positions: dict[Path, Location] = {}
+        self.key_positions: dict[Path, Location] = {}
+
+    def value(self, node: Node, path: Path, depth: int) -> Any:
+        if not self.budget.spend():
+            raise _Invalid(node, path, f"more than {self.limits.max_nodes:,} values in one file "
+                                       "(aliases count each time they are used): this is not a spec")
+        if depth > self.limits.max_depth:
+            raise _Invalid(node, path, f"nesting is deeper than the {self.limits.max_depth} levels a spec may have")
+        self.positions.setdefault(path, _location(self.name, node))
+        if isinstance(node, MappingNode):
+            self._expect_tag(node, path, _MAP)
+            return self._mapping(node, path, depth)
+        if isinstance(node, SequenceNode):
+            self._expect_tag(node, path, _SEQ)
+            return [self.value(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, ScalarNode):
+            if node.tag not in _SCALAR_TAGS:
+                raise _Invalid(node, path, self._tag_message(node.tag))
+            return _scalar(node)
+        raise _Invalid(node, path, "unsupported YAML node")  # pragma: no cover - composer yields only these
+
+    def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
+                raise _Invalid(key_node, path, "merge keys (<<) are not supported: write the fields out")
+            if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+                raise _Invalid(key_node, path, "a key must be a plain name, not a list or mapping")
+            key = key_node.value
+            if key_node.tag != _STR:
+                # `1: x` or `true: x` as a key is almost certainly a mistake; say so.
+                raise _Invalid(key_node, path, f"key {key!r} is not a name: write field names as text")
+            child = path + (key,)
+            if key in result:
+                first = self.key_positions[child]
+                raise _Invalid(key_node, child, f"{key!r} is given twice in one mapping (first at line "
+                                                f"{first.line}): keep one")
+            self.key_positions[child] = _location(self.name, key_node)
+            result[key] = self.value(value_node, child, depth + 1)
+        return result
+
+    def _expect_tag(self, node: Node, path: Path, tag: str) -> None:
+        if node.tag != tag:
+            raise _Invalid(node, path, self._tag_message(node.tag))
+
+    @staticmethod
+    def _tag_message(tag: str) -> str:
+        shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+        return f"YAML tag {shown} is not allowed: specs hold plain text, numbers, booleans, lists and mappings"
+
+
+_INT_RE = re.compile(r"[-+]?(0|[1-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)")
+
+
+def _scalar(node: ScalarNode) -> Any:
+    value: str = node.value
+    tag = node.tag
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return value.lower() == "true"
+    if tag == _INT and _INT_RE.fullmatch(value):
+        sign = -1 if value.startswith("-") else 1
+        digits = value.lstrip("+-").replace("_", "")
+        if digits.startswith(("0o", "0x")):
+            return sign * int(digits, 0)
+        return sign * int(digits, 10)
+    if tag == _FLOAT:
+        lowered = value.lower().replace("_", "")
+        if lowered in (".nan",):
+            return math.nan
+        if lowered in (".inf", "+.inf"):
+            return math.inf
+        if lowered == "-.inf":
+            return -math.inf
+        try:
+            return float(lowered)
+        except ValueError:
+            return value
+    # str, timestamp (kept as written) and anything the resolver tagged oddly.
+    return value

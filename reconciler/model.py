@@ -1,0 +1,274 @@
+"""The validated specs as frozen dataclasses, and the rules that span documents.
+
+Pure. `specs_from_documents` takes documents that passed their schema and returns one
+`Specs`, or the located errors of the cross-document rules: exactly one EmailServer when
+e-mail is used, at most one NotificationPolicy, names unique per kind, no address twice in
+a list, no zero intervals, matchers Alertmanager can parse. Defaults come from the schemas.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location, SpecError
+from .loader import Document, format_path
+from .schema import schema_default
+
+_POLICY = "notificationpolicy.json"
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    ca_file: str | None = None
+    server_name: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclass(frozen=True)
+class EmailServer:
+    """The one SMTP server. The password itself never enters this object."""
+
+    name: str
+    host: str
+    port: int
+    ssl: bool
+    starttls: bool
+    tls: TLSSettings
+    sender: str
+    username: str | None = None
+    password_file: str | None = None
+    password_env: str | None = None
+    hello: str | None = None
+    enabled: bool = True
+    location: Location = field(default=Location(""), compare=False)
+
+    @property
+    def smarthost(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Grouping and repetition; every field set on a policy, any subset on a list."""
+
+    repeat_interval: str | None = None
+    group_by: tuple[str, ...] | None = None
+    group_wait: str | None = None
+    group_interval: str | None = None
+    send_resolved: bool | None = None
+
+    def over(self, base: Routing) -> Routing:
+        """These settings where given, `base`'s elsewhere."""
+        return Routing(*(mine if mine is not None else theirs
+                         for mine, theirs in zip(self._values(), base._values())))
+
+    def _values(self) -> tuple:
+        return (self.repeat_interval, self.group_by, self.group_wait, self.group_interval, self.send_resolved)
+
+
+@dataclass(frozen=True)
+class RecipientList:
+    name: str
+    recipients: tuple[Recipient, ...]
+    matchers: tuple[str, ...] = ()
+    overrides: Routing = Routing()
+    location: Location = field(default=Location(""), compare=False)
+
+
+@dataclass(frozen=True)
+class NotificationPolicy:
+    name: str
+    routing: Routing
+    location: Location = field(default=Location(""), compare=False)
+
+
+def default_routing() -> Routing:
+    return Routing(
+        repeat_interval=schema_default(_POLICY, "spec", "repeatInterval"),
+        group_by=tuple(schema_default(_POLICY, "spec", "groupBy")),
+        group_wait=schema_default(_POLICY, "spec", "groupWait"),
+        group_interval=schema_default(_POLICY, "spec", "groupInterval"),
+        send_resolved=schema_default(_POLICY, "spec", "sendResolved"),
+    )
+
+
+@dataclass(frozen=True)
+class Specs:
+    """Everything one revision of the config repo asks for."""
+
+    server: EmailServer | None
+    lists: tuple[RecipientList, ...]
+    policy: NotificationPolicy | None
+
+    @property
+    def email_enabled(self) -> bool:
+        return self.server is not None and self.server.enabled
+
+    @property
+    def routing(self) -> Routing:
+        """The policy's settings, its defaults where the policy (or the policy file) is silent."""
+        defaults = default_routing()
+        return self.policy.routing.over(defaults) if self.policy else defaults
+
+    def routing_for(self, recipient_list: RecipientList) -> Routing:
+        return recipient_list.overrides.over(self.routing)
+
+
+def specs_from_documents(documents: list[Document]) -> tuple[Specs | None, list[SpecError]]:
+    """Build `Specs` from schema-valid documents and check the rules that span them."""
+    errors: list[SpecError] = []
+    servers: list[EmailServer] = []
+    lists: list[RecipientList] = []
+    policies: list[NotificationPolicy] = []
+    seen_names: dict[tuple[str, str], Location] = {}
+
+    for doc in documents:
+        kind, name = doc.content["kind"], doc.content["metadata"]["name"]
+        spec = doc.content.get("spec") or {}
+        where = doc.locate(("metadata", "name"))
+        if (kind, name) in seen_names:
+            first = seen_names[(kind, name)]
+            errors.append(SpecError(where, "metadata.name", f"a {kind} named {name!r} is already defined at "
+                                                            f"{first}: names must be unique per kind"))
+            continue
+        seen_names[(kind, name)] = where
+        if kind == "EmailServer":
+            servers.append(_email_server(name, spec, doc.start))
+        elif kind == "RecipientList":
+            lists.append(_recipient_list(name, spec, doc.start))
+        elif kind == "NotificationPolicy":
+            policies.append(NotificationPolicy(name, _routing(spec), doc.start))
+
+    for extra in servers[1:]:
+        errors.append(SpecError(extra.location, "kind", f"a second EmailServer ({extra.name!r}; the first is "
+                                                        f"{servers[0].name!r} at {servers[0].location}): keep exactly one"))
+    for extra in policies[1:]:
+        errors.append(SpecError(extra.location, "kind", f"a second NotificationPolicy ({extra.name!r}; the first is "
+                                                        f"{policies[0].name!r} at {policies[0].location}): keep at most one"))
+    if lists and not servers:
+        first = lists[0]
+        errors.append(SpecError(first.location, "kind", f"RecipientList {first.name!r} has no EmailServer to send "
+                                                        "through: add one EmailServer (with enabled: false to keep "
+                                                        "e-mail off)"))
+    if errors:
+        return None, errors
+    ordered = tuple(sorted(lists, key=lambda item: item.name))
+    return Specs(servers[0] if servers else None, ordered, policies[0] if policies else None), []
+
+
+def check_document(doc: Document) -> list[SpecError]:
+    """Rules within one document that JSON Schema cannot say. Safe on schema-invalid
+    documents too, so a run reports these alongside the schema's errors."""
+    content = doc.content if isinstance(doc.content, dict) else {}
+    spec = content.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    errors = _check_intervals(doc, spec)
+    if content.get("kind") == "RecipientList":
+        errors += _check_recipients(doc, spec) + _check_matchers(doc, spec)
+    return errors
+
+
+def _email_server(name: str, spec: dict[str, Any], where: Location) -> EmailServer:
+    ssl = spec.get("ssl", schema_default("emailserver.json", "spec", "ssl"))
+    tls = spec.get("tls", {})
+    return EmailServer(
+        name=name,
+        host=spec["host"],
+        port=spec.get("port", schema_default("emailserver.json", "spec", "port")),
+        ssl=ssl,
+        # starttls defaults to "true unless ssl", a rule a plain JSON Schema default cannot say.
+        starttls=spec.get("starttls", not ssl),
+        tls=TLSSettings(tls.get("caFile"), tls.get("serverName"), tls.get("insecureSkipVerify", False)),
+        sender=spec["from"],
+        username=spec.get("username"),
+        password_file=spec.get("passwordFile"),
+        password_env=spec.get("passwordEnv"),
+        hello=spec.get("hello"),
+        enabled=spec.get("enabled", schema_default("emailserver.json", "spec", "enabled")),
+        location=where,
+    )
+
+
+def _recipient_list(name: str, spec: dict[str, Any], where: Location) -> RecipientList:
+    recipients = tuple(Recipient(item) if isinstance(item, str) else Recipient(item["email"], item.get("name"))
+                       for item in spec["recipients"])
+    return RecipientList(name, recipients, tuple(spec.get("matchers", ())), _routing(spec), where)
+
+
+def _routing(spec: dict[str, Any]) -> Routing:
+    group_by = spec.get("groupBy")
+    return Routing(spec.get("repeatInterval"), tuple(group_by) if group_by is not None else None,
+                   spec.get("groupWait"), spec.get("groupInterval"), spec.get("sendResolved"))
+
+
+def _check_recipients(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    errors = []
+    seen: dict[str, int] = {}
+    recipients = spec.get("recipients")
+    for index, item in enumerate(recipients if isinstance(recipients, list) else ()):
+        address = item.get("email") if isinstance(item, dict) else item
+        if not isinstance(address, str):
+            continue
+        key = address.lower()
+        path = ("spec", "recipients", index)
+        if key in seen:
+            errors.append(SpecError(doc.locate(path), format_path(path),
+                                    f"{address!r} is already listed as recipients[{seen[key]}] "
+                                    "(addresses are compared ignoring case): remove one"))
+        else:
+            seen[key] = index
+    return errors
+
+
+# Alertmanager refuses a zero group_interval or repeat_interval ("cannot be zero").
+_NONZERO = ("repeatInterval", "groupInterval")
+_ZERO = re.compile(r"^(0|(0+(y|w|d|h|m|s|ms))+)$")
+
+
+def _check_intervals(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    errors = []
+    for key in _NONZERO:
+        value = spec.get(key)
+        if isinstance(value, str) and _ZERO.match(value):
+            path = ("spec", key)
+            errors.append(SpecError(doc.locate(path), format_path(path),
+                                    f"{value!r} is zero, which Alertmanager refuses: use a positive duration "
+                                    "such as 5m or 12h"))
+    return errors
+
+
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+def _check_matchers(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    """Regex matchers must compile; Alertmanager anchors them and uses RE2 syntax."""
+    errors = []
+    matchers = spec.get("matchers")
+    for index, matcher in enumerate(matchers if isinstance(matchers, list) else ()):
+        parsed = _MATCHER.match(matcher) if isinstance(matcher, str) else None
+        if not parsed or parsed.group(2) not in ("=~", "!~"):
+            continue
+        pattern = parsed.group(3).replace('\\"', '"').replace("\\\\", "\\")
+        path = ("spec", "matchers", index)
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            errors.append(SpecError(doc.locate(path), format_path(path),
+                                    f"{pattern!r} is not a valid regular expression ({exc.msg}): fix the "
+                                    "pattern after =~ or !~"))
+        else:
+            if re.search(r"\(\?[=!<]|\\[1-9]", pattern):
+                errors.append(SpecError(doc.locate(path), format_path(path),
+                                        f"{pattern!r} uses look-around or back-references, which "
+                                        "Alertmanager's RE2 regular expressions do not support"))
+    return errors

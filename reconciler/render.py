@@ -1,0 +1,398 @@
+"""Specs (+ the user's base config) -> the text of alertmanager.yml.
+
+Pure and deterministic: the same specs, base and options give the same bytes.
+
+What the reconciler owns in the rendered file, and replaces on every render:
+- the receivers named ``notify-reconciler/...`` (one per RecipientList, plus a
+  ``notify-reconciler/discard`` receiver when the reconciler had to make the root route);
+- the routes to those receivers, placed first under ``route.routes`` with
+  ``continue: true`` so every list sees its alerts and the base's routes still apply;
+- the ``smtp_*`` keys of ``global`` (when an EmailServer exists).
+Everything else in the base (other receivers, routes, inhibit rules, templates, comments
+and key order) is kept as written. Rendering a base that already holds a render gives the
+same bytes as rendering the clean base.
+
+Fifty recipients must all get the mail: Alertmanager 0.25 writes its ``To:`` header on one
+unfolded line and ignores the server's reply after DATA, so a long list silently fails at
+a strict server (RFC 5321's 1,000-octet line limit). Each list therefore gets an explicit
+``To`` header that lists the recipients only when that line stays within 998 octets and
+is plain ASCII; otherwise it is the RFC 5322 group ``<list-name>:;``. The envelope (one
+RCPT per address) always carries every recipient.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.tokens import CommentToken
+
+from .errors import BaseConfigError
+from .model import EmailServer, RecipientList, Recipient, Routing, Specs
+
+PREFIX = "notify-reconciler/"
+"""Receivers whose name starts with this are the reconciler's."""
+DISCARD_RECEIVER = PREFIX + "discard"
+MARK = "managed by notify-reconciler"
+"""Every comment the renderer writes contains this, so a re-render can find and replace it."""
+MAX_HEADER_LINE = 998
+"""RFC 5321/5322: a line is at most 998 octets before its CRLF."""
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What the render needs from the host it runs on, passed in to keep it pure."""
+
+    hello_default: str | None = None
+    """EHLO name when the EmailServer sets none (the daemon passes this host's name)."""
+    secrets_dir: str = "/var/lib/notify-reconciler/secrets"
+    """Where `apply` writes a password taken from passwordEnv; the render names the file."""
+
+
+def password_file_for(server: EmailServer, options: RenderOptions) -> str | None:
+    """The file Alertmanager reads the SMTP password from, if the server uses one."""
+    if server.password_file:
+        return server.password_file
+    if server.password_env:
+        return f"{options.secrets_dir.rstrip('/')}/smtp-password-{server.name}"
+    return None
+
+
+def render_alertmanager_config(specs: Specs, base_text: str | None = None, *,
+                               base_name: str = "base", options: RenderOptions = RenderOptions()) -> str:
+    """The complete alertmanager.yml for `specs`, merged into `base_text` when given."""
+    yaml = _yaml()
+    config = _load_base(yaml, base_text, base_name) if base_text is not None else None
+    if config is None:
+        config = CommentedMap()
+        config.yaml_set_start_comment(f"{MARK}: rendered from the config repo; edit the specs in git, "
+                                      "not this file")
+    else:
+        _scrub_marks(config)
+    _check_base_shape(config, base_name)
+
+    if specs.server is not None:
+        _set_smtp_globals(config, specs.server, options)
+    route = _root_route(config, specs)
+    receivers = _receivers(config)
+    routes = route["routes"]
+    # A comment or blank line after the last entry belongs to the end of the list, not to
+    # that entry: keep it at the end while our entries come and go.
+    receivers_tail, routes_tail = _take_trailing_comment(receivers), _take_trailing_comment(routes)
+    _remove_owned(receivers, "name")
+    _remove_owned(routes, "receiver")
+
+    if route.get("receiver", "").startswith(PREFIX):
+        receivers.append(CommentedMap(name=DISCARD_RECEIVER))
+    if specs.email_enabled:
+        assert specs.server is not None
+        for index, recipient_list in enumerate(specs.lists):
+            routing = specs.routing_for(recipient_list)
+            routes.insert(index, _route(recipient_list, routing))
+            receivers.append(_receiver(recipient_list, routing, specs.server))
+    if specs.email_enabled and specs.lists:
+        routes.yaml_set_comment_before_after_key(0, before=f"{MARK}: routes to {PREFIX}* receivers", indent=4)
+    first_owned = next((i for i, r in enumerate(receivers) if str(r.get("name", "")).startswith(PREFIX)), None)
+    if first_owned is not None:
+        receivers.yaml_set_comment_before_after_key(first_owned, before=f"{MARK}: {PREFIX}* receivers",
+                                                    indent=2)
+    _give_trailing_comment(receivers, receivers_tail)
+    _give_trailing_comment(routes, routes_tail)
+    if not routes:
+        del route["routes"]
+    return _dump(yaml, config)
+
+
+def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
+                             namespace: str = "kubesphere-monitoring-system",
+                             key: str = "alertmanager.yaml") -> str:
+    """`config_text` wrapped in a Kubernetes Secret manifest, as prometheus-operator reads it."""
+    secret = CommentedMap()
+    secret["apiVersion"] = "v1"
+    secret["kind"] = "Secret"
+    secret["metadata"] = CommentedMap(name=name, namespace=namespace,
+                                      labels=CommentedMap({"app.kubernetes.io/managed-by": "notify-reconciler"}))
+    secret["type"] = "Opaque"
+    secret["stringData"] = CommentedMap({key: LiteralScalarString(config_text)})
+    return _dump(_yaml(), secret)
+
+
+# -- building our parts --------------------------------------------------------------------
+
+def _set_smtp_globals(config: CommentedMap, server: EmailServer, options: RenderOptions) -> None:
+    glob = config.get("global")
+    if glob is None:
+        glob = CommentedMap()
+        config.insert(0, "global", glob)
+    keys = list(glob)
+    position = next((i for i, k in enumerate(keys) if str(k).startswith("smtp_")), len(keys))
+    tail = _take_trailing_comment(glob)
+    for key in keys:
+        if str(key).startswith("smtp_"):
+            del glob[key]
+    ours: list[tuple[str, Any]] = [
+        ("smtp_smarthost", server.smarthost),
+        ("smtp_from", server.sender),
+    ]
+    hello = server.hello or options.hello_default
+    if hello:
+        ours.append(("smtp_hello", hello))
+    if server.username:
+        ours.append(("smtp_auth_username", server.username))
+        password_file = password_file_for(server, options)
+        if password_file:
+            ours.append(("smtp_auth_password_file", password_file))
+    ours.append(("smtp_require_tls", server.starttls))
+    for offset, (key, value) in enumerate(ours):
+        glob.insert(position + offset, key, value)
+    glob.yaml_set_comment_before_after_key(ours[0][0], before=f"{MARK}: the smtp_* keys", indent=2)
+    _give_trailing_comment(glob, tail)
+
+
+def _root_route(config: CommentedMap, specs: Specs) -> CommentedMap:
+    route = config.get("route")
+    if route is None:
+        route = CommentedMap(receiver=DISCARD_RECEIVER)
+        config.insert(_key_index_after(config, "global"), "route", route)
+    if route.get("receiver", "").startswith(PREFIX):
+        # Our own root (no base, or a base that is an earlier render): keep it in step with
+        # the policy so a re-render cannot leave stale values behind.
+        route["receiver"] = DISCARD_RECEIVER
+        for key, value in _routing_fields(specs.routing):
+            route[key] = value
+    if "routes" not in route or route["routes"] is None:
+        route["routes"] = CommentedSeq()
+    return route
+
+
+def _route(recipient_list: RecipientList, routing: Routing) -> CommentedMap:
+    route = CommentedMap(receiver=PREFIX + recipient_list.name)
+    if recipient_list.matchers:
+        route["matchers"] = _flow(list(recipient_list.matchers))
+    for key, value in _routing_fields(routing):
+        route[key] = value
+    route["continue"] = True
+    return route
+
+
+def _routing_fields(routing: Routing) -> list[tuple[str, Any]]:
+    return [("group_by", _flow(list(routing.group_by or ()))), ("group_wait", routing.group_wait),
+            ("group_interval", routing.group_interval), ("repeat_interval", routing.repeat_interval)]
+
+
+def _receiver(recipient_list: RecipientList, routing: Routing, server: EmailServer) -> CommentedMap:
+    email = CommentedMap()
+    email["to"] = ", ".join(r.email for r in recipient_list.recipients)
+    email["send_resolved"] = bool(routing.send_resolved)
+    email["headers"] = CommentedMap(To=to_header(recipient_list))
+    tls = _tls_config(server)
+    if tls:
+        email["tls_config"] = tls
+    return CommentedMap([("name", PREFIX + recipient_list.name), ("email_configs", CommentedSeq([email]))])
+
+
+def to_header(recipient_list: RecipientList) -> str:
+    """The To: header value: the recipients if that line is short and ASCII, else a group."""
+    listed = ", ".join(_mailbox(r) for r in recipient_list.recipients)
+    if listed.isascii() and len("To: ") + len(listed) <= MAX_HEADER_LINE:
+        return listed
+    return f"{recipient_list.name}:;"
+
+
+def _mailbox(recipient: Recipient) -> str:
+    if not recipient.name:
+        return recipient.email
+    # The schema keeps quotes, backslashes and control characters out of names.
+    return f'"{recipient.name}" <{recipient.email}>'
+
+
+def _tls_config(server: EmailServer) -> CommentedMap | None:
+    if not (server.ssl or server.starttls):
+        return None
+    tls = CommentedMap()
+    if server.tls.ca_file:
+        tls["ca_file"] = server.tls.ca_file
+    if server.tls.server_name:
+        tls["server_name"] = server.tls.server_name
+    if server.tls.insecure_skip_verify:
+        tls["insecure_skip_verify"] = True
+    return tls or None
+
+
+# -- the base and what we own in it ---------------------------------------------------------
+
+def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
+    try:
+        config = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise BaseConfigError(f"{where}: YAML syntax error: {problem}") from exc
+    except YAMLError as exc:
+        raise BaseConfigError(f"{name}: YAML error: {' '.join(str(exc).split())}") from exc
+    if config is None:
+        return None
+    if not isinstance(config, CommentedMap):
+        raise BaseConfigError(f"{name}:1:1: the base must be an Alertmanager config (a mapping with route, "
+                              "receivers, ...)")
+    return config
+
+
+def _check_base_shape(config: CommentedMap, name: str) -> None:
+    for key, kind, words in (("global", dict, "a mapping"), ("route", dict, "a mapping"),
+                             ("receivers", list, "a list")):
+        value = config.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise BaseConfigError(f"{name}:{_line_of(config, key)}: {key}: must be {words}")
+    route = config.get("route")
+    if isinstance(route, dict):
+        routes = route.get("routes")
+        if routes is not None and not isinstance(routes, list):
+            raise BaseConfigError(f"{name}:{_line_of(route, 'routes')}: route.routes: must be a list")
+        if "receiver" in route and not isinstance(route["receiver"], str):
+            raise BaseConfigError(f"{name}:{_line_of(route, 'receiver')}: route.receiver: must be a receiver name")
+
+
+def _receivers(config: CommentedMap) -> CommentedSeq:
+    if config.get("receivers") is None:
+        config["receivers"] = CommentedSeq()
+    return config["receivers"]
+
+
+def _remove_owned(entries: CommentedSeq, name_key: str) -> None:
+    for index in reversed(range(len(entries))):
+        item = entries[index]
+        if isinstance(item, dict) and str(item.get(name_key, "")).startswith(PREFIX):
+            del entries[index]
+
+
+def _take_trailing_comment(node: Any) -> str:
+    """Detach what follows the last line of `node` (blank lines, comments), keeping an
+    end-of-line comment of that line where it is. Returns the detached text."""
+    holder, slot = _last_comment_slot(node)
+    if holder is None:
+        return ""
+    token = holder[slot]
+    if not isinstance(token, CommentToken):
+        return ""
+    head, newline, tail = token.value.partition("\n")
+    if not head.lstrip().startswith("#"):
+        head = ""
+    if not tail:
+        return ""
+    if head:
+        token.value = head + newline
+    else:
+        holder[slot] = None
+    return tail
+
+
+def _give_trailing_comment(node: Any, tail: str) -> None:
+    """Attach `tail` (from `_take_trailing_comment`) after the last line of `node`."""
+    if not tail:
+        return
+    holder, slot = _last_comment_slot(node)
+    if holder is None:
+        return
+    token = holder[slot]
+    if isinstance(token, CommentToken):
+        token.value = token.value + tail if token.value.endswith("\n") else token.value + "\n" + tail
+    else:
+        holder[slot] = CommentToken("\n" + tail, CommentMark(0), None)
+
+
+def _last_comment_slot(node: Any) -> tuple[list | None, int]:
+    """The comment slot after the deepest last entry of `node`: (list, index) or (None, 0)."""
+    while isinstance(node, (CommentedMap, CommentedSeq)) and len(node):
+        if isinstance(node, CommentedMap):
+            key = list(node)[-1]
+            value = node[key]
+            if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
+                node = value
+                continue
+            return node.ca.items.setdefault(key, [None, None, None, None]), 2
+        index = len(node) - 1
+        value = node[index]
+        if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
+            node = value
+            continue
+        return node.ca.items.setdefault(index, [None, None, None, None]), 0
+    return None, 0
+
+
+def _scrub_marks(node: Any) -> None:
+    """Remove every comment line an earlier render wrote, wherever ruamel attached it."""
+    if isinstance(node, CommentedBase):
+        comments = node.ca
+        comments.comment = _scrub_slot(comments.comment)
+        for key in list(comments.items):
+            comments.items[key] = _scrub_slot(comments.items[key])
+        if getattr(comments, "end", None):
+            comments.end = _scrub_slot(comments.end)
+    if isinstance(node, dict):
+        for value in node.values():
+            _scrub_marks(value)
+    elif isinstance(node, list):
+        for value in node:
+            _scrub_marks(value)
+
+
+def _scrub_slot(slot: Any) -> Any:
+    """`slot` without our comment lines; a token that held only ours is dropped."""
+    if isinstance(slot, CommentToken):
+        if MARK in slot.value:
+            slot.value = "\n".join(line for line in slot.value.split("\n") if MARK not in line)
+        return slot
+    if isinstance(slot, list):
+        kept = []
+        for item in slot:
+            if isinstance(item, CommentToken) and MARK in item.value:
+                item = _scrub_slot(item)
+                if not item.value.strip():
+                    continue
+            else:
+                item = _scrub_slot(item)
+            kept.append(item)
+        return kept
+    return slot
+
+
+# -- YAML plumbing ---------------------------------------------------------------------------
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.width = 1_000_000  # never fold a long `to:` list over lines
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def _dump(yaml: YAML, data: Any) -> str:
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _flow(items: list) -> CommentedSeq:
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def _key_index_after(mapping: CommentedMap, key: str) -> int:
+    keys = list(mapping)
+    return keys.index(key) + 1 if key in keys else 0
+
+
+def _line_of(mapping: CommentedMap, key: str) -> str:
+    try:
+        line, column = mapping.lc.key(key)
+        return f"{line + 1}:{column + 1}"
+    except (AttributeError, KeyError, TypeError):
+        return "1:1"

@@ -1,0 +1,187 @@
+"""JSON Schema validation of each document, with errors mapped back to file:line:col.
+
+Pure: the schemas are package data (``reconciler/schemas/*.json``, draft 2020-12) and are
+the single source of truth for field names, types, defaults and limits. Each error is
+turned into one `SpecError` located at the offending value (or key), with the field's
+path and a message that says what to change: a schema may give that message itself with
+the ``errorMessage`` keyword (which yaml-language-server shows in editors too).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any, Mapping
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from .errors import Location, SpecError
+from .loader import Document, Path, format_path
+
+API_VERSION = "notify-reconciler/v1"
+
+KIND_SCHEMAS: Mapping[str, str] = {
+    "EmailServer": "emailserver.json",
+    "RecipientList": "recipientlist.json",
+    "NotificationPolicy": "notificationpolicy.json",
+}
+"""Every kind a config repo may hold, and the schema file that describes it."""
+
+CONFIG_SCHEMA = "config.json"
+SCHEMA_FILES = ("common.json", *KIND_SCHEMAS.values(), "document.json", CONFIG_SCHEMA)
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """One schema file of the package, parsed."""
+    text = resources.files("reconciler").joinpath("schemas", name).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@cache
+def _registry() -> Registry:
+    return Registry().with_resources(
+        (name, Resource.from_contents(load_schema(name), default_specification=DRAFT202012))
+        for name in SCHEMA_FILES
+    )
+
+
+@cache
+def validator_for(name: str) -> jsonschema.Draft202012Validator:
+    """A validator for one schema file, resolving references to its siblings."""
+    schema = load_schema(name)
+    # The schemas carry no $id (so editors resolve siblings from disk); give the root one
+    # here so that relative references like "common.json#/..." find the registry entries.
+    return jsonschema.Draft202012Validator({"$ref": name}, registry=_registry())
+
+
+def schema_default(schema_name: str, *path: str) -> Any:
+    """The `default` the schema declares for a property, following $ref; KeyError if none."""
+    node = load_schema(schema_name)
+    for part in path:
+        node = node["properties"][part]
+    return node["default"]
+
+
+def validate_document(document: Document) -> list[SpecError]:
+    """Every schema error of one document, located. Unknown apiVersion or kind included."""
+    content = document.content
+    if not isinstance(content, dict):
+        return [SpecError(document.start, "", "a document must be a mapping with apiVersion, kind, "
+                                              "metadata and spec")]
+    api_version, kind = content.get("apiVersion"), content.get("kind")
+    problems: list[SpecError] = []
+    if "apiVersion" in content and api_version != API_VERSION:
+        problems.append(SpecError(document.locate(("apiVersion",)), "apiVersion",
+                                  f"{api_version!r} is not a known apiVersion: use {API_VERSION}"))
+    if "kind" in content and kind not in KIND_SCHEMAS:
+        problems.append(SpecError(document.locate(("kind",)), "kind",
+                                  f"{kind!r} is not a known kind: use one of {', '.join(KIND_SCHEMAS)}"))
+    if problems:
+        return problems
+    if kind is None:
+        return [SpecError(document.start, "kind", f"missing kind: add one of {', '.join(KIND_SCHEMAS)}")]
+    return validate_value(document, KIND_SCHEMAS[kind])
+
+
+def validate_value(document: Document, schema_name: str) -> list[SpecError]:
+    """Every error of `document.content` against one schema file, located."""
+    validator = validator_for(schema_name)
+    return [_located(document, error) for error in _leaf_errors(validator.iter_errors(document.content))]
+
+
+def _leaf_errors(errors) -> list[ValidationError]:
+    """Flatten if/then/else and allOf wrappers: the user needs the innermost reason."""
+    out: list[ValidationError] = []
+    for error in errors:
+        if error.validator in ("allOf", "$ref", "then", "else") and error.context:
+            out.extend(_leaf_errors(error.context))
+        else:
+            out.append(error)
+    return out
+
+
+def _located(document: Document, error: ValidationError) -> SpecError:
+    path: Path = tuple(error.absolute_path)
+    custom = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+    validator = error.validator
+
+    if validator == "required":
+        missing = _quoted_name(error.message)
+        where = document.locate(path, key=True)
+        if custom:
+            return SpecError(where, format_path(path + (missing,)), custom)
+        return SpecError(where, format_path(path + (missing,)), f"missing required field {missing!r}")
+
+    if validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(known))
+        # Report the first unknown key; the others follow as their own errors below.
+        key = extra[0] if extra else ""
+        message = f"unknown field {key!r}"
+        close = difflib.get_close_matches(key, known, n=1)
+        message += f": did you mean {close[0]!r}?" if close else f": the fields here are {', '.join(known)}"
+        return SpecError(document.locate(path + (key,), key=True), format_path(path + (key,)), message)
+
+    where = document.locate(path, key=validator in ("not", "false"))
+    field = format_path(path)
+
+    if validator == "type":
+        expected = error.validator_value
+        return SpecError(where, field, f"expected {_type_words(expected)}, got {_describe(error.instance)}")
+    if custom:
+        if custom.startswith("is ") and not isinstance(error.instance, (dict, list)):
+            return SpecError(where, field, f"{error.instance!r} {custom}")
+        return SpecError(where, field, custom)
+    if validator == "const":
+        return SpecError(where, field, f"{error.instance!r}: must be {error.validator_value!r}")
+    if validator == "enum":
+        return SpecError(where, field, f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}")
+    if validator in ("minimum", "maximum"):
+        schema = error.schema
+        return SpecError(where, field, f"{error.instance!r} is out of range: use {schema.get('minimum')} "
+                                       f"to {schema.get('maximum')}")
+    if validator in ("minLength",):
+        return SpecError(where, field, "must not be empty")
+    if validator in ("maxLength",):
+        return SpecError(where, field, f"is longer than {error.validator_value} characters")
+    if validator == "uniqueItems":
+        return SpecError(where, field, "lists the same value twice: keep one")
+    # Anything else: jsonschema's own words, which name the value and the rule.
+    return SpecError(where, field, error.message)
+
+
+def _quoted_name(message: str) -> str:
+    # jsonschema's required message: "'host' is a required property"
+    if message.startswith("'"):
+        return message[1:message.index("'", 1)]
+    return message.split()[0]
+
+
+_TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+               "array": "a list", "object": "a mapping", "null": "nothing"}
+
+
+def _type_words(expected: Any) -> str:
+    if isinstance(expected, list):
+        return " or ".join(_TYPE_WORDS.get(t, t) for t in expected)
+    return _TYPE_WORDS.get(expected, str(expected))
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"text {value!r}"
+    return f"{type(value).__name__} {value!r}"
