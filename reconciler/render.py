@@ -70,10 +70,9 @@ def render_alertmanager_config(specs: Specs, base_text: str | None = None, *,
     config = _load_base(yaml, base_text, base_name) if base_text is not None else None
     if config is None:
         config = CommentedMap()
-        config.yaml_set_start_comment(f"{MARK}: rendered from the config repo; edit the specs in git, "
-                                      "not this file")
-    else:
-        _scrub_marks(config)
+    _scrub_marks(config)
+    _add_header_comment(config, f"{MARK}: the {PREFIX}* receivers, the routes to them and the global "
+                                "smtp_* keys come from the specs in git and are replaced on every render")
     _check_base_shape(config, base_name)
 
     if specs.server is not None:
@@ -326,6 +325,15 @@ def _last_comment_slot(node: Any) -> tuple[list | None, int]:
     return None, 0
 
 
+def _add_header_comment(config: CommentedMap, text: str) -> None:
+    # Not yaml_set_start_comment: that would replace the base's own opening comment.
+    token = CommentToken(f"# {text}\n", CommentMark(0), None)
+    if config.ca.comment is None:
+        config.ca.comment = [None, [token]]
+    else:
+        config.ca.comment[1] = [token, *(config.ca.comment[1] or ())]
+
+
 def _scrub_marks(node: Any) -> None:
     """Remove every comment line an earlier render wrote, wherever ruamel attached it."""
     if isinstance(node, CommentedBase):
@@ -344,7 +352,8 @@ def _scrub_marks(node: Any) -> None:
 
 
 def _scrub_slot(slot: Any) -> Any:
-    """`slot` without our comment lines; a token that held only ours is dropped."""
+    """`slot` without our comment lines. A list emptied by that becomes None, which is how
+    ruamel marks "no comment here" (an empty list makes it drop a line break)."""
     if isinstance(slot, CommentToken):
         if MARK in slot.value:
             slot.value = "\n".join(line for line in slot.value.split("\n") if MARK not in line)
@@ -352,14 +361,11 @@ def _scrub_slot(slot: Any) -> Any:
     if isinstance(slot, list):
         kept = []
         for item in slot:
-            if isinstance(item, CommentToken) and MARK in item.value:
-                item = _scrub_slot(item)
-                if not item.value.strip():
-                    continue
-            else:
-                item = _scrub_slot(item)
+            item = _scrub_slot(item)
+            if isinstance(item, CommentToken) and not item.value.strip() and item.value.count("\n") == 0:
+                continue
             kept.append(item)
-        return kept
+        return kept if kept or not slot else None
     return slot
 
 

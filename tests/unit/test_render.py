@@ -1,0 +1,302 @@
+"""render: Specs (+ base) -> alertmanager.yml text. Pure, so no fixtures beyond text."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from ruamel.yaml import YAML
+
+from reconciler.errors import BaseConfigError
+from reconciler.pipeline import parse_specs
+from reconciler.render import (DISCARD_RECEIVER, MAX_HEADER_LINE, PREFIX, RenderOptions,
+                               render_alertmanager_config, render_kubernetes_secret, to_header)
+
+OPTIONS = RenderOptions(hello_default="reconciler-host", secrets_dir="/var/lib/nr/secrets")
+
+
+def doc(kind: str, name: str, spec: str) -> str:
+    return (f"apiVersion: notify-reconciler/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
+            + textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ") + "\n")
+
+
+SERVER = doc("EmailServer", "smtp", """
+    host: smtp.example.com
+    port: 587
+    username: alerts
+    passwordFile: /etc/alertmanager/smtp-password
+    from: alerts@example.com
+""")
+
+
+def specs_of(*documents: str):
+    return parse_specs({f"doc{i:02d}.yaml": d.encode() for i, d in enumerate(documents)})
+
+
+def rendered(*documents: str, base: str | None = None, options: RenderOptions = OPTIONS) -> dict:
+    return YAML(typ="safe").load(render_alertmanager_config(specs_of(*documents), base, options=options))
+
+
+def recipients(*addresses: str) -> str:
+    return "recipients:\n" + "".join(f"  - {a}\n" for a in addresses)
+
+
+def receiver(config: dict, name: str) -> dict:
+    return next(r for r in config["receivers"] if r["name"] == PREFIX + name)
+
+
+def test_render_is_deterministic_whatever_the_file_order():
+    lists = [doc("RecipientList", f"team-{n}", recipients(f"a{n}@example.com")) for n in range(5)]
+    forward = render_alertmanager_config(specs_of(SERVER, *lists), options=OPTIONS)
+    backward = render_alertmanager_config(specs_of(*reversed(lists), SERVER), options=OPTIONS)
+    assert forward == backward
+    assert forward == render_alertmanager_config(specs_of(SERVER, *lists), options=OPTIONS)
+
+
+def test_each_list_is_one_email_config_to_all_its_recipients():
+    config = rendered(SERVER, doc("RecipientList", "ops", recipients("a@example.com", "b@example.com",
+                                                                     "c@example.com")))
+    email_configs = receiver(config, "ops")["email_configs"]
+    assert len(email_configs) == 1
+    assert email_configs[0]["to"] == "a@example.com, b@example.com, c@example.com"
+
+
+def test_without_base_root_route_discards_what_no_list_matches():
+    config = rendered(SERVER, doc("RecipientList", "ops", recipients("a@example.com")))
+    assert config["route"]["receiver"] == DISCARD_RECEIVER
+    assert {"name": DISCARD_RECEIVER} in config["receivers"]
+    routes = config["route"]["routes"]
+    assert [r["receiver"] for r in routes] == [PREFIX + "ops"]
+    assert routes[0]["continue"] is True
+
+
+def test_policy_defaults_apply_when_there_is_no_policy():
+    route = rendered(SERVER, doc("RecipientList", "ops", recipients("a@example.com")))["route"]["routes"][0]
+    assert (route["repeat_interval"], route["group_by"], route["group_wait"], route["group_interval"]) == \
+        ("12h", ["alertname"], "30s", "5m")
+
+
+def test_list_overrides_win_over_the_policy():
+    policy = doc("NotificationPolicy", "default", """
+        repeatInterval: 6h
+        groupBy: [alertname, cluster]
+        groupWait: 1m
+        groupInterval: 10m
+        sendResolved: false
+    """)
+    db = doc("RecipientList", "db", recipients("d@example.com") + """
+matchers: ['severity="critical"', 'team=~"db|storage"']
+repeatInterval: 1h
+groupBy: [alertname]
+groupWait: 5s
+groupInterval: 1m
+sendResolved: true
+""")
+    web = doc("RecipientList", "web", recipients("w@example.com"))
+    config = rendered(SERVER, policy, db, web)
+    routes = {r["receiver"]: r for r in config["route"]["routes"]}
+    assert routes[PREFIX + "db"] == {
+        "receiver": PREFIX + "db", "matchers": ['severity="critical"', 'team=~"db|storage"'],
+        "group_by": ["alertname"], "group_wait": "5s", "group_interval": "1m", "repeat_interval": "1h",
+        "continue": True}
+    assert (routes[PREFIX + "web"]["repeat_interval"], routes[PREFIX + "web"]["group_by"]) == \
+        ("6h", ["alertname", "cluster"])
+    assert receiver(config, "db")["email_configs"][0]["send_resolved"] is True
+    assert receiver(config, "web")["email_configs"][0]["send_resolved"] is False
+
+
+def test_password_file_renders_as_smtp_auth_password_file():
+    glob = rendered(SERVER, doc("RecipientList", "ops", recipients("a@example.com")))["global"]
+    assert glob["smtp_auth_password_file"] == "/etc/alertmanager/smtp-password"
+    assert glob["smtp_auth_username"] == "alerts"
+    assert "smtp_auth_password" not in glob
+
+
+def test_password_env_renders_as_a_file_in_the_state_directory_never_the_value():
+    server = doc("EmailServer", "smtp", """
+        host: smtp.example.com
+        port: 587
+        username: alerts
+        passwordEnv: SMTP_PASSWORD
+        from: alerts@example.com
+    """)
+    text = render_alertmanager_config(specs_of(server), options=OPTIONS)
+    glob = YAML(typ="safe").load(text)["global"]
+    assert glob["smtp_auth_password_file"] == "/var/lib/nr/secrets/smtp-password-smtp"
+    assert "SMTP_PASSWORD" not in text
+
+
+def test_no_username_means_no_auth_keys():
+    server = doc("EmailServer", "smtp", "host: 10.0.0.5\nfrom: a@example.com\n")
+    glob = rendered(server)["global"]
+    assert not [k for k in glob if k.startswith("smtp_auth")]
+    assert glob["smtp_smarthost"] == "10.0.0.5:25"
+    assert glob["smtp_require_tls"] is True
+
+
+@pytest.mark.parametrize("spec, smarthost, require_tls, tls_config", [
+    ("host: smtp.example.com\nport: 465\nssl: true\nfrom: a@example.com\n", "smtp.example.com:465", False, {}),
+    ("host: smtp.example.com\nport: 587\nfrom: a@example.com\ntls:\n  caFile: /etc/ca.pem\n"
+     "  serverName: mail.example.com\n", "smtp.example.com:587", True,
+     {"ca_file": "/etc/ca.pem", "server_name": "mail.example.com"}),
+    ("host: smtp.example.com\nport: 25\nstarttls: false\nfrom: a@example.com\ntls:\n  caFile: /etc/ca.pem\n",
+     "smtp.example.com:25", False, None),
+    ("host: smtp.example.com\nport: 465\nssl: true\nfrom: a@example.com\ntls:\n  insecureSkipVerify: true\n",
+     "smtp.example.com:465", False, {"insecure_skip_verify": True}),
+    ("host: '::1'\nport: 2525\nfrom: a@example.com\n", "[::1]:2525", True, {}),
+])
+def test_server_transport_settings(spec, smarthost, require_tls, tls_config):
+    config = rendered(doc("EmailServer", "smtp", spec), doc("RecipientList", "ops", recipients("a@example.com")))
+    assert config["global"]["smtp_smarthost"] == smarthost
+    assert config["global"]["smtp_require_tls"] is require_tls
+    email = receiver(config, "ops")["email_configs"][0]
+    assert email.get("tls_config", {}) == (tls_config or {})
+
+
+def test_hello_comes_from_the_spec_else_the_host():
+    assert rendered(SERVER)["global"]["smtp_hello"] == "reconciler-host"
+    named = SERVER.replace("from: alerts@example.com", "from: alerts@example.com\n  hello: mx.example.com")
+    assert rendered(named)["global"]["smtp_hello"] == "mx.example.com"
+
+
+def test_disabled_server_renders_no_email_receivers_or_routes():
+    disabled = SERVER + "  enabled: false\n"
+    config = rendered(disabled, doc("RecipientList", "ops", recipients("a@example.com")))
+    assert config["receivers"] == [{"name": DISCARD_RECEIVER}]
+    assert "routes" not in config["route"]
+    assert not any("email_configs" in r for r in config["receivers"])
+
+
+def _list_of(count: int, domain: str = "example.com") -> str:
+    return doc("RecipientList", "big", recipients(*(f"oncall{n}@{domain}" for n in range(count))))
+
+
+def test_fifty_recipients_get_a_short_group_to_header_and_all_envelope_addresses():
+    specs = specs_of(SERVER, _list_of(50))
+    email = YAML(typ="safe").load(render_alertmanager_config(specs, options=OPTIONS))["receivers"][1]
+    email = email["email_configs"][0]
+    assert email["headers"]["To"] == "big:;"
+    assert len(email["to"].split(", ")) == 50
+
+
+def test_to_header_lists_recipients_while_the_line_fits():
+    specs = specs_of(SERVER, doc("RecipientList", "few", recipients("a@example.com") +
+                                 "  - {name: Ops Lead, email: lead@example.com}\n"))
+    assert to_header(specs.lists[0]) == 'a@example.com, "Ops Lead" <lead@example.com>'
+
+
+def test_to_header_never_exceeds_998_octets_at_the_boundary():
+    # Find addresses whose joined header is exactly at, and one past, the limit.
+    for count in range(1, 51):
+        specs = specs_of(SERVER, _list_of(count, "a-long-domain-name-for-testing.example.com"))
+        header = to_header(specs.lists[0])
+        assert len("To: " + header) <= MAX_HEADER_LINE
+        listed = ", ".join(r.email for r in specs.lists[0].recipients)
+        expect_group = len("To: " + listed) > MAX_HEADER_LINE
+        assert (header == "big:;") is expect_group
+
+
+def test_non_ascii_names_use_the_group_header():
+    specs = specs_of(SERVER, doc("RecipientList", "intl", "recipients:\n  - {name: Jürgen, email: j@example.com}\n"))
+    assert to_header(specs.lists[0]) == "intl:;"
+
+
+BASE = """\
+# Our base config.
+global:
+  resolve_timeout: 5m   # default is fine
+  smtp_smarthost: old.example.com:25
+  smtp_auth_username: old-user
+
+route:
+  receiver: chat        # default receiver
+  group_by: [alertname]
+  routes:
+    - receiver: pager
+      matchers: [severity="page"]
+
+receivers:
+  - name: chat
+    webhook_configs:
+      - url: http://127.0.0.1:8080/   # bridge
+
+  # the pager
+  - name: pager
+    webhook_configs:
+      - url: http://127.0.0.1:8081/
+
+# keep this trailing comment
+inhibit_rules: []
+"""
+
+
+def test_base_keeps_comments_order_and_foreign_receivers():
+    text = render_alertmanager_config(specs_of(SERVER, doc("RecipientList", "ops", recipients("a@example.com"))),
+                                      BASE, options=OPTIONS)
+    for comment in ("# Our base config.", "# default is fine", "# default receiver", "# bridge",
+                    "# the pager", "# keep this trailing comment"):
+        assert comment in text
+    config = YAML(typ="safe").load(text)
+    assert list(config) == ["global", "route", "receivers", "inhibit_rules"]
+    assert [r["name"] for r in config["receivers"]] == ["chat", "pager", PREFIX + "ops"]
+    assert config["route"]["receiver"] == "chat"
+    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "ops", "pager"]
+
+
+def test_base_smtp_keys_are_replaced_not_mixed():
+    glob = rendered(SERVER.replace("  username: alerts\n", "").replace(
+        "  passwordFile: /etc/alertmanager/smtp-password\n", ""), base=BASE)["global"]
+    assert glob["smtp_smarthost"] == "smtp.example.com:587"
+    assert "smtp_auth_username" not in glob
+    assert glob["resolve_timeout"] == "5m"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_rendering_a_render_as_base_gives_the_same_bytes(enabled):
+    server = SERVER if enabled else SERVER + "  enabled: false\n"
+    specs = specs_of(server, doc("RecipientList", "ops", recipients("a@example.com")),
+                     doc("RecipientList", "db", recipients("d@example.com") + "matchers: ['team=\"db\"']\n"))
+    for base in (BASE, None, ""):
+        once = render_alertmanager_config(specs, base, options=OPTIONS)
+        twice = render_alertmanager_config(specs, once, options=OPTIONS)
+        assert twice == once
+
+
+def test_a_render_over_an_old_render_drops_lists_that_were_removed():
+    old = render_alertmanager_config(specs_of(SERVER, doc("RecipientList", "gone", recipients("g@example.com")),
+                                              doc("RecipientList", "kept", recipients("k@example.com"))),
+                                     BASE, options=OPTIONS)
+    new_specs = specs_of(SERVER, doc("RecipientList", "kept", recipients("k@example.com")))
+    assert render_alertmanager_config(new_specs, old, options=OPTIONS) == \
+        render_alertmanager_config(new_specs, BASE, options=OPTIONS)
+
+
+def test_base_without_route_gets_a_discarding_root():
+    config = rendered(SERVER, doc("RecipientList", "ops", recipients("a@example.com")),
+                      base="receivers:\n  - name: hook\n    webhook_configs: [{url: 'http://x/'}]\n")
+    assert config["route"]["receiver"] == DISCARD_RECEIVER
+    assert [r["name"] for r in config["receivers"]] == ["hook", DISCARD_RECEIVER, PREFIX + "ops"]
+
+
+@pytest.mark.parametrize("base, where", [
+    ("route:\n  receiver: [x\n", "base.yml:3:1"),
+    ("- just\n- a list\n", "base.yml:1:1"),
+    ("route: 5\n", "base.yml:1:1"),
+    ("receivers: {a: 1}\n", "base.yml:1:1"),
+    ("a: 1\na: 2\n", "base.yml:2:"),
+])
+def test_unusable_base_is_a_located_error(base, where):
+    with pytest.raises(BaseConfigError) as caught:
+        render_alertmanager_config(specs_of(SERVER), base, base_name="base.yml", options=OPTIONS)
+    assert str(caught.value).startswith(where)
+
+
+def test_secret_format_wraps_the_config():
+    config_text = render_alertmanager_config(specs_of(SERVER), options=OPTIONS)
+    secret = YAML(typ="safe").load(render_kubernetes_secret(config_text))
+    assert secret["kind"] == "Secret" and secret["apiVersion"] == "v1"
+    assert secret["metadata"]["name"] == "alertmanager-main"
+    assert secret["metadata"]["namespace"] == "kubesphere-monitoring-system"
+    assert secret["stringData"]["alertmanager.yaml"] == config_text
+    other = YAML(typ="safe").load(render_kubernetes_secret(config_text, name="am", namespace="mon"))
+    assert (other["metadata"]["name"], other["metadata"]["namespace"]) == ("am", "mon")
