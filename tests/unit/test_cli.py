@@ -1,0 +1,104 @@
+"""cli: exit statuses, where output goes, and that no traceback reaches the user."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from reconciler.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "config-repo"
+BASE = ROOT / "examples" / "alertmanager-base.yml"
+
+
+def test_validate_example_repo_exits_0_with_a_summary(capsys):
+    assert main(["validate", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    assert "valid" in out and "2 RecipientLists (5 recipients)" in out
+
+
+def test_validate_invalid_folder_exits_1_with_located_lines(tmp_path, capsys):
+    shutil.copytree(EXAMPLE, tmp_path / "repo")
+    team = tmp_path / "repo" / "team-db.yaml"
+    team.write_text(team.read_text().replace("dba-lead@example.com", "dba-lead@@example"))
+    assert main(["validate", str(tmp_path / "repo")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["team-db.yaml:9:7: spec.recipients[0]: 'dba-lead@@example' is not an e-mail address: "
+                   "write it as name@example.com"]
+
+
+def test_validate_missing_folder_exits_2(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_render_writes_the_file_and_prints_nothing(tmp_path, capsys):
+    out = tmp_path / "alertmanager.yml"
+    assert main(["render", str(EXAMPLE), "--base", str(BASE), "-o", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    config = YAML(typ="safe").load(out.read_text())
+    assert "chat-ops" in [r["name"] for r in config["receivers"]]
+
+
+def test_render_keeps_the_mode_of_an_existing_output(tmp_path):
+    out = tmp_path / "alertmanager.yml"
+    out.write_text("old")
+    out.chmod(0o640)
+    assert main(["render", str(EXAMPLE), "-o", str(out)]) == 0
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert out.read_text() != "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["alertmanager.yml"]
+
+
+def test_render_secret_format_to_stdout(capsys):
+    assert main(["render", str(EXAMPLE), "--format", "secret", "--secret-name", "am", "--namespace", "mon"]) == 0
+    secret = YAML(typ="safe").load(capsys.readouterr().out)
+    assert (secret["kind"], secret["metadata"]["name"], secret["metadata"]["namespace"]) == ("Secret", "am", "mon")
+    assert "smtp_smarthost" in secret["stringData"]["alertmanager.yaml"]
+
+
+def test_render_of_invalid_specs_exits_1_and_writes_nothing(tmp_path, capsys):
+    (tmp_path / "bad.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: Nope\n")
+    out = tmp_path / "out.yml"
+    assert main(["render", str(tmp_path), "-o", str(out)]) == 1
+    assert not out.exists()
+    assert capsys.readouterr().err.startswith("bad.yaml:2:7: kind: 'Nope' is not a known kind")
+
+
+def test_render_with_missing_base_exits_2(tmp_path, capsys):
+    assert main(["render", str(EXAMPLE), "--base", str(tmp_path / "missing.yml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_render_with_broken_base_exits_1_located(tmp_path, capsys):
+    base = tmp_path / "base.yml"
+    base.write_text("route:\n  receiver: x\n  receiver: y\n")
+    assert main(["render", str(EXAMPLE), "--base", str(base)]) == 1
+    assert capsys.readouterr().err.startswith(f"{base}:3:")
+
+
+def test_password_file_path_is_rendered_but_no_password_reaches_stdout(tmp_path, capsys, monkeypatch):
+    (tmp_path / "server.yaml").write_text(
+        "apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: smtp}\n"
+        "spec: {host: smtp.example.com, port: 587, username: u, passwordEnv: NR_TEST_PASSWORD, "
+        "from: a@example.com}\n")
+    monkeypatch.setenv("NR_TEST_PASSWORD", "correct-horse-battery-staple")
+    assert main(["render", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "correct-horse-battery-staple" not in captured.out + captured.err
+    assert "smtp_auth_password_file" in captured.out
+
+
+@pytest.mark.parametrize("args, status", [(["--help"], 0), (["validate", "--help"], 0),
+                                          (["render", "--help"], 0), (["bogus"], 2), ([], 2)])
+def test_console_script_help_and_usage(args, status):
+    result = subprocess.run([sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60)
+    assert result.returncode == status
+    assert "Traceback" not in result.stderr
