@@ -8,19 +8,27 @@ user for an expected failure is a bug.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import socket
 import sys
-import tempfile
+import time
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 from . import __version__
-from .errors import BaseConfigError, EnvironmentProblem, ReconcilerError, SpecErrors
+from .config import Config, parse_config
+from .deploy import config_hash, read_live, running_config, running_hash
+from .diff import colourise, unified_diff
+from .errors import BaseConfigError, ConfigError, DeployError, EnvironmentProblem, ReconcilerError, SpecErrors
+from .files import write_atomically
 from .model import Specs
 from .pipeline import parse_specs
 from .render import RenderOptions, render_alertmanager_config, render_kubernetes_secret
-from .source import read_spec_folder
+from .reconcile import Host, reconcile, render_options
+from .source import Revision, read_spec_folder
+from .state import load_state
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -73,6 +81,30 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--namespace", default="kubesphere-monitoring-system",
                         help="Secret namespace (default: %(default)s)")
     render.set_defaults(handler=_render)
+
+    diff = commands.add_parser(
+        "diff", help="dry run: what DIR would change in the live config",
+        description="Render DIR as it is on disk and show a unified diff against what is live: target.output, "
+                    "or else what the first Alertmanager reports. Secrets show as <secret>. "
+                    "Exit 0 no change, 1 changes, 2 error (invalid specs included).")
+    diff.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
+    diff.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    diff.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                      help="colour the diff (default: on a terminal)")
+    diff.set_defaults(handler=_diff)
+
+    apply = commands.add_parser(
+        "apply", help="one reconcile pass of the committed branch",
+        description="Render the committed branch, check it, write it atomically, reload and verify every "
+                    "Alertmanager, roll back on refusal. Exit 0 applied or nothing to do, 1 rejected or failed.")
+    apply.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    apply.set_defaults(handler=_apply)
+
+    status = commands.add_parser(
+        "status", help="applied and attempted revisions, last error, each Alertmanager",
+        description="Show what runs and what was last tried. Exit 0 healthy, 1 not.")
+    status.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    status.set_defaults(handler=_status)
     return parser
 
 
@@ -90,10 +122,133 @@ def _render(args: argparse.Namespace) -> int:
     if args.format == "secret":
         text = render_kubernetes_secret(text, name=args.secret_name, namespace=args.namespace)
     if args.output:
-        _write_atomically(Path(args.output), text)
+        write_atomically(args.output, text, new_mode=0o644)
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    try:
+        specs = _load_specs(args.dir)
+    except SpecErrors as exc:
+        _print_errors(str(error) for error in exc.errors)
+        return EXIT_CANNOT_RUN
+    host = _host()
+    base_text = _read_text(config.target.base) if config.target.base else None
+    rendered = render_alertmanager_config(specs, base_text, base_name=config.target.base or "base",
+                                          options=render_options(config, host))
+    live, label = _live_config(config)
+    diff = unified_diff(live, rendered, label, f"rendered from {args.dir}")
+    if not diff:
+        print(f"no change: {label} already holds what {args.dir} renders", file=sys.stderr)
+        return EXIT_OK
+    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
+                                        and not os.environ.get("NO_COLOR"))
+    sys.stdout.write(colourise(diff) if colour else diff)
+    return EXIT_INVALID
+
+
+def _live_config(config: Config) -> tuple[str, str]:
+    """The live config and where it came from: the output file, else the first Alertmanager."""
+    live = read_live(config.target.output)
+    if live is not None:
+        return live.decode("utf-8", "replace"), config.target.output
+    for url in config.target.alertmanagers[:1]:
+        try:
+            return running_config(url), f"{url} (as Alertmanager reports it, defaults filled in)"
+        except DeployError as exc:
+            raise EnvironmentProblem(f"{config.target.output} does not exist and {exc}") from exc
+    return "", f"{config.target.output} (does not exist yet)"
+
+
+def _apply(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    outcome = reconcile(config, _host())
+    stream = sys.stdout if outcome.ok else sys.stderr
+    print(outcome.message, file=stream)
+    for line in outcome.errors:
+        if line != outcome.message.split(": ", 1)[-1]:
+            print(line, file=sys.stderr)
+    for target in outcome.targets:
+        print(f"  {target.url}: {target.message}", file=stream)
+    return EXIT_OK if outcome.ok else EXIT_INVALID
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    state = load_state(config.state_dir)
+    now = time.time()
+    print(f"applied:    {_revision_line(state.applied, state.applied_at, now)}")
+    attempt = state.attempted
+    if attempt is None:
+        print("attempted:  nothing yet")
+    else:
+        print(f"attempted:  {_revision_line(attempt.revision, attempt.at, now)}: {attempt.result}")
+    if attempt is not None and attempt.error:
+        lines = attempt.error.splitlines()
+        print(f"last error: {lines[0]}")
+        for line in lines[1:]:
+            print(f"            {line}")
+    live = read_live(config.target.output)
+    live_ok = live is not None and state.applied_digest == hashlib.sha256(live).hexdigest()
+    print(f"live file:  {config.target.output}: " + (
+        "missing" if live is None else "as applied" if live_ok else "changed since applied (drift)"))
+    healthy = state.healthy and live_ok
+    for url in config.target.alertmanagers:
+        try:
+            running = running_hash(url)
+        except DeployError as exc:
+            print(f"  {url}: unreachable: {exc}")
+            healthy = False
+            continue
+        runs_live = live is not None and running == config_hash(live)
+        recorded = state.alertmanagers.get(url)
+        note = f"; last apply: {recorded.message}" if recorded else ""
+        print(f"  {url}: {'runs the live file' if runs_live else 'runs a different config'}{note}")
+        healthy = healthy and runs_live
+    print("outbox:     (the built-in mailer is not built yet)")
+    print("healthy" if healthy else "not healthy")
+    return EXIT_OK if healthy else EXIT_INVALID
+
+
+def _revision_line(revision: Revision | None, at: float | None, now: float) -> str:
+    if revision is None:
+        return "nothing yet"
+    when = datetime.fromtimestamp(revision.committed_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    ago = f", {_ago(now - at)} ago" if at else ""
+    return f"{revision.describe()} by {revision.author}, committed {when}{ago}"
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _load_config(path: str) -> Config:
+    data = _read_bytes(path)
+    try:
+        config = parse_config(path, data)
+    except SpecErrors as exc:
+        raise ConfigError("\n".join(str(error) for error in exc.errors)) from None
+    return config.relative_to(os.path.dirname(os.path.abspath(path)))
+
+
+def _host() -> Host:
+    return Host(now=time.time, environ=os.environ, hostname=socket.gethostname())
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise EnvironmentProblem(f"{path}: no such file") from None
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def _load_specs(folder: str) -> Specs:
@@ -122,26 +277,6 @@ def _read_text(path: str) -> str:
         raise BaseConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Temporary file in the same folder, fsync, rename: readers see the old or the new file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(temporary, mode)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as exc:
-        raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror}") from None
 
 
 def _print_errors(lines) -> None:

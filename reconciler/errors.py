@@ -6,6 +6,9 @@
      +-- BaseConfigError        the base alertmanager.yml cannot be read or merged
      +-- ConfigError            the daemon's own configuration file is invalid
      +-- EnvironmentProblem     something on this host is missing (a file, a variable)
+     +-- SourceError            the git repository or branch cannot be read or fetched
+     +-- DeployError            a target refused the new config (amtool, write, reload)
+          +-- TransientDeployError   worth retrying: refused connection, timeout, 5xx
 
 Each message says what went wrong, where, and what to change. The CLI prints them and
 exits with the status SPEC.md gives; a traceback reaching a user is a bug.
@@ -92,3 +95,15 @@ class ConfigError(ReconcilerError):
 
 class EnvironmentProblem(ReconcilerError):
     """Something the render needs is missing on this host."""
+
+
+class SourceError(ReconcilerError):
+    """The config repo cannot be read: missing, unreachable, corrupt, or no such branch."""
+
+
+class DeployError(ReconcilerError):
+    """A target refused the new configuration; the last good one stays live."""
+
+
+class TransientDeployError(DeployError):
+    """A failure that may pass by itself (connection refused, timeout, HTTP 5xx)."""

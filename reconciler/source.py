@@ -1,4 +1,4 @@
-"""Where spec files come from: a folder on disk (validate, render, diff) or, later, a commit.
+"""Where spec files come from: a folder on disk (validate, render, diff) or a git commit.
 
 `read_spec_folder` returns the bytes of every ``*.yaml``/``*.yml`` file under a folder,
 keyed by path relative to it, plus located errors for what it refused to read:
@@ -6,15 +6,24 @@ keyed by path relative to it, plus located errors for what it refused to read:
 - a file larger than the loader's limit (read no further than that limit);
 - a file that cannot be read.
 Hidden files and folders (``.git``, ``.github``) are skipped, as editors and git tools do.
+
+`GitSource` reads the same tree from the committed branch, straight from git objects, so an
+uncommitted or half-written file in a checkout is never applied.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import posixpath
+import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import EnvironmentProblem, Location, SpecError
+import git
+
+from .errors import EnvironmentProblem, Location, SourceError, SpecError
 from .loader import DEFAULT_LIMITS, Limits
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -75,3 +84,151 @@ def _refusal(path: Path, real_root: Path) -> str | None:
 
 def _raise_unreadable(error: OSError) -> None:
     raise EnvironmentProblem(f"{error.filename}: cannot read: {error.strerror}")
+
+
+# -- git --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Revision:
+    """One commit of the config repo, as people know it."""
+
+    sha: str
+    subject: str
+    author: str
+    committed_at: int
+    """Commit time, Unix seconds."""
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+    def describe(self) -> str:
+        return f"{self.short} {self.subject!r}"
+
+
+def is_remote(repo: str) -> bool:
+    """A URL (file://, https://, ssh://) or scp-like `user@host:path`, not a local path."""
+    return "://" in repo or bool(re.match(r"^[\w.-]+@[\w.-]+:", repo))
+
+
+class GitSource:
+    """The committed specs of one branch. A local repo is read in place; a URL is cloned
+    once (bare) under the state directory and fetched after that. Nothing is ever read
+    from a working tree: only git objects of the branch's commit."""
+
+    FETCH_TIMEOUT = 120
+
+    def __init__(self, repo: str, branch: str, path: str, state_dir: str | os.PathLike) -> None:
+        self.url = repo
+        self.branch = branch
+        self.path = path.strip("/") if path not in (".", "./", "") else ""
+        self.remote = is_remote(repo)
+        self._clone_dir = Path(state_dir, "source", hashlib.sha256(repo.encode()).hexdigest()[:16] + ".git")
+        self._repo: git.Repo | None = None
+
+    def fetch(self) -> None:
+        """Bring the branch up to date from a remote (no-op for a local repo)."""
+        if not self.remote:
+            return
+        repo = self._open()
+        refspec = f"+refs/heads/{self.branch}:refs/heads/{self.branch}"
+        try:
+            repo.git.fetch("--no-tags", "--quiet", self.url, refspec, kill_after_timeout=self.FETCH_TIMEOUT,
+                           env=_GIT_ENV)
+        except git.GitCommandError as exc:
+            raise SourceError(f"{_redact_url(self.url)}: fetching branch {self.branch!r} failed: "
+                              f"{_git_message(exc)}") from exc
+
+    def head(self) -> Revision:
+        """The branch's current commit."""
+        repo = self._open()
+        try:
+            commit = repo.commit(f"refs/heads/{self.branch}")
+        except (git.BadName, ValueError, git.GitCommandError) as exc:
+            raise SourceError(f"{_redact_url(self.url)}: no branch {self.branch!r}: check source.branch, "
+                              "or push the branch") from exc
+        return _revision(commit)
+
+    def read(self, revision: Revision, limits: Limits = DEFAULT_LIMITS) -> SpecFolder:
+        """The spec files under `path` at `revision`, from git objects only."""
+        repo = self._open()
+        result = SpecFolder()
+        try:
+            tree = repo.commit(revision.sha).tree
+            if self.path:
+                try:
+                    tree = tree / self.path
+                except KeyError:
+                    raise SourceError(f"{_redact_url(self.url)}@{revision.short}: no folder {self.path!r}: "
+                                      "check source.path") from None
+            blobs = {item.path: item for item in tree.traverse() if item.type == "blob"}
+        except (ValueError, git.GitCommandError) as exc:
+            raise SourceError(f"{_redact_url(self.url)}@{revision.short}: cannot read the commit: "
+                              f"{exc}") from exc
+        prefix = tree.path + "/" if tree.path else ""
+        for full_path, blob in sorted(blobs.items()):
+            shown = full_path[len(prefix):]
+            if any(part.startswith(".") for part in shown.split("/")) or not shown.endswith(SPEC_SUFFIXES):
+                continue
+            if blob.mode == _SYMLINK_MODE:
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(full_path),
+                                                           blob.data_stream.read().decode("utf-8", "replace")))
+                if not (target + "/").startswith(prefix) or target not in blobs:
+                    result.errors.append(SpecError(Location(shown, 1, 1), "",
+                                                   "symlink to a file outside the spec folder: spec files must "
+                                                   "live inside it; copy the file in or remove the link"))
+                    continue
+                blob = blobs[target]
+            if blob.size > limits.max_file_bytes:
+                # Read no more than the loader needs to say the file is too big.
+                result.files[shown] = blob.data_stream.read(limits.max_file_bytes + 1)
+            else:
+                result.files[shown] = blob.data_stream.read()
+        return result
+
+    def _open(self) -> git.Repo:
+        if self._repo is not None:
+            return self._repo
+        if not self.remote:
+            try:
+                self._repo = git.Repo(self.url)
+            except (git.NoSuchPathError, git.InvalidGitRepositoryError) as exc:
+                raise SourceError(f"{self.url}: not a git repository: check source.repo") from exc
+            return self._repo
+        try:
+            self._repo = git.Repo(self._clone_dir)
+        except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+            # First run, or a clone too damaged to open: start it afresh.
+            shutil.rmtree(self._clone_dir, ignore_errors=True)
+            self._clone_dir.parent.mkdir(parents=True, exist_ok=True)
+            self._repo = git.Repo.init(self._clone_dir, bare=True)
+        return self._repo
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+
+
+_SYMLINK_MODE = 0o120000
+# Never ask for a password on a terminal: the daemon has none, and a prompt would hang it.
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false",
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=30"}
+
+
+def _revision(commit: git.Commit) -> Revision:
+    return Revision(commit.hexsha, commit.summary if isinstance(commit.summary, str) else commit.summary.decode(),
+                    str(commit.author.name), int(commit.committed_date))
+
+
+def _git_message(exc: git.GitCommandError) -> str:
+    """git's own reason, from its `fatal:` line, without credentials."""
+    text = exc.stderr if isinstance(exc.stderr, str) else str(exc)
+    lines = [line.strip().strip("'") for line in text.replace("stderr:", "").splitlines() if line.strip()]
+    reasons = [line.split(":", 1)[1].strip() for line in lines if line.startswith(("fatal:", "error:"))]
+    return _redact_url(reasons[0] if reasons else (lines[0] if lines else str(exc)))
+
+
+def _redact_url(text: str) -> str:
+    """https://user:token@host/ -> https://user:<secret>@host/: credentials never reach a log."""
+    return re.sub(r"(://[^/:@\s]+):[^@/\s]+@", r"\1:<secret>@", text)

@@ -1,0 +1,154 @@
+"""One reconcile pass: the committed branch -> a verified, live alertmanager.yml.
+
+`reconcile()` reads as the steps of SPEC.md. Each failing step ends the pass with an
+`Outcome` named after it and leaves the last good config live:
+- ``rejected``: the commit's specs are invalid (terminal until the branch changes);
+- ``failed``: the source, a check, the write or an Alertmanager failed (worth retrying);
+- ``unchanged``: the render equals the live file, nothing was reloaded;
+- ``applied``: written, and every Alertmanager reloaded and runs exactly these bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .config import Config
+from .deploy import TargetResult, check_config, read_live, reload_and_verify, write_password_files
+from .errors import DeployError, EnvironmentProblem, ReconcilerError, SourceError, SpecErrors
+from .files import write_atomically
+from .pipeline import parse_specs
+from .render import RenderOptions, render_alertmanager_config
+from .source import GitSource, Revision
+from .state import Attempt, State, TargetStatus, load_state, save_state
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str
+    """applied | unchanged | rejected | failed"""
+    revision: Revision | None
+    message: str
+    errors: tuple[str, ...] = ()
+    targets: tuple[TargetResult, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("applied", "unchanged")
+
+
+@dataclass(frozen=True)
+class Host:
+    """What a pass needs from the machine it runs on, passed in so tests control it."""
+
+    now: Callable[[], float]
+    environ: Mapping[str, str]
+    hostname: str
+
+
+def render_options(config: Config, host: Host) -> RenderOptions:
+    return RenderOptions(hello_default=host.hostname, secrets_dir=str(Path(config.state_dir, "secrets")))
+
+
+def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Outcome:
+    state = load_state(config.state_dir)
+    source = source or GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
+    revision = None
+    try:
+        # 1. Fetch the source and resolve the branch to one commit.
+        source.fetch()
+        revision = source.head()
+        # 2. Read the spec tree of that commit (git objects only, never a working tree).
+        tree = source.read(revision)
+        # 3. Validate: every located error of the commit, or the specs.
+        specs = parse_specs(tree.files, extra_errors=tree.errors)
+        # 4. Render into the base.
+        base_text = _read_base(config)
+        options = render_options(config, host)
+        text = render_alertmanager_config(specs, base_text, base_name=config.target.base or "base", options=options)
+        rendered = text.encode("utf-8")
+        # 5. Nothing to do when the live file already holds these bytes.
+        previous = read_live(config.target.output)
+        if previous == rendered:
+            return _record(state, config, host, Outcome("unchanged", revision, f"{revision.describe()} is live"),
+                           rendered)
+        # 6. Check it: our own checks, then amtool's.
+        check_config(text)
+        # 7. Write it atomically (and the password file passwordEnv asks for).
+        write_password_files(specs, options, host.environ)
+        write_atomically(config.target.output, rendered)
+        # 8. Reload and verify every Alertmanager; any refusal rolls every one back.
+        targets = _reload_all(config, rendered, previous)
+    except SpecErrors as exc:
+        return _record(state, config, host, Outcome(
+            "rejected", revision, f"{_describe(revision)} rejected: {len(exc.errors)} error(s) in the specs",
+            tuple(str(e) for e in exc.errors)))
+    except (SourceError, DeployError, EnvironmentProblem, ReconcilerError) as exc:
+        return _record(state, config, host, Outcome("failed", revision, f"{_describe(revision)} not applied: {exc}",
+                                                    (str(exc),)))
+    failed = [t for t in targets if not t.ok]
+    if failed:
+        return _record(state, config, host, Outcome(
+            "failed", revision, f"{revision.describe()} not applied: {failed[0].message}; the previous config "
+                                "was restored", tuple(t.message for t in failed), tuple(targets)))
+    # 9. Record what runs now.
+    return _record(state, config, host, Outcome("applied", revision, f"applied {revision.describe()}",
+                                                targets=tuple(targets)), rendered)
+
+
+def _reload_all(config: Config, rendered: bytes, previous: bytes | None) -> list[TargetResult]:
+    urls = config.target.alertmanagers
+    for url in urls:
+        try:
+            reload_and_verify(url, rendered)
+        except DeployError as exc:
+            _roll_back(config, previous)
+            return [TargetResult(url, False, str(exc)),
+                    *(TargetResult(other, True, "rolled back to the previous config") for other in urls if other != url)]
+    return [TargetResult(url, True, "reloaded and verified") for url in urls]
+
+
+def _roll_back(config: Config, previous: bytes | None) -> None:
+    if previous is None:
+        # There was no file before: leave none rather than one an Alertmanager refused.
+        try:
+            os.unlink(config.target.output)
+        except FileNotFoundError:
+            pass
+        return
+    write_atomically(config.target.output, previous)
+    for url in config.target.alertmanagers:
+        try:
+            reload_and_verify(url, previous)
+        except DeployError:
+            pass  # it still runs the previous config: a refused reload changes nothing
+
+
+def _read_base(config: Config) -> str | None:
+    if not config.target.base:
+        return None
+    try:
+        return Path(config.target.base).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EnvironmentProblem(f"{config.target.base}: cannot read the base config: {exc.strerror}") from exc
+
+
+def _record(state: State, config: Config, host: Host, outcome: Outcome, rendered: bytes | None = None) -> Outcome:
+    now = host.now()
+    state.attempted = Attempt(outcome.revision, now, outcome.result,
+                              None if outcome.ok else "\n".join(outcome.errors) or outcome.message)
+    if outcome.result == "applied" or (outcome.result == "unchanged" and state.applied != outcome.revision):
+        state.applied, state.applied_at = outcome.revision, now
+    if rendered is not None:
+        state.applied_digest = hashlib.sha256(rendered).hexdigest()
+    for target in outcome.targets:
+        state.alertmanagers[target.url] = TargetStatus(target.ok, target.message, now)
+    save_state(config.state_dir, state)
+    return outcome
+
+
+def _describe(revision: Revision | None) -> str:
+    return revision.describe() if revision else "the branch"

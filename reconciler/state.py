@@ -1,0 +1,92 @@
+"""What the reconciler knows between runs: applied and attempted revisions, the last error,
+and what each Alertmanager said, in ``<stateDir>/state.json``.
+
+Flux-style, the *applied* revision (what runs) is kept apart from the *attempted* one (the
+newest commit tried, and why it was rejected), so a person always knows both. The file is
+written atomically, so a crash leaves the previous state or the new one; a file that cannot
+be parsed is reported, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import EnvironmentProblem
+from .files import write_atomically
+from .source import Revision
+
+STATE_FILE = "state.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """The last word of one Alertmanager."""
+
+    ok: bool
+    message: str
+    at: float
+
+
+@dataclass(frozen=True)
+class Attempt:
+    revision: Revision | None
+    at: float
+    result: str
+    """applied | unchanged | rejected | failed"""
+    error: str | None = None
+
+
+@dataclass
+class State:
+    applied: Revision | None = None
+    applied_at: float | None = None
+    applied_digest: str | None = None
+    """sha256 of the bytes written, to tell our file from a hand edit."""
+    attempted: Attempt | None = None
+    alertmanagers: dict[str, TargetStatus] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        if self.applied is None or self.attempted is None:
+            return False
+        return self.attempted.result in ("applied", "unchanged") and all(t.ok for t in self.alertmanagers.values())
+
+
+def load_state(state_dir: str | Path) -> State:
+    path = Path(state_dir, STATE_FILE)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return State()
+    except (OSError, ValueError) as exc:
+        raise EnvironmentProblem(f"{path}: cannot read the state ({exc}): move it aside to start afresh") from exc
+    try:
+        attempted = raw.get("attempted")
+        return State(
+            applied=_revision(raw.get("applied")),
+            applied_at=raw.get("applied_at"),
+            applied_digest=raw.get("applied_digest"),
+            attempted=Attempt(_revision(attempted["revision"]), attempted["at"], attempted["result"],
+                              attempted.get("error")) if attempted else None,
+            alertmanagers={url: TargetStatus(**status) for url, status in raw.get("alertmanagers", {}).items()},
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise EnvironmentProblem(f"{path}: the state is not in the expected format ({exc}): move it aside "
+                                 "to start afresh") from exc
+
+
+def save_state(state_dir: str | Path, state: State) -> None:
+    folder = Path(state_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{folder}: cannot create the state directory: {exc.strerror}") from exc
+    document = {"format": FORMAT, **asdict(state)}
+    write_atomically(folder / STATE_FILE, json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def _revision(raw: dict | None) -> Revision | None:
+    return Revision(**raw) if raw else None
