@@ -1,0 +1,193 @@
+"""Real services for integration tests: Alertmanager processes and an aiosmtpd server.
+
+Nothing here is a mock: `Alertmanager` runs Debian's prometheus-alertmanager binary on a
+free loopback port; `SmtpServer` is aiosmtpd with its default (strict) line limits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+
+def require_binary(name: str) -> str:
+    """The binary's path; without it a test fails in CI (CI=true) and skips elsewhere."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed: run ./scripts/setup (installs Debian's prometheus-alertmanager)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Alertmanager:
+    """One prometheus-alertmanager process on 127.0.0.1."""
+
+    def __init__(self, binary: str, config_path: Path, storage: Path, *, port: int | None = None,
+                 cluster_port: int | None = None, peers: tuple[int, ...] = (),
+                 run_as: str | None = None) -> None:
+        self.binary = binary
+        self.run_as = run_as
+        self.config_path = config_path
+        self.storage = storage
+        self.port = port or free_port()
+        self.cluster_port = cluster_port
+        self.peers = peers
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.log_path = storage.parent / f"alertmanager-{self.port}.log"
+
+    def start(self) -> Alertmanager:
+        self.storage.mkdir(parents=True, exist_ok=True)
+        if self.run_as:
+            shutil.chown(self.storage, self.run_as)
+        cluster = [f"--cluster.listen-address=127.0.0.1:{self.cluster_port}"] if self.cluster_port else \
+            ["--cluster.listen-address="]
+        cluster += [f"--cluster.peer=127.0.0.1:{peer}" for peer in self.peers]
+        if self.cluster_port:
+            # Loopback clusters settle fast; the defaults wait for a real network.
+            cluster += ["--cluster.settle-timeout=2s", "--cluster.pushpull-interval=1s",
+                        "--cluster.gossip-interval=50ms", "--cluster.peer-timeout=1s"]
+        prefix = ["runuser", "-u", self.run_as, "--"] if self.run_as else []
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [*prefix, self.binary, f"--config.file={self.config_path}", f"--storage.path={self.storage}",
+             f"--web.listen-address=127.0.0.1:{self.port}", *cluster],
+            stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(self._ready, 15, f"Alertmanager on {self.url} to be ready")
+        except AssertionError:
+            self.stop()
+            raise AssertionError(f"Alertmanager did not start:\n{self.log()}") from None
+        return self
+
+    def _ready(self) -> bool:
+        if self.process and self.process.poll() is not None:
+            raise AssertionError(f"Alertmanager exited with {self.process.returncode}:\n{self.log()}")
+        try:
+            return self.get("/-/ready")[0] == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def get(self, path: str) -> tuple[int, str]:
+        return _request(self.url + path)
+
+    def metric(self, name: str) -> float | None:
+        """A sample's value; `name` may carry labels as exposed: x_total{integration="email"}."""
+        for line in self.get("/metrics")[1].splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def reload(self) -> tuple[int, str]:
+        return _request(self.url + "/-/reload", method="POST", data=b"")
+
+    def status(self) -> dict:
+        return json.loads(self.get("/api/v2/status")[1])
+
+    def post_alerts(self, alerts: list[dict]) -> None:
+        status, body = _request(self.url + "/api/v2/alerts", method="POST", data=json.dumps(alerts).encode(),
+                                headers={"Content-Type": "application/json"})
+        assert status == 200, f"posting alerts: {status} {body}"
+
+
+def _request(url: str, *, method: str = "GET", data: bytes | None = None,
+             headers: dict | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, method=method, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    content: bytes
+
+    @property
+    def message(self):
+        return message_from_bytes(self.content)
+
+
+@dataclass
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1 recording every accepted message. Default, strict limits."""
+
+    port: int
+    controller: object
+    messages: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
+        wait_until(lambda: len(self.messages) >= count, timeout, f"{count} message(s) at the SMTP server "
+                                                                 f"(have {len(self.messages)})")
+        with self.lock:
+            return list(self.messages)
+
+
+def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_starttls: bool = False) -> SmtpServer:
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            with smtp.lock:
+                smtp.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=tls_context,
+                            require_starttls=require_starttls)
+    smtp = SmtpServer(port, controller)
+    controller.start()
+    return smtp

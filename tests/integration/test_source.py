@@ -1,0 +1,142 @@
+"""source: the committed specs of a branch, from real git repositories."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from reconciler.errors import SourceError
+from reconciler.source import GitSource, is_remote
+
+from .gitrepo import GitRepo, recipient_list, server
+
+
+@pytest.fixture
+def repo(tmp_path):
+    repo = GitRepo(tmp_path / "config")
+    repo.commit("first specs", **{"server.yaml": server(), "ops.yaml": recipient_list("ops", ["a@example.com"])})
+    return repo
+
+
+def read(source: GitSource):
+    source.fetch()
+    revision = source.head()
+    return revision, source.read(revision)
+
+
+def test_reads_the_committed_tree_not_the_working_tree(repo, tmp_path):
+    repo.write("ops.yaml", "half-written: [")
+    repo.write("untracked.yaml", recipient_list("new", ["n@example.com"]))
+    revision, tree = read(GitSource(str(repo.path), "main", ".", tmp_path / "state"))
+    assert revision.sha == repo.head() and revision.subject == "first specs"
+    assert revision.author == "Test Author"
+    assert sorted(tree.files) == ["ops.yaml", "server.yaml"]
+    assert tree.files["ops.yaml"].decode() == recipient_list("ops", ["a@example.com"])
+
+
+def test_reads_only_the_configured_folder_and_skips_hidden_and_other_files(repo, tmp_path):
+    repo.commit("move", **{"notify__team.yaml": recipient_list("team", ["t@example.com"]),
+                           "notify__.hidden__x.yaml": "x", "notify__README.md": "# hi",
+                           "notify__sub__more.yml": recipient_list("more", ["m@example.com"])})
+    _, tree = read(GitSource(str(repo.path), "main", "notify", tmp_path / "state"))
+    assert sorted(tree.files) == ["sub/more.yml", "team.yaml"]
+
+
+def test_missing_folder_is_a_source_error(repo, tmp_path):
+    with pytest.raises(SourceError, match="no folder 'nope'"):
+        read(GitSource(str(repo.path), "main", "nope", tmp_path / "state"))
+
+
+def test_missing_branch_is_a_source_error(repo, tmp_path):
+    with pytest.raises(SourceError, match="no branch 'prod'"):
+        read(GitSource(str(repo.path), "prod", ".", tmp_path / "state"))
+
+
+def test_not_a_repository_is_a_source_error(tmp_path):
+    with pytest.raises(SourceError, match="not a git repository"):
+        read(GitSource(str(tmp_path), "main", ".", tmp_path / "state"))
+
+
+def test_url_is_cloned_into_the_state_dir_and_fetched_after(repo, tmp_path):
+    state = tmp_path / "state"
+    source = GitSource(f"file://{repo.path}", "main", ".", state)
+    first, _ = read(source)
+    assert list((state / "source").iterdir())
+    second_sha = repo.commit("add db", **{"db.yaml": recipient_list("db", ["d@example.com"])})
+    second, tree = read(source)
+    assert (first.sha, second.sha) == (repo.git("rev-parse", "HEAD~1"), second_sha)
+    assert "db.yaml" in tree.files
+
+
+def test_force_pushed_branch_is_followed(repo, tmp_path):
+    source = GitSource(f"file://{repo.path}", "main", ".", tmp_path / "state")
+    repo.commit("to be rewritten", **{"db.yaml": recipient_list("db", ["d@example.com"])})
+    read(source)
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    rewritten = repo.commit("rewritten", **{"web.yaml": recipient_list("web", ["w@example.com"])})
+    revision, tree = read(source)
+    assert revision.sha == rewritten
+    assert "db.yaml" not in tree.files and "web.yaml" in tree.files
+
+
+def test_deleted_remote_branch_is_a_clear_error(repo, tmp_path):
+    repo.git("checkout", "-q", "-b", "prod")
+    source = GitSource(f"file://{repo.path}", "prod", ".", tmp_path / "state")
+    read(source)
+    repo.git("checkout", "-q", "main")
+    repo.git("branch", "-q", "-D", "prod")
+    with pytest.raises(SourceError, match="couldn't find remote ref refs/heads/prod"):
+        source.fetch()
+
+
+def test_unreachable_remote_is_a_clear_error(tmp_path):
+    with pytest.raises(SourceError, match="does not appear to be a git repository"):
+        GitSource(f"file://{tmp_path}/missing", "main", ".", tmp_path / "state").fetch()
+
+
+def test_corrupt_clone_is_started_afresh(repo, tmp_path):
+    state = tmp_path / "state"
+    read(GitSource(f"file://{repo.path}", "main", ".", state))
+    clone = next((state / "source").iterdir())
+    shutil.rmtree(clone / "objects")
+    (clone / "HEAD").write_text("garbage")
+    revision, tree = read(GitSource(f"file://{repo.path}", "main", ".", state))
+    assert revision.sha == repo.head() and "ops.yaml" in tree.files
+
+
+def test_url_credentials_never_appear_in_errors(tmp_path):
+    with pytest.raises(SourceError) as caught:
+        GitSource(f"file://user:hunter2@{tmp_path}/missing", "main", ".", tmp_path / "state").fetch()
+    assert "hunter2" not in str(caught.value)
+
+
+def test_symlink_inside_the_folder_is_followed_outside_is_refused(repo, tmp_path):
+    (repo.path / "specs").mkdir()
+    (repo.path / "specs" / "real.yaml").write_text(recipient_list("real", ["r@example.com"]))
+    (repo.path / "specs" / "inside.yaml").symlink_to("real.yaml")
+    (repo.path / "specs" / "outside.yaml").symlink_to("../server.yaml")
+    repo.commit("links")
+    _, tree = read(GitSource(str(repo.path), "main", "specs", tmp_path / "state"))
+    assert tree.files["inside.yaml"] == tree.files["real.yaml"]
+    assert "outside.yaml" not in tree.files
+    assert [str(e) for e in tree.errors] == [
+        "outside.yaml:1:1: symlink to a file outside the spec folder: spec files must live inside it; "
+        "copy the file in or remove the link"]
+
+
+def test_oversized_file_is_read_only_up_to_the_limit(repo, tmp_path):
+    from reconciler.loader import DEFAULT_LIMITS
+
+    repo.commit("huge", **{"huge.yaml": "# " + "x" * (3 * DEFAULT_LIMITS.max_file_bytes)})
+    _, tree = read(GitSource(str(repo.path), "main", ".", tmp_path / "state"))
+    assert len(tree.files["huge.yaml"]) == DEFAULT_LIMITS.max_file_bytes + 1
+
+
+@pytest.mark.parametrize("repo_setting, remote", [
+    ("/srv/notify-config", False), ("config", False), ("file:///srv/x", True),
+    ("https://git.example.com/x.git", True), ("ssh://git@example.com/x.git", True),
+    ("git@example.com:team/x.git", True),
+])
+def test_url_or_local_path(repo_setting, remote):
+    assert is_remote(repo_setting) is remote
