@@ -1,0 +1,101 @@
+"""Every render the tests can think of passes the real `amtool check-config`."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from reconciler.cli import main
+from reconciler.pipeline import parse_specs
+from reconciler.render import RenderOptions, render_alertmanager_config
+
+from .gitrepo import document, recipient_list, server
+from .services import require_binary
+
+pytestmark = pytest.mark.alertmanager
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "config-repo"
+BASE = (ROOT / "examples" / "alertmanager-base.yml").read_text()
+OPTIONS = RenderOptions(hello_default="test-host")
+
+
+@pytest.fixture(scope="module")
+def amtool():
+    return require_binary("amtool")
+
+
+def check(amtool: str, text: str, tmp_path: Path) -> None:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(text)
+    result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, f"amtool refused:\n{result.stdout}{result.stderr}\n{text}"
+
+
+def fifty(name: str = "big") -> str:
+    return recipient_list(name, [f"oncall{n:02d}@example.com" for n in range(50)])
+
+
+CASES = {
+    "minimal": [server(), recipient_list("ops", ["a@example.com"])],
+    "no lists": [server()],
+    "nothing at all": [],
+    "disabled": [server(enabled="false"), recipient_list("ops", ["a@example.com"])],
+    "smtps on 465 with CA and server name": [
+        document("EmailServer", "smtp", "host: smtp.example.com\nport: 465\nssl: true\nfrom: a@example.com\n"
+                                        "username: u\npasswordFile: /etc/am/pw\ntls:\n  caFile: /etc/ssl/ca.pem\n"
+                                        "  serverName: mail.example.com\n"),
+        recipient_list("ops", ["a@example.com"])],
+    "starttls, insecure skip verify spelled out": [
+        document("EmailServer", "smtp", "host: smtp.example.com\nport: 587\nfrom: a@example.com\n"
+                                        "tls:\n  insecureSkipVerify: true\n"),
+        recipient_list("ops", ["a@example.com"])],
+    "passwordEnv": [
+        document("EmailServer", "smtp", "host: smtp.example.com\nport: 587\nfrom: a@example.com\n"
+                                        "username: u\npasswordEnv: SMTP_PASSWORD\n"),
+        recipient_list("ops", ["a@example.com"])],
+    "ipv6 host": [document("EmailServer", "smtp", "host: '::1'\nport: 2525\nstarttls: false\nfrom: a@example.com\n"),
+                  recipient_list("ops", ["a@example.com"])],
+    "fifty recipients and names": [server(), fifty(),
+                                   document("RecipientList", "named", "recipients:\n  - {name: Jürgen Ops, "
+                                                                      "email: j@example.com}\n  - {name: "
+                                                                      "Ops Lead, email: l@example.com}\n")],
+    "every override and matcher kind": [
+        server(),
+        document("NotificationPolicy", "p", "repeatInterval: 1d\ngroupBy: ['...']\ngroupWait: 0s\n"
+                                            "groupInterval: 1h30m\nsendResolved: false\n"),
+        recipient_list("db", ["d@example.com"], matchers="['severity=\"critical\"', 'team=~\"db|web\"', "
+                                                         "'env!=\"dev\"', 'service!~\"test-.*\"']",
+                       repeatInterval="1w", groupBy="[alertname, cluster]", groupWait="10s",
+                       groupInterval="5m", sendResolved="true")],
+}
+
+
+@pytest.mark.parametrize("base", [None, BASE], ids=["no base", "example base"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_render_passes_amtool(amtool, tmp_path, case, base):
+    documents = CASES[case]
+    specs = parse_specs({f"{i}.yaml": d.encode() for i, d in enumerate(documents)})
+    check(amtool, render_alertmanager_config(specs, base, options=OPTIONS), tmp_path)
+
+
+def test_example_repo_renders_into_the_example_base_and_passes_amtool(amtool, tmp_path):
+    out = tmp_path / "out.yml"
+    assert main(["render", str(EXAMPLE), "--base", str(ROOT / "examples" / "alertmanager-base.yml"),
+                 "-o", str(out)]) == 0
+    check(amtool, out.read_text(), tmp_path)
+
+
+def test_secret_format_holds_a_config_amtool_accepts(amtool, tmp_path, capsys):
+    assert main(["render", str(EXAMPLE), "--format", "secret"]) == 0
+    secret = YAML(typ="safe").load(capsys.readouterr().out)
+    check(amtool, secret["stringData"]["alertmanager.yaml"], tmp_path)
+
+
+def test_amtool_really_refuses_a_broken_config(amtool, tmp_path):
+    """The check above can fail: amtool does refuse what Alertmanager would."""
+    with pytest.raises(AssertionError, match="amtool refused"):
+        check(amtool, "route: {receiver: missing}\nreceivers: []\n", tmp_path)
