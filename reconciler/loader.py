@@ -122,8 +122,8 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
     budget = _Budget(limits.max_nodes)
     try:
         for index, root in enumerate(_compose_all(text)):
-            if root is None:
-                continue
+            if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
+                continue  # an empty document, as between two `---` lines
             if index >= limits.max_documents:
                 errors.append(SpecError(_location(name, root), "",
                                         f"more than {limits.max_documents} documents in one file: split it"))

@@ -137,7 +137,8 @@ def specs_from_documents(documents: list[Document]) -> tuple[Specs | None, list[
         where = doc.locate(("metadata", "name"))
         if (kind, name) in seen_names:
             first = seen_names[(kind, name)]
-            errors.append(SpecError(where, "metadata.name", f"a {kind} named {name!r} is already defined at "
+            article = "an" if kind[0] in "AEIOU" else "a"
+            errors.append(SpecError(where, "metadata.name", f"{article} {kind} named {name!r} is already defined at "
                                                             f"{first}: names must be unique per kind"))
             continue
         seen_names[(kind, name)] = where

@@ -132,6 +132,9 @@ def _located(document: Document, error: ValidationError) -> SpecError:
     field = format_path(path)
 
     if validator == "type":
+        if custom and custom.startswith("is ") and isinstance(error.instance, (int, float)):
+            # `groupWait: 0` or `repeatInterval: 12`: a number where a duration belongs.
+            return SpecError(where, field, f"{error.instance!r} {custom}")
         expected = error.validator_value
         return SpecError(where, field, f"expected {_type_words(expected)}, got {_describe(error.instance)}")
     if custom:

@@ -70,6 +70,8 @@ def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS)
 
 
 def _refusal(path: Path, real_root: Path) -> str | None:
+    if path.is_symlink() and not path.exists():
+        return "broken symlink: remove it or point it at a file inside the spec folder"
     if path.is_symlink():
         target = path.resolve()
         if not target.is_relative_to(real_root):
