@@ -43,8 +43,9 @@ def billion_laughs(levels: int = 9) -> bytes:
 
 @pytest.mark.parametrize("name, data, expected", [
     ("alias bomb", billion_laughs(), "aliases count each time they are used"),
-    ("deep flow lists", b"[" * 10_000, "nesting is deeper"),
-    ("deep flow maps", b"{a: " * 10_000, "nesting is deeper"),
+    ("deep flow lists", b"[" * 10_000 + b"]" * 10_000, "nesting is deeper"),
+    ("deep flow maps", b"{a: " * 10_000 + b"1" + b"}" * 10_000, "nesting is deeper"),
+    ("deep unclosed lists", b"[" * 10_000, "evil.yaml:"),
     ("deep block maps", "".join(f"{'  ' * n}k{n}:\n" for n in range(200)).encode(), "nesting is deeper"),
     ("python tag", b"a: !!python/object/apply:os.system ['touch /tmp/notify-reconciler-pwned']\n",
      "YAML tag !!python/object/apply:os.system is not allowed"),
