@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -163,12 +163,21 @@ def load_files(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS) -> t
     return documents, errors
 
 
-def _compose_all(text: str) -> Iterator[Node | None]:
-    # Composing builds nodes only, never Python objects, so no tag can run code; tags are
-    # checked in _Builder. typ="safe" uses ruamel.yaml.clib's C parser (about 5x faster
-    # than the pure-Python one) when it is installed, with the same nodes and marks.
-    yaml = YAML(typ="safe", pure=not _HAVE_C_PARSER)
-    yield from yaml.compose_all(text)
+def _compose_all(text: str) -> list[Node | None]:
+    """Every document's node tree. Composing builds nodes only, never Python objects, so no
+    tag can run code; tags are checked in _Builder.
+
+    ruamel.yaml.clib's C parser is about 5x faster than the pure-Python one, but its
+    scanner follows YAML 1.1, which refuses some valid YAML 1.2 (a ':' inside a plain
+    scalar in a flow sequence, as in `[http://127.0.0.1:9093]`). So it only takes the
+    first try: whatever it refuses is parsed again by the pure-Python YAML 1.2 parser,
+    whose verdict (and error position) stands."""
+    if _HAVE_C_PARSER:
+        try:
+            return list(YAML(typ="safe", pure=False).compose_all(text))
+        except YAMLError:
+            pass
+    return list(YAML(typ="safe", pure=True).compose_all(text))
 
 
 try:

@@ -135,11 +135,12 @@ def test_uncommitted_edits_are_not_applied(tmp_path, repo, alertmanagers):
     am = alertmanagers(output)
     config = write_config(tmp_path, repo, output, [am.url])
     assert main(["apply", "--config", config]) == 0
-    before = output.read_bytes()
+    before, running = output.read_bytes(), am.metric("alertmanager_config_hash")
     repo.write("ops.yaml", recipient_list("ops", ["someone-else@example.com"]))
     repo.write("new.yaml", "half written: [")
     assert main(["apply", "--config", config]) == 0
     assert output.read_bytes() == before
+    assert am.metric("alertmanager_config_hash") == running
 
 
 def test_alertmanager_down_during_apply_keeps_the_old_file(tmp_path, repo, alertmanagers, capsys):
@@ -207,6 +208,19 @@ def test_diff_shows_what_would_change_and_redacts_secrets(tmp_path, repo, alertm
     assert main(["diff", str(repo.path), "--config", config]) == 1
     out = capsys.readouterr().out
     assert "XyZsecret" not in out and "<secret>" in out
+
+
+def test_diff_without_an_output_file_compares_with_what_alertmanager_runs(tmp_path, repo, alertmanagers, capsys):
+    running_file = tmp_path / "elsewhere.yml"
+    running_file.write_text("global:\n  smtp_auth_password: hunter2\n  smtp_smarthost: x:25\n  smtp_from: a@b.c\n"
+                            + INITIAL)
+    am = alertmanagers(running_file)
+    config = write_config(tmp_path, repo, tmp_path / "not-yet.yml", [am.url])
+    assert main(["diff", str(repo.path), "--config", config]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"--- {am.url} (as Alertmanager reports it, defaults filled in)\n")
+    assert "-- name: hand-made" in out and "+  - name: notify-reconciler/ops" in out
+    assert "hunter2" not in out and "smtp_auth_password: <secret>" in out
 
 
 def test_diff_of_invalid_specs_exits_2_with_located_errors(tmp_path, repo, capsys):

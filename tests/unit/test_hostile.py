@@ -45,7 +45,7 @@ def billion_laughs(levels: int = 9) -> bytes:
     ("alias bomb", billion_laughs(), "aliases count each time they are used"),
     ("deep flow lists", b"[" * 10_000 + b"]" * 10_000, "nesting is deeper"),
     ("deep flow maps", b"{a: " * 10_000 + b"1" + b"}" * 10_000, "nesting is deeper"),
-    ("deep unclosed lists", b"[" * 10_000, "evil.yaml:"),
+    ("deep unclosed lists", b"[" * 10_000, "nesting is deeper"),
     ("deep block maps", "".join(f"{'  ' * n}k{n}:\n" for n in range(200)).encode(), "nesting is deeper"),
     ("python tag", b"a: !!python/object/apply:os.system ['touch /tmp/notify-reconciler-pwned']\n",
      "YAML tag !!python/object/apply:os.system is not allowed"),

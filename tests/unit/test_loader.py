@@ -121,3 +121,9 @@ def test_depth_limit():
 ])
 def test_format_path(path, shown):
     assert format_path(path) == shown
+
+
+def test_yaml_1_2_plain_scalars_with_colons_in_flow_sequences():
+    # The C parser's YAML 1.1 scanner refuses this; the loader must still accept it.
+    assert one("alertmanagers: [http://127.0.0.1:9093, 'http://[::1]:9093']\n").content == {
+        "alertmanagers": ["http://127.0.0.1:9093", "http://[::1]:9093"]}
