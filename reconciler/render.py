@@ -23,6 +23,8 @@ RCPT per address) always carries every recipient.
 from __future__ import annotations
 
 import io
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,24 +88,33 @@ def render_alertmanager_config(specs: Specs, base_text: str | None = None, *,
     _remove_owned(receivers, "name")
     _remove_owned(routes, "receiver")
 
+    # Our entries are many (1,000 lists is a real size) and plain: they are written as text
+    # below, and only a placeholder goes through ruamel's much slower round-trip emitter.
+    owned_receivers: list[dict] = []
+    owned_routes: list[dict] = []
     if route.get("receiver", "").startswith(PREFIX):
-        receivers.append(CommentedMap(name=DISCARD_RECEIVER))
+        owned_receivers.append({"name": DISCARD_RECEIVER})
     if specs.email_enabled:
         assert specs.server is not None
-        for index, recipient_list in enumerate(specs.lists):
+        for recipient_list in specs.lists:
             routing = specs.routing_for(recipient_list)
-            routes.insert(index, _route(recipient_list, routing))
-            receivers.append(_receiver(recipient_list, routing, specs.server))
-    if specs.email_enabled and specs.lists:
-        routes.yaml_set_comment_before_after_key(0, before=f"{MARK}: routes to {PREFIX}* receivers", indent=4)
-    first_owned = next((i for i, r in enumerate(receivers) if str(r.get("name", "")).startswith(PREFIX)), None)
-    if first_owned is not None:
-        receivers.yaml_set_comment_before_after_key(first_owned, before=f"{MARK}: {PREFIX}* receivers",
-                                                    indent=2)
+            owned_routes.append(_route(recipient_list, routing))
+            owned_receivers.append(_receiver(recipient_list, routing, specs.server))
+    blocks = {}
+    if owned_routes:
+        routes.insert(0, _PLACEHOLDER.format("routes"))
+        blocks["routes"] = (f"{MARK}: routes to {PREFIX}* receivers", owned_routes)
+    if owned_receivers:
+        receivers.append(_PLACEHOLDER.format("receivers"))
+        blocks["receivers"] = (f"{MARK}: {PREFIX}* receivers", owned_receivers)
     _give_trailing_comment(receivers, receivers_tail)
     _give_trailing_comment(routes, routes_tail)
     if not routes:
         del route["routes"]
+    text = _dump(yaml, config)
+    for name, (comment, entries) in blocks.items():
+        text = _splice(text, _PLACEHOLDER.format(name), comment, entries)
+    return text
     return _dump(yaml, config)
 
 
@@ -162,37 +173,38 @@ def _root_route(config: CommentedMap, specs: Specs) -> CommentedMap:
         # Our own root (no base, or a base that is an earlier render): keep it in step with
         # the policy so a re-render cannot leave stale values behind.
         route["receiver"] = DISCARD_RECEIVER
-        for key, value in _routing_fields(specs.routing):
-            route[key] = value
+        for key, value in _routing_fields(specs.routing).items():
+            route[key] = _flow(value) if isinstance(value, list) else value
     if "routes" not in route or route["routes"] is None:
         route["routes"] = CommentedSeq()
+    route["routes"].fa.set_block_style()  # our entries are spliced in as block lines
     return route
 
 
-def _route(recipient_list: RecipientList, routing: Routing) -> CommentedMap:
-    route = CommentedMap(receiver=PREFIX + recipient_list.name)
+def _route(recipient_list: RecipientList, routing: Routing) -> dict:
+    route: dict = {"receiver": PREFIX + recipient_list.name}
     if recipient_list.matchers:
-        route["matchers"] = _flow(list(recipient_list.matchers))
-    for key, value in _routing_fields(routing):
-        route[key] = value
+        route["matchers"] = list(recipient_list.matchers)
+    route.update(_routing_fields(routing))
     route["continue"] = True
     return route
 
 
-def _routing_fields(routing: Routing) -> list[tuple[str, Any]]:
-    return [("group_by", _flow(list(routing.group_by or ()))), ("group_wait", routing.group_wait),
-            ("group_interval", routing.group_interval), ("repeat_interval", routing.repeat_interval)]
+def _routing_fields(routing: Routing) -> dict:
+    return {"group_by": list(routing.group_by or ()), "group_wait": routing.group_wait,
+            "group_interval": routing.group_interval, "repeat_interval": routing.repeat_interval}
 
 
-def _receiver(recipient_list: RecipientList, routing: Routing, server: EmailServer) -> CommentedMap:
-    email = CommentedMap()
-    email["to"] = ", ".join(r.email for r in recipient_list.recipients)
-    email["send_resolved"] = bool(routing.send_resolved)
-    email["headers"] = CommentedMap(To=to_header(recipient_list))
+def _receiver(recipient_list: RecipientList, routing: Routing, server: EmailServer) -> dict:
+    email: dict = {
+        "to": ", ".join(r.email for r in recipient_list.recipients),
+        "send_resolved": bool(routing.send_resolved),
+        "headers": {"To": to_header(recipient_list)},
+    }
     tls = _tls_config(server)
     if tls:
         email["tls_config"] = tls
-    return CommentedMap([("name", PREFIX + recipient_list.name), ("email_configs", CommentedSeq([email]))])
+    return {"name": PREFIX + recipient_list.name, "email_configs": [email]}
 
 
 def to_header(recipient_list: RecipientList) -> str:
@@ -210,10 +222,10 @@ def _mailbox(recipient: Recipient) -> str:
     return f'"{recipient.name}" <{recipient.email}>'
 
 
-def _tls_config(server: EmailServer) -> CommentedMap | None:
+def _tls_config(server: EmailServer) -> dict | None:
     if not (server.ssl or server.starttls):
         return None
-    tls = CommentedMap()
+    tls: dict = {}
     if server.tls.ca_file:
         tls["ca_file"] = server.tls.ca_file
     if server.tls.server_name:
@@ -261,6 +273,7 @@ def _check_base_shape(config: CommentedMap, name: str) -> None:
 def _receivers(config: CommentedMap) -> CommentedSeq:
     if config.get("receivers") is None:
         config["receivers"] = CommentedSeq()
+    config["receivers"].fa.set_block_style()  # our entries are spliced in as block lines
     return config["receivers"]
 
 
@@ -367,6 +380,71 @@ def _scrub_slot(slot: Any) -> Any:
             kept.append(item)
         return kept if kept or not slot else None
     return slot
+
+
+# -- our entries, written as text ------------------------------------------------------------
+
+_PLACEHOLDER = "notify-reconciler-generated-{}-go-here"
+
+
+def _splice(text: str, placeholder: str, comment: str, entries: list[dict]) -> str:
+    """Replace the placeholder's `- ...` line with `entries` as block YAML at its indent,
+    formatted as ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
+    match = re.search(rf"^(?P<indent> *)- {re.escape(placeholder)}\n", text, re.MULTILINE)
+    assert match, f"placeholder {placeholder} not in the dump"  # the dump holds what we inserted
+    dash = len(match.group("indent"))
+    lines = [" " * dash + f"# {comment}\n"]
+    for entry in entries:
+        lines.extend(_item_lines(entry, dash))
+    return text[:match.start()] + "".join(lines) + text[match.end():]
+
+
+def _item_lines(mapping: dict, dash: int) -> list[str]:
+    lines = _mapping_lines(mapping, dash + 2)
+    lines[0] = " " * dash + "- " + lines[0][dash + 2:]
+    return lines
+
+
+def _mapping_lines(mapping: dict, column: int) -> list[str]:
+    pad = " " * column
+    lines = []
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            lines.append(f"{pad}{key}:\n")
+            lines.extend(_mapping_lines(value, column + 2))
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            lines.append(f"{pad}{key}:\n")
+            for item in value:
+                lines.extend(_item_lines(item, column + 2))
+        elif isinstance(value, list):
+            lines.append(f"{pad}{key}: [{', '.join(_scalar_text(item, flow=True) for item in value)}]\n")
+        else:
+            lines.append(f"{pad}{key}: {_scalar_text(value)}\n")
+    return lines
+
+
+# Plain (unquoted) only where no YAML reader could take it for anything but this string.
+# Alertmanager reads YAML 1.1 (go-yaml v2), where yes/no/on/off/y/n are booleans and
+# 1_000, 0x1f, 1:20 are numbers, so those are quoted too. Block context also allows ", "
+# (a `to:` list); flow context (inside [...]) does not.
+_PLAIN_FLOW = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./@-]*")
+_PLAIN_BLOCK = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_./@, -]*[A-Za-z0-9])?")
+_LOOKS_TYPED = re.compile(r"[-+]?[0-9_.:]+([eE][-+]?[0-9]+)?|0[xob][0-9a-fA-F_]+|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
+                          r"|(?i:y|yes|n|no|true|false|on|off|null)")
+
+
+def _scalar_text(value: Any, flow: bool = False) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    plain = _PLAIN_FLOW if flow else _PLAIN_BLOCK
+    if plain.fullmatch(text) and not _LOOKS_TYPED.fullmatch(text):
+        return text
+    if "'" not in text and text.isprintable():
+        return f"'{text}'"  # single quotes: nothing inside is an escape
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid YAML double-quoted one
 
 
 # -- YAML plumbing ---------------------------------------------------------------------------

@@ -300,3 +300,22 @@ def test_secret_format_wraps_the_config():
     assert secret["stringData"]["alertmanager.yaml"] == config_text
     other = YAML(typ="safe").load(render_kubernetes_secret(config_text, name="am", namespace="mon"))
     assert (other["metadata"]["name"], other["metadata"]["namespace"]) == ("am", "mon")
+
+
+@pytest.mark.parametrize("value", [
+    "12h", "0", "0s", "yes", "No", "on", "y", "1_000", "0x1f", "1:20", "2024-01-01", "a@example.com, b@example.com",
+    'severity="critical"', "it's", "ops:;", "...", "a #b", "- x", "true", "null", "Jürgen", "tab\there", "",
+])
+def test_every_scalar_we_write_reads_back_as_the_same_string(value):
+    from reconciler.render import _scalar_text
+
+    for flow in (False, True):
+        text = f"k: [{_scalar_text(value, flow=True)}]\n" if flow else f"k: {_scalar_text(value)}\n"
+        # YAML 1.1, as Alertmanager's go-yaml v2 reads it...
+        loaded = YAML(typ="safe", pure=True)
+        loaded.version = (1, 1)
+        got = loaded.load(text)["k"]
+        assert (got[0] if flow else got) == value
+        # ...and YAML 1.2.
+        got = YAML(typ="safe").load(text)["k"]
+        assert (got[0] if flow else got) == value
