@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import platform
 import pstats
 import shutil
@@ -104,8 +105,11 @@ def main() -> None:
                 times["amtool check-config"] = amtool_check(amtool, text)
             runs.append(times)
 
-        print(f"python {platform.python_version()}, {platform.machine()}, "
-              f"amtool: {subprocess.run([amtool, '--version'], capture_output=True, text=True).stderr.split(chr(10))[0] if amtool else 'not installed'}")
+        version = "not installed"
+        if amtool:
+            answer = subprocess.run([amtool, "--version"], capture_output=True, text=True)
+            version = (answer.stdout + answer.stderr).strip().splitlines()[0]
+        print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores; {version}")
         print(f"input: {args.files} RecipientList files x {args.recipients} recipients, {size / 1e6:.2f} MB of YAML;"
               f" rendered: {len(text.encode()) / 1e6:.2f} MB; {args.repeat} runs")
         print(f"{'stage':<26}{'median s':>10}{'min s':>10}")
