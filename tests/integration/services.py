@@ -26,9 +26,18 @@ import pytest
 def require_binary(name: str) -> str:
     """The binary's path; without it a test fails in CI (CI=true) and skips elsewhere."""
     path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed: run ./scripts/setup (installs Debian's prometheus-alertmanager)"
+    if not path:
+        _missing(f"{name} is not installed: run ./scripts/setup (installs Debian's prometheus-alertmanager)")
+    return path
+
+
+def require_root(why: str) -> None:
+    if os.geteuid() != 0:
+        _missing(f"needs root {why}")
+
+
+def _missing(message: str) -> None:
+    """CI must run every test: there a missing requirement fails; elsewhere it skips."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message)
     pytest.skip(message)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -15,7 +14,7 @@ from reconciler.cli import main
 from reconciler.deploy import config_hash
 
 from .gitrepo import GitRepo, document, recipient_list, server
-from .services import Alertmanager, free_port, require_binary, start_smtp_server, wait_until
+from .services import Alertmanager, free_port, require_binary, require_root, start_smtp_server, wait_until
 
 pytestmark = pytest.mark.alertmanager
 
@@ -72,6 +71,15 @@ def write_config(tmp_path: Path, repo: GitRepo, output: Path, urls: list[str]) -
     return str(config)
 
 
+def applied(tmp_path: Path, repo: GitRepo, alertmanagers) -> tuple[Path, Alertmanager, str]:
+    """One Alertmanager on tmp_path/alertmanager.yml and a first successful apply to it."""
+    output = tmp_path / "alertmanager.yml"
+    am = alertmanagers(output)
+    config = write_config(tmp_path, repo, output, [am.url])
+    assert main(["apply", "--config", config]) == 0
+    return output, am, config
+
+
 def fire(am: Alertmanager, name: str = "DiskFull", **labels: str) -> None:
     am.post_alerts([{"labels": {"alertname": name, **labels}, "annotations": {"summary": "test alert"}}])
 
@@ -95,10 +103,7 @@ def test_apply_writes_reloads_and_verifies(tmp_path, repo, alertmanagers, capsys
 
 
 def test_unchanged_render_does_not_reload(tmp_path, repo, alertmanagers):
-    output = tmp_path / "alertmanager.yml"
-    am = alertmanagers(output)
-    config = write_config(tmp_path, repo, output, [am.url])
-    assert main(["apply", "--config", config]) == 0
+    output, am, config = applied(tmp_path, repo, alertmanagers)
     reloaded_at = am.metric("alertmanager_config_last_reload_success_timestamp_seconds")
     repo.commit("docs only", **{"README.md": "no spec change"})
     time.sleep(1.1)
@@ -107,10 +112,7 @@ def test_unchanged_render_does_not_reload(tmp_path, repo, alertmanagers):
 
 
 def test_rejected_commit_keeps_last_good_config(tmp_path, repo, alertmanagers, capsys):
-    output = tmp_path / "alertmanager.yml"
-    am = alertmanagers(output)
-    config = write_config(tmp_path, repo, output, [am.url])
-    assert main(["apply", "--config", config]) == 0
+    output, am, config = applied(tmp_path, repo, alertmanagers)
     good_bytes, good_hash = output.read_bytes(), am.metric("alertmanager_config_hash")
     good_sha = repo.head()
 
@@ -131,10 +133,7 @@ def test_rejected_commit_keeps_last_good_config(tmp_path, repo, alertmanagers, c
 
 
 def test_uncommitted_edits_are_not_applied(tmp_path, repo, alertmanagers):
-    output = tmp_path / "alertmanager.yml"
-    am = alertmanagers(output)
-    config = write_config(tmp_path, repo, output, [am.url])
-    assert main(["apply", "--config", config]) == 0
+    output, am, config = applied(tmp_path, repo, alertmanagers)
     before, running = output.read_bytes(), am.metric("alertmanager_config_hash")
     repo.write("ops.yaml", recipient_list("ops", ["someone-else@example.com"]))
     repo.write("new.yaml", "half written: [")
@@ -144,10 +143,7 @@ def test_uncommitted_edits_are_not_applied(tmp_path, repo, alertmanagers):
 
 
 def test_alertmanager_down_during_apply_keeps_the_old_file(tmp_path, repo, alertmanagers, capsys):
-    output = tmp_path / "alertmanager.yml"
-    am = alertmanagers(output)
-    config = write_config(tmp_path, repo, output, [am.url])
-    assert main(["apply", "--config", config]) == 0
+    output, am, config = applied(tmp_path, repo, alertmanagers)
     before = output.read_bytes()
     am.stop()
     repo.commit("add db", **{"db.yaml": recipient_list("db", ["db@example.com"])})
@@ -167,11 +163,11 @@ def test_alertmanager_reading_another_file_is_caught_by_the_hash(tmp_path, repo,
     assert output.read_text() == INITIAL
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run Alertmanager as another user")
 def test_alertmanager_refusing_a_config_amtool_accepted_is_rolled_back(tmp_path, repo, alertmanagers, capsys,
                                                                       request):
     """Alertmanager runs as nobody; the file becomes unreadable to it (0600, root) while
     amtool, run by us, still reads and accepts it: the reload is refused."""
+    require_root("to run Alertmanager as another user")
     # pytest's tmp_path is root-only; nobody needs to reach its files.
     shared = Path(tempfile.mkdtemp(prefix="nr-nobody-"))
     request.addfinalizer(lambda: shutil.rmtree(shared, ignore_errors=True))
@@ -191,10 +187,7 @@ def test_alertmanager_refusing_a_config_amtool_accepted_is_rolled_back(tmp_path,
 
 
 def test_diff_shows_what_would_change_and_redacts_secrets(tmp_path, repo, alertmanagers, capsys):
-    output = tmp_path / "alertmanager.yml"
-    am = alertmanagers(output)
-    config = write_config(tmp_path, repo, output, [am.url])
-    assert main(["apply", "--config", config]) == 0
+    output, am, config = applied(tmp_path, repo, alertmanagers)
     assert main(["diff", str(repo.path), "--config", config]) == 0
     repo.write("ops.yaml", recipient_list("ops", ["ops@example.com", "new@example.com"]))
     capsys.readouterr()
