@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 from .config import Config
 from .deploy import TargetResult, check_config, read_live, reload_and_verify, write_password_files
-from .errors import DeployError, EnvironmentProblem, ReconcilerError, SourceError, SpecErrors
+from .errors import DeployError, EnvironmentProblem, ReconcilerError, SpecErrors
 from .files import write_atomically
 from .pipeline import parse_specs
 from .render import RenderOptions, render_alertmanager_config
@@ -86,7 +86,7 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
         return _record(state, config, host, Outcome(
             "rejected", revision, f"{_describe(revision)} rejected: {len(exc.errors)} error(s) in the specs",
             tuple(str(e) for e in exc.errors)))
-    except (SourceError, DeployError, EnvironmentProblem, ReconcilerError) as exc:
+    except ReconcilerError as exc:  # source, base, check, write: the last good config stays
         return _record(state, config, host, Outcome("failed", revision, f"{_describe(revision)} not applied: {exc}",
                                                     (str(exc),)))
     failed = [t for t in targets if not t.ok]
