@@ -100,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     apply.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
     apply.set_defaults(handler=_apply)
 
+    run = commands.add_parser(
+        "run", help="the daemon: reconcile on every commit, poll, and SIGHUP",
+        description="Run until SIGTERM: apply each new commit of the branch (a local repo is watched, every "
+                    "source is polled every pollInterval), put back hand edits of the live config, serve "
+                    "/metrics, /healthz and /readyz on listen, and talk to systemd (Type=notify). SIGHUP "
+                    "reconciles now.")
+    run.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    run.set_defaults(handler=_run)
+
     status = commands.add_parser(
         "status", help="applied and attempted revisions, last error, each Alertmanager",
         description="Show what runs and what was last tried. Exit 0 healthy, 1 not.")
@@ -174,6 +183,16 @@ def _apply(args: argparse.Namespace) -> int:
     for target in outcome.targets:
         print(f"  {target.url}: {target.message}", file=stream)
     return EXIT_OK if outcome.ok else EXIT_INVALID
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    from .daemon import Daemon
+
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="level=%(levelname)s %(message)s")
+    config = _load_config(args.config)
+    return Daemon(config, _host()).run()
 
 
 def _status(args: argparse.Namespace) -> int:

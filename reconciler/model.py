@@ -231,6 +231,15 @@ def _check_recipients(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
     return errors
 
 
+_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_DURATION_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
+
+
+def duration_seconds(text: str) -> float:
+    """'1h30m' -> 5400.0, for a duration the schema already accepted."""
+    return float(sum(int(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(text)))
+
+
 # Alertmanager refuses a zero group_interval or repeat_interval ("cannot be zero").
 _NONZERO = ("repeatInterval", "groupInterval")
 _ZERO = re.compile(r"^(0|(0+(y|w|d|h|m|s|ms))+)$")

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from .config import Config
-from .deploy import TargetResult, check_config, read_live, reload_and_verify, write_password_files
+from .deploy import (TargetResult, check_config, config_hash, read_live, reload_and_verify, running_hash,
+                     write_password_files)
 from .errors import DeployError, EnvironmentProblem, ReconcilerError, SpecErrors
 from .files import write_atomically
 from .pipeline import parse_specs
@@ -34,6 +35,8 @@ class Outcome:
     message: str
     errors: tuple[str, ...] = ()
     targets: tuple[TargetResult, ...] = field(default=())
+    drift: tuple[str, ...] = ()
+    """What had drifted from the last applied render and was put back (DriftCorrected)."""
 
     @property
     def ok(self) -> bool:
@@ -70,11 +73,16 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
         options = render_options(config, host)
         text = render_alertmanager_config(specs, base_text, base_name=config.target.base or "base", options=options)
         rendered = text.encode("utf-8")
-        # 5. Nothing to do when the live file already holds these bytes.
+        # 5. Nothing to do when the live file holds these bytes and every Alertmanager runs
+        #    them; an Alertmanager that runs something else is reloaded (drift).
         previous = read_live(config.target.output)
         if previous == rendered:
-            return _record(state, config, host, Outcome("unchanged", revision, f"{revision.describe()} is live"),
-                           rendered)
+            targets, drift = _reload_drifted(config, rendered)
+            message = f"{revision.describe()} is live" + (f"; reloaded {', '.join(drift)}" if drift else "")
+            return _record(state, config, host, Outcome("unchanged", revision, message, targets=targets,
+                                                        drift=drift), rendered)
+        drift = (f"{config.target.output} was edited by hand",) \
+            if previous is not None and state.applied_digest == hashlib.sha256(rendered).hexdigest() else ()
         # 6. Check it: our own checks, then amtool's.
         check_config(text)
         # 7. Write it atomically (and the password file passwordEnv asks for).
@@ -95,8 +103,20 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
             "failed", revision, f"{revision.describe()} not applied: {failed[0].message}; the previous config "
                                 "was restored", tuple(t.message for t in failed), tuple(targets)))
     # 9. Record what runs now.
-    return _record(state, config, host, Outcome("applied", revision, f"applied {revision.describe()}",
-                                                targets=tuple(targets)), rendered)
+    message = f"restored {revision.describe()}: {drift[0]}" if drift else f"applied {revision.describe()}"
+    return _record(state, config, host, Outcome("applied", revision, message, targets=tuple(targets),
+                                                drift=drift), rendered)
+
+
+def _reload_drifted(config: Config, rendered: bytes) -> tuple[tuple[TargetResult, ...], tuple[str, ...]]:
+    """Reload each Alertmanager that does not run `rendered`. Raises if one is unreachable."""
+    expected = config_hash(rendered)
+    drifted = [url for url in config.target.alertmanagers if running_hash(url) != expected]
+    for url in drifted:
+        reload_and_verify(url, rendered)
+    return (tuple(TargetResult(url, True, "reloaded: it ran another config" if url in drifted else "runs it")
+                  for url in config.target.alertmanagers),
+            tuple(f"{url} ran another config" for url in drifted))
 
 
 def _reload_all(config: Config, rendered: bytes, previous: bytes | None) -> list[TargetResult]:

@@ -143,6 +143,25 @@ class GitSource:
 
     def head(self) -> Revision:
         """The branch's current commit."""
+        return self._retrying(self._head)
+
+    def read(self, revision: Revision, limits: Limits = DEFAULT_LIMITS) -> SpecFolder:
+        """The spec files under `path` at `revision`, from git objects only."""
+        return self._retrying(lambda: self._read(revision, limits))
+
+    def _retrying(self, operation):
+        # GitPython keeps `git cat-file` running between calls; if it died (killed, a broken
+        # pipe), start afresh once rather than fail every pass after.
+        try:
+            return operation()
+        except OSError:  # BrokenPipeError, ConnectionResetError, ...
+            self.close()
+            try:
+                return operation()
+            except OSError as again:
+                raise SourceError(f"{_redact_url(self.url)}: git failed: {again}") from again
+
+    def _head(self) -> Revision:
         repo = self._open()
         try:
             commit = repo.commit(f"refs/heads/{self.branch}")
@@ -151,8 +170,7 @@ class GitSource:
                               "or push the branch") from exc
         return _revision(commit)
 
-    def read(self, revision: Revision, limits: Limits = DEFAULT_LIMITS) -> SpecFolder:
-        """The spec files under `path` at `revision`, from git objects only."""
+    def _read(self, revision: Revision, limits: Limits) -> SpecFolder:
         repo = self._open()
         result = SpecFolder()
         try:
@@ -187,6 +205,12 @@ class GitSource:
             else:
                 result.files[shown] = blob.data_stream.read()
         return result
+
+    def local_git_dir(self) -> Path | None:
+        """The git directory of a local repo (to watch its refs); None for a URL."""
+        if self.remote:
+            return None
+        return Path(self._open().git_dir)
 
     def _open(self) -> git.Repo:
         if self._repo is not None:

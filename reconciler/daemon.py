@@ -1,0 +1,305 @@
+"""The long-running service: triggers, one reconcile at a time, metrics, systemd.
+
+Triggers are coalesced into one pending pass: a local repo's branch ref changing
+(watchdog/inotify on the git directory), the poll timer (``source.pollInterval``; a remote
+is fetched then), SIGHUP, and the start itself. Only one pass runs at a time; failures are
+recorded and the next trigger (at the latest the poll) tries again, so nothing kills the
+loop. SIGTERM or SIGINT end it after the pass in progress, with exit status 0.
+
+A lock on ``<stateDir>/lock`` keeps a second daemon off the same state directory. HTTP on
+``listen``: /metrics (Prometheus), /healthz (alive), /readyz (first pass done). Under
+systemd (Type=notify): READY=1 after the first pass, STATUS= lines a person can read, and
+WATCHDOG=1 pings while the loop is alive.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from .config import Config
+from .errors import EnvironmentProblem
+from .model import duration_seconds
+from .reconcile import Host, Outcome, reconcile
+from .source import GitSource
+
+log = logging.getLogger("notify-reconciler")
+
+DEBOUNCE_SECONDS = 0.02
+"""A commit touches several files of .git within milliseconds; wait this long for quiet."""
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry
+    reconciles: Counter
+    duration: Histogram
+    applied: Gauge
+    last_success: Gauge
+    reload_ok: Gauge
+    drift: Counter
+
+    @classmethod
+    def create(cls) -> Metrics:
+        registry = CollectorRegistry()
+        return cls(
+            registry,
+            Counter("notify_reconciler_reconciles", "Reconcile passes by result", ["result"], registry=registry),
+            Histogram("notify_reconciler_reconcile_duration_seconds", "Time of one reconcile pass", ["result"],
+                      registry=registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)),
+            Gauge("notify_reconciler_applied_revision_info", "The revision that is live", ["revision"],
+                  registry=registry),
+            Gauge("notify_reconciler_last_success_timestamp_seconds", "When a pass last ended applied or unchanged",
+                  registry=registry),
+            Gauge("notify_reconciler_alertmanager_reload_success", "1 if the Alertmanager took the last config",
+                  ["alertmanager"], registry=registry),
+            Counter("notify_reconciler_drift_corrected", "Hand edits of the live config put back",
+                    registry=registry),
+        )
+
+    def record(self, outcome: Outcome, seconds: float, now: float) -> None:
+        self.reconciles.labels(outcome.result).inc()
+        self.duration.labels(outcome.result).observe(seconds)
+        if outcome.ok and outcome.revision is not None:
+            self.applied.clear()
+            self.applied.labels(outcome.revision.sha).set(1)
+            self.last_success.set(now)
+        for target in outcome.targets:
+            self.reload_ok.labels(target.url).set(1 if target.ok else 0)
+        if outcome.drift:
+            self.drift.inc(len(outcome.drift))
+
+
+# -- systemd --------------------------------------------------------------------------------------
+
+def sd_notify(message: str) -> None:
+    """Send one sd_notify(3) datagram; a no-op outside systemd (no NOTIFY_SOCKET)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.sendto(message.encode(), address)
+        except OSError as exc:
+            log.warning("event=sd_notify_failed error=%r", str(exc))
+
+
+def watchdog_interval() -> float | None:
+    """Half of systemd's WatchdogSec, if this process is the one being watched."""
+    usec = os.environ.get("WATCHDOG_USEC")
+    pid = os.environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    return int(usec) / 2e6
+
+
+# -- the daemon ------------------------------------------------------------------------------------
+
+class Daemon:
+    def __init__(self, config: Config, host: Host) -> None:
+        self.config = config
+        self.host = host
+        self.metrics = Metrics.create()
+        self.ready = threading.Event()
+        self.stopping = threading.Event()
+        self._wake = threading.Event()
+        self._reasons: set[str] = set()
+        self._reasons_lock = threading.Lock()
+        self.source = GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
+        self.last_outcome: Outcome | None = None
+
+    def trigger(self, reason: str) -> None:
+        with self._reasons_lock:
+            self._reasons.add(reason)
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._wake.set()
+
+    def run(self) -> int:
+        lock = acquire_lock(self.config.state_dir)
+        server = self._serve_http()
+        observer = self._watch_refs()
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        log.info("event=started repo=%s branch=%s output=%s alertmanagers=%d", self.config.source.repo,
+                 self.config.source.branch, self.config.target.output, len(self.config.target.alertmanagers))
+        try:
+            self._loop()
+        finally:
+            sd_notify("STOPPING=1")
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if observer is not None:
+                observer.stop()
+            server.shutdown()
+            server.server_close()
+            self.source.close()
+            os.close(lock)
+            log.info("event=stopped")
+        return 0
+
+    def _loop(self) -> None:
+        poll = duration_seconds(self.config.source.poll_interval)
+        ping = watchdog_interval()
+        next_poll = time.monotonic()  # the first pass runs at once
+        self.trigger("start")
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            if now >= next_poll:
+                self.trigger("poll")
+                next_poll = now + poll
+            timeout = next_poll - now
+            if ping:
+                timeout = min(timeout, ping)
+            if self._wake.wait(timeout=max(timeout, 0)):
+                # Coalesce a burst (a commit writes several files under .git).
+                time.sleep(DEBOUNCE_SECONDS)
+            if ping:
+                sd_notify("WATCHDOG=1")
+            if self.stopping.is_set():
+                break
+            with self._reasons_lock:
+                reasons, self._reasons = self._reasons, set()
+            self._wake.clear()
+            if reasons:
+                self._pass(reasons)
+
+    def _pass(self, reasons: set[str]) -> None:
+        started = time.monotonic()
+        try:
+            outcome = reconcile(self.config, self.host, self.source)
+        except Exception as exc:  # a bug must not kill the loop; it is logged and retried
+            log.exception("event=reconcile_crashed error=%r", str(exc))
+            return
+        seconds = time.monotonic() - started
+        self.last_outcome = outcome
+        self.metrics.record(outcome, seconds, self.host.now())
+        log_outcome(outcome, reasons, seconds)
+        if not self.ready.is_set():
+            self.ready.set()
+            sd_notify("READY=1")
+        sd_notify("STATUS=" + status_line(outcome, self.host.now()))
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        if signum == signal.SIGHUP:
+            self.trigger("SIGHUP")
+        else:
+            self.stop()
+
+    def _watch_refs(self):
+        git_dir = self.source.local_git_dir()
+        if git_dir is None:
+            return None
+        branch = self.config.source.branch
+        daemon = self
+
+        class RefChanged(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return  # our own reads of the ref: reacting would loop
+                for path in (event.src_path, getattr(event, "dest_path", "")):
+                    path = os.fsdecode(path)
+                    if path.endswith(("/refs/heads/" + branch, "/packed-refs")):
+                        daemon.trigger("commit")
+                        return
+
+        observer = Observer()
+        observer.schedule(RefChanged(), str(git_dir), recursive=False)
+        heads = Path(git_dir, "refs", "heads")
+        if heads.is_dir():
+            observer.schedule(RefChanged(), str(heads), recursive=True)
+        observer.daemon = True
+        observer.start()
+        return observer
+
+    def _serve_http(self) -> ThreadingHTTPServer:
+        host, _, port = self.config.listen.rpartition(":")
+        daemon = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path == "/metrics":
+                    self._send(200, generate_latest(daemon.metrics.registry), CONTENT_TYPE_LATEST)
+                elif self.path == "/healthz":
+                    self._send(200, b"ok\n")
+                elif self.path == "/readyz":
+                    ready = daemon.ready.is_set()
+                    self._send(200 if ready else 503, b"ready\n" if ready else b"first reconcile pass not done\n")
+                else:
+                    self._send(404, b"not found: try /metrics, /healthz or /readyz\n")
+
+            def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:  # scrapes are not events
+                pass
+
+        try:
+            server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), Handler)
+        except OSError as exc:
+            raise EnvironmentProblem(f"listen {self.config.listen}: {exc.strerror}: choose another address "
+                                     "in the config's listen") from exc
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+        return server
+
+
+def acquire_lock(state_dir: str) -> int:
+    """Hold <stateDir>/lock for the life of the process; refuse if another daemon has it."""
+    folder = Path(state_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{folder}: cannot use the state directory: {exc.strerror}") from exc
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
+        os.close(descriptor)
+        raise EnvironmentProblem(f"another notify-reconciler (pid {holder}) is running on {folder}: stop it, or "
+                                 "give this one its own stateDir") from None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, f"{os.getpid()}\n".encode())
+    return descriptor
+
+
+def status_line(outcome: Outcome, now: float) -> str:
+    """What `systemctl status` shows, e.g. "applied a1b2c3d 'raise repeat interval' 12s ago"."""
+    revision = outcome.revision
+    if outcome.ok and revision is not None:
+        return f"{outcome.result} {revision.short} {revision.subject!r}; last pass {time.strftime('%H:%M:%S', time.gmtime(now))}Z"
+    return outcome.message.splitlines()[0][:200]
+
+
+def log_outcome(outcome: Outcome, reasons: set[str], seconds: float) -> None:
+    level = logging.INFO if outcome.ok else logging.WARNING
+    revision = outcome.revision.short if outcome.revision else "-"
+    log.log(level, "event=%s revision=%s trigger=%s seconds=%.3f message=%r", outcome.result, revision,
+            ",".join(sorted(reasons)), seconds, outcome.message)
+    for error in outcome.errors:
+        log.log(level, "event=%s_error revision=%s error=%r", outcome.result, revision, error)
+    for drift in outcome.drift:
+        log.warning("event=DriftCorrected revision=%s what=%r", revision, drift)

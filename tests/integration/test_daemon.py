@@ -1,0 +1,185 @@
+"""`notify-reconciler run` as a real process: triggers, drift, lock, signals, HTTP, systemd."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from reconciler.deploy import config_hash
+
+from .gitrepo import GitRepo, recipient_list, server
+from .services import Alertmanager, free_port, require_binary, wait_until
+
+PASSWORD = "Tr0ub4dor&3-recognisable-secret"
+
+
+class DaemonProcess:
+    def __init__(self, config: Path, env: dict | None = None) -> None:
+        self.log = config.parent / "daemon.log"
+        self._out = open(self.log, "wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "reconciler", "run", "--config", str(config)],
+                                        stdout=self._out, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **(env or {})})
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self._out.close()
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:
+        return 0, ""
+
+
+@pytest.fixture
+def setup(tmp_path):
+    """A config repo, a config file and helpers; Alertmanager optional per test."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("first", **{"server.yaml": server(username="alerts", passwordEnv="SMTP_PASSWORD"),
+                            "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    port = free_port()
+    output = tmp_path / "alertmanager.yml"
+
+    def write(alertmanagers: list[str]) -> Path:
+        config = tmp_path / "config.yaml"
+        config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
+                          f"target: {{output: {output}, alertmanagers: [{', '.join(alertmanagers)}]}}\n"
+                          f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{port}\n")
+        return config
+
+    started: list[DaemonProcess] = []
+
+    def start(alertmanagers: list[str] = (), env: dict | None = None) -> DaemonProcess:
+        daemon = DaemonProcess(write(list(alertmanagers)), {"SMTP_PASSWORD": PASSWORD, **(env or {})})
+        started.append(daemon)
+        return daemon
+
+    ns = type("Setup", (), {})()
+    ns.repo, ns.output, ns.url, ns.start, ns.tmp = repo, output, f"http://127.0.0.1:{port}", start, tmp_path
+    yield ns
+    for daemon in started:
+        daemon.stop(signal.SIGKILL)
+
+
+def ready(setup) -> None:
+    wait_until(lambda: get(setup.url + "/readyz")[0] == 200, 15, "the daemon's first pass (/readyz)")
+
+
+@pytest.mark.alertmanager
+def test_commit_reaches_alertmanager_and_sigterm_exits_0(setup):
+    am_binary = require_binary("prometheus-alertmanager")
+    setup.output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    am = Alertmanager(am_binary, setup.output, setup.tmp / "am-data").start()
+    try:
+        daemon = setup.start([am.url])
+        ready(setup)
+        assert am.metric("alertmanager_config_hash") == config_hash(setup.output.read_bytes())
+        setup.repo.commit("add db", **{"db.yaml": recipient_list("db", ["db@example.com"])})
+        wait_until(lambda: "notify-reconciler/db" in setup.output.read_text(), 5, "the commit to be applied")
+        wait_until(lambda: am.metric("alertmanager_config_hash") == config_hash(setup.output.read_bytes()), 5,
+                   "Alertmanager to run the new config")
+        stopped_at = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - stopped_at < 5
+        log = daemon.text()
+        assert "event=applied" in log and "trigger=commit" in log and "event=stopped" in log
+        assert PASSWORD not in log
+    finally:
+        am.stop()
+
+
+def test_second_daemon_on_the_same_state_dir_refuses(setup):
+    setup.start()
+    ready(setup)
+    second = subprocess.run([sys.executable, "-m", "reconciler", "run", "--config", str(setup.tmp / "config.yaml")],
+                            capture_output=True, text=True, timeout=30)
+    assert second.returncode == 2
+    assert "another notify-reconciler (pid" in second.stderr and "is running on" in second.stderr
+
+
+def test_hand_edit_of_the_live_file_is_put_back(setup):
+    daemon = setup.start()
+    ready(setup)
+    applied = setup.output.read_text()
+    setup.output.write_text(applied + "# someone's hand edit\n")
+    wait_until(lambda: setup.output.read_text() == applied, 5, "the poll to restore the file")
+    wait_until(lambda: "notify_reconciler_drift_corrected_total 1.0" in get(setup.url + "/metrics")[1], 5,
+               "the drift metric")
+    assert "event=DriftCorrected" in daemon.text()
+
+
+def test_bad_commit_is_recorded_and_the_loop_goes_on(setup):
+    daemon = setup.start()
+    ready(setup)
+    good = setup.output.read_bytes()
+    setup.repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+    wait_until(lambda: "event=rejected" in daemon.text(), 5, "the rejection")
+    assert setup.output.read_bytes() == good
+    setup.repo.commit("fixed", **{"ops.yaml": recipient_list("ops", ["ops@example.org"])})
+    wait_until(lambda: "ops@example.org" in setup.output.read_text(), 5, "the fix to be applied")
+    assert "ops.yaml:7:7: spec.recipients[0]: 'ops@@example' is not an e-mail address" in daemon.text()
+
+
+def test_sighup_reconciles_now(setup):
+    daemon = setup.start()
+    ready(setup)
+    daemon.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "trigger=SIGHUP" in daemon.text(), 5, "a pass triggered by SIGHUP")
+    assert daemon.process.poll() is None
+
+
+def test_http_endpoints_and_no_secret_in_metrics(setup):
+    setup.start()
+    assert get(setup.url + "/healthz")[0] in (0, 200)
+    ready(setup)
+    assert get(setup.url + "/healthz") == (200, "ok\n")
+    status, metrics = get(setup.url + "/metrics")
+    assert status == 200
+    assert 'notify_reconciler_reconciles_total{result="applied"} 1.0' in metrics
+    assert f'notify_reconciler_applied_revision_info{{revision="{setup.repo.head()}"}} 1.0' in metrics
+    assert PASSWORD not in metrics
+    assert get(setup.url + "/nope")[0] == 404
+    # The password named by passwordEnv went to a 0600 file, never into the rendered config.
+    secret = setup.tmp / "state" / "secrets" / "smtp-password-smtp"
+    assert secret.read_text() == PASSWORD and secret.stat().st_mode & 0o777 == 0o600
+    assert PASSWORD not in setup.output.read_text()
+
+
+def test_systemd_notify_ready_status_and_watchdog(setup):
+    address = str(setup.tmp / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(10)
+        daemon = setup.start(env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"})
+        messages: list[str] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+                "READY=1" in messages and any(m.startswith("STATUS=") for m in messages) and "WATCHDOG=1" in messages):
+            messages.append(sock.recv(4096).decode())
+        assert "READY=1" in messages and "WATCHDOG=1" in messages
+        status = next(m for m in messages if m.startswith("STATUS="))
+        assert status.startswith(f"STATUS=applied {setup.repo.head()[:7]} 'first'")
+        daemon.stop()
