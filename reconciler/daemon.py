@@ -40,6 +40,8 @@ log = logging.getLogger("notify-reconciler")
 
 DEBOUNCE_SECONDS = 0.02
 """A commit touches several files of .git within milliseconds; wait this long for quiet."""
+RETRY_FIRST_SECONDS = 1.0
+"""After a failed pass the next comes after 1 s, then 2, 4, ... up to pollInterval."""
 
 
 # -- metrics ------------------------------------------------------------------------------------
@@ -160,6 +162,7 @@ class Daemon:
         poll = duration_seconds(self.config.source.poll_interval)
         ping = watchdog_interval()
         next_poll = time.monotonic()  # the first pass runs at once
+        retry_in = RETRY_FIRST_SECONDS
         self.trigger("start")
         while not self.stopping.is_set():
             now = time.monotonic()
@@ -180,15 +183,22 @@ class Daemon:
                 reasons, self._reasons = self._reasons, set()
             self._wake.clear()
             if reasons:
-                self._pass(reasons)
+                outcome = self._pass(reasons)
+                if outcome is not None and outcome.result == "failed":
+                    # Transient by nature (a remote, an Alertmanager): try again sooner than
+                    # the poll, backing off. A rejected commit waits for the next commit.
+                    next_poll = min(next_poll, time.monotonic() + retry_in)
+                    retry_in = min(retry_in * 2, poll)
+                else:
+                    retry_in = RETRY_FIRST_SECONDS
 
-    def _pass(self, reasons: set[str]) -> None:
+    def _pass(self, reasons: set[str]) -> Outcome | None:
         started = time.monotonic()
         try:
             outcome = reconcile(self.config, self.host, self.source)
         except Exception as exc:  # a bug must not kill the loop; it is logged and retried
             log.exception("event=reconcile_crashed error=%r", str(exc))
-            return
+            return None
         seconds = time.monotonic() - started
         self.last_outcome = outcome
         self.metrics.record(outcome, seconds, self.host.now())
@@ -197,6 +207,7 @@ class Daemon:
             self.ready.set()
             sd_notify("READY=1")
         sd_notify("STATUS=" + status_line(outcome, self.host.now()))
+        return outcome
 
     def _on_signal(self, signum: int, _frame) -> None:
         if signum == signal.SIGHUP:

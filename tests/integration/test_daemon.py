@@ -111,6 +111,45 @@ def test_commit_reaches_alertmanager_and_sigterm_exits_0(setup):
         am.stop()
 
 
+@pytest.mark.alertmanager
+def test_alertmanager_running_another_config_is_reloaded(setup):
+    """Someone reloads Alertmanager with a hand-made file, then puts ours back without
+    reloading: the file is right, what runs is not. The next poll reloads it."""
+    am_binary = require_binary("prometheus-alertmanager")
+    setup.output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    am = Alertmanager(am_binary, setup.output, setup.tmp / "am-data").start()
+    try:
+        daemon = setup.start([am.url])
+        ready(setup)
+        ours = setup.output.read_bytes()
+        setup.output.write_text("route: {receiver: y}\nreceivers: [{name: y}]\n")
+        assert am.reload()[0] == 200
+        setup.output.write_bytes(ours)
+        wait_until(lambda: am.metric("alertmanager_config_hash") == config_hash(ours), 5,
+                   "the daemon to reload Alertmanager onto the applied config")
+        wait_until(lambda: "ran another config" in daemon.text(), 5, "the DriftCorrected event")
+    finally:
+        am.stop()
+
+
+def test_failed_passes_are_retried_with_backoff(setup):
+    """The output folder is missing, so every pass fails. With a 30 s poll, three failures
+    within 10 s show the retries (after 1 s, 2 s, ...) and that the loop lives on."""
+    config = setup.tmp / "config.yaml"
+    daemon = setup.start()
+    ready(setup)
+    daemon.stop()
+    config.write_text(config.read_text().replace("pollInterval: 1s", "pollInterval: 30s")
+                      .replace(str(setup.output), str(setup.tmp / "missing" / "alertmanager.yml")))
+    retrying = DaemonProcess(config, {"SMTP_PASSWORD": PASSWORD})
+    try:
+        wait_until(lambda: retrying.text().count("event=failed") >= 3, 10, "three failed passes")
+        assert "cannot write" in retrying.text()
+        assert retrying.process.poll() is None
+    finally:
+        retrying.stop()
+
+
 def test_second_daemon_on_the_same_state_dir_refuses(setup):
     setup.start()
     ready(setup)
