@@ -21,7 +21,7 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from .config import Config
-from .errors import EnvironmentProblem
+from .errors import EnvironmentProblem, TransientDeployError
 from .model import duration_seconds
 from .reconcile import Host, Outcome, reconcile
 from .source import GitSource
@@ -117,7 +117,7 @@ def watchdog_interval() -> float | None:
 class Daemon:
     def __init__(self, config: Config, host: Host) -> None:
         self.config = config
-        self.host = host
+        self.host = replace(host, sleep=self._sleep)
         self.metrics = Metrics.create()
         self.ready = threading.Event()
         self.stopping = threading.Event()
@@ -126,6 +126,11 @@ class Daemon:
         self._reasons_lock = threading.Lock()
         self.source = GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
         self.last_outcome: Outcome | None = None
+
+    def _sleep(self, seconds: float) -> None:
+        """Retry waits end early on SIGTERM: the pass then fails fast and rolls back."""
+        if self.stopping.wait(seconds):
+            raise TransientDeployError("shutting down: retry abandoned")
 
     def trigger(self, reason: str) -> None:
         with self._reasons_lock:

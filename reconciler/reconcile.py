@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -50,6 +51,8 @@ class Host:
     now: Callable[[], float]
     environ: Mapping[str, str]
     hostname: str
+    sleep: Callable[[float], None] = time.sleep
+    """Waits between retries; the daemon's raises when it is told to stop."""
 
 
 def render_options(config: Config, host: Host) -> RenderOptions:
@@ -77,7 +80,7 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
         #    them; an Alertmanager that runs something else is reloaded (drift).
         previous = read_live(config.target.output)
         if previous == rendered:
-            targets, drift = _reload_drifted(config, rendered)
+            targets, drift = _reload_drifted(config, rendered, host)
             message = f"{revision.describe()} is live" + (f"; reloaded {', '.join(drift)}" if drift else "")
             return _record(state, config, host, Outcome("unchanged", revision, message, targets=targets,
                                                         drift=drift), rendered)
@@ -89,7 +92,7 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
         write_password_files(specs, options, host.environ)
         write_atomically(config.target.output, rendered)
         # 8. Reload and verify every Alertmanager; any refusal rolls every one back.
-        targets = _reload_all(config, rendered, previous)
+        targets = _reload_all(config, rendered, previous, host)
     except SpecErrors as exc:
         return _record(state, config, host, Outcome(
             "rejected", revision, f"{_describe(revision)} rejected: {len(exc.errors)} error(s) in the specs",
@@ -108,30 +111,30 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
                                                 drift=drift), rendered)
 
 
-def _reload_drifted(config: Config, rendered: bytes) -> tuple[tuple[TargetResult, ...], tuple[str, ...]]:
+def _reload_drifted(config: Config, rendered: bytes, host: Host) -> tuple[tuple[TargetResult, ...], tuple[str, ...]]:
     """Reload each Alertmanager that does not run `rendered`. Raises if one is unreachable."""
     expected = config_hash(rendered)
     drifted = [url for url in config.target.alertmanagers if running_hash(url) != expected]
     for url in drifted:
-        reload_and_verify(url, rendered)
+        reload_and_verify(url, rendered, sleep=host.sleep)
     return (tuple(TargetResult(url, True, "reloaded: it ran another config" if url in drifted else "runs it")
                   for url in config.target.alertmanagers),
             tuple(f"{url} ran another config" for url in drifted))
 
 
-def _reload_all(config: Config, rendered: bytes, previous: bytes | None) -> list[TargetResult]:
+def _reload_all(config: Config, rendered: bytes, previous: bytes | None, host: Host) -> list[TargetResult]:
     urls = config.target.alertmanagers
     for url in urls:
         try:
-            reload_and_verify(url, rendered)
+            reload_and_verify(url, rendered, sleep=host.sleep)
         except DeployError as exc:
-            _roll_back(config, previous)
+            _roll_back(config, previous, host)
             return [TargetResult(url, False, str(exc)),
                     *(TargetResult(other, True, "rolled back to the previous config") for other in urls if other != url)]
     return [TargetResult(url, True, "reloaded and verified") for url in urls]
 
 
-def _roll_back(config: Config, previous: bytes | None) -> None:
+def _roll_back(config: Config, previous: bytes | None, host: Host) -> None:
     if previous is None:
         # There was no file before: leave none rather than one an Alertmanager refused.
         try:
@@ -142,7 +145,7 @@ def _roll_back(config: Config, previous: bytes | None) -> None:
     write_atomically(config.target.output, previous)
     for url in config.target.alertmanagers:
         try:
-            reload_and_verify(url, previous)
+            reload_and_verify(url, previous, sleep=host.sleep)
         except DeployError:
             pass  # it still runs the previous config: a refused reload changes nothing
 

@@ -150,6 +150,19 @@ def test_failed_passes_are_retried_with_backoff(setup):
         retrying.stop()
 
 
+def test_sigterm_during_reload_retries_exits_within_seconds(setup):
+    """Alertmanager is unreachable, so reloads are being retried with backoff (seconds per
+    attempt round); SIGTERM abandons the retries, restores the old file and exits 0."""
+    daemon = setup.start([f"http://127.0.0.1:{free_port()}"])
+    wait_until(lambda: "event=started" in daemon.text(), 10, "the daemon to start")
+    time.sleep(0.3)  # the first pass is now waiting between reload attempts
+    stopped_at = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - stopped_at < 3
+    assert "shutting down: retry abandoned" in daemon.text()
+    assert not setup.output.exists()  # there was no file before: none is left behind
+
+
 def test_second_daemon_on_the_same_state_dir_refuses(setup):
     setup.start()
     ready(setup)
