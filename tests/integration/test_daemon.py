@@ -84,52 +84,52 @@ def setup(tmp_path):
         daemon.stop(signal.SIGKILL)
 
 
+@pytest.fixture
+def alertmanager(setup):
+    """A real Alertmanager reading the daemon's output file."""
+    binary = require_binary("prometheus-alertmanager")
+    setup.output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    am = Alertmanager(binary, setup.output, setup.tmp / "am-data").start()
+    yield am
+    am.stop()
+
+
 def ready(setup) -> None:
     wait_until(lambda: get(setup.url + "/readyz")[0] == 200, 15, "the daemon's first pass (/readyz)")
 
 
 @pytest.mark.alertmanager
-def test_commit_reaches_alertmanager_and_sigterm_exits_0(setup):
-    am_binary = require_binary("prometheus-alertmanager")
-    setup.output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
-    am = Alertmanager(am_binary, setup.output, setup.tmp / "am-data").start()
-    try:
-        daemon = setup.start([am.url])
-        ready(setup)
-        assert am.metric("alertmanager_config_hash") == config_hash(setup.output.read_bytes())
-        setup.repo.commit("add db", **{"db.yaml": recipient_list("db", ["db@example.com"])})
-        wait_until(lambda: "notify-reconciler/db" in setup.output.read_text(), 5, "the commit to be applied")
-        wait_until(lambda: am.metric("alertmanager_config_hash") == config_hash(setup.output.read_bytes()), 5,
-                   "Alertmanager to run the new config")
-        stopped_at = time.monotonic()
-        assert daemon.stop() == 0
-        assert time.monotonic() - stopped_at < 5
-        log = daemon.text()
-        assert "event=applied" in log and "trigger=commit" in log and "event=stopped" in log
-        assert PASSWORD not in log
-    finally:
-        am.stop()
+def test_commit_reaches_alertmanager_and_sigterm_exits_0(setup, alertmanager):
+    am = alertmanager
+    daemon = setup.start([am.url])
+    ready(setup)
+    assert am.metric("alertmanager_config_hash") == config_hash(setup.output.read_bytes())
+    setup.repo.commit("add db", **{"db.yaml": recipient_list("db", ["db@example.com"])})
+    wait_until(lambda: "notify-reconciler/db" in setup.output.read_text(), 5, "the commit to be applied")
+    wait_until(lambda: am.metric("alertmanager_config_hash") == config_hash(setup.output.read_bytes()), 5,
+               "Alertmanager to run the new config")
+    stopped_at = time.monotonic()
+    assert daemon.stop() == 0
+    assert time.monotonic() - stopped_at < 5
+    log = daemon.text()
+    assert "event=applied" in log and "trigger=commit" in log and "event=stopped" in log
+    assert PASSWORD not in log
 
 
 @pytest.mark.alertmanager
-def test_alertmanager_running_another_config_is_reloaded(setup):
+def test_alertmanager_running_another_config_is_reloaded(setup, alertmanager):
     """Someone reloads Alertmanager with a hand-made file, then puts ours back without
     reloading: the file is right, what runs is not. The next poll reloads it."""
-    am_binary = require_binary("prometheus-alertmanager")
-    setup.output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
-    am = Alertmanager(am_binary, setup.output, setup.tmp / "am-data").start()
-    try:
-        daemon = setup.start([am.url])
-        ready(setup)
-        ours = setup.output.read_bytes()
-        setup.output.write_text("route: {receiver: y}\nreceivers: [{name: y}]\n")
-        assert am.reload()[0] == 200
-        setup.output.write_bytes(ours)
-        wait_until(lambda: am.metric("alertmanager_config_hash") == config_hash(ours), 5,
-                   "the daemon to reload Alertmanager onto the applied config")
-        wait_until(lambda: "ran another config" in daemon.text(), 5, "the DriftCorrected event")
-    finally:
-        am.stop()
+    am = alertmanager
+    daemon = setup.start([am.url])
+    ready(setup)
+    ours = setup.output.read_bytes()
+    setup.output.write_text("route: {receiver: y}\nreceivers: [{name: y}]\n")
+    assert am.reload()[0] == 200
+    setup.output.write_bytes(ours)
+    wait_until(lambda: am.metric("alertmanager_config_hash") == config_hash(ours), 5,
+               "the daemon to reload Alertmanager onto the applied config")
+    wait_until(lambda: "ran another config" in daemon.text(), 5, "the DriftCorrected event")
 
 
 def test_failed_passes_are_retried_with_backoff(setup):
