@@ -185,18 +185,37 @@ class SmtpServer:
             return list(self.messages)
 
 
-def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_starttls: bool = False) -> SmtpServer:
+def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_starttls: bool = False,
+                      implicit_tls: ssl.SSLContext | None = None, credentials: tuple[str, str] | None = None,
+                      refuse: frozenset[str] = frozenset(), port: int | None = None) -> SmtpServer:
+    """aiosmtpd on 127.0.0.1: plain, STARTTLS (`tls_context`), or implicit TLS (`implicit_tls`);
+    AUTH with `credentials` (over TLS only, aiosmtpd's default); 550 for `refuse`d addresses."""
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
 
     class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address in refuse:
+                return "550 5.1.1 no such mailbox here"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
         async def handle_DATA(self, server, session, envelope):
             with smtp.lock:
                 smtp.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
             return "250 OK"
 
-    port = free_port()
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = credentials is not None and (auth_data.login.decode(), auth_data.password.decode()) == credentials
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd sends the 535
+
+    port = port or free_port()
+    options = {}
+    if credentials is not None:
+        options.update(authenticator=authenticator, auth_require_tls=True)
     controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=tls_context,
-                            require_starttls=require_starttls)
+                            require_starttls=require_starttls, ssl_context=implicit_tls,
+                            server_hostname="localhost", **options)
     smtp = SmtpServer(port, controller)
     controller.start()
     return smtp

@@ -1,0 +1,298 @@
+"""SMTP delivery for the daemon's own alerts, and the durable outbox they wait in.
+
+`send` speaks to the EmailServer of the specs the way Alertmanager does: implicit TLS when
+``ssl`` (port 465), STARTTLS required when ``starttls`` (a server without it is refused),
+certificates checked against the system CAs or ``tls.caFile`` for ``tls.serverName`` (or the
+host), unless ``insecureSkipVerify`` is spelled out; AUTH when the server offers it and a
+username is set, with the password read at send time from ``passwordFile`` or
+``passwordEnv``. Every step is written to a transcript a person can act on (`mail-test`
+prints it); the password never is.
+
+`Outbox`: a message is written and fsynced under ``<stateDir>/outbox`` before the first
+attempt and removed only once the server accepted it. Temporary failures (refused
+connection, timeout, 4xx) stay for a later attempt, backing off; permanent ones (5xx, a
+refused certificate or login) move to ``outbox/failed`` with the reason, for status and
+metrics. A restart, an SMTP outage, or both, lose nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import socket
+import ssl
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import tenacity
+
+from .errors import ReconcilerError
+from .files import write_atomically
+from .model import EmailServer
+
+SMTP_TIMEOUT = 30.0
+
+
+class MailError(ReconcilerError):
+    """The message was not accepted."""
+
+    def __init__(self, message: str, transcript: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.transcript = transcript or []
+
+
+class TemporaryMailError(MailError):
+    """Worth trying again later: refused connection, timeout, a 4xx reply."""
+
+
+class PermanentMailError(MailError):
+    """Trying again will not help: a 5xx reply, a refused certificate or login."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    accepted: tuple[str, ...]
+    refused: dict[str, str]
+    """Recipients the server refused while accepting others: address -> reply."""
+    transcript: tuple[str, ...]
+
+
+def read_password(server: EmailServer, environ: Mapping[str, str]) -> str | None:
+    """The SMTP password, read now (so a rotated password file is used at once)."""
+    if not server.username:
+        return None
+    if server.password_file:
+        try:
+            return Path(server.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise PermanentMailError(f"cannot read spec.passwordFile {server.password_file}: {exc.strerror}: "
+                                     "the daemon's user must be able to read it") from exc
+    if server.password_env:
+        value = environ.get(server.password_env)
+        if value is None:
+            raise PermanentMailError(f"spec.passwordEnv names {server.password_env}, which is not set for the "
+                                     "daemon")
+        return value
+    return None
+
+
+def send(server: EmailServer, password: str | None, sender: str, recipients: list[str], message: bytes, *,
+         hello: str | None = None, timeout: float = SMTP_TIMEOUT) -> Delivery:
+    """Deliver one message in one SMTP transaction (one RCPT per recipient)."""
+    transcript: list[str] = []
+    note = transcript.append
+    context = _tls_context(server)
+    server_name = server.tls.server_name or server.host
+    client: smtplib.SMTP | None = None
+    try:
+        try:
+            if server.ssl:
+                client = _SMTPS(server_name, host=server.host, port=server.port, local_hostname=hello,
+                                timeout=timeout, context=context)
+                note(f"connected to {server.smarthost} with implicit TLS ({_tls_words(client)}), certificate "
+                     f"{'not checked (insecureSkipVerify)' if server.tls.insecure_skip_verify else 'verified for ' + server_name}")
+            else:
+                client = smtplib.SMTP(server.host, server.port, local_hostname=hello, timeout=timeout)
+                note(f"connected to {server.smarthost} (plain)")
+            code, _ = client.ehlo()
+            if server.starttls:
+                if not client.has_extn("starttls"):
+                    raise PermanentMailError(f"{server.smarthost} does not offer STARTTLS, and starttls: true "
+                                             "requires it (as Alertmanager's require_tls does): enable it on the "
+                                             "server, or set starttls: false", transcript)
+                client._host = server_name  # smtplib checks the certificate against _host
+                client.starttls(context=context)
+                client.ehlo()
+                note(f"STARTTLS: {_tls_words(client)}, certificate "
+                     f"{'not checked (insecureSkipVerify)' if server.tls.insecure_skip_verify else 'verified for ' + server_name}")
+            if server.username:
+                if client.has_extn("auth"):
+                    _login(client, server.username, password or "")
+                    note(f"AUTH as {server.username}: accepted")
+                else:
+                    note("the server offers no AUTH: sending without logging in (as Alertmanager does)")
+            refused = client.sendmail(sender, recipients, message)
+            accepted = tuple(r for r in recipients if r not in refused)
+            if refused:
+                note(f"MAIL FROM {sender}: {len(accepted)} of {len(recipients)} recipient(s) accepted, "
+                     f"{len(refused)} refused ({_first({r: f'{c} {_text(m)}' for r, (c, m) in refused.items()})}); "
+                     "DATA accepted")
+            else:
+                note(f"MAIL FROM {sender}: all {len(recipients)} recipient(s) accepted; DATA accepted")
+            return Delivery(accepted, {r: f"{c} {_text(m)}" for r, (c, m) in refused.items()}, tuple(transcript))
+        finally:
+            if client is not None:
+                try:
+                    client.quit()
+                except (smtplib.SMTPException, OSError):
+                    client.close()
+    except MailError:
+        raise
+    except ssl.SSLCertVerificationError as exc:
+        raise PermanentMailError(f"the certificate of {server.smarthost} is not trusted ({exc.verify_message}): "
+                                 "set tls.caFile to the CA that signed it, or tls.serverName to the name in it",
+                                 transcript) from exc
+    except smtplib.SMTPAuthenticationError as exc:
+        raise PermanentMailError(f"AUTH as {server.username} refused: {exc.smtp_code} {_text(exc.smtp_error)}: "
+                                 "check the username and the password file", transcript) from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        replies = {r: f"{c} {_text(m)}" for r, (c, m) in exc.recipients.items()}
+        codes = [c for c, _ in exc.recipients.values()]
+        kind = TemporaryMailError if all(400 <= c < 500 for c in codes) else PermanentMailError
+        raise kind(f"every recipient was refused: {_first(replies)}", transcript) from exc
+    except smtplib.SMTPResponseException as exc:
+        kind = TemporaryMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
+        raise kind(f"{server.smarthost} answered {exc.smtp_code} {_text(exc.smtp_error)}", transcript) from exc
+    except smtplib.SMTPNotSupportedError as exc:
+        raise PermanentMailError(f"{server.smarthost}: {exc}", transcript) from exc
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise TemporaryMailError(f"cannot talk to {server.smarthost}: {reason}", transcript) from exc
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """One mechanism, PLAIN if offered, else LOGIN (as Alertmanager picks). smtplib's login()
+    would try the next mechanism after a refusal, and some servers then never answer."""
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    mechanism = "PLAIN" if "PLAIN" in offered or "LOGIN" not in offered else "LOGIN"
+    client.user, client.password = username, password
+    client.auth(mechanism, getattr(client, f"auth_{mechanism.lower()}"))
+
+
+class _SMTPS(smtplib.SMTP_SSL):
+    """SMTP over implicit TLS that checks the certificate for `server_name`, not the host."""
+
+    def __init__(self, server_name: str, **kwargs) -> None:
+        self._server_name = server_name
+        super().__init__(**kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        raw = socket.create_connection((host, port), timeout, self.source_address)
+        return self.context.wrap_socket(raw, server_hostname=self._server_name)
+
+
+def _tls_context(server: EmailServer) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=server.tls.ca_file)
+    if server.tls.insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _tls_words(client: smtplib.SMTP) -> str:
+    sock = client.sock
+    return sock.version() if isinstance(sock, ssl.SSLSocket) else "TLS"
+
+
+def _text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())
+
+
+def _first(replies: dict[str, str]) -> str:
+    address, reply = next(iter(replies.items()))
+    return f"{address}: {reply}" + (f" (and {len(replies) - 1} more)" if len(replies) > 1 else "")
+
+
+# -- the outbox ---------------------------------------------------------------------------------
+
+@dataclass
+class Letter:
+    """One message waiting in the outbox."""
+
+    id: str
+    sender: str
+    recipients: list[str]
+    message: str
+    subject: str
+    created: float
+    attempts: int = 0
+    next_attempt: float = 0.0
+    last_error: str | None = None
+
+
+@dataclass
+class OutboxReport:
+    sent: list[Letter] = field(default_factory=list)
+    failed: list[Letter] = field(default_factory=list)
+    """Given up on (permanent failure); kept in outbox/failed."""
+    deferred: list[Letter] = field(default_factory=list)
+
+
+class Outbox:
+    MAX_BACKOFF = 900.0
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.failed_folder = self.folder / "failed"
+
+    def put(self, sender: str, recipients: list[str], message: bytes, subject: str, now: float) -> Letter:
+        """Store a message durably before anything tries to send it."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        letter = Letter(f"{int(now * 1000):015d}-{uuid.uuid4().hex[:8]}", sender, list(recipients),
+                        message.decode("utf-8"), subject, now)
+        self._save(letter)
+        return letter
+
+    def pending(self) -> list[Letter]:
+        return self._letters(self.folder)
+
+    def failed(self) -> list[Letter]:
+        return self._letters(self.failed_folder)
+
+    def deliver(self, transport: Callable[[Letter], Delivery], now: float,
+                sleep: Callable[[float], None] | None = None) -> OutboxReport:
+        """Try every letter that is due, oldest first; keep what did not go."""
+        report = OutboxReport()
+        for letter in self.pending():
+            if letter.next_attempt > now:
+                report.deferred.append(letter)
+                continue
+            letter.attempts += 1
+            try:
+                # A blip (a refused connection during a server restart) is retried at once a
+                # couple of times; a longer outage leaves the letter for a later pass.
+                tenacity.Retrying(
+                    retry=tenacity.retry_if_exception_type(TemporaryMailError),
+                    stop=tenacity.stop_after_attempt(3),
+                    wait=tenacity.wait_exponential(multiplier=0.25, max=2),
+                    reraise=True, **({"sleep": sleep} if sleep else {}),
+                )(transport, letter)
+            except TemporaryMailError as exc:
+                letter.last_error = str(exc)
+                letter.next_attempt = now + min(self.MAX_BACKOFF, 10.0 * 2 ** (letter.attempts - 1))
+                self._save(letter)
+                report.deferred.append(letter)
+            except MailError as exc:
+                letter.last_error = str(exc)
+                self.failed_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                write_atomically(self.failed_folder / f"{letter.id}.json", _dump(letter))
+                self._path(letter).unlink(missing_ok=True)
+                report.failed.append(letter)
+            else:
+                self._path(letter).unlink(missing_ok=True)
+                report.sent.append(letter)
+        return report
+
+    def _path(self, letter: Letter) -> Path:
+        return self.folder / f"{letter.id}.json"
+
+    def _save(self, letter: Letter) -> None:
+        write_atomically(self._path(letter), _dump(letter))
+
+    @staticmethod
+    def _letters(folder: Path) -> list[Letter]:
+        letters = []
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+            try:
+                letters.append(Letter(**json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError, TypeError):
+                continue  # a torn or foreign file: never sent, never deleted
+        return letters
+
+
+def _dump(letter: Letter) -> str:
+    return json.dumps(asdict(letter), indent=1, sort_keys=True) + "\n"

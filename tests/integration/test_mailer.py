@@ -1,0 +1,175 @@
+"""mailer: real SMTP over plain, STARTTLS and implicit TLS (aiosmtpd, trustme certificates)."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+import trustme
+
+from reconciler.mailer import Outbox, PermanentMailError, TemporaryMailError, read_password, send
+from reconciler.model import EmailServer, TLSSettings
+
+from .services import free_port, start_smtp_server
+
+PASSWORD = "s3cret-pa55word-for-tests"
+MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_file(ca, tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def server_context(ca) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def servers():
+    started = []
+
+    def start(**options):
+        smtp = start_smtp_server(**options)
+        started.append(smtp)
+        return smtp
+
+    yield start
+    for smtp in started:
+        smtp.controller.stop()
+
+
+def email_server(port: int, *, ssl_: bool = False, starttls: bool = False, ca_file: str | None = None,
+                 insecure: bool = False, username: str | None = None, password_file: str | None = None,
+                 server_name: str | None = None) -> EmailServer:
+    return EmailServer(name="smtp", host="127.0.0.1", port=port, ssl=ssl_, starttls=starttls,
+                       tls=TLSSettings(ca_file, server_name, insecure), sender="a@example.com",
+                       username=username, password_file=password_file)
+
+
+def test_plain(servers):
+    smtp = servers()
+    delivery = send(email_server(smtp.port), None, "a@example.com", ["b@example.com", "c@example.com"], MESSAGE)
+    assert delivery.accepted == ("b@example.com", "c@example.com")
+    assert smtp.wait_for(1)[0].recipients == ["b@example.com", "c@example.com"]
+    assert "(plain)" in delivery.transcript[0]
+
+
+def test_starttls_with_the_ca_file(servers, server_context, ca_file):
+    smtp = servers(tls_context=server_context, require_starttls=True)
+    delivery = send(email_server(smtp.port, starttls=True, ca_file=ca_file), None, "a@example.com",
+                    ["b@example.com"], MESSAGE)
+    assert smtp.wait_for(1)
+    assert any(line.startswith("STARTTLS: TLSv1.") and "verified for 127.0.0.1" in line for line in delivery.transcript)
+
+
+def test_implicit_tls(servers, server_context, ca_file):
+    smtp = servers(implicit_tls=server_context)
+    delivery = send(email_server(smtp.port, ssl_=True, ca_file=ca_file, server_name="localhost"), None,
+                    "a@example.com", ["b@example.com"], MESSAGE)
+    assert smtp.wait_for(1)
+    assert "implicit TLS" in delivery.transcript[0] and "verified for localhost" in delivery.transcript[0]
+
+
+def test_a_wrong_ca_fails_clearly(servers, server_context, tmp_path):
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    smtp = servers(tls_context=server_context)
+    with pytest.raises(PermanentMailError, match=r"certificate of 127\.0\.0\.1:\d+ is not trusted .*set tls.caFile"):
+        send(email_server(smtp.port, starttls=True, ca_file=str(other)), None, "a@example.com",
+             ["b@example.com"], MESSAGE)
+    assert smtp.messages == []
+
+
+def test_insecure_skip_verify_accepts_any_certificate_when_spelled_out(servers, server_context):
+    smtp = servers(tls_context=server_context)
+    delivery = send(email_server(smtp.port, starttls=True, insecure=True), None, "a@example.com",
+                    ["b@example.com"], MESSAGE)
+    assert smtp.wait_for(1)
+    assert any("not checked (insecureSkipVerify)" in line for line in delivery.transcript)
+
+
+def test_starttls_required_but_not_offered_is_refused(servers):
+    smtp = servers()
+    with pytest.raises(PermanentMailError, match="does not offer STARTTLS.*starttls: false"):
+        send(email_server(smtp.port, starttls=True), None, "a@example.com", ["b@example.com"], MESSAGE)
+
+
+def test_auth_success_and_failure_without_leaking_the_password(servers, server_context, ca_file, tmp_path):
+    smtp = servers(tls_context=server_context, credentials=("alerts", PASSWORD))
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD + "\n")
+    server = email_server(smtp.port, starttls=True, ca_file=ca_file, username="alerts",
+                          password_file=str(password_file))
+    password = read_password(server, {})
+    assert password == PASSWORD
+    delivery = send(server, password, "a@example.com", ["b@example.com"], MESSAGE)
+    assert "AUTH as alerts: accepted" in delivery.transcript
+    assert PASSWORD not in repr(delivery)
+    with pytest.raises(PermanentMailError, match="AUTH as alerts refused: 535") as caught:
+        send(server, "wrong", "a@example.com", ["b@example.com"], MESSAGE)
+    assert "wrong" not in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+def test_one_refused_recipient_does_not_stop_the_others(servers):
+    smtp = servers(refuse=frozenset({"gone@example.com"}))
+    delivery = send(email_server(smtp.port), None, "a@example.com", ["b@example.com", "gone@example.com"], MESSAGE)
+    assert delivery.accepted == ("b@example.com",)
+    assert delivery.refused == {"gone@example.com": "550 5.1.1 no such mailbox here"}
+    assert smtp.wait_for(1)[0].recipients == ["b@example.com"]
+
+
+def test_every_recipient_refused_is_permanent(servers):
+    smtp = servers(refuse=frozenset({"gone@example.com"}))
+    with pytest.raises(PermanentMailError, match="every recipient was refused: gone@example.com: 550"):
+        send(email_server(smtp.port), None, "a@example.com", ["gone@example.com"], MESSAGE)
+
+
+def test_server_down_is_temporary():
+    with pytest.raises(TemporaryMailError, match="cannot talk to 127.0.0.1"):
+        send(email_server(free_port()), None, "a@example.com", ["b@example.com"], MESSAGE)
+
+
+def test_outbox_keeps_mail_through_an_outage_and_a_restart(servers, tmp_path):
+    port = free_port()
+    server = email_server(port)
+    outbox = Outbox(tmp_path / "outbox")
+    letter = outbox.put("a@example.com", ["b@example.com"], MESSAGE, "hi", now=1000.0)
+    assert (tmp_path / "outbox" / f"{letter.id}.json").exists()
+
+    def transport(item):
+        return send(server, None, item.sender, item.recipients, item.message.encode())
+
+    report = outbox.deliver(transport, now=1000.0, sleep=lambda _: None)
+    assert [item.id for item in report.deferred] == [letter.id]
+    waiting = Outbox(tmp_path / "outbox").pending()  # a restarted daemon sees it
+    assert [(item.id, item.attempts) for item in waiting] == [(letter.id, 1)]
+    assert "cannot talk to" in waiting[0].last_error
+    assert Outbox(tmp_path / "outbox").deliver(transport, now=1001.0).deferred  # backing off: not yet due
+
+    smtp = servers(port=port)
+    report = Outbox(tmp_path / "outbox").deliver(transport, now=waiting[0].next_attempt)
+    assert [item.id for item in report.sent] == [letter.id]
+    assert smtp.wait_for(1)[0].content.replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n")
+    assert Outbox(tmp_path / "outbox").pending() == []
+
+
+def test_outbox_gives_up_on_a_permanent_failure_and_keeps_it_for_status(servers, tmp_path):
+    smtp = servers(refuse=frozenset({"gone@example.com"}))
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.put("a@example.com", ["gone@example.com"], MESSAGE, "hi", now=1.0)
+    report = outbox.deliver(lambda item: send(email_server(smtp.port), None, item.sender, item.recipients,
+                                              item.message.encode()), now=1.0)
+    assert len(report.failed) == 1 and outbox.pending() == []
+    assert "550" in outbox.failed()[0].last_error
