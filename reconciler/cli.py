@@ -27,8 +27,10 @@ from .model import Specs
 from .pipeline import parse_specs
 from .render import RenderOptions, render_alertmanager_config, render_kubernetes_secret
 from .reconcile import Host, reconcile, render_options
-from .source import Revision, read_spec_folder
-from .state import load_state
+from .alerts import AlertStream
+from .mailer import Outbox
+from .source import GitSource, Revision, read_spec_folder
+from .state import load_alerting, load_state
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -108,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
                     "reconciles now.")
     run.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
     run.set_defaults(handler=_run)
+
+    mail_test = commands.add_parser(
+        "mail-test", help="send a test e-mail with the committed server settings",
+        description="Send a test message through the EmailServer of the committed branch, to --to or to every "
+                    "recipient, and print each step of the SMTP conversation (TLS, AUTH, recipients). "
+                    "Exit 0 sent, 1 not.")
+    mail_test.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    mail_test.add_argument("--to", metavar="ADDR", action="append", help="recipient (repeatable; default: all)")
+    mail_test.set_defaults(handler=_mail_test)
 
     status = commands.add_parser(
         "status", help="applied and attempted revisions, last error, each Alertmanager",
@@ -195,6 +206,56 @@ def _run(args: argparse.Namespace) -> int:
     return Daemon(config, _host()).run()
 
 
+def _mail_test(args: argparse.Namespace) -> int:
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    from .daemon import own_alert_recipients
+    from .mailer import MailError, read_password, send
+
+    config = _load_config(args.config)
+    source = GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
+    source.fetch()
+    revision = source.head()
+    tree = source.read(revision)
+    specs = parse_specs(tree.files, extra_errors=tree.errors)
+    server = specs.server
+    if server is None:
+        print(f"{revision.describe()} has no EmailServer: nothing to test", file=sys.stderr)
+        return EXIT_INVALID
+    recipients = args.to or own_alert_recipients(specs)
+    if not recipients:
+        print(f"{revision.describe()} has no recipients: give one with --to", file=sys.stderr)
+        return EXIT_INVALID
+    if not server.enabled:
+        print(f"note: e-mail is disabled in {revision.describe()} (enabled: false); sending anyway, as asked")
+    host = _host()
+    mail = EmailMessage()
+    mail["Subject"] = f"notify-reconciler test mail from {host.hostname}"
+    mail["From"] = server.sender
+    mail["To"] = ", ".join(recipients)
+    mail["Date"] = formatdate()
+    mail["Message-ID"] = make_msgid(domain=host.hostname)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail.set_content(f"This is a test of the e-mail settings of {revision.describe()} "
+                     f"({server.smarthost}).\nIf you read this, the daemon's own alerts can reach you.\n")
+    print(f"sending a test mail through {server.smarthost} to {len(recipients)} recipient(s)")
+    try:
+        delivery = send(server, read_password(server, host.environ), server.sender, recipients, bytes(mail),
+                        hello=server.hello or host.hostname)
+    except MailError as exc:
+        for line in exc.transcript:
+            print(f"  {line}")
+        print(f"not sent: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for line in delivery.transcript:
+        print(f"  {line}")
+    for address, reply in delivery.refused.items():
+        print(f"  refused {address}: {reply}", file=sys.stderr)
+    print(f"sent: the server accepted it for {len(delivery.accepted)} recipient(s)")
+    return EXIT_OK if delivery.accepted else EXIT_INVALID
+
+
 def _status(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     state = load_state(config.state_dir)
@@ -227,7 +288,12 @@ def _status(args: argparse.Namespace) -> int:
         note = f"; last apply: {recorded.message}" if recorded else ""
         print(f"  {url}: {'runs the live file' if runs_live else 'runs a different config'}{note}")
         healthy = healthy and runs_live
-    print("outbox:     (the built-in mailer is not built yet)")
+    outbox = Outbox(Path(config.state_dir, "outbox"))
+    pending, failed = outbox.pending(), outbox.failed()
+    print(f"outbox:     {len(pending)} waiting, {len(failed)} given up"
+          + (f" (last: {failed[-1].last_error})" if failed else ""))
+    firing = AlertStream(load_alerting(config.state_dir).alerts).firing()
+    print(f"own alerts: {', '.join(firing) + ' firing' if firing else 'none firing'}")
     print("healthy" if healthy else "not healthy")
     return EXIT_OK if healthy else EXIT_INVALID
 

@@ -30,11 +30,16 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from email.utils import make_msgid
+
+from .alerts import AlertStream, compose
 from .config import Config
 from .errors import EnvironmentProblem, TransientDeployError
+from .mailer import Outbox, read_password, send
 from .model import duration_seconds
 from .reconcile import Host, Outcome, reconcile
 from .source import GitSource
+from .state import load_alerting, save_alerting
 
 log = logging.getLogger("notify-reconciler")
 
@@ -55,6 +60,8 @@ class Metrics:
     last_success: Gauge
     reload_ok: Gauge
     drift: Counter
+    mails: Counter
+    outbox: Gauge
 
     @classmethod
     def create(cls) -> Metrics:
@@ -72,6 +79,10 @@ class Metrics:
                   ["alertmanager"], registry=registry),
             Counter("notify_reconciler_drift_corrected", "Hand edits of the live config put back",
                     registry=registry),
+            Counter("notify_reconciler_own_alert_mails", "The daemon's own alert mails by outcome", ["outcome"],
+                    registry=registry),
+            Gauge("notify_reconciler_outbox_messages", "Own alert mails waiting (pending) or given up (failed)",
+                  ["state"], registry=registry),
         )
 
     def record(self, outcome: Outcome, seconds: float, now: float) -> None:
@@ -126,6 +137,9 @@ class Daemon:
         self._reasons_lock = threading.Lock()
         self.source = GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
         self.last_outcome: Outcome | None = None
+        self.alerting = load_alerting(config.state_dir)
+        self.stream = AlertStream(self.alerting.alerts)
+        self.outbox = Outbox(Path(config.state_dir, "outbox"))
 
     def _sleep(self, seconds: float) -> None:
         """Retry waits end early on SIGTERM: the pass then fails fast and rolls back."""
@@ -189,6 +203,7 @@ class Daemon:
             self._wake.clear()
             if reasons:
                 outcome = self._pass(reasons)
+                self._deliver_mail()
                 if outcome is not None and outcome.result == "failed":
                     # Transient by nature (a remote, an Alertmanager): try again sooner than
                     # the poll, backing off. A rejected commit waits for the next commit.
@@ -208,11 +223,66 @@ class Daemon:
         self.last_outcome = outcome
         self.metrics.record(outcome, seconds, self.host.now())
         log_outcome(outcome, reasons, seconds)
+        self._raise_own_alerts(outcome)
         if not self.ready.is_set():
             self.ready.set()
             sd_notify("READY=1")
         sd_notify("STATUS=" + status_line(outcome, self.host.now()))
         return outcome
+
+    # -- the daemon's own alerts --------------------------------------------------------------
+
+    def _raise_own_alerts(self, outcome: Outcome) -> None:
+        """Turn the pass into alert notices and put their mails in the outbox."""
+        alerting = self.alerting
+        if outcome.ok and outcome.specs is not None:
+            # Remember the last valid server and recipients: a commit that breaks the config
+            # must not also silence the alert about it.
+            specs = outcome.specs
+            alerting.server = specs.server
+            alerting.recipients = own_alert_recipients(specs)
+            alerting.repeat_seconds = duration_seconds(specs.routing.repeat_interval or "12h")
+        now = self.host.now()
+        for notice in self.stream.observe(outcome, now, alerting.repeat_seconds):
+            self._queue(notice, now)
+        alerting.alerts = self.stream.state
+        save_alerting(self.config.state_dir, alerting)
+
+    def _queue(self, notice, now: float) -> None:
+        server = self.alerting.server
+        if server is None or not server.enabled or not self.alerting.recipients:
+            why = ("e-mail is disabled (enabled: false)" if server is not None and not server.enabled else
+                   "no valid config with an EmailServer and recipients has been applied yet")
+            log.warning("event=own_alert_not_mailed alert=%s status=%s why=%r", notice.alert, notice.status, why)
+            self.metrics.mails.labels("not_mailed").inc()
+            return
+        mail = compose(notice, sender=server.sender, recipients=self.alerting.recipients, now=now,
+                       message_id=make_msgid(domain=self.host.hostname), hostname=self.host.hostname)
+        self.outbox.put(server.sender, self.alerting.recipients, bytes(mail), str(mail["Subject"]), now)
+        log.info("event=own_alert alert=%s status=%s recipients=%d", notice.alert, notice.status,
+                 len(self.alerting.recipients))
+
+    def _deliver_mail(self) -> None:
+        server = self.alerting.server
+        if server is not None and server.enabled:
+            def transport(letter):
+                password = read_password(server, self.host.environ)
+                return send(server, password, letter.sender, letter.recipients, letter.message.encode(),
+                            hello=server.hello or self.host.hostname)
+
+            report = self.outbox.deliver(transport, self.host.now(), sleep=self.stopping.wait)
+            for letter in report.sent:
+                log.info("event=mail_sent subject=%r recipients=%d", letter.subject, len(letter.recipients))
+                self.metrics.mails.labels("sent").inc()
+            for letter in report.failed:
+                log.warning("event=mail_failed subject=%r error=%r", letter.subject, letter.last_error)
+                self.metrics.mails.labels("failed").inc()
+            for letter in report.deferred:
+                if letter.last_error:
+                    log.warning("event=mail_deferred subject=%r attempts=%d error=%r", letter.subject,
+                                letter.attempts, letter.last_error)
+        self.metrics.outbox.labels("pending").set(len(self.outbox.pending()))
+        self.metrics.outbox.labels("failed").set(len(self.outbox.failed()))
 
     def _on_signal(self, signum: int, _frame) -> None:
         if signum == signal.SIGHUP:
@@ -280,6 +350,15 @@ class Daemon:
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
         return server
+
+
+def own_alert_recipients(specs) -> list[str]:
+    """Every recipient of every list, once each (compared ignoring case), in list order."""
+    seen: dict[str, str] = {}
+    for recipient_list in specs.lists:
+        for recipient in recipient_list.recipients:
+            seen.setdefault(recipient.email.lower(), recipient.email)
+    return list(seen.values())
 
 
 def acquire_lock(state_dir: str) -> int:

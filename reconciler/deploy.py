@@ -43,6 +43,8 @@ class TargetResult:
     url: str
     ok: bool
     message: str
+    transient: bool = False
+    """The failure may pass by itself (unreachable, 5xx): AlertmanagerUnreachable, not ApplyFailed."""
 
 
 def config_hash(data: bytes) -> float:

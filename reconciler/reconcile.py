@@ -20,8 +20,9 @@ from typing import Callable, Mapping
 from .config import Config
 from .deploy import (TargetResult, check_config, config_hash, read_live, reload_and_verify, running_hash,
                      write_password_files)
-from .errors import DeployError, EnvironmentProblem, ReconcilerError, SpecErrors
+from .errors import DeployError, EnvironmentProblem, ReconcilerError, SourceError, SpecErrors, TransientDeployError
 from .files import write_atomically
+from .model import Specs
 from .pipeline import parse_specs
 from .render import RenderOptions, render_alertmanager_config
 from .source import GitSource, Revision
@@ -38,6 +39,11 @@ class Outcome:
     targets: tuple[TargetResult, ...] = field(default=())
     drift: tuple[str, ...] = ()
     """What had drifted from the last applied render and was put back (DriftCorrected)."""
+    reason: str = ""
+    """Why a pass did not succeed, named as the daemon's own alert: ConfigRejected,
+    SourceUnavailable, AlertmanagerUnreachable or ApplyFailed."""
+    specs: Specs | None = field(default=None, compare=False, repr=False)
+    """The specs that are live after an applied or unchanged pass."""
 
     @property
     def ok(self) -> bool:
@@ -83,7 +89,7 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
             targets, drift = _reload_drifted(config, rendered, host)
             message = f"{revision.describe()} is live" + (f"; reloaded {', '.join(drift)}" if drift else "")
             return _record(state, config, host, Outcome("unchanged", revision, message, targets=targets,
-                                                        drift=drift), rendered)
+                                                        drift=drift, specs=specs), rendered)
         drift = (f"{config.target.output} was edited by hand",) \
             if previous is not None and state.applied_digest == hashlib.sha256(rendered).hexdigest() else ()
         # 6. Check it: our own checks, then amtool's.
@@ -96,19 +102,22 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
     except SpecErrors as exc:
         return _record(state, config, host, Outcome(
             "rejected", revision, f"{_describe(revision)} rejected: {len(exc.errors)} error(s) in the specs",
-            tuple(str(e) for e in exc.errors)))
+            tuple(str(e) for e in exc.errors), reason="ConfigRejected"))
     except ReconcilerError as exc:  # source, base, check, write: the last good config stays
+        reason = ("SourceUnavailable" if isinstance(exc, SourceError) else
+                  "AlertmanagerUnreachable" if isinstance(exc, TransientDeployError) else "ApplyFailed")
         return _record(state, config, host, Outcome("failed", revision, f"{_describe(revision)} not applied: {exc}",
-                                                    (str(exc),)))
+                                                    (str(exc),), reason=reason))
     failed = [t for t in targets if not t.ok]
     if failed:
         return _record(state, config, host, Outcome(
             "failed", revision, f"{revision.describe()} not applied: {failed[0].message}; the previous config "
-                                "was restored", tuple(t.message for t in failed), tuple(targets)))
+                                "was restored", tuple(t.message for t in failed), tuple(targets),
+            reason="AlertmanagerUnreachable" if failed[0].transient else "ApplyFailed"))
     # 9. Record what runs now.
     message = f"restored {revision.describe()}: {drift[0]}" if drift else f"applied {revision.describe()}"
     return _record(state, config, host, Outcome("applied", revision, message, targets=tuple(targets),
-                                                drift=drift), rendered)
+                                                drift=drift, specs=specs), rendered)
 
 
 def _reload_drifted(config: Config, rendered: bytes, host: Host) -> tuple[tuple[TargetResult, ...], tuple[str, ...]]:
@@ -129,7 +138,7 @@ def _reload_all(config: Config, rendered: bytes, previous: bytes | None, host: H
             reload_and_verify(url, rendered, sleep=host.sleep)
         except DeployError as exc:
             _roll_back(config, previous, host)
-            return [TargetResult(url, False, str(exc)),
+            return [TargetResult(url, False, str(exc), transient=isinstance(exc, TransientDeployError)),
                     *(TargetResult(other, True, "rolled back to the previous config") for other in urls if other != url)]
     return [TargetResult(url, True, "reloaded and verified") for url in urls]
 

@@ -13,8 +13,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import EnvironmentProblem
+from .errors import EnvironmentProblem, Location
 from .files import write_atomically
+from .model import EmailServer, TLSSettings
 from .source import Revision
 
 STATE_FILE = "state.json"
@@ -90,3 +91,42 @@ def save_state(state_dir: str | Path, state: State) -> None:
 
 def _revision(raw: dict | None) -> Revision | None:
     return Revision(**raw) if raw else None
+
+
+# -- what the daemon's own alerts need between runs ------------------------------------------
+
+ALERTING_FILE = "alerting.json"
+
+
+@dataclass
+class Alerting:
+    """The last valid EmailServer and recipients (so a bad commit cannot silence the alert
+    about it), the repeat interval, and the alert stream's state."""
+
+    server: EmailServer | None = None
+    recipients: list[str] = field(default_factory=list)
+    repeat_seconds: float = 12 * 3600.0
+    alerts: dict = field(default_factory=dict)
+
+
+def load_alerting(state_dir: str | Path) -> Alerting:
+    path = Path(state_dir, ALERTING_FILE)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Alerting()
+    except (OSError, ValueError) as exc:
+        raise EnvironmentProblem(f"{path}: cannot read ({exc}): move it aside to start afresh") from exc
+    server = raw.get("server")
+    if server:
+        server = EmailServer(**{**server, "tls": TLSSettings(**server["tls"]), "location": Location("")})
+    return Alerting(server, list(raw.get("recipients", [])), float(raw.get("repeat_seconds", 43200.0)),
+                    dict(raw.get("alerts", {})))
+
+
+def save_alerting(state_dir: str | Path, alerting: Alerting) -> None:
+    document = asdict(alerting)
+    if document["server"]:
+        document["server"].pop("location", None)
+    Path(state_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomically(Path(state_dir, ALERTING_FILE), json.dumps(document, indent=2, sort_keys=True) + "\n")

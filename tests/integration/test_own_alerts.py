@@ -1,0 +1,183 @@
+"""The daemon's own alerts, end to end: a real daemon process, git repo and SMTP server."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+
+from reconciler.alerts import AlertStream
+from reconciler.reconcile import Outcome
+from reconciler.source import Revision
+
+from .gitrepo import document, recipient_list, server
+from .services import free_port, start_smtp_server, wait_until
+from .test_daemon import DaemonProcess, get, ready, setup  # noqa: F401  (fixture)
+
+RECIPIENTS = ["ops@example.com", "dba@example.com", "lead@example.com"]
+
+
+def good_specs(repo, smtp_port: int, repeat: str = "12h") -> None:
+    repo.commit("good", **{
+        "server.yaml": server(port=smtp_port),
+        "policy.yaml": document("NotificationPolicy", "p", f"repeatInterval: {repeat}\n"),
+        "ops.yaml": recipient_list("ops", RECIPIENTS[:2]),
+        "lead.yaml": recipient_list("lead", [RECIPIENTS[2], "OPS@example.com"]),
+    })
+
+
+def mails(smtp) -> list:
+    return [message_from_bytes(m.content, policy=default) for m in smtp.messages]
+
+
+@pytest.fixture
+def smtp():
+    smtp = start_smtp_server()
+    yield smtp
+    smtp.controller.stop()
+
+
+def test_rejected_commit_mails_the_last_good_recipients_and_resolves(setup, smtp):
+    good_specs(setup.repo, smtp.port)
+    daemon = setup.start()
+    ready(setup)
+    # The bad commit also breaks the server and drops a list: the alert still goes to the
+    # last good server and every recipient of the last good config.
+    setup.repo.commit("break it", **{"ops.yaml": recipient_list("ops", ["ops@@example"]),
+                                     "server.yaml": server(port=free_port()), "lead.yaml": ""})
+    firing = smtp.wait_for(1)[0]
+    assert sorted(r.lower() for r in firing.recipients) == sorted(RECIPIENTS)  # OPS@ and ops@: one RCPT
+    mail = mails(smtp)[0]
+    assert mail["Subject"].startswith(f"[FIRING] ConfigRejected: {setup.repo.head()[:7]} 'break it' rejected")
+    assert mail["Auto-Submitted"] == "auto-generated" and mail["Message-ID"] and mail["Date"]
+    body = mail.get_content()
+    assert "ops.yaml:7:7: spec.recipients[0]: 'ops@@example' is not an e-mail address" in body
+    assert "What to do: Fix the errors below and commit again" in body
+
+    setup.repo.commit("fix it", **{"ops.yaml": recipient_list("ops", RECIPIENTS[:2]),
+                                   "server.yaml": server(port=smtp.port)})
+    smtp.wait_for(2)
+    resolved = mails(smtp)[1]
+    assert resolved["Subject"].startswith("[RESOLVED] ConfigRejected resolved: applied")
+    assert "event=mail_sent" in daemon.text()
+    # Nothing more: no repeat before the 12h repeat interval, one resolved mail only.
+    setup.repo.commit("another good one", **{"more.yaml": recipient_list("more", ["more@example.com"])})
+    wait_until(lambda: "another good one" in daemon.text(), 5, "the next pass")
+    assert len(smtp.messages) == 2
+
+
+def test_smtp_outage_and_daemon_restart_lose_nothing(setup):
+    port = free_port()
+    good_specs(setup.repo, port)
+    daemon = setup.start()
+    ready(setup)
+    setup.repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+    wait_until(lambda: "event=mail_deferred" in daemon.text(), 10, "the mail to wait for the server")
+    assert daemon.stop() == 0
+    outbox = setup.tmp / "state" / "outbox"
+    [letter] = [json.loads(p.read_text()) for p in outbox.glob("*.json")]
+    assert letter["subject"].startswith("[FIRING] ConfigRejected")
+
+    smtp = start_smtp_server(port=port)
+    try:
+        restarted = setup.start()
+        smtp.wait_for(1, timeout=20)
+        assert "[FIRING] ConfigRejected" in mails(smtp)[0]["Subject"]
+        assert not list(outbox.glob("*.json"))
+        assert "ConfigRejected" in json.loads((setup.tmp / "state" / "alerting.json").read_text())["alerts"]
+        restarted.stop()
+        # A restart does not mail the same firing alert again.
+        again = setup.start()
+        wait_until(lambda: "event=rejected" in again.text(), 10, "the pass after the restart")
+        assert len(smtp.messages) == 1
+    finally:
+        smtp.controller.stop()
+
+
+def test_disabled_email_keeps_the_mailer_quiet(setup, smtp):
+    setup.repo.commit("off", **{"server.yaml": server(port=smtp.port, enabled="false"),
+                                "ops.yaml": recipient_list("ops", RECIPIENTS)})
+    daemon = setup.start()
+    ready(setup)
+    setup.repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+    wait_until(lambda: "event=own_alert_not_mailed" in daemon.text(), 5, "the alert to be logged")
+    assert "e-mail is disabled" in daemon.text()
+    assert smtp.messages == []
+
+
+def outcome(result: str, reason: str = "", sha: str = "a" * 40, drift: tuple = ()) -> Outcome:
+    return Outcome(result, Revision(sha, "subject", "author", 0), f"{result} message", reason=reason, drift=drift)
+
+
+def test_repeat_interval_and_grace_period_of_the_stream():
+    stream = AlertStream()
+    assert [n.status for n in stream.observe(outcome("rejected", "ConfigRejected"), 0, 100)] == ["firing"]
+    assert stream.observe(outcome("rejected", "ConfigRejected"), 50, 100) == []          # not yet again
+    assert len(stream.observe(outcome("rejected", "ConfigRejected"), 100, 100)) == 1     # repeat interval
+    assert len(stream.observe(outcome("rejected", "ConfigRejected", sha="b" * 40), 101, 100)) == 1  # new commit
+    # Unreachable: not on the first blip, only after the grace period.
+    assert stream.observe(outcome("failed", "AlertmanagerUnreachable"), 200, 100) == []
+    assert len(stream.observe(outcome("failed", "AlertmanagerUnreachable"), 261, 100)) == 1
+    resolved = stream.observe(outcome("applied"), 300, 100)
+    assert sorted((n.alert, n.status) for n in resolved) == [
+        ("AlertmanagerUnreachable", "resolved"), ("ConfigRejected", "resolved")]
+    assert stream.observe(outcome("applied"), 301, 100) == []
+    drift = stream.observe(outcome("applied", drift=("the file was edited",)), 302, 100)
+    assert [(n.alert, n.status) for n in drift] == [("DriftCorrected", "firing")]
+    assert stream.observe(outcome("unchanged"), 303, 100) == []
+
+
+def test_blip_shorter_than_the_grace_period_mails_nothing():
+    stream = AlertStream()
+    assert stream.observe(outcome("failed", "SourceUnavailable"), 0, 100) == []
+    assert stream.observe(outcome("applied"), 30, 100) == []
+
+
+def test_mail_headers_never_carry_line_breaks_from_input():
+    from reconciler.alerts import Notice, compose
+
+    notice = Notice("ConfigRejected", "firing", "ConfigRejected: 'x\r\nBcc: evil@example.net' rejected", ("d",))
+    mail = compose(notice, sender="a@example.com", recipients=["b@example.com"], now=0, message_id="<1@h>",
+                   hostname="h")
+    raw = bytes(mail)
+    assert b"\r\nBcc:" not in raw and b"evil@example.net" in raw
+
+
+def test_mail_test_sends_with_the_committed_settings_and_explains_failures(setup, tmp_path, capsys):
+    import ssl
+
+    import trustme
+
+    from reconciler.cli import main
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    password_file = tmp_path / "password"
+    password_file.write_text("pa55-for-mail-test\n")
+    smtp = start_smtp_server(tls_context=context, require_starttls=True, credentials=("alerts", "pa55-for-mail-test"))
+    try:
+        starttls_server = (server(port=smtp.port, username="alerts", passwordFile=str(password_file))
+                           .replace("starttls: false", "starttls: true") + f"  tls:\n    caFile: {ca_file}\n")
+        setup.repo.commit("starttls", **{"server.yaml": starttls_server,
+                                         "ops.yaml": recipient_list("ops", RECIPIENTS)})
+        config = str(setup.tmp / "config.yaml")
+        setup.start().stop()  # writes config.yaml
+        assert main(["mail-test", "--config", config, "--to", "me@example.com"]) == 0
+        out = capsys.readouterr().out
+        assert "STARTTLS: TLSv1." in out and "AUTH as alerts: accepted" in out
+        assert "sent: the server accepted it for 1 recipient(s)" in out
+        assert "pa55-for-mail-test" not in out
+        assert smtp.wait_for(1)[0].recipients == ["me@example.com"]
+
+        password_file.write_text("wrong\n")
+        assert main(["mail-test", "--config", config]) == 1
+        captured = capsys.readouterr()
+        assert "not sent: AUTH as alerts refused: 535" in captured.err
+        assert "wrong" not in captured.out + captured.err
+    finally:
+        smtp.controller.stop()
