@@ -60,6 +60,18 @@ def git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
 
 
+def example_repo(work: Path) -> Path:
+    """A git repo holding examples/config-repo, committed once."""
+    repo = work / "repo"
+    repo.mkdir()
+    for spec in (ROOT / "examples" / "config-repo").glob("*.yaml"):
+        shutil.copy(spec, repo)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "start")
+    return repo
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -83,13 +95,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        repo = work / "repo"
-        repo.mkdir()
-        for spec in (ROOT / "examples" / "config-repo").glob("*.yaml"):
-            shutil.copy(spec, repo)
-        git(repo, "init", "-q", "-b", "main")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", "start")
+        repo = example_repo(work)
         output = work / "alertmanager.yml"
         output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
         am_port, listen = free_port(), free_port()

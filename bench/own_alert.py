@@ -7,7 +7,6 @@ hands (aiosmtpd on loopback), over N bad commits, each followed by a fix. Prints
 from __future__ import annotations
 
 import argparse
-import shutil
 import signal
 import statistics
 import subprocess
@@ -18,15 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.daemon import GIT_ENV, _ok, free_port, wait  # noqa: E402
+from bench.daemon import _ok, example_repo, free_port, git, wait  # noqa: E402
 from tests.integration.services import start_smtp_server  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, env=GIT_ENV, check=True, capture_output=True)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,18 +27,13 @@ def main() -> None:
     smtp = start_smtp_server()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        repo = work / "repo"
-        repo.mkdir()
-        for spec in (ROOT / "examples" / "config-repo").glob("*.yaml"):
-            shutil.copy(spec, repo)
+        repo = example_repo(work)
         server = repo / "email-server.yaml"
         server.write_text(server.read_text().replace("host: smtp.example.com", "host: 127.0.0.1")
                           .replace("port: 587", f"port: {smtp.port}").replace("starttls: true", "starttls: false")
                           .replace("  username: alertmanager@example.com\n", "")
                           .replace("  passwordFile: /etc/alertmanager/smtp-password\n", ""))
-        git(repo, "init", "-q", "-b", "main")
-        git(repo, "add", "-A")
-        git(repo, "commit", "-qm", "start")
+        git(repo, "commit", "-qam", "point the server at the local SMTP server")
         listen = free_port()
         config = work / "config.yaml"
         config.write_text(f"source: {{repo: {repo}}}\ntarget: {{output: {work / 'am.yml'}, alertmanagers: []}}\n"

@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                     "or else what the first Alertmanager reports. Secrets show as <secret>. "
                     "Exit 0 no change, 1 changes, 2 error (invalid specs included).")
     diff.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
-    diff.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    _config_option(diff)
     diff.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                       help="colour the diff (default: on a terminal)")
     diff.set_defaults(handler=_diff)
@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         "apply", help="one reconcile pass of the committed branch",
         description="Render the committed branch, check it, write it atomically, reload and verify every "
                     "Alertmanager, roll back on refusal. Exit 0 applied or nothing to do, 1 rejected or failed.")
-    apply.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    _config_option(apply)
     apply.set_defaults(handler=_apply)
 
     run = commands.add_parser(
@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
                     "source is polled every pollInterval), put back hand edits of the live config, serve "
                     "/metrics, /healthz and /readyz on listen, and talk to systemd (Type=notify). SIGHUP "
                     "reconciles now.")
-    run.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    _config_option(run)
     run.set_defaults(handler=_run)
 
     mail_test = commands.add_parser(
@@ -116,16 +116,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Send a test message through the EmailServer of the committed branch, to --to or to every "
                     "recipient, and print each step of the SMTP conversation (TLS, AUTH, recipients). "
                     "Exit 0 sent, 1 not.")
-    mail_test.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    _config_option(mail_test)
     mail_test.add_argument("--to", metavar="ADDR", action="append", help="recipient (repeatable; default: all)")
     mail_test.set_defaults(handler=_mail_test)
 
     status = commands.add_parser(
         "status", help="applied and attempted revisions, last error, each Alertmanager",
         description="Show what runs and what was last tried. Exit 0 healthy, 1 not.")
-    status.add_argument("--config", required=True, metavar="FILE", help="the daemon's config.yaml")
+    _config_option(status)
     status.set_defaults(handler=_status)
     return parser
+
+
+def _config_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", required=True, metavar="FILE",
+                         help="the daemon's config.yaml (e.g. /etc/notify-reconciler/config.yaml)")
 
 
 def _validate(args: argparse.Namespace) -> int:

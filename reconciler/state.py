@@ -56,14 +56,31 @@ class State:
         return self.attempted.result in ("applied", "unchanged") and all(t.ok for t in self.alertmanagers.values())
 
 
-def load_state(state_dir: str | Path) -> State:
-    path = Path(state_dir, STATE_FILE)
+def _read_json(path: Path) -> dict | None:
+    """The file's JSON object; None if there is no file yet. A damaged file is reported, never
+    silently replaced."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return State()
+        return None
     except (OSError, ValueError) as exc:
         raise EnvironmentProblem(f"{path}: cannot read the state ({exc}): move it aside to start afresh") from exc
+
+
+def _write_json(state_dir: str | Path, name: str, document: dict) -> None:
+    folder = Path(state_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{folder}: cannot create the state directory: {exc.strerror}") from exc
+    write_atomically(folder / name, json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def load_state(state_dir: str | Path) -> State:
+    path = Path(state_dir, STATE_FILE)
+    raw = _read_json(path)
+    if raw is None:
+        return State()
     try:
         attempted = raw.get("attempted")
         return State(
@@ -80,13 +97,7 @@ def load_state(state_dir: str | Path) -> State:
 
 
 def save_state(state_dir: str | Path, state: State) -> None:
-    folder = Path(state_dir)
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise EnvironmentProblem(f"{folder}: cannot create the state directory: {exc.strerror}") from exc
-    document = {"format": FORMAT, **asdict(state)}
-    write_atomically(folder / STATE_FILE, json.dumps(document, indent=2, sort_keys=True) + "\n")
+    _write_json(state_dir, STATE_FILE, {"format": FORMAT, **asdict(state)})
 
 
 def _revision(raw: dict | None) -> Revision | None:
@@ -110,13 +121,9 @@ class Alerting:
 
 
 def load_alerting(state_dir: str | Path) -> Alerting:
-    path = Path(state_dir, ALERTING_FILE)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    raw = _read_json(Path(state_dir, ALERTING_FILE))
+    if raw is None:
         return Alerting()
-    except (OSError, ValueError) as exc:
-        raise EnvironmentProblem(f"{path}: cannot read ({exc}): move it aside to start afresh") from exc
     server = raw.get("server")
     if server:
         server = EmailServer(**{**server, "tls": TLSSettings(**server["tls"]), "location": Location("")})
@@ -128,5 +135,4 @@ def save_alerting(state_dir: str | Path, alerting: Alerting) -> None:
     document = asdict(alerting)
     if document["server"]:
         document["server"].pop("location", None)
-    Path(state_dir).mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_atomically(Path(state_dir, ALERTING_FILE), json.dumps(document, indent=2, sort_keys=True) + "\n")
+    _write_json(state_dir, ALERTING_FILE, document)
