@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -132,15 +133,17 @@ def _reload_drifted(config: Config, rendered: bytes, host: Host) -> tuple[tuple[
 
 
 def _reload_all(config: Config, rendered: bytes, previous: bytes | None, host: Host) -> list[TargetResult]:
+    """Reload every Alertmanager at once (ten take about as long as one); if any refuses or
+    cannot be reached, put the previous file back and reload them all onto it."""
     urls = config.target.alertmanagers
-    for url in urls:
-        try:
-            reload_and_verify(url, rendered, sleep=host.sleep)
-        except DeployError as exc:
-            _roll_back(config, previous, host)
-            return [TargetResult(url, False, str(exc), transient=isinstance(exc, TransientDeployError)),
-                    *(TargetResult(other, True, "rolled back to the previous config") for other in urls if other != url)]
-    return [TargetResult(url, True, "reloaded and verified") for url in urls]
+    errors = dict(zip(urls, _in_parallel(lambda url: reload_and_verify(url, rendered, sleep=host.sleep), urls)))
+    failed = [url for url in urls if errors[url] is not None]
+    if not failed:
+        return [TargetResult(url, True, "reloaded and verified") for url in urls]
+    _roll_back(config, previous, host)
+    return [TargetResult(url, False, str(errors[url]), transient=isinstance(errors[url], TransientDeployError))
+            if errors[url] is not None else TargetResult(url, True, "rolled back to the previous config")
+            for url in urls]
 
 
 def _roll_back(config: Config, previous: bytes | None, host: Host) -> None:
@@ -152,11 +155,23 @@ def _roll_back(config: Config, previous: bytes | None, host: Host) -> None:
             pass
         return
     write_atomically(config.target.output, previous)
-    for url in config.target.alertmanagers:
+    # A target that refuses this too still runs the previous config: a refused reload changes nothing.
+    _in_parallel(lambda url: reload_and_verify(url, previous, sleep=host.sleep), config.target.alertmanagers)
+
+
+def _in_parallel(reload: Callable[[str], None], urls: tuple[str, ...]) -> list[DeployError | None]:
+    """Run `reload` for every URL at once; each one's DeployError, or None, in URL order."""
+    def attempt(url: str) -> DeployError | None:
         try:
-            reload_and_verify(url, previous, sleep=host.sleep)
-        except DeployError:
-            pass  # it still runs the previous config: a refused reload changes nothing
+            reload(url)
+        except DeployError as exc:
+            return exc
+        return None
+
+    if len(urls) <= 1:
+        return [attempt(url) for url in urls]
+    with ThreadPoolExecutor(max_workers=min(16, len(urls)), thread_name_prefix="reload") as pool:
+        return list(pool.map(attempt, urls))
 
 
 def _read_base(config: Config) -> str | None:
