@@ -15,6 +15,7 @@ WATCHDOG=1 pings while the loop is alive.
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -37,6 +38,7 @@ from .config import Config
 from .errors import EnvironmentProblem, TransientDeployError
 from .mailer import Outbox, read_password, send
 from .model import duration_seconds
+from .pipeline import ParseCache
 from .reconcile import Host, Outcome, reconcile
 from .source import GitSource
 from .state import load_alerting, save_alerting
@@ -140,6 +142,7 @@ class Daemon:
         self.alerting = load_alerting(config.state_dir)
         self.stream = AlertStream(self.alerting.alerts)
         self.outbox = Outbox(Path(config.state_dir, "outbox"))
+        self.parse_cache = ParseCache()
 
     def _sleep(self, seconds: float) -> None:
         """Retry waits end early on SIGTERM: the pass then fails fast and rolls back."""
@@ -215,7 +218,7 @@ class Daemon:
     def _pass(self, reasons: set[str]) -> Outcome | None:
         started = time.monotonic()
         try:
-            outcome = reconcile(self.config, self.host, self.source)
+            outcome = reconcile(self.config, self.host, self.source, self.parse_cache)
         except Exception as exc:  # a bug must not kill the loop; it is logged and retried
             log.exception("event=reconcile_crashed error=%r", str(exc))
             return None
@@ -228,6 +231,7 @@ class Daemon:
             self.ready.set()
             sd_notify("READY=1")
         sd_notify("STATUS=" + status_line(outcome, self.host.now()))
+        settle_memory()
         return outcome
 
     # -- the daemon's own alerts --------------------------------------------------------------
@@ -350,6 +354,15 @@ class Daemon:
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
         return server
+
+
+def settle_memory() -> None:
+    """Collect this pass's garbage, then freeze what is left (mostly the parse cache) out of
+    the cyclic collector's sight: with 1,000 cached files a full collection during the next
+    pass cost 50 ms, doubling an incremental pass. Frozen objects are still freed by
+    reference counting when the cache drops them."""
+    gc.collect()
+    gc.freeze()
 
 
 def own_alert_recipients(specs) -> list[str]:

@@ -32,7 +32,7 @@ from ruamel.yaml.error import YAMLError
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
 from .model import Specs
-from .render import RenderOptions, password_file_for
+from .render import MAX_HEADER_LINE, RenderOptions, password_file_for
 
 HTTP_TIMEOUT = 10.0
 AMTOOL_TIMEOUT = 30.0
@@ -62,13 +62,20 @@ def read_live(output: str | os.PathLike) -> bytes | None:
 
 
 def check_config(text: str) -> None:
-    """Our own check (it parses as YAML) always, and `amtool check-config` when installed."""
-    try:
-        YAML(typ="safe").load(text)
-    except YAMLError as exc:  # pragma: no cover - the renderer only writes valid YAML
-        raise DeployError(f"the rendered config is not valid YAML: {exc}") from exc
+    """Our own checks always, and `amtool check-config` when it is installed; without amtool
+    the text must at least parse as YAML. (Parsing a 2 MB render in Python costs 0.6 s;
+    amtool parses it, and checks far more, in 0.08 s.)"""
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("To: ") and len(stripped) > MAX_HEADER_LINE:
+            raise DeployError("a rendered To: header is longer than 998 octets, which strict SMTP servers refuse "
+                              "(a bug: please report it)")
     amtool = shutil.which("amtool")
     if amtool is None:
+        try:
+            YAML(typ="safe").load(text)
+        except YAMLError as exc:  # pragma: no cover - the renderer only writes valid YAML
+            raise DeployError(f"the rendered config is not valid YAML: {exc}") from exc
         return
     with tempfile.TemporaryDirectory(prefix="notify-reconciler-") as folder:
         candidate = Path(folder, "alertmanager.yml")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import Location, SpecError
 from .loader import Document, format_path
@@ -50,8 +50,10 @@ class EmailServer:
         return f"{host}:{self.port}"
 
 
-@dataclass(frozen=True)
-class Recipient:
+class Recipient(NamedTuple):
+    """One address of a list. A tuple, not a dataclass: a thousand lists hold 50,000 of them,
+    and a frozen dataclass takes five times as long to build."""
+
     email: str
     name: str | None = None
 

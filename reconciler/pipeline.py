@@ -1,8 +1,7 @@
 """From the files of a spec folder to validated `Specs`: loader -> schema -> model.
 
 Pure. Collects the errors of every stage, so one run reports all of them, sorted by file
-and line. Documents that fail their schema are left out of the cross-document rules, so
-one typo does not also produce a misleading "no EmailServer" error.
+and line.
 """
 
 from __future__ import annotations
@@ -10,21 +9,57 @@ from __future__ import annotations
 from typing import Mapping
 
 from .errors import SpecError, SpecErrors
-from .loader import DEFAULT_LIMITS, Limits, load_files
+from .loader import DEFAULT_LIMITS, Document, Limits, load_file
 from .model import Specs, check_document, specs_from_documents
 from .schema import validate_document
 
 
+class ParseCache(dict):
+    """(path, git blob id) -> what loading and validating that file gave. A commit that
+    changes one file of a thousand parses and validates that one file only."""
+
+
 def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
-                extra_errors: list[SpecError] | None = None) -> Specs:
+                extra_errors: list[SpecError] | None = None, *, digests: Mapping[str, str] | None = None,
+                cache: ParseCache | None = None) -> Specs:
     """Validated specs of a tree of spec files, or `SpecErrors` with every problem found.
 
     `files` maps each path (relative to the spec folder, as it is shown to users) to the
     file's bytes. `extra_errors` are problems found while reading the tree (a symlink that
-    leaves the folder, an unreadable file); they make the result invalid too.
+    leaves the folder, an unreadable file); they make the result invalid too. With
+    `digests` (path -> blob id) and a `cache`, files already seen with the same blob are
+    taken from the cache (and may be missing from `files`); the cache is left holding
+    exactly this tree's files.
     """
-    documents, errors = load_files(files, limits)
-    errors.extend(extra_errors or ())
+    digests = digests or {}
+    errors = list(extra_errors or ())
+    valid: list[Document] = []
+    seen: dict[tuple[str, str], tuple[list[Document], list[SpecError]]] = {}
+    for name in sorted(set(files) | set(digests)):
+        key = (name, digests.get(name, ""))
+        entry = cache.get(key) if cache is not None and key[1] else None
+        if entry is None:
+            entry = _parse_file(name, files[name], limits)
+        if key[1]:
+            seen[key] = entry
+        valid.extend(entry[0])
+        errors.extend(entry[1])
+    if cache is not None:
+        cache.clear()
+        cache.update(seen)
+    specs, problems = specs_from_documents(valid)
+    errors.extend(problems)
+    if errors:
+        raise SpecErrors(errors)
+    assert specs is not None
+    return specs
+
+
+def _parse_file(name: str, data: bytes, limits: Limits) -> tuple[list[Document], list[SpecError]]:
+    """One file's schema-valid documents (for the cross-document rules) and its errors.
+    Documents that fail their schema are left out of those rules, so one typo does not
+    also produce a misleading "no EmailServer" error."""
+    documents, errors = load_file(name, data, limits)
     valid = []
     for document in documents:
         schema_problems = validate_document(document)
@@ -32,9 +67,4 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
         errors.extend(check_document(document))
         if not schema_problems:
             valid.append(document)
-    specs, problems = specs_from_documents(valid)
-    errors.extend(problems)
-    if errors:
-        raise SpecErrors(errors)
-    assert specs is not None
-    return specs
+    return valid, errors

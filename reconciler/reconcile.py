@@ -24,7 +24,7 @@ from .deploy import (TargetResult, check_config, config_hash, read_live, reload_
 from .errors import DeployError, EnvironmentProblem, ReconcilerError, SourceError, SpecErrors, TransientDeployError
 from .files import write_atomically
 from .model import Specs
-from .pipeline import parse_specs
+from .pipeline import ParseCache, parse_specs
 from .render import RenderOptions, render_alertmanager_config
 from .source import GitSource, Revision
 from .state import Attempt, State, TargetStatus, load_state, save_state
@@ -66,7 +66,7 @@ def render_options(config: Config, host: Host) -> RenderOptions:
     return RenderOptions(hello_default=host.hostname, secrets_dir=str(Path(config.state_dir, "secrets")))
 
 
-def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Outcome:
+def reconcile(config: Config, host: Host, source: GitSource | None = None, cache: ParseCache | None = None) -> Outcome:
     state = load_state(config.state_dir)
     source = source or GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
     revision = None
@@ -75,9 +75,9 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None) -> Ou
         source.fetch()
         revision = source.head()
         # 2. Read the spec tree of that commit (git objects only, never a working tree).
-        tree = source.read(revision)
-        # 3. Validate: every located error of the commit, or the specs.
-        specs = parse_specs(tree.files, extra_errors=tree.errors)
+        tree = source.read(revision, known=cache.keys() if cache is not None else frozenset())
+        # 3. Validate: every located error of the commit, or the specs (unchanged blobs from the cache).
+        specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=cache)
         # 4. Render into the base.
         base_text = _read_base(config)
         options = render_options(config, host)

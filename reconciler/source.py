@@ -20,6 +20,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Container
 
 import git
 
@@ -33,6 +34,9 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 class SpecFolder:
     files: dict[str, bytes] = field(default_factory=dict)
     errors: list[SpecError] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+    """Path -> git blob id, for a tree read from git: files with a known blob id may be left
+    out of `files` (see GitSource.read's `known`)."""
 
 
 def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> SpecFolder:
@@ -145,9 +149,11 @@ class GitSource:
         """The branch's current commit."""
         return self._retrying(self._head)
 
-    def read(self, revision: Revision, limits: Limits = DEFAULT_LIMITS) -> SpecFolder:
-        """The spec files under `path` at `revision`, from git objects only."""
-        return self._retrying(lambda: self._read(revision, limits))
+    def read(self, revision: Revision, limits: Limits = DEFAULT_LIMITS,
+             known: Container[tuple[str, str]] = frozenset()) -> SpecFolder:
+        """The spec files under `path` at `revision`, from git objects only. A file whose
+        (path, blob id) is in `known` is listed in `digests` but not read again."""
+        return self._retrying(lambda: self._read(revision, limits, known))
 
     def _retrying(self, operation):
         # GitPython keeps `git cat-file` running between calls; if it died (killed, a broken
@@ -170,7 +176,7 @@ class GitSource:
                               "or push the branch") from exc
         return _revision(commit)
 
-    def _read(self, revision: Revision, limits: Limits) -> SpecFolder:
+    def _read(self, revision: Revision, limits: Limits, known: Container[tuple[str, str]]) -> SpecFolder:
         repo = self._open()
         result = SpecFolder()
         try:
@@ -199,6 +205,9 @@ class GitSource:
                                                    "live inside it; copy the file in or remove the link"))
                     continue
                 blob = blobs[target]
+            result.digests[shown] = blob.hexsha
+            if (shown, blob.hexsha) in known:
+                continue
             if blob.size > limits.max_file_bytes:
                 # Read no more than the loader needs to say the file is too big.
                 result.files[shown] = blob.data_stream.read(limits.max_file_bytes + 1)

@@ -140,3 +140,16 @@ def test_oversized_file_is_read_only_up_to_the_limit(repo, tmp_path):
 ])
 def test_url_or_local_path(repo_setting, remote):
     assert is_remote(repo_setting) is remote
+
+
+def test_known_blobs_are_listed_but_not_read_again(repo, tmp_path):
+    source = GitSource(str(repo.path), "main", ".", tmp_path / "state")
+    revision, first = read(source)
+    assert set(first.digests) == {"ops.yaml", "server.yaml"}
+    repo.commit("change ops", **{"ops.yaml": recipient_list("ops", ["b@example.com"])})
+    revision = source.head()
+    second = source.read(revision, known={("server.yaml", first.digests["server.yaml"]),
+                                          ("ops.yaml", first.digests["ops.yaml"])})
+    assert list(second.files) == ["ops.yaml"]  # changed: read; server.yaml: known, skipped
+    assert second.digests["server.yaml"] == first.digests["server.yaml"]
+    assert second.digests["ops.yaml"] != first.digests["ops.yaml"]

@@ -56,3 +56,35 @@ def test_recipient_names_and_addresses_are_kept_as_written():
                      "    - Ops@Example.com\n    - {name: Database on-call, email: db@example.com}\n")
     assert [(r.email, r.name) for r in result.lists[0].recipients] == [
         ("Ops@Example.com", None), ("db@example.com", "Database on-call")]
+
+
+def test_parse_cache_reuses_unchanged_files_and_still_reports_their_errors():
+    from reconciler.errors import SpecErrors
+    from reconciler.pipeline import ParseCache
+
+    lists = {f"l{n}.yaml": f"{HEAD}kind: RecipientList\nmetadata: {{name: l{n}}}\nspec: {{recipients: "
+                           f"[a{n}@example.com]}}\n".encode() for n in range(3)}
+    files = {"s.yaml": server("host: h.example.com").encode(), **lists}
+    digests = {name: f"blob-{name}-1" for name in files}
+    cache = ParseCache()
+    first = parse_specs(files, digests=digests, cache=cache)
+    assert len(cache) == 4
+    # Unchanged files need not be read again: only the changed one is given.
+    changed = {"l1.yaml": files["l1.yaml"].replace(b"a1@", b"b1@")}
+    second = parse_specs(changed, digests={**digests, "l1.yaml": "blob-l1-2"}, cache=cache)
+    assert [r.email for lst in second.lists for r in lst.recipients] == ["a0@example.com", "b1@example.com",
+                                                                          "a2@example.com"]
+    assert first.server == second.server
+    # A broken file stays broken while its blob is unchanged, cached or not.
+    broken = {"l2.yaml": b"kind: [\n"}
+    for _ in range(2):
+        try:
+            parse_specs(broken, digests={**digests, "l1.yaml": "blob-l1-2", "l2.yaml": "blob-l2-bad"}, cache=cache)
+        except SpecErrors as exc:
+            assert [e.file for e in exc.errors] == ["l2.yaml"]
+        else:
+            raise AssertionError("the broken file was not reported")
+        broken = {}  # the second time it comes from the cache alone
+    # Removed files leave the cache.
+    parse_specs({}, digests={"s.yaml": digests["s.yaml"]}, cache=cache)
+    assert list(cache) == [("s.yaml", digests["s.yaml"])]
