@@ -24,6 +24,8 @@ class SourceSettings:
     """Folder inside the repo that holds the specs."""
     poll_interval: str
     """Remote fetch period (Prometheus duration)."""
+    allowed_signers: str | None = None
+    """With source.verify: only commits signed by a key of this allowed-signers file apply."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ class Config:
                 return path
             return posixpath.normpath(posixpath.join(folder, path))
         return replace(self,
-                       source=replace(self.source, repo=local(self.source.repo)),
+                       source=replace(self.source, repo=local(self.source.repo),
+                                      allowed_signers=local(self.source.allowed_signers)),
                        target=replace(self.target, output=local(self.target.output), base=local(self.target.base)),
                        state_dir=local(self.state_dir))
 
@@ -80,6 +83,7 @@ def parse_config(name: str, data: bytes) -> Config:
             branch=source.get("branch", default("source", "branch")),
             path=source.get("path", default("source", "path")),
             poll_interval=source.get("pollInterval", default("source", "pollInterval")),
+            allowed_signers=source.get("verify", {}).get("allowedSignersFile"),
         ),
         target=TargetSettings(
             output=target.get("output", default("target", "output")),

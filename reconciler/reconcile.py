@@ -74,6 +74,12 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
         # 1. Fetch the source and resolve the branch to one commit.
         source.fetch()
         revision = source.head()
+        if config.source.allowed_signers:
+            # 1b. Only a commit signed by an allowed key may be applied (source.verify).
+            problem = source.signature_problem(revision, config.source.allowed_signers)
+            if problem:
+                return _record(state, config, host, Outcome("rejected", revision, f"{revision.describe()} rejected: "
+                                                            f"{problem}", (problem,), reason="ConfigRejected"))
         # 2. Read the spec tree of that commit (git objects only, never a working tree).
         tree = source.read(revision, known=cache.keys() if cache is not None else frozenset())
         # 3. Validate: every located error of the commit, or the specs (unchanged blobs from the cache).

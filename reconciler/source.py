@@ -215,6 +215,26 @@ class GitSource:
                 result.files[shown] = blob.data_stream.read()
         return result
 
+    def signature_problem(self, revision: Revision, allowed_signers: str) -> str | None:
+        """None if `revision` carries a good SSH signature by a key of `allowed_signers` (for
+        the committer's e-mail), else why not, in words."""
+        if not Path(allowed_signers).is_file():
+            return (f"source.verify.allowedSignersFile {allowed_signers} does not exist: no commit can be "
+                    "trusted until it does")
+        repo = self._open()
+        if not repo.commit(revision.sha).gpgsig:
+            return f"commit {revision.short} is not signed: source.verify accepts only signed commits"
+        try:
+            repo.git.execute(["git", "-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
+                              "verify-commit", "--raw", revision.sha], env=_GIT_ENV)
+        except git.GitCommandError as exc:
+            stderr = exc.stderr if isinstance(exc.stderr, str) else ""
+            detail = " ".join(line.strip() for line in stderr.replace("stderr:", "").strip(" '\n").splitlines()
+                              if line.strip())[:300]
+            return (f"commit {revision.short} is not signed by an allowed key ({detail or 'verification failed'}): "
+                    f"sign it with a key listed for the committer in {allowed_signers}")
+        return None
+
     def local_git_dir(self) -> Path | None:
         """The git directory of a local repo (to watch its refs); None for a URL."""
         if self.remote:
