@@ -36,6 +36,7 @@ from email.utils import make_msgid
 from .alerts import AlertStream, compose
 from .config import Config
 from .errors import EnvironmentProblem, TransientDeployError
+from .files import remove_stale_temporaries
 from .mailer import Outbox, read_password, send
 from .model import duration_seconds
 from .pipeline import ParseCache
@@ -160,6 +161,11 @@ class Daemon:
 
     def run(self) -> int:
         lock = acquire_lock(self.config.state_dir)
+        # A daemon killed mid-write (kill -9, power cut) leaves at most a temporary file.
+        for target in (Path(self.config.target.output), Path(self.config.state_dir, "state.json"),
+                       Path(self.config.state_dir, "alerting.json")):
+            for leftover in remove_stale_temporaries(target):
+                log.info("event=removed_leftover file=%s", leftover)
         server = self._serve_http()
         observer = self._watch_refs()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}

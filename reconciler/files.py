@@ -57,3 +57,17 @@ def _fsync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete what a killed writer left of `write_atomically` next to `path` (the
+    ``.<name>.*.tmp`` files); the target itself is always whole. Returns what was removed."""
+    path = Path(path)
+    removed = []
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            leftover.unlink()
+            removed.append(leftover)
+        except OSError:
+            pass
+    return removed
