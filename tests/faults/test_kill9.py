@@ -32,8 +32,14 @@ def renders_of(config_path: Path, files_by_commit: list[dict[str, str]]) -> set[
 
 
 def test_kill_9_at_random_moments_never_leaves_a_broken_config(tmp_path):
+    kill_9_run(tmp_path, KILLS, seed=20261124)
+
+
+def kill_9_run(tmp_path: Path, kills: int, seed: int) -> int:
+    """`kills` rounds of start, commit, kill -9, check. Returns how many found a live file."""
     amtool = require_binary("amtool")
-    rng = random.Random(20261124)
+    rng = random.Random(seed)
+    checked = 0
     repo = GitRepo(tmp_path / "repo")
     files = {"server.yaml": server(), "ops.yaml": recipient_list("ops", ["ops@example.com"])}
     repo.commit("start", **files)
@@ -43,7 +49,7 @@ def test_kill_9_at_random_moments_never_leaves_a_broken_config(tmp_path):
     config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
                       f"target: {{output: {output}, alertmanagers: []}}\nstateDir: {tmp_path / 'state'}\n"
                       f"listen: 127.0.0.1:0\n")
-    for kill in range(KILLS):
+    for kill in range(kills):
         daemon = DaemonProcess(config)
         time.sleep(rng.uniform(0.05, 0.4))  # sometimes before the first pass ends, sometimes after
         for _ in range(rng.randint(1, 3)):
@@ -59,6 +65,7 @@ def test_kill_9_at_random_moments_never_leaves_a_broken_config(tmp_path):
         daemon.stop(signal.SIGKILL)
 
         if output.exists():
+            checked += 1
             assert output.read_bytes() in renders_of(config, history), f"kill {kill}: a file no render made"
             check = subprocess.run([amtool, "check-config", str(output)], capture_output=True, text=True)
             assert check.returncode == 0, f"kill {kill}: {check.stdout}"
@@ -79,3 +86,4 @@ def test_kill_9_at_random_moments_never_leaves_a_broken_config(tmp_path):
     assert load_state(tmp_path / "state").applied.sha == repo.head()
     assert not list(tmp_path.glob(".alertmanager.yml.*.tmp"))
     assert not list((tmp_path / "state").glob(".*.tmp"))
+    return checked
