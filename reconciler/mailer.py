@@ -255,7 +255,7 @@ class Outbox:
             try:
                 # A blip (a refused connection during a server restart) is retried at once a
                 # couple of times; a longer outage leaves the letter for a later pass.
-                tenacity.Retrying(
+                delivery = tenacity.Retrying(
                     retry=tenacity.retry_if_exception_type(TemporaryMailError),
                     stop=tenacity.stop_after_attempt(3),
                     wait=tenacity.wait_exponential(multiplier=0.25, max=2),
@@ -268,14 +268,24 @@ class Outbox:
                 report.deferred.append(letter)
             except MailError as exc:
                 letter.last_error = str(exc)
-                self.failed_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-                write_atomically(self.failed_folder / f"{letter.id}.json", _dump(letter))
+                self._give_up(letter)
                 self._path(letter).unlink(missing_ok=True)
                 report.failed.append(letter)
             else:
                 self._path(letter).unlink(missing_ok=True)
                 report.sent.append(letter)
+                if delivery.refused:
+                    # Sent to the others; what the server refused for good is kept for status.
+                    refused = Letter(letter.id + "-refused", letter.sender, sorted(delivery.refused),
+                                     letter.message, letter.subject, letter.created, letter.attempts,
+                                     last_error="refused: " + "; ".join(f"{a}: {r}" for a, r in sorted(delivery.refused.items())))
+                    self._give_up(refused)
+                    report.failed.append(refused)
         return report
+
+    def _give_up(self, letter: Letter) -> None:
+        self.failed_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomically(self.failed_folder / f"{letter.id}.json", _dump(letter))
 
     def _path(self, letter: Letter) -> Path:
         return self.folder / f"{letter.id}.json"

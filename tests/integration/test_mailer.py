@@ -173,3 +173,16 @@ def test_outbox_gives_up_on_a_permanent_failure_and_keeps_it_for_status(servers,
                                               item.message.encode()), now=1.0)
     assert len(report.failed) == 1 and outbox.pending() == []
     assert "550" in outbox.failed()[0].last_error
+
+
+def test_outbox_records_a_recipient_refused_while_the_others_got_it(servers, tmp_path):
+    smtp = servers(refuse=frozenset({"gone@example.com"}))
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.put("a@example.com", ["b@example.com", "gone@example.com"], MESSAGE, "hi", now=1.0)
+    report = outbox.deliver(lambda item: send(email_server(smtp.port), None, item.sender, item.recipients,
+                                              item.message.encode()), now=1.0)
+    assert len(report.sent) == 1 and outbox.pending() == []
+    assert smtp.wait_for(1)[0].recipients == ["b@example.com"]
+    [refused] = outbox.failed()
+    assert refused.recipients == ["gone@example.com"]
+    assert refused.last_error == "refused: gone@example.com: 550 5.1.1 no such mailbox here"
