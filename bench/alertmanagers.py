@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.daemon import _ok, example_repo, free_port, git, wait  # noqa: E402
+from bench.daemon import _ok, alertmanager_binary, example_repo, free_port, git, initial_output, wait  # noqa: E402
 from reconciler.config import parse_config  # noqa: E402
 from reconciler import reconcile as reconcile_module  # noqa: E402
 from reconciler.reconcile import Host, reconcile  # noqa: E402
@@ -53,14 +52,11 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=10)
     parser.add_argument("--commits", type=int, default=10)
     args = parser.parse_args()
-    binary = shutil.which("prometheus-alertmanager")
-    if not binary:
-        raise SystemExit("prometheus-alertmanager is not installed: run ./scripts/setup")
+    binary = alertmanager_binary()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         repo = example_repo(work)
-        output = work / "alertmanager.yml"
-        output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+        output = initial_output(work)
         processes, urls = [], []
         try:
             for n in range(args.targets):

@@ -72,6 +72,20 @@ def example_repo(work: Path) -> Path:
     return repo
 
 
+def alertmanager_binary() -> str:
+    binary = shutil.which("prometheus-alertmanager")
+    if not binary:
+        raise SystemExit("prometheus-alertmanager is not installed: run ./scripts/setup")
+    return binary
+
+
+def initial_output(work: Path) -> Path:
+    """The alertmanager.yml the Alertmanagers start with, before the first apply."""
+    output = work / "alertmanager.yml"
+    output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    return output
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -89,15 +103,11 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=25)
     parser.add_argument("--idle-seconds", type=float, default=60)
     args = parser.parse_args()
-    binary = shutil.which("prometheus-alertmanager")
-    if not binary:
-        raise SystemExit("prometheus-alertmanager is not installed: run ./scripts/setup")
-
+    binary = alertmanager_binary()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         repo = example_repo(work)
-        output = work / "alertmanager.yml"
-        output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+        output = initial_output(work)
         am_port, listen = free_port(), free_port()
         am_url = f"http://127.0.0.1:{am_port}"
         am = subprocess.Popen([binary, f"--config.file={output}", f"--storage.path={work / 'am'}",
