@@ -259,9 +259,17 @@ class Daemon:
             alerting.repeat_seconds = duration_seconds(specs.routing.repeat_interval or "12h")
         now = self.host.now()
         for notice in self.stream.observe(outcome, now, alerting.repeat_seconds):
-            self._queue(notice, now)
+            try:
+                self._queue(notice, now)
+            except EnvironmentProblem as exc:  # the outbox cannot be written (disk full, read-only)
+                log.error("event=own_alert_not_queued alert=%s status=%s error=%r", notice.alert, notice.status,
+                          str(exc))
+                self.metrics.mails.labels("not_queued").inc()
         alerting.alerts = self.stream.state
-        save_alerting(self.config.state_dir, alerting)
+        try:
+            save_alerting(self.config.state_dir, alerting)
+        except EnvironmentProblem as exc:
+            log.error("event=state_not_saved error=%r", str(exc))
 
     def _queue(self, notice, now: float) -> None:
         server = self.alerting.server

@@ -14,7 +14,7 @@ import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -199,7 +199,14 @@ def _record(state: State, config: Config, host: Host, outcome: Outcome, rendered
         state.applied_digest = hashlib.sha256(rendered).hexdigest()
     for target in outcome.targets:
         state.alertmanagers[target.url] = TargetStatus(target.ok, target.message, now)
-    save_state(config.state_dir, state)
+    try:
+        save_state(config.state_dir, state)
+    except EnvironmentProblem as exc:
+        # The live config is whatever the pass left (old or new, whole either way); only the
+        # record of it is missing. Say so, as a failure the next pass will retry.
+        return replace(outcome, result="failed", reason="ApplyFailed",
+                       message=f"{outcome.message}; but the state could not be recorded: {exc}",
+                       errors=(*outcome.errors, str(exc)))
     return outcome
 
 

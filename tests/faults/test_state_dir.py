@@ -1,0 +1,81 @@
+"""The state directory full or read-only: the live config stays whole and current, the daemon
+goes on, says what it could not record, and catches up once the disk is usable again."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from reconciler.state import load_state
+
+from tests.integration.gitrepo import GitRepo, document, recipient_list, server
+from tests.integration.services import wait_until
+from tests.integration.test_daemon import DaemonProcess
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 256 kB tmpfs for the state directory (needs the right to mount, as root here)."""
+    mount_point = tmp_path / "state"
+    mount_point.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount_point)],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): this test needs root with CAP_SYS_ADMIN")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+def test_full_state_dir_keeps_the_config_current_and_catches_up(tmp_path, small_disk):
+    repo = GitRepo(tmp_path / "repo")
+    files = {"server.yaml": server(), "ops.yaml": recipient_list("ops", ["ops@example.com"])}
+    repo.commit("start", **files)
+    output = tmp_path / "alertmanager.yml"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
+                      f"target: {{output: {output}, alertmanagers: []}}\nstateDir: {small_disk}\n"
+                      f"listen: 127.0.0.1:0\n")
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
+        filler = small_disk / "filler"
+        with open(filler, "wb") as out:
+            try:
+                while True:
+                    out.write(b"\0" * 65536)
+                    out.flush()
+            except OSError:
+                pass
+
+        sha = repo.commit("raise repeat interval", **{"policy.yaml": document("NotificationPolicy", "p",
+                                                                                 "repeatInterval: 6h\n")})
+        wait_until(lambda: "repeat_interval: 6h" in output.read_text(), 10, "the commit to go live anyway")
+        wait_until(lambda: "the state could not be recorded" in daemon.text(), 10, "the failure to be said")
+        assert daemon.process.poll() is None  # still running
+
+        filler.unlink()
+        wait_until(lambda: (s := load_state(small_disk)).applied is not None and s.applied.sha == sha, 10,
+                   "the state to catch up")
+        assert load_state(small_disk).attempted.result in ("applied", "unchanged")
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_read_only_state_dir_is_refused_at_start_and_touches_nothing(tmp_path, small_disk):
+    """A read-only state directory (the daemon holds a lock file in it, so it cannot turn
+    read-only under a running daemon): the daemon refuses to start and says why."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("start", **{"server.yaml": server()})
+    output = tmp_path / "alertmanager.yml"
+    output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}}}\ntarget: {{output: {output}, alertmanagers: []}}\n"
+                      f"stateDir: {small_disk}\nlisten: 127.0.0.1:0\n")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    daemon = DaemonProcess(config)
+    assert daemon.process.wait(timeout=30) == 2
+    daemon.stop()  # closes the log
+    assert f"{small_disk}: cannot use the state directory: Read-only file system" in daemon.text()
+    assert output.read_text() == "route: {receiver: x}\nreceivers: [{name: x}]\n"
