@@ -2,9 +2,13 @@
 
 Triggers are coalesced into one pending pass: a local repo's branch ref changing
 (watchdog/inotify on the git directory), the poll timer (``source.pollInterval``; a remote
-is fetched then), SIGHUP, and the start itself. Only one pass runs at a time; failures are
-recorded and the next trigger (at the latest the poll) tries again, so nothing kills the
-loop. SIGTERM or SIGINT end it after the pass in progress, with exit status 0.
+is fetched then), SIGHUP, and the start itself. Only one pass runs at a time; a failed pass
+is retried after 1 s, 2 s, ... up to the poll interval, a rejected commit waits for the next
+commit, and nothing kills the loop. SIGTERM or SIGINT end it after the pass in progress
+(retry waits are cut short), with exit status 0.
+
+After each pass the daemon's own alerts (alerts.py) go to the outbox; a mailer thread
+delivers them, so a slow or absent SMTP server never delays a commit.
 
 A lock on ``<stateDir>/lock`` keeps a second daemon off the same state directory. HTTP on
 ``listen``: /metrics (Prometheus), /healthz (alive), /readyz (first pass done). Under
