@@ -6,7 +6,8 @@ the daemon stores between runs, so a restart neither re-sends nor forgets.
 
 - ConfigRejected fires at once when a commit fails validation (a new rejected revision is
   a new mail); ApplyFailed at once when writing or a reload failed; AlertmanagerUnreachable
-  and SourceUnavailable only after `GRACE_SECONDS` of failing (not on the first blip);
+  and SourceUnavailable only after a grace period of failing (ownAlerts.gracePeriod, 60 s
+  by default: not on the first blip);
   DriftCorrected is one-shot.
 - A firing alert is mailed again no more often than the policy's repeatInterval while it
   holds; a resolved mail goes once when a pass succeeds again, only for alerts that were
@@ -22,7 +23,9 @@ from email.utils import formatdate
 
 from .reconcile import Outcome
 
-GRACE_SECONDS = {"AlertmanagerUnreachable": 60.0, "SourceUnavailable": 60.0}
+GRACE_SECONDS = 60.0
+"""Default of the daemon config's ownAlerts.gracePeriod."""
+AFTER_GRACE = ("AlertmanagerUnreachable", "SourceUnavailable")
 ONE_SHOT = "DriftCorrected"
 NAMES = ("ConfigRejected", "ApplyFailed", "AlertmanagerUnreachable", "SourceUnavailable", ONE_SHOT)
 
@@ -49,7 +52,8 @@ class Notice:
 
 
 class AlertStream:
-    def __init__(self, state: dict | None = None) -> None:
+    def __init__(self, state: dict | None = None, grace_seconds: float = GRACE_SECONDS) -> None:
+        self.grace_seconds = grace_seconds
         self.state: dict[str, dict] = dict(state or {})
         """alert -> {since, key, summary, details, sent_at (last firing mail) or None}"""
 
@@ -71,7 +75,8 @@ class AlertStream:
         alert = self.state.setdefault(name, {"since": now, "key": key, "sent_at": None})
         alert.update(summary=summary, details=list(details))
         due = (alert["sent_at"] is None or alert["key"] != key or now - alert["sent_at"] >= repeat_seconds)
-        if now - alert["since"] >= GRACE_SECONDS.get(name, 0.0) and due:
+        grace = self.grace_seconds if name in AFTER_GRACE else 0.0
+        if now - alert["since"] >= grace and due:
             alert.update(key=key, sent_at=now)
             notices.append(Notice(name, "firing", summary, details))
         return notices

@@ -44,6 +44,8 @@ class Config:
     target: TargetSettings
     state_dir: str
     listen: str
+    own_alert_grace: str = "60s"
+    """How long a target or the source must keep failing before its own alert is mailed."""
     file: str = ""
     """Where this configuration was read from, for messages and relative paths."""
 
@@ -92,5 +94,6 @@ def parse_config(name: str, data: bytes) -> Config:
         ),
         state_dir=content.get("stateDir", default("stateDir")),
         listen=content.get("listen", default("listen")),
+        own_alert_grace=content.get("ownAlerts", {}).get("gracePeriod", default("ownAlerts", "gracePeriod")),
         file=name,
     )

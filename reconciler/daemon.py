@@ -146,7 +146,7 @@ class Daemon:
         self.source = GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
         self.last_outcome: Outcome | None = None
         self.alerting = load_alerting(config.state_dir)
-        self.stream = AlertStream(self.alerting.alerts)
+        self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alert_grace))
         self.outbox = Outbox(Path(config.state_dir, "outbox"))
         self.parse_cache = ParseCache()
         self._mail_wake = threading.Event()
@@ -254,9 +254,10 @@ class Daemon:
     def _raise_own_alerts(self, outcome: Outcome) -> None:
         """Turn the pass into alert notices and put their mails in the outbox."""
         alerting = self.alerting
-        if outcome.ok and outcome.specs is not None:
-            # Remember the last valid server and recipients: a commit that breaks the config
-            # must not also silence the alert about it.
+        if outcome.specs is not None:
+            # Remember the last valid server and recipients (valid, even if not applied: an
+            # unreachable Alertmanager must not silence the alert about it, and neither may a
+            # commit that breaks the config).
             specs = outcome.specs
             alerting.server = specs.server
             alerting.recipients = own_alert_recipients(specs)

@@ -44,7 +44,8 @@ class Outcome:
     """Why a pass did not succeed, named as the daemon's own alert: ConfigRejected,
     SourceUnavailable, AlertmanagerUnreachable or ApplyFailed."""
     specs: Specs | None = field(default=None, compare=False, repr=False)
-    """The specs that are live after an applied or unchanged pass."""
+    """The commit's specs when they were valid (live after applied or unchanged; valid but not
+    applied after a failed write or reload)."""
 
     @property
     def ok(self) -> bool:
@@ -70,6 +71,7 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
     state = load_state(config.state_dir)
     source = source or GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
     revision = None
+    specs: Specs | None = None
     try:
         # 1. Fetch the source and resolve the branch to one commit.
         source.fetch()
@@ -114,13 +116,13 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
         reason = ("SourceUnavailable" if isinstance(exc, SourceError) else
                   "AlertmanagerUnreachable" if isinstance(exc, TransientDeployError) else "ApplyFailed")
         return _record(state, config, host, Outcome("failed", revision, f"{_describe(revision)} not applied: {exc}",
-                                                    (str(exc),), reason=reason))
+                                                    (str(exc),), reason=reason, specs=specs))
     failed = [t for t in targets if not t.ok]
     if failed:
         return _record(state, config, host, Outcome(
             "failed", revision, f"{revision.describe()} not applied: {failed[0].message}; the previous config "
                                 "was restored", tuple(t.message for t in failed), tuple(targets),
-            reason="AlertmanagerUnreachable" if failed[0].transient else "ApplyFailed"))
+            reason="AlertmanagerUnreachable" if failed[0].transient else "ApplyFailed", specs=specs))
     # 9. Record what runs now.
     message = f"restored {revision.describe()}: {drift[0]}" if drift else f"applied {revision.describe()}"
     return _record(state, config, host, Outcome("applied", revision, message, targets=tuple(targets),

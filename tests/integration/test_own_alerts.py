@@ -181,3 +181,32 @@ def test_mail_test_sends_with_the_committed_settings_and_explains_failures(setup
         assert "wrong" not in captured.out + captured.err
     finally:
         smtp.controller.stop()
+
+
+@pytest.mark.alertmanager
+def test_unreachable_alertmanager_is_mailed_after_the_grace_period_and_resolved(setup, smtp):
+    from .services import Alertmanager, require_binary
+
+    binary = require_binary("prometheus-alertmanager")
+    good_specs(setup.repo, smtp.port)
+    setup.output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    port = free_port()
+    config = setup.tmp / "config.yaml"
+    daemon = setup.start([f"http://127.0.0.1:{port}"])
+    daemon.stop()  # only to write config.yaml; now give it a 1 s grace period
+    config.write_text(config.read_text() + "ownAlerts: {gracePeriod: 1s}\n")
+    daemon = DaemonProcess(config, {"SMTP_PASSWORD": "unused"})
+    firing = smtp.wait_for(1, timeout=30)[0]
+    assert "[FIRING] AlertmanagerUnreachable" in mails(smtp)[0]["Subject"]
+    assert sorted(r.lower() for r in firing.recipients) == sorted(RECIPIENTS)
+    assert f"http://127.0.0.1:{port}: unreachable" in mails(smtp)[0].get_content()
+    assert "rolled back" in daemon.text() or "previous config was restored" in daemon.text()
+
+    am = Alertmanager(binary, setup.output, setup.tmp / "am-data", port=port).start()
+    try:
+        smtp.wait_for(2, timeout=30)
+        assert "[RESOLVED] AlertmanagerUnreachable" in mails(smtp)[1]["Subject"]
+        assert "notify-reconciler/ops" in setup.output.read_text()
+    finally:
+        daemon.stop()
+        am.stop()
