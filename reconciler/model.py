@@ -125,18 +125,45 @@ class Specs:
         return recipient_list.overrides.over(self.routing)
 
 
+@dataclass(frozen=True)
+class ModelObject:
+    """One schema-valid document as its model object, with where its name was written."""
+
+    kind: str
+    name: str
+    where: Location
+    value: EmailServer | RecipientList | NotificationPolicy
+
+
+def model_object(doc: Document) -> ModelObject:
+    """The model object of one schema-valid document (cacheable per file: it depends on the
+    document alone)."""
+    kind, name = doc.content["kind"], doc.content["metadata"]["name"]
+    spec = doc.content.get("spec") or {}
+    if kind == "EmailServer":
+        value = _email_server(name, spec, doc.start)
+    elif kind == "RecipientList":
+        value = _recipient_list(name, spec, doc.start)
+    else:
+        value = NotificationPolicy(name, _routing(spec), doc.start)
+    return ModelObject(kind, name, doc.locate(("metadata", "name")), value)
+
+
 def specs_from_documents(documents: list[Document]) -> tuple[Specs | None, list[SpecError]]:
     """Build `Specs` from schema-valid documents and check the rules that span them."""
+    return specs_from_objects([model_object(doc) for doc in documents])
+
+
+def specs_from_objects(objects: list[ModelObject]) -> tuple[Specs | None, list[SpecError]]:
+    """`Specs` from every document's model object, after the rules that span documents."""
     errors: list[SpecError] = []
     servers: list[EmailServer] = []
     lists: list[RecipientList] = []
     policies: list[NotificationPolicy] = []
     seen_names: dict[tuple[str, str], Location] = {}
 
-    for doc in documents:
-        kind, name = doc.content["kind"], doc.content["metadata"]["name"]
-        spec = doc.content.get("spec") or {}
-        where = doc.locate(("metadata", "name"))
+    for item in objects:
+        kind, name, where = item.kind, item.name, item.where
         if (kind, name) in seen_names:
             first = seen_names[(kind, name)]
             article = "an" if kind[0] in "AEIOU" else "a"
@@ -144,12 +171,7 @@ def specs_from_documents(documents: list[Document]) -> tuple[Specs | None, list[
                                                             f"{first}: names must be unique per kind"))
             continue
         seen_names[(kind, name)] = where
-        if kind == "EmailServer":
-            servers.append(_email_server(name, spec, doc.start))
-        elif kind == "RecipientList":
-            lists.append(_recipient_list(name, spec, doc.start))
-        elif kind == "NotificationPolicy":
-            policies.append(NotificationPolicy(name, _routing(spec), doc.start))
+        {"EmailServer": servers, "RecipientList": lists, "NotificationPolicy": policies}[kind].append(item.value)
 
     for extra in servers[1:]:
         errors.append(SpecError(extra.location, "kind", f"a second EmailServer ({extra.name!r}; the first is "

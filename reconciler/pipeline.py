@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Mapping
 
 from .errors import SpecError, SpecErrors
-from .loader import DEFAULT_LIMITS, Document, Limits, load_file
-from .model import Specs, check_document, specs_from_documents
+from .loader import DEFAULT_LIMITS, Limits, load_file
+from .model import ModelObject, Specs, check_document, model_object, specs_from_objects
 from .schema import validate_document
 
 
 class ParseCache(dict):
-    """(path, git blob id) -> what loading and validating that file gave. A commit that
-    changes one file of a thousand parses and validates that one file only."""
+    """(path, git blob id) -> that file's model objects and errors. A commit that changes
+    one file of a thousand parses, validates and models that one file only."""
 
 
 def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
@@ -33,8 +33,8 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     """
     digests = digests or {}
     errors = list(extra_errors or ())
-    valid: list[Document] = []
-    seen: dict[tuple[str, str], tuple[list[Document], list[SpecError]]] = {}
+    valid: list[ModelObject] = []
+    seen: dict[tuple[str, str], tuple[list[ModelObject], list[SpecError]]] = {}
     for name in sorted(set(files) | set(digests)):
         key = (name, digests.get(name, ""))
         entry = cache.get(key) if cache is not None and key[1] else None
@@ -47,7 +47,7 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     if cache is not None:
         cache.clear()
         cache.update(seen)
-    specs, problems = specs_from_documents(valid)
+    specs, problems = specs_from_objects(valid)
     errors.extend(problems)
     if errors:
         raise SpecErrors(errors)
@@ -55,10 +55,10 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     return specs
 
 
-def _parse_file(name: str, data: bytes, limits: Limits) -> tuple[list[Document], list[SpecError]]:
-    """One file's schema-valid documents (for the cross-document rules) and its errors.
-    Documents that fail their schema are left out of those rules, so one typo does not
-    also produce a misleading "no EmailServer" error."""
+def _parse_file(name: str, data: bytes, limits: Limits) -> tuple[list[ModelObject], list[SpecError]]:
+    """One file's model objects (for the cross-document rules) and its errors. Documents that
+    fail their schema are left out of those rules, so one typo does not also produce a
+    misleading "no EmailServer" error."""
     documents, errors = load_file(name, data, limits)
     valid = []
     for document in documents:
@@ -66,5 +66,5 @@ def _parse_file(name: str, data: bytes, limits: Limits) -> tuple[list[Document],
         errors.extend(schema_problems)
         errors.extend(check_document(document))
         if not schema_problems:
-            valid.append(document)
+            valid.append(model_object(document))
     return valid, errors
