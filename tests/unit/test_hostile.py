@@ -1,9 +1,14 @@
-"""Hostile input ends in a located error or a valid result: never a traceback, a hang or
-unbounded memory. The time bound here guards against hangs; it is not a speed target."""
+"""Hostile input ends in a located error or a valid result: never another exception, a hang,
+unbounded memory, code execution or a read outside the spec folder.
+
+The time bound guards against hangs (a bomb expanded, a quadratic scan); it is not a speed
+target, so it is generous."""
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -17,125 +22,245 @@ from reconciler.pipeline import parse_specs
 from reconciler.source import read_spec_folder
 
 ROOT = Path(__file__).resolve().parents[2]
-HANG_GUARD_SECONDS = 10
-VALID = (ROOT / "examples" / "config-repo" / "team-db.yaml").read_bytes()
+HANG_GUARD_SECONDS = 5.0
 SERVER = (ROOT / "examples" / "config-repo" / "email-server.yaml").read_bytes()
+TEAM = (ROOT / "examples" / "config-repo" / "team-db.yaml").read_bytes()
+FIVE_MB = 5 * 1024 * 1024
 
 
 def outcome(files: dict[str, bytes]) -> Specs | SpecErrors:
+    """parse_specs, which must end quickly in `Specs` or in `SpecErrors` whose every error is
+    located in one of the given files."""
     started = time.perf_counter()
     try:
-        result = parse_specs(files)
+        result: Specs | SpecErrors = parse_specs(files)
     except SpecErrors as exc:
         result = exc
+        assert exc.errors
         for error in exc.errors:
-            assert error.line >= 1 and error.column >= 1 and error.file in files, str(error)
+            assert error.file in files and error.line >= 1 and error.column >= 1, str(error)
     assert time.perf_counter() - started < HANG_GUARD_SECONDS
+    assert isinstance(result, (Specs, SpecErrors))
     return result
 
 
-def billion_laughs(levels: int = 9) -> bytes:
-    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+def error_lines(files: dict[str, bytes]) -> list[str]:
+    result = outcome(files)
+    assert isinstance(result, SpecErrors), "hostile input was accepted"
+    return [str(error) for error in result.errors]
+
+
+def billion_laughs(levels: int = 9, fanout: int = 9) -> bytes:
+    lines = ["a0: &a0 [" + ", ".join(['"lol"'] * fanout) + "]"]
     for n in range(1, levels):
-        lines.append(f"a{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * 9) + "]")
+        lines.append(f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * fanout) + "]")
     return ("\n".join(lines) + "\n").encode()
 
 
-@pytest.mark.parametrize("name, data, expected", [
-    ("alias bomb", billion_laughs(), "aliases count each time they are used"),
-    ("deep flow lists", b"[" * 10_000 + b"]" * 10_000, "nesting is deeper"),
-    ("deep flow maps", b"{a: " * 10_000 + b"1" + b"}" * 10_000, "nesting is deeper"),
-    ("deep unclosed lists", b"[" * 10_000, "nesting is deeper"),
-    ("deep block maps", "".join(f"{'  ' * n}k{n}:\n" for n in range(200)).encode(), "nesting is deeper"),
-    ("python tag", b"a: !!python/object/apply:os.system ['touch /tmp/notify-reconciler-pwned']\n",
-     "YAML tag !!python/object/apply:os.system is not allowed"),
-    ("duplicate keys", b"apiVersion: notify-reconciler/v1\napiVersion: notify-reconciler/v1\n", "given twice"),
-    ("not utf-8", b"\xff\xfe\x00a", "is not UTF-8"),
-    ("five megabytes", b"# " + b"x" * (5 * 1024 * 1024), "more than the 1,048,576 a spec file may have"),
-    ("binary junk", bytes(range(256)) * 4, "is not UTF-8"),
-    ("text with a NUL", b"a: 1\n\x00\n", "NUL character"),
+def mapping_bomb(levels: int = 9, fanout: int = 9) -> bytes:
+    lines = ["m0: &m0 {" + ", ".join(f"k{i}: lol" for i in range(fanout)) + "}"]
+    for n in range(1, levels):
+        lines.append(f"m{n}: &m{n} {{" + ", ".join(f"k{i}: *m{n - 1}" for i in range(fanout)) + "}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("data, expected", [
+    (billion_laughs(), "values in one file (aliases count each time they are used): this is not a spec"),
+    (mapping_bomb(), "values in one file (aliases count each time they are used): this is not a spec"),
+    (b"[" * 10_000 + b"]" * 10_000, "nesting is deeper than the 32 levels a spec may have"),
+    (b"[" * 10_000, "nesting is deeper than the 32 levels a spec may have"),
+    (b"{a: " * 10_000 + b"1" + b"}" * 10_000, "nesting is deeper than the 32 levels a spec may have"),
+    (b"{a: " * 10_000, "nesting is deeper than the 32 levels a spec may have"),
+    (b"- " * 10_000 + b"x\n", "nesting is deeper than the 32 levels a spec may have"),
+    ("".join(f"{'  ' * n}k{n}:\n" for n in range(300)).encode(), "nesting is deeper than the 32 levels"),
+    (b"a: &x [*x]\n", "nesting is deeper than the 32 levels a spec may have"),
+    (b"a: 1\n" * 10_000, "'a' is given twice in one mapping (first at line 1): keep one"),
+    (b"apiVersion: notify-reconciler/v1\napiVersion: notify-reconciler/v2\n", "is given twice"),
+    (b"# " + b"x" * FIVE_MB, f"file is {FIVE_MB + 2:,} bytes, more than the 1,048,576 a spec file may have"),
+    (b"a: " + b"x" * FIVE_MB + b"\n", f"file is {FIVE_MB + 4:,} bytes, more than the 1,048,576"),
+    (b"a: !!python/object/apply:os.system ['true']\n", "YAML tag !!python/object/apply:os.system is not allowed"),
+    (b"!!python/object/new:subprocess.Popen [[true]]\n", "YAML tag !!python/object/new:subprocess.Popen"),
+    (b"\xff\xfe\x00a", "is not UTF-8"),
+    (bytes(range(256)) * 4, "is not UTF-8"),
+    (b"a: 1\n\x00\n", "NUL character"),
+    (b"---\na: 1\n" * 5_000, "more than 1000 documents in one file: split it"),
 ])
-def test_hostile_file_is_a_located_error(name, data, expected):
-    result = outcome({"evil.yaml": data})
-    assert isinstance(result, SpecErrors)
-    assert expected in str(result)
+def test_hostile_file_ends_in_a_located_error_quickly(data, expected):
+    assert any(expected in line for line in error_lines({"evil.yaml": data}))
 
 
-def test_python_tags_never_run_code():
-    marker = Path("/tmp/notify-reconciler-pwned")
-    marker.unlink(missing_ok=True)
-    outcome({"evil.yaml": b"a: !!python/object/apply:os.system ['touch /tmp/notify-reconciler-pwned']\n"})
+def test_an_alias_bomb_is_stopped_at_the_first_node_over_the_budget():
+    [line] = error_lines({"evil.yaml": billion_laughs()})
+    assert line.startswith("evil.yaml:") and f"more than {DEFAULT_LIMITS.max_nodes:,} values" in line
+
+
+def test_python_tags_never_run_code(tmp_path, capsys):
+    marker = tmp_path / "pwned"
+    evil = f"a: !!python/object/apply:os.system ['touch {marker}']\n".encode()
+    error_lines({"evil.yaml": evil})
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "evil.yaml").write_bytes(evil)
+    assert main(["validate", str(specs)]) == 1
+    assert "YAML tag !!python/object/apply:os.system is not allowed" in capsys.readouterr().err
     assert not marker.exists()
 
 
-def test_random_bytes_never_escape():
+RANDOM_ALPHABET = b"-:{}[]&*!|>'\"#%@`,? \n\t\r\\~.<=abcxyz0129"
+
+
+def random_bytes(rng: random.Random) -> bytes:
+    size = rng.randrange(1, 400)
+    if rng.random() < 0.5:
+        return bytes(rng.randrange(256) for _ in range(size))  # mostly not UTF-8 at all
+    return bytes(rng.choice(RANDOM_ALPHABET) for _ in range(size))  # text that reaches the YAML parser
+
+
+def test_random_bytes_end_in_specs_or_located_errors():
     rng = random.Random(20261124)
     for _ in range(200):
-        data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400)))
-        outcome({"random.yaml": data})
+        outcome({"random.yaml": random_bytes(rng)})
 
 
-def test_mutated_specs_never_escape():
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    mutated = bytearray(data)
+    for _ in range(rng.randrange(1, 6)):
+        position = rng.randrange(len(mutated))
+        action = rng.randrange(3)
+        if action == 0:
+            del mutated[position]
+        elif action == 1:
+            mutated.insert(position, rng.choice(RANDOM_ALPHABET + b"\xc3\xa9\x00\xff"))
+        else:
+            mutated[position] = rng.choice(RANDOM_ALPHABET + b"\xc3\xa9\x00\xff")
+    return bytes(mutated)
+
+
+def test_mutated_spec_files_end_in_specs_or_located_errors():
     rng = random.Random(5321)
-    alphabet = b"-:{}[]&*!|>'\"#%@`,? \n\t\r\\abcxyz0129\xc3\xa9"
-    valid_seen = 0
-    for _ in range(200):
-        data = bytearray(VALID)
-        for _ in range(rng.randrange(1, 6)):
-            position = rng.randrange(len(data))
-            action = rng.randrange(3)
-            if action == 0:
-                del data[position]
-            elif action == 1:
-                data.insert(position, rng.choice(alphabet))
-            else:
-                data[position] = rng.choice(alphabet)
-        result = outcome({"server.yaml": SERVER, "team.yaml": bytes(data)})
-        valid_seen += isinstance(result, Specs)
-    assert valid_seen < 200  # the mutations did break things
+    results = [outcome({"server.yaml": SERVER, "team.yaml": mutate(TEAM, rng)}) for _ in range(200)]
+    valid = sum(isinstance(result, Specs) for result in results)
+    assert 0 < valid < 200, "the mutations should break some files and leave some valid"
 
 
-def test_huge_file_on_disk_is_refused_without_reading_it_all(tmp_path):
+# -- files on disk -----------------------------------------------------------------------------
+
+def test_a_five_megabyte_file_is_refused_without_reading_it_all(tmp_path):
     big = tmp_path / "big.yaml"
-    with open(big, "wb") as out:
-        out.truncate(50 * 1024 * 1024)  # sparse: 50 MB that cost nothing to make
+    big.write_bytes(b"# " + b"x" * (FIVE_MB - 2))
+    started = time.perf_counter()
     tree = read_spec_folder(tmp_path)
-    assert len(tree.files["big.yaml"]) == DEFAULT_LIMITS.max_file_bytes + 1
-    assert "more than the 1,048,576" in str(outcome(tree.files))
+    assert len(tree.files["big.yaml"]) == DEFAULT_LIMITS.max_file_bytes + 1  # one byte past the limit, no more
+    lines = error_lines(tree.files)
+    assert time.perf_counter() - started < HANG_GUARD_SECONDS
+    assert len(lines) == 1
+    assert lines[0].startswith("big.yaml:1:1: file is ")
+    assert lines[0].endswith("bytes, more than the 1,048,576 a spec file may have: split it or remove what is "
+                             "not a spec")
 
 
-def test_symlinks_leaving_the_folder_are_refused_and_not_read(tmp_path, capsys):
-    secret = tmp_path / "outside" / "shadow.yaml"
-    secret.parent.mkdir()
-    secret.write_text("root-password: hunter2\n")
-    specs = tmp_path / "specs"
-    specs.mkdir()
-    (specs / "server.yaml").write_bytes(SERVER)
-    (specs / "shadow.yaml").symlink_to(secret)
-    (specs / "linked-dir").symlink_to(secret.parent, target_is_directory=True)
-    (specs / "broken.yaml").symlink_to(tmp_path / "nowhere.yaml")
-    (specs / "inside.yaml").symlink_to(specs / "server.yaml")
-    tree = read_spec_folder(specs)
-    assert "shadow.yaml" not in tree.files and "hunter2" not in repr(tree.files)
-    assert main(["validate", str(specs)]) == 1
-    err = capsys.readouterr().err
-    assert "hunter2" not in err
-    lines = err.splitlines()
-    assert lines[0] == "broken.yaml:1:1: broken symlink: remove it or point it at a file inside the spec folder"
-    assert lines[1].startswith("linked-dir:1:1: symlink to ") and "outside the spec folder" in lines[1]
-    # A link inside the folder is read: here it makes the same EmailServer appear twice.
-    assert lines[2].startswith("server.yaml:6:9: metadata.name: an EmailServer named 'corporate-smtp' is "
-                               "already defined at inside.yaml:6:9")
-    assert lines[3].startswith("shadow.yaml:1:1: symlink to ") and "outside the spec folder" in lines[3]
+@pytest.fixture
+def outside(tmp_path) -> Path:
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    (folder / "shadow.yaml").write_text("root-password: hunter2\n")
+    return folder
 
 
-@pytest.mark.parametrize("recipient", [
-    '{name: "Ops\\r\\nBcc: evil@example.net", email: ops@example.com}',
-    '"ops@example.com\\r\\nBcc: evil@example.net"',
-    '"ops@example.com\\nX-Injected: 1"',
-    '{name: "Ops\\u0085", email: ops@example.com}',
+@pytest.fixture
+def specs_dir(tmp_path) -> Path:
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "server.yaml").write_bytes(SERVER)
+    return folder
+
+
+def test_a_symlink_to_a_file_outside_is_refused_and_not_read(specs_dir, outside, capsys):
+    (specs_dir / "shadow.yaml").symlink_to(outside / "shadow.yaml")
+    (specs_dir / "sub").mkdir()
+    (specs_dir / "sub" / "relative.yml").symlink_to(Path("..", "..", "outside", "shadow.yaml"))
+    tree = read_spec_folder(specs_dir)
+    assert sorted(tree.files) == ["server.yaml"]
+    assert [str(error) for error in tree.errors] == [
+        f"shadow.yaml:1:1: symlink to {outside / 'shadow.yaml'}, outside the spec folder: spec files must live "
+        "inside it; copy the file in or remove the link",
+        "sub/relative.yml:1:1: symlink to ../../outside/shadow.yaml, outside the spec folder: spec files must live "
+        "inside it; copy the file in or remove the link",
+    ]
+    assert main(["validate", str(specs_dir)]) == 1
+    captured = capsys.readouterr()
+    assert "hunter2" not in captured.err + captured.out
+    assert captured.err.splitlines() == [str(error) for error in tree.errors]
+
+
+def test_a_symlink_outside_is_never_even_opened(specs_dir, outside):
+    # Opening a FIFO for reading blocks until a writer comes: if the link were followed and
+    # read, read_spec_folder would hang here instead of refusing the link.
+    fifo = outside / "fifo.yaml"
+    os.mkfifo(fifo)
+    (specs_dir / "fifo.yaml").symlink_to(fifo)
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.update(tree=read_spec_folder(specs_dir)), daemon=True)
+    worker.start()
+    worker.join(HANG_GUARD_SECONDS)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # let the stuck reader go
+        pytest.fail("read_spec_folder opened a file outside the spec folder")
+    assert "fifo.yaml" not in result["tree"].files
+    assert [str(error) for error in result["tree"].errors] == [
+        f"fifo.yaml:1:1: symlink to {fifo}, outside the spec folder: spec files must live inside it; copy the file "
+        "in or remove the link"]
+
+
+def test_a_symlinked_folder_outside_is_refused(specs_dir, outside):
+    (specs_dir / "linked").symlink_to(outside, target_is_directory=True)
+    tree = read_spec_folder(specs_dir)
+    assert sorted(tree.files) == ["server.yaml"]
+    assert [str(error) for error in tree.errors] == [
+        f"linked:1:1: symlink to {outside}, outside the spec folder: spec files must live inside it"]
+
+
+@pytest.mark.parametrize("target", ["nowhere.yaml", "/nonexistent/spec.yaml", "loop.yaml"])
+def test_a_broken_symlink_is_refused(specs_dir, target):
+    link = specs_dir / ("loop.yaml" if target == "loop.yaml" else "broken.yaml")
+    link.symlink_to(target)
+    tree = read_spec_folder(specs_dir)
+    assert sorted(tree.files) == ["server.yaml"]
+    assert [str(error) for error in tree.errors] == [
+        f"{link.name}:1:1: broken symlink: remove it or point it at a file inside the spec folder"]
+
+
+def test_a_symlink_inside_the_folder_is_read(specs_dir):
+    (specs_dir / "lists").mkdir()
+    (specs_dir / "lists" / "team.yaml").write_bytes(TEAM)
+    (specs_dir / "team-link.yaml").symlink_to(Path("lists", "team.yaml"))
+    tree = read_spec_folder(specs_dir)
+    assert tree.errors == []
+    assert tree.files["team-link.yaml"] == TEAM == tree.files["lists/team.yaml"]
+
+
+def test_a_fifo_inside_the_folder_is_refused(specs_dir):
+    os.mkfifo(specs_dir / "pipe.yaml")
+    tree = read_spec_folder(specs_dir)
+    assert [str(error) for error in tree.errors] == ["pipe.yaml:1:1: not a regular file"]
+
+
+# -- header injection --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("recipient, where", [
+    ('{name: "Ops\\r\\nBcc: evil@example.net", email: ops@example.com}', "team.yaml:9:14: spec.recipients[0].name"),
+    ('{name: "Ops\\nBcc: evil@example.net", email: ops@example.com}', "team.yaml:9:14: spec.recipients[0].name"),
+    ('{name: "Ops\\rX", email: ops@example.com}', "team.yaml:9:14: spec.recipients[0].name"),
+    ('{name: "Ops\\u0085X", email: ops@example.com}', "team.yaml:9:14: spec.recipients[0].name"),
+    ('{name: "Ops", email: "ops@example.com\\r\\nBcc: evil@example.net"}', "team.yaml:9:28: spec.recipients[0].email"),
+    ('"ops@example.com\\r\\nBcc: evil@example.net"', "team.yaml:9:7: spec.recipients[0]"),
+    ('"ops@example.com\\nX-Injected: 1"', "team.yaml:9:7: spec.recipients[0]"),
+    ('"ops@example.com\\rX-Injected: 1"', "team.yaml:9:7: spec.recipients[0]"),
+    ('"ops\\r\\n@example.com"', "team.yaml:9:7: spec.recipients[0]"),
 ])
-def test_header_injection_is_refused(recipient):
-    text = VALID.replace(b"- dba-lead@example.com", f"- {recipient}".encode())
-    result = outcome({"server.yaml": SERVER, "team.yaml": text})
-    assert isinstance(result, SpecErrors) and "spec.recipients[0]" in str(result)
+def test_line_breaks_in_a_recipient_are_refused_where_written(recipient, where):
+    team = TEAM.replace(b"- dba-lead@example.com", f"- {recipient}".encode())
+    assert team != TEAM
+    lines = error_lines({"server.yaml": SERVER, "team.yaml": team})
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{where}: ")

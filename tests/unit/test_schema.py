@@ -1,81 +1,270 @@
-"""schema: the JSON Schemas are valid, usable by editors, and the single source of defaults."""
+"""schema: the JSON Schemas are valid draft 2020-12, accept what users should write, refuse
+the rest with a located message, and are the single source of the defaults."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from reconciler.errors import Location
 from reconciler.loader import load_file
-from reconciler.model import default_routing
 from reconciler.pipeline import parse_specs
-from reconciler.schema import SCHEMA_FILES, load_schema, validate_document, validate_value
+from reconciler.schema import SCHEMA_FILES, load_schema, schema_default, validate_document, validate_value, \
+    validator_for
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples" / "config-repo").glob("*.yaml"))
+HEAD = "apiVersion: notify-reconciler/v1\n"
 
+
+def document(text: str, name: str = "x.yaml"):
+    docs, errors = load_file(name, text.encode())
+    assert errors == []
+    [doc] = docs
+    return doc
+
+
+def errors_of(text: str) -> list[str]:
+    # Two keywords may give the same message (minLength and pattern on ''); a run reports it once.
+    return list(dict.fromkeys(str(error) for error in validate_document(document(text))))
+
+
+def server(spec: str) -> str:
+    return f"{HEAD}kind: EmailServer\nmetadata:\n  name: s\nspec:\n{spec}"
+
+
+def recipients(*items: str) -> str:
+    lines = "".join(f"    - {item}\n" for item in items)
+    return f"{HEAD}kind: RecipientList\nmetadata:\n  name: l\nspec:\n  recipients:\n{lines}"
+
+
+def with_matcher(matcher: str) -> str:
+    quoted = matcher.replace("'", "''")  # YAML single quotes: the matcher as written, nothing escaped
+    return f"{HEAD}kind: RecipientList\nmetadata: {{name: l}}\nspec:\n  recipients: [a@example.com]\n" \
+           f"  matchers:\n    - '{quoted}'\n"
+
+
+# -- the schema files themselves ---------------------------------------------------------------
 
 @pytest.mark.parametrize("name", SCHEMA_FILES)
-def test_each_schema_is_valid_draft_2020_12(name):
+def test_each_schema_file_is_valid_draft_2020_12(name):
     schema = load_schema(name)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
-def test_top_level_schemas_folder_is_the_package_one():
-    assert (ROOT / "schemas").resolve() == (ROOT / "reconciler" / "schemas").resolve()
-    for name in SCHEMA_FILES:
-        assert json.loads((ROOT / "schemas" / name).read_text()) == load_schema(name)
+@pytest.mark.parametrize("name", SCHEMA_FILES)
+def test_every_reference_of_each_schema_resolves(name):
+    # Inlining follows every $ref; a dangling one raises KeyError here, not in front of a user.
+    jsonschema.Draft202012Validator.check_schema(validator_for(name).schema)
 
 
-def documents_of(path: Path):
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_dispatch_schema_accepts_the_example_documents(path):
     docs, errors = load_file(path.name, path.read_bytes())
-    assert errors == []
-    return docs
-
-
-@pytest.mark.parametrize("path", sorted((ROOT / "examples" / "config-repo").glob("*.yaml")), ids=lambda p: p.name)
-def test_editor_schema_accepts_the_example_documents(path):
-    for doc in documents_of(path):
+    assert errors == [] and docs
+    for doc in docs:
         assert validate_value(doc, "document.json") == []
+        assert validate_document(doc) == []
 
 
-def test_editor_schema_rejects_an_unknown_kind_and_a_bad_field():
-    docs, _ = load_file("x.yaml", b"apiVersion: notify-reconciler/v1\nkind: Slack\nmetadata: {name: x}\n")
-    assert [e.path for e in validate_value(docs[0], "document.json")] == ["kind"]
-    docs, _ = load_file("x.yaml", b"apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: x}\n"
-                                  b"spec: {host: h, from: a@example.com, port: nope}\n")
-    assert [e.path for e in validate_value(docs[0], "document.json")] == ["spec.port"]
+def test_dispatch_schema_rejects_an_unknown_kind_at_the_kind():
+    errors = validate_value(document(f"{HEAD}kind: SlackChannel\nmetadata: {{name: x}}\n"), "document.json")
+    assert [(e.path, e.location) for e in errors] == [("kind", Location("x.yaml", 2, 7))]
+    assert "is not a known kind" in errors[0].message
 
 
-def test_defaults_come_from_the_schema():
-    policy = load_schema("notificationpolicy.json")["properties"]["spec"]["properties"]
-    routing = default_routing()
-    assert routing.repeat_interval == policy["repeatInterval"]["default"] == "12h"
-    assert list(routing.group_by) == policy["groupBy"]["default"] == ["alertname"]
-    assert routing.group_wait == policy["groupWait"]["default"] == "30s"
-    assert routing.group_interval == policy["groupInterval"]["default"] == "5m"
-    assert routing.send_resolved is policy["sendResolved"]["default"] is True
-    server = parse_specs({"s.yaml": b"apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: s}\n"
-                                    b"spec: {host: h.example.com, from: a@example.com}\n"}).server
-    spec = load_schema("emailserver.json")["properties"]["spec"]["properties"]
-    assert server.port == spec["port"]["default"] == 25
-    assert server.enabled is spec["enabled"]["default"] is True
+def test_dispatch_schema_applies_the_kind_schema():
+    errors = validate_value(document(f"{HEAD}kind: EmailServer\nmetadata: {{name: x}}\n"
+                                     "spec: {host: h, from: a@example.com, port: nope}\n"), "document.json")
+    assert [str(e) for e in errors] == ["x.yaml:4:44: spec.port: expected a whole number, got text 'nope'"]
 
 
-def _duration_errors(value: str):
-    text = f"apiVersion: notify-reconciler/v1\nkind: NotificationPolicy\nmetadata: {{name: p}}\nspec: {{repeatInterval: '{value}'}}\n"
-    docs, _ = load_file("p.yaml", text.encode())
-    return validate_document(docs[0])
+# -- defaults: declared once, in the schema, and used by the model -----------------------------
+
+MINIMAL = {
+    "server.yaml": server("  host: smtp.example.com\n  from: alerts@example.com\n").encode(),
+    "list.yaml": recipients("ops@example.com").encode(),
+}
 
 
-@pytest.mark.parametrize("value", ["90s", "5m", "12h", "1d", "1h30m", "1w", "0", "500ms", "2y", "1d2h3m4s5ms"])
-def test_valid_durations(value):
+@pytest.mark.parametrize("schema, path, declared, used", [
+    ("emailserver.json", ("spec", "port"), 25, lambda s: s.server.port),
+    ("emailserver.json", ("spec", "ssl"), False, lambda s: s.server.ssl),
+    ("emailserver.json", ("spec", "enabled"), True, lambda s: s.server.enabled),
+    ("notificationpolicy.json", ("spec", "repeatInterval"), "12h", lambda s: s.routing_for(s.lists[0]).repeat_interval),
+    ("notificationpolicy.json", ("spec", "groupBy"), ["alertname"], lambda s: list(s.routing_for(s.lists[0]).group_by)),
+    ("notificationpolicy.json", ("spec", "groupWait"), "30s", lambda s: s.routing_for(s.lists[0]).group_wait),
+    ("notificationpolicy.json", ("spec", "groupInterval"), "5m", lambda s: s.routing_for(s.lists[0]).group_interval),
+    ("notificationpolicy.json", ("spec", "sendResolved"), True, lambda s: s.routing_for(s.lists[0]).send_resolved),
+])
+def test_the_model_uses_the_defaults_the_schema_declares(schema, path, declared, used):
+    assert schema_default(schema, *path) == declared
+    assert used(parse_specs(MINIMAL)) == declared
+
+
+def test_starttls_has_no_schema_default_because_it_depends_on_ssl():
+    with pytest.raises(KeyError):
+        schema_default("emailserver.json", "spec", "starttls")
+
+
+# -- value syntax ------------------------------------------------------------------------------
+
+def _duration_errors(value: str) -> list[str]:
+    return errors_of(f"{HEAD}kind: NotificationPolicy\nmetadata: {{name: p}}\nspec:\n  repeatInterval: '{value}'\n")
+
+
+@pytest.mark.parametrize("value", ["90s", "5m", "12h", "1d", "1h30m", "1w", "0", "500ms", "2y", "0s",
+                                   "1d2h3m4s5ms", "1w1d", "100h"])
+def test_an_alertmanager_duration_is_accepted(value):
     assert _duration_errors(value) == []
 
 
-@pytest.mark.parametrize("value", ["12 hours", "-5m", "1.5h", "5 m", "h", "1m1h", "", "5", "1H", "10sec"])
-def test_invalid_durations(value):
-    [error] = _duration_errors(value)
-    assert error.message.startswith(f"{value!r} is not a duration")
+@pytest.mark.parametrize("value", ["12 hours", "-5m", "1.5h", "5 m", "h", "1m1h", "", "5", "1H", "10sec",
+                                   "1h 30m", "+5m", "5m ", "P1D", "1s1s"])
+def test_anything_else_is_not_a_duration(value):
+    assert _duration_errors(value) == [
+        f"x.yaml:5:19: spec.repeatInterval: {value!r} is not a duration: write whole numbers with units ms, s, m, "
+        "h, d, w, y, largest first, such as 30s, 5m, 12h or 1h30m"]
+
+
+@pytest.mark.parametrize("address", ["a@example.com", "first.last+tag@mail.example.co.uk", "o'brien@example.ie",
+                                     "ops_team-1@sub-domain.example.com", "UPPER@EXAMPLE.COM", "x@a.io"])
+def test_an_email_address_is_accepted(address):
+    assert errors_of(recipients(f'"{address}"')) == []
+
+
+@pytest.mark.parametrize("address", ["ops@@example", "a@localhost", "a b@example.com", "@example.com",
+                                     "a@", "a@-x.com", "a@x-.com", "a@example..com", "Ops <a@example.com>",
+                                     "a@example.com,b@example.com", "a@ex_ample.com", "jöhn@example.com",
+                                     "a@example.com\\r\\nBcc: b@example.com", "a@exa\\nmple.com", " a@example.com"])
+def test_anything_else_is_not_an_email_address(address):
+    shown = repr(address.replace("\\r", "\r").replace("\\n", "\n"))
+    assert errors_of(recipients(f'"{address}"')) == [
+        f"x.yaml:7:7: spec.recipients[0]: {shown} is not an e-mail address: write it as name@example.com"]
+
+
+@pytest.mark.parametrize("name", ["Database on-call", "Jörg Müller", "Ops, Platform", "A (team)", "x"])
+def test_a_display_name_is_accepted(name):
+    assert errors_of(recipients(f'{{name: "{name}", email: a@example.com}}')) == []
+
+
+@pytest.mark.parametrize("name", ["Ops\\r\\nBcc: evil@example.net", "Ops\\nX: y", "Ops\\r", "A\\tB", "A\\u0085B",
+                                  "A\\u2028B", "{{ template \\\"x\\\" }}", "a{b", "a}b", 'say \\"hi\\"',
+                                  "back\\\\slash"])
+def test_a_display_name_that_could_break_the_header_is_refused(name):
+    [message] = errors_of(recipients(f'{{name: "{name}", email: a@example.com}}'))
+    assert message.startswith("x.yaml:7:14: spec.recipients[0].name: ")
+    assert message.endswith("is not a usable display name: leave out line breaks, control characters, quotes, "
+                            "backslashes and braces (Alertmanager treats {{ }} as a template)")
+
+
+@pytest.mark.parametrize("matcher", ['severity="critical"', 'team=~"db|web"', 'env!="dev"', 'svc!~"test-.*"',
+                                     'a = "b"', 'msg="say \\"hi\\""', '_x1="a b"', 'a=""'])
+def test_an_alertmanager_matcher_is_accepted(matcher):
+    assert errors_of(with_matcher(matcher)) == []
+
+
+@pytest.mark.parametrize("matcher", ["severity=critical", "severity='critical'", '1abc="x"', 'a=="x"', 'a~="x"',
+                                     '"a"="x"', 'a="x" b="y"', 'a="unterminated', "", 'a-b="x"'])
+def test_anything_else_is_not_a_matcher(matcher):
+    assert errors_of(with_matcher(matcher)) == [
+        f"x.yaml:7:7: spec.matchers[0]: {matcher!r} is not a matcher: write label, one of = != =~ !~, and a "
+        "double-quoted value, such as severity=\"critical\" or team=~\"db|web\""]
+
+
+@pytest.mark.parametrize("name, valid", [
+    ("a", True), ("team-db", True), ("0ops", True), ("a" * 63, True),
+    ("a" * 64, False), ("Team-db", False), ("team_db", False), ("-db", False), ("db-", False),
+    ("team.db", False), ("", False), ("db ops", False),
+])
+def test_metadata_name_is_a_dns_label(name, valid):
+    errors = errors_of(f"{HEAD}kind: NotificationPolicy\nmetadata:\n  name: '{name}'\n")
+    assert errors == ([] if valid else [
+        f"x.yaml:4:9: metadata.name: {name!r} is not a DNS-label name: use 1 to 63 lower-case letters, digits and "
+        "'-', starting and ending with a letter or digit"])
+
+
+@pytest.mark.parametrize("host, valid", [
+    ("smtp.example.com", True), ("mail", True), ("smtp.example.com.", True), ("10.0.0.1", True), ("::1", True),
+    ("[2001:db8::1]", True), ("smtp_relay.corp", True),
+    ("smtp.example.com:587", False), ("smtp://smtp.example.com", False), ("", False), ("smtp example", False),
+    ("-smtp.example.com", False), ("smtp/example", False),
+])
+def test_host_is_a_name_or_address_without_scheme_or_port(host, valid):
+    errors = errors_of(server(f"  host: '{host}'\n  from: a@example.com\n"))
+    assert errors == ([] if valid else [
+        f"x.yaml:6:9: spec.host: {host!r} is not a host name or IP address: write it without scheme or port, such "
+        "as smtp.example.com"])
+
+
+# -- how schema errors read --------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, expected", [
+    ("  host: h\n  from: a@example.com\n  prot: 25\n",
+     "x.yaml:8:3: spec.prot: unknown field 'prot': did you mean 'port'?"),
+    ("  host: h\n  from: a@example.com\n  tls: {cafile: /ca.pem}\n",
+     "x.yaml:8:9: spec.tls.cafile: unknown field 'cafile': did you mean 'caFile'?"),
+    ("  host: h\n  from: a@example.com\n  port: '587'\n",
+     "x.yaml:8:9: spec.port: expected a whole number, got text '587'"),
+    ("  host: h\n  from: a@example.com\n  port: 0\n", "x.yaml:8:9: spec.port: 0 is out of range: use 1 to 65535"),
+    ("  host: h\n  from: a@example.com\n  port: 70000\n",
+     "x.yaml:8:9: spec.port: 70000 is out of range: use 1 to 65535"),
+    ("  host: h\n  from: a@example.com\n  ssl: yes\n  port: 25\n",
+     "x.yaml:8:8: spec.ssl: expected true or false, got text 'yes'"),
+    ("  host: h\n  from: a@example.com\n  enabled:\n",
+     "x.yaml:8:11: spec.enabled: expected true or false, got nothing"),
+    ("  from: a@example.com\n", "x.yaml:5:1: spec.host: missing required field 'host'"),
+    ("  host: h\n  from: a@example.com\n  username: u\n  passwordFile: etc/pw\n",
+     "x.yaml:9:17: spec.passwordFile: 'etc/pw' is not an absolute path: passwordFile names a file on the host, "
+     "such as /etc/alertmanager/smtp-password"),
+    ("  host: h\n  from: a@example.com\n  username: u\n  passwordEnv: SMTP-PASSWORD\n",
+     "x.yaml:9:16: spec.passwordEnv: 'SMTP-PASSWORD' is not an environment variable name: use letters, digits "
+     "and '_', such as SMTP_PASSWORD"),
+    ("  host: h\n  from: a@example.com\n  passwordEnv: SMTP_PASSWORD\n",
+     "x.yaml:8:3: spec.passwordEnv: a password needs a username: add username, or remove passwordEnv"),
+    ("  host: h\n  from: a@example.com\n  username: \"u\\r\\nx\"\n",
+     "x.yaml:8:13: spec.username: 'u\\r\\nx' is not a usable user name: leave out line breaks and control characters"),
+    ("  host: h\n  from: a@example.com\n  hello: 'my host'\n",
+     "x.yaml:8:10: spec.hello: 'my host' is not a host name for EHLO, such as alertmanager.example.com"),
+    ("  host: h\n  from: a@example.com\n  password: hunter2\n",
+     "x.yaml:8:3: spec.password: a plaintext password must not be committed to git: put it in a file on the host "
+     "and name it with passwordFile, or in an environment variable of the daemon named by passwordEnv"),
+])
+def test_a_schema_error_names_the_field_and_what_to_write(spec, expected):
+    assert errors_of(server(spec)) == [expected]
+
+
+def test_an_unknown_field_without_a_close_match_lists_the_fields():
+    [message] = errors_of(server("  host: h\n  from: a@example.com\n  zzz: 1\n"))
+    assert message.startswith("x.yaml:8:3: spec.zzz: unknown field 'zzz': the fields here are ")
+    assert "host" in message and "starttls" in message
+
+
+def test_a_conditional_rule_reports_its_innermost_reason_at_the_value():
+    assert errors_of(server("  host: h\n  from: a@example.com\n  ssl: true\n  port: 587\n")) == [
+        "x.yaml:9:9: spec.port: ssl: true needs port: 465: Alertmanager speaks implicit TLS on port 465 only and "
+        "STARTTLS everywhere else (use starttls: true on this port instead)"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("kind: EmailServer\nmetadata: {name: x}\nspec: {host: h, from: a@example.com}\n",
+     "x.yaml:1:1: apiVersion: missing required field 'apiVersion'"),
+    (f"{HEAD}metadata: {{name: x}}\n",
+     "x.yaml:1:1: kind: missing kind: add one of EmailServer, RecipientList, NotificationPolicy"),
+    (f"{HEAD}kind: Slack\n",
+     "x.yaml:2:7: kind: 'Slack' is not a known kind: use one of EmailServer, RecipientList, NotificationPolicy"),
+    ("apiVersion: v1\nkind: EmailServer\n",
+     "x.yaml:1:13: apiVersion: 'v1' is not a known apiVersion: use notify-reconciler/v1"),
+    (f"{HEAD}kind: RecipientList\nmetadata: {{name: x}}\n", "x.yaml:1:1: spec: missing required field 'spec'"),
+    (f"{HEAD}kind: RecipientList\nmetadata: {{}}\nspec: {{recipients: [a@example.com]}}\n",
+     "x.yaml:3:1: metadata.name: missing required field 'name'"),
+])
+def test_document_level_errors_are_located(text, expected):
+    assert errors_of(text) == [expected]
+
+
+def test_a_policy_needs_no_spec():
+    assert errors_of(f"{HEAD}kind: NotificationPolicy\nmetadata: {{name: p}}\n") == []
