@@ -146,6 +146,9 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         errors.append(SpecError(where, "", f"YAML syntax error: {problem}"))
     except YAMLError as exc:
         errors.append(SpecError(Location(name, 1, 1), "", f"YAML error: {_one_line(str(exc))}"))
+    except _TooDeep as exc:
+        errors.append(SpecError(Location(name, exc.line, exc.column), "",
+                                f"nesting is deeper than the {limits.max_depth} levels a spec may have"))
     except RecursionError:
         errors.append(SpecError(Location(name, 1, 1), "",
                                 f"nesting is deeper than the {limits.max_depth} levels a spec may have"))
@@ -173,11 +176,36 @@ def _compose_all(text: str) -> list[Node | None]:
     first try: whatever it refuses is parsed again by the pure-Python YAML 1.2 parser,
     whose verdict (and error position) stands."""
     if _HAVE_C_PARSER:
+        _check_depth(text)
         try:
             return list(YAML(typ="safe", pure=False).compose_all(text))
         except YAMLError:
             pass
     return list(YAML(typ="safe", pure=True).compose_all(text))
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__(line, column)
+        self.line, self.column = line, column
+
+
+def _check_depth(text: str, limit: int = 64) -> None:
+    """The C composer recurses once per level and crashes the process (a segmentation fault)
+    a few ten thousand levels deep; the event stream does not. Count depth on the events
+    first and stop at `limit` (more than the loader's own max_depth, which then says so)."""
+    depth = 0
+    try:
+        for event in YAML(typ="safe", pure=False).parse(text):
+            name = type(event).__name__
+            if name in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > limit:
+                    raise _TooDeep(event.start_mark.line + 1, event.start_mark.column + 1)
+            elif name in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+    except YAMLError:
+        return  # a syntax error: the parsers below report it, located
 
 
 try:
@@ -236,6 +264,9 @@ class _Builder:
         if isinstance(node, ScalarNode):
             if node.tag not in _SCALAR_TAGS:
                 raise _Invalid(node, path, self._tag_message(node.tag))
+            if _SURROGATE.search(node.value):
+                raise _Invalid(node, path, "a lone surrogate escape (\\ud800 to \\udfff) is not a character: "
+                                           "write the character itself")
             return _scalar(node)
         raise _Invalid(node, path, "unsupported YAML node")  # pragma: no cover - composer yields only these
 
@@ -269,6 +300,7 @@ class _Builder:
         return f"YAML tag {shown} is not allowed: specs hold plain text, numbers, booleans, lists and mappings"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _INT_RE = re.compile(r"[-+]?(0|[1-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)")
 
 

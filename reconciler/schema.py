@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any, Mapping
@@ -46,7 +47,22 @@ def validator_for(name: str) -> jsonschema.Draft202012Validator:
 
     The files keep their $refs (editors read them as they are); resolving each $ref while
     validating cost about half of the validation time, so they are resolved once here."""
-    return jsonschema.Draft202012Validator(_inlined(load_schema(name), name))
+    return _Validator(_inlined(load_schema(name), name))
+
+
+def _ecma_pattern(validator, pattern: str, instance: Any, schema: dict):
+    """JSON Schema patterns are ECMA-262 regular expressions, where a final `$` means the end
+    of the text. Python's `$` also matches before a trailing newline, which let "5m\n" or
+    "a@example.com\n" through every check (and into a mail header)."""
+    if not isinstance(instance, str):
+        return
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + "\\Z"
+    if not re.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
 
 
 def _inlined(node: Any, file: str) -> Any:

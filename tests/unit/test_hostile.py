@@ -264,3 +264,30 @@ def test_line_breaks_in_a_recipient_are_refused_where_written(recipient, where):
     lines = error_lines({"server.yaml": SERVER, "team.yaml": team})
     assert len(lines) == 1
     assert lines[0].startswith(f"{where}: ")
+
+
+@pytest.mark.parametrize("field, value", [
+    ("repeatInterval", "4h\n"), ("groupWait", "5m\n"), ("recipients", ["a@example.com\n"]),
+    ("recipients", [{"name": "Ops\n", "email": "b@example.com"}]),
+])
+def test_a_trailing_newline_does_not_slip_past_a_pattern(field, value):
+    import json
+
+    doc = {"apiVersion": "notify-reconciler/v1", "kind": "RecipientList", "metadata": {"name": "l"},
+           "spec": {"recipients": ["a@example.com"], field: value}}
+    result = outcome({"server.yaml": SERVER, "l.yaml": json.dumps(doc).encode()})
+    assert isinstance(result, SpecErrors) and f"spec.{field}" in str(result)
+
+
+@pytest.mark.parametrize("depth", [30_000, 262_000])
+def test_very_deep_nesting_is_an_error_not_a_crash(depth):
+    for data in (b"[" * depth, b"- " * depth + b"x", b"{a: " * depth):
+        result = outcome({"deep.yaml": data[:DEFAULT_LIMITS.max_file_bytes]})
+        assert isinstance(result, SpecErrors) and "nesting is deeper" in str(result)
+
+
+def test_a_lone_surrogate_is_a_located_error_not_a_render_crash():
+    text = (b'apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: l}\n'
+            b'spec: {recipients: [{name: "A\\ud800", email: x@example.com}]}\n')
+    result = outcome({"server.yaml": SERVER, "team.yaml": text})
+    assert isinstance(result, SpecErrors) and "lone surrogate" in str(result)
