@@ -11,7 +11,7 @@ import pytest
 from reconciler.state import load_state
 
 from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import wait_until
+from tests.integration.services import _missing, wait_until
 from tests.integration.test_daemon import DaemonProcess
 
 
@@ -23,7 +23,7 @@ def small_disk(tmp_path):
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mount_point)],
                             capture_output=True, text=True)
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): this test needs root with CAP_SYS_ADMIN")
+        _missing(f"cannot mount a tmpfs here ({result.stderr.strip()}): this test needs root with CAP_SYS_ADMIN")
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
