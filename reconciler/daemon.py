@@ -264,12 +264,7 @@ class Daemon:
             alerting.repeat_seconds = duration_seconds(specs.routing.repeat_interval or "12h")
         now = self.host.now()
         for notice in self.stream.observe(outcome, now, alerting.repeat_seconds):
-            try:
-                self._queue(notice, now)
-            except EnvironmentProblem as exc:  # the outbox cannot be written (disk full, read-only)
-                log.error("event=own_alert_not_queued alert=%s status=%s error=%r", notice.alert, notice.status,
-                          str(exc))
-                self.metrics.mails.labels("not_queued").inc()
+            self._queue(notice, now)  # a full or read-only disk keeps it in memory (Outbox)
         alerting.alerts = self.stream.state
         try:
             save_alerting(self.config.state_dir, alerting)
@@ -319,9 +314,11 @@ class Daemon:
                 log.warning("event=mail_failed subject=%r error=%r", letter.subject, letter.last_error)
                 self.metrics.mails.labels("failed").inc()
             for letter in report.deferred:
-                if letter.last_error:
-                    log.warning("event=mail_deferred subject=%r attempts=%d error=%r", letter.subject,
-                                letter.attempts, letter.last_error)
+                log.warning("event=mail_deferred subject=%r attempts=%d waiting=%d retry_in=%.0fs error=%r",
+                            letter.subject, letter.attempts, len(report.waiting),
+                            letter.next_attempt - self.host.now(), letter.last_error)
+            for problem in report.unrecorded:  # mail still goes; only the outbox folder is behind
+                log.error("event=outbox_not_recorded error=%r", problem)
         self.metrics.outbox.labels("pending").set(len(self.outbox.pending()))
         self.metrics.outbox.labels("failed").set(len(self.outbox.failed()))
 
@@ -412,11 +409,17 @@ def own_alert_recipients(specs) -> list[str]:
 
 
 def acquire_lock(state_dir: str) -> int:
-    """Hold <stateDir>/lock for the life of the process; refuse if another daemon has it."""
+    """Hold <stateDir>/lock for the life of the process; refuse if another daemon has it.
+
+    The lock is taken on a read-only descriptor (flock does not need write access), so the
+    daemon keeps no file open for writing in the state directory and the disk under it can
+    still be remounted read-only; the daemon then goes on and says what it cannot record."""
     folder = Path(state_dir)
+    path = folder / "lock"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        descriptor = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise EnvironmentProblem(f"{folder}: cannot use the state directory: {exc.strerror}") from exc
     try:
@@ -426,8 +429,9 @@ def acquire_lock(state_dir: str) -> int:
         os.close(descriptor)
         raise EnvironmentProblem(f"another notify-reconciler (pid {holder}) is running on {folder}: stop it, or "
                                  "give this one its own stateDir") from None
-    os.ftruncate(descriptor, 0)
-    os.write(descriptor, f"{os.getpid()}\n".encode())
+    # The pid is for the message above; writing it through a second descriptor keeps the lock.
+    with open(path, "w", encoding="ascii") as pid_file:
+        pid_file.write(f"{os.getpid()}\n")
     return descriptor
 
 

@@ -22,6 +22,7 @@ import os
 import smtplib
 import socket
 import ssl
+import threading
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Callable, Mapping
 
 import tenacity
 
-from .errors import ReconcilerError
+from .errors import EnvironmentProblem, ReconcilerError
 from .files import write_atomically
 from .model import EmailServer
 
@@ -220,41 +221,83 @@ class OutboxReport:
     failed: list[Letter] = field(default_factory=list)
     """Given up on (permanent failure); kept in outbox/failed."""
     deferred: list[Letter] = field(default_factory=list)
+    """Tried in this pass and kept: the server is down or answered 4xx."""
+    waiting: list[Letter] = field(default_factory=list)
+    """Not tried in this pass: the outbox is backing off."""
+    unrecorded: list[str] = field(default_factory=list)
+    """What could not be written to the outbox folder (a full or read-only disk)."""
 
 
 class Outbox:
-    MAX_BACKOFF = 900.0
+    """Letters to one SMTP server, sent oldest first, so a resolved mail never overtakes its
+    firing one. The queue backs off as a whole: after a temporary failure every letter
+    waits (10 s, doubling, at most MAX_BACKOFF); a new letter ends the wait at once, and so
+    the first try after the server comes back sends everything in order.
+
+    If the folder cannot be written (disk full or read-only), the outbox goes on from memory
+    rather than drop an alert: a letter that cannot be stored is sent anyway (and stored once
+    the disk takes it), a sent letter that cannot be removed is not sent again by this
+    process, and the back-off holds without being recorded."""
+
+    MAX_BACKOFF = 60.0
+    """Short on purpose: an alert about a silent Alertmanager must not sit here for a quarter
+    of an hour after the SMTP server is back, and one connection a minute costs nothing."""
 
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
         self.failed_folder = self.folder / "failed"
+        self._done: set[str] = set()
+        """Letters sent or given up on whose file could not be removed yet."""
+        self._retry_at = 0.0
+        self._unsaved: dict[str, Letter] = {}
+        self._problems: list[str] = []
+        self._lock = threading.Lock()  # put() runs in the reconcile loop, deliver() in the mailer
 
     def put(self, sender: str, recipients: list[str], message: bytes, subject: str, now: float) -> Letter:
-        """Store a message durably before anything tries to send it."""
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        """Store a message durably before anything tries to send it (in memory if the disk
+        refuses: see the class)."""
         letter = Letter(f"{int(now * 1000):015d}-{uuid.uuid4().hex[:8]}", sender, list(recipients),
                         message.decode("utf-8"), subject, now)
-        self._save(letter)
+        try:
+            self._save(letter)
+        except EnvironmentProblem as exc:
+            with self._lock:
+                self._unsaved[letter.id] = letter
+                self._problems.append(f"{exc}: the mail is kept in memory and sent anyway")
+        self._retry_at = 0.0
         return letter
 
     def pending(self) -> list[Letter]:
-        return self._letters(self.folder)
+        with self._lock:
+            unsaved = dict(self._unsaved)
+        stored = [letter for letter in self._letters(self.folder) if letter.id not in self._done | unsaved.keys()]
+        return sorted(stored + list(unsaved.values()), key=lambda letter: letter.id)
 
     def failed(self) -> list[Letter]:
         return self._letters(self.failed_folder)
 
     def deliver(self, transport: Callable[[Letter], Delivery], now: float,
                 sleep: Callable[[float], None] | None = None) -> OutboxReport:
-        """Try every letter that is due, oldest first; keep what did not go."""
+        """If any letter is due, try them all, oldest first, until the server fails us."""
         report = OutboxReport()
-        for letter in self.pending():
-            if letter.next_attempt > now:
-                report.deferred.append(letter)
-                continue
+        with self._lock:
+            report.unrecorded, self._problems = self._problems, []
+            unsaved = list(self._unsaved.values())
+        for letter in unsaved:  # the disk may take them now
+            if self._record(report, self._save, letter):
+                with self._lock:
+                    self._unsaved.pop(letter.id, None)
+        for letter_id in sorted(self._done):
+            self._remove(letter_id, report)
+        letters = self.pending()
+        if now < self._retry_at or not any(letter.next_attempt <= now for letter in letters):
+            report.waiting = letters
+            return report
+        for index, letter in enumerate(letters):
             letter.attempts += 1
             try:
                 # A blip (a refused connection during a server restart) is retried at once a
-                # couple of times; a longer outage leaves the letter for a later pass.
+                # couple of times; a longer outage leaves the queue for a later pass.
                 delivery = tenacity.Retrying(
                     retry=tenacity.retry_if_exception_type(TemporaryMailError),
                     stop=tenacity.stop_after_attempt(3),
@@ -263,35 +306,66 @@ class Outbox:
                 )(transport, letter)
             except TemporaryMailError as exc:
                 letter.last_error = str(exc)
-                letter.next_attempt = now + min(self.MAX_BACKOFF, 10.0 * 2 ** (letter.attempts - 1))
-                self._save(letter)
                 report.deferred.append(letter)
+                report.waiting = letters[index + 1:]
+                self._retry_at = now + min(self.MAX_BACKOFF,
+                                           10.0 * 2 ** (max(item.attempts for item in letters) - 1))
+                for item in letters[index:]:
+                    item.next_attempt = self._retry_at
+                    if item.id not in self._unsaved:
+                        self._record(report, self._save, item)
+                break
             except MailError as exc:
                 letter.last_error = str(exc)
-                self._give_up(letter)
-                self._path(letter).unlink(missing_ok=True)
                 report.failed.append(letter)
+                self._record(report, self._give_up, letter)  # the record for status is best effort
+                self._done.add(letter.id)
+                self._remove(letter.id, report)
             else:
-                self._path(letter).unlink(missing_ok=True)
                 report.sent.append(letter)
+                self._done.add(letter.id)
+                self._remove(letter.id, report)
                 if delivery.refused:
                     # Sent to the others; what the server refused for good is kept for status.
                     refused = Letter(letter.id + "-refused", letter.sender, sorted(delivery.refused),
                                      letter.message, letter.subject, letter.created, letter.attempts,
                                      last_error="refused: " + "; ".join(f"{a}: {r}" for a, r in sorted(delivery.refused.items())))
-                    self._give_up(refused)
+                    self._record(report, self._give_up, refused)
                     report.failed.append(refused)
         return report
 
+    @staticmethod
+    def _record(report: OutboxReport, write: Callable[[Letter], None], letter: Letter) -> bool:
+        try:
+            write(letter)
+        except EnvironmentProblem as exc:
+            report.unrecorded.append(str(exc))
+            return False
+        return True
+
+    def _remove(self, letter_id: str, report: OutboxReport) -> None:
+        with self._lock:
+            self._unsaved.pop(letter_id, None)
+        try:
+            (self.folder / f"{letter_id}.json").unlink(missing_ok=True)
+        except OSError as exc:
+            report.unrecorded.append(f"{self.folder / letter_id}.json: cannot remove: {exc.strerror}")
+        else:
+            self._done.discard(letter_id)
+
     def _give_up(self, letter: Letter) -> None:
-        self.failed_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.failed_folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise EnvironmentProblem(f"{self.failed_folder}: cannot create: {exc.strerror}") from exc
         write_atomically(self.failed_folder / f"{letter.id}.json", _dump(letter))
 
-    def _path(self, letter: Letter) -> Path:
-        return self.folder / f"{letter.id}.json"
-
     def _save(self, letter: Letter) -> None:
-        write_atomically(self._path(letter), _dump(letter))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise EnvironmentProblem(f"{self.folder}: cannot create the outbox: {exc.strerror}") from exc
+        write_atomically(self.folder / f"{letter.id}.json", _dump(letter))
 
     @staticmethod
     def _letters(folder: Path) -> list[Letter]:

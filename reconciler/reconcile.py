@@ -205,9 +205,13 @@ def _record(state: State, config: Config, host: Host, outcome: Outcome, rendered
         save_state(config.state_dir, state)
     except EnvironmentProblem as exc:
         # The live config is whatever the pass left (old or new, whole either way); only the
-        # record of it is missing. Say so, as a failure the next pass will retry.
-        return replace(outcome, result="failed", reason="ApplyFailed",
-                       message=f"{outcome.message}; but the state could not be recorded: {exc}",
+        # record of it is missing. A success says so as a failure the next pass will retry; a
+        # rejection or failure keeps its own reason (and alert), with this added.
+        if outcome.ok:
+            return replace(outcome, result="failed", reason="ApplyFailed",
+                           message=f"{outcome.message}; but the state could not be recorded: {exc}",
+                           errors=(*outcome.errors, str(exc)))
+        return replace(outcome, message=f"{outcome.message}; and the state could not be recorded: {exc}",
                        errors=(*outcome.errors, str(exc)))
     return outcome
 

@@ -4,6 +4,9 @@ goes on, says what it could not record, and catches up once the disk is usable a
 from __future__ import annotations
 
 import subprocess
+import time
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import pytest
 from reconciler.state import load_state
 
 from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import _missing, wait_until
+from tests.integration.services import _missing, start_smtp_server, wait_until
 from tests.integration.test_daemon import DaemonProcess
 
 
@@ -63,9 +66,69 @@ def test_full_state_dir_keeps_the_config_current_and_catches_up(tmp_path, small_
         assert daemon.stop() == 0
 
 
+def remount(mount_point: Path, mode: str) -> None:
+    """`ro` fails with EBUSY while a file is open for writing there (a state write in
+    flight): try again for a few seconds."""
+    deadline = time.monotonic() + 10
+    while True:
+        result = subprocess.run(["mount", "-o", f"remount,{mode}", str(mount_point)], capture_output=True, text=True)
+        if result.returncode == 0:
+            return
+        assert time.monotonic() < deadline, f"cannot remount {mount_point} {mode}: {result.stderr}"
+        time.sleep(0.1)
+
+
+def test_state_dir_turning_read_only_under_the_daemon_loses_no_commit_and_no_mail(tmp_path, small_disk):
+    smtp = start_smtp_server()
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("start", **{"server.yaml": server(port=smtp.port),
+                            "ops.yaml": recipient_list("ops", ["ops@example.com", "dba@example.com"])})
+    output = tmp_path / "alertmanager.yml"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
+                      f"target: {{output: {output}, alertmanagers: []}}\nstateDir: {small_disk}\n"
+                      f"listen: 127.0.0.1:0\n")
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
+        remount(small_disk, "ro")  # possible because the daemon holds no file open for writing there
+
+        # A good commit still goes live; not recording it is an ApplyFailed, mailed from memory.
+        repo.commit("raise repeat interval", **{"policy.yaml": document("NotificationPolicy", "p",
+                                                                           "repeatInterval: 6h\n")})
+        wait_until(lambda: "repeat_interval: 6h" in output.read_text(), 10, "the commit to go live anyway")
+        smtp.wait_for(1, timeout=20)
+        # A bad commit is still rejected as such, and mailed.
+        repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+        smtp.wait_for(2, timeout=20)
+        assert "repeat_interval: 6h" in output.read_text()
+        assert "kept in memory and sent anyway" in daemon.text()
+        assert daemon.process.poll() is None
+
+        remount(small_disk, "rw")
+        sha = repo.commit("fix the typo", **{"ops.yaml": recipient_list("ops", ["ops@example.com"])})
+        smtp.wait_for(4, timeout=20)
+        subjects = [str(message_from_bytes(m.content, policy=default)["Subject"]) for m in smtp.messages]
+        assert [subject.split(":")[0] for subject in subjects] == [
+            "[FIRING] ApplyFailed", "[FIRING] ConfigRejected", "[RESOLVED] ApplyFailed resolved",
+            "[RESOLVED] ConfigRejected resolved"]
+        assert "the state could not be recorded" in subjects[0]
+        # The last valid config's recipients: both lists until the fix, which drops dba@.
+        assert [sorted(m.recipients) for m in smtp.messages] == [["dba@example.com", "ops@example.com"]] * 2 + [
+            ["ops@example.com"]] * 2
+        wait_until(lambda: (s := load_state(small_disk)).applied is not None and s.applied.sha == sha, 10,
+                   "the state to catch up")
+        assert list((small_disk / "outbox").glob("*.json")) == []  # nothing left behind, nothing sent twice
+        time.sleep(6)  # one more mailer tick
+        assert len(smtp.messages) == 4
+    finally:
+        assert daemon.stop() == 0
+        smtp.controller.stop()
+
+
 def test_read_only_state_dir_is_refused_at_start_and_touches_nothing(tmp_path, small_disk):
-    """A read-only state directory (the daemon holds a lock file in it, so it cannot turn
-    read-only under a running daemon): the daemon refuses to start and says why."""
+    """A state directory that is read-only when the daemon starts: it refuses to start (it
+    could not hold its lock or record anything) and says why."""
     repo = GitRepo(tmp_path / "repo")
     repo.commit("start", **{"server.yaml": server()})
     output = tmp_path / "alertmanager.yml"

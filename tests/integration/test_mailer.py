@@ -156,13 +156,77 @@ def test_outbox_keeps_mail_through_an_outage_and_a_restart(servers, tmp_path):
     waiting = Outbox(tmp_path / "outbox").pending()  # a restarted daemon sees it
     assert [(item.id, item.attempts) for item in waiting] == [(letter.id, 1)]
     assert "cannot talk to" in waiting[0].last_error
-    assert Outbox(tmp_path / "outbox").deliver(transport, now=1001.0).deferred  # backing off: not yet due
+    assert Outbox(tmp_path / "outbox").deliver(transport, now=1001.0).waiting  # backing off: not yet due
 
     smtp = servers(port=port)
     report = Outbox(tmp_path / "outbox").deliver(transport, now=waiting[0].next_attempt)
     assert [item.id for item in report.sent] == [letter.id]
     assert smtp.wait_for(1)[0].content.replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n")
     assert Outbox(tmp_path / "outbox").pending() == []
+
+
+def test_outbox_backs_off_as_one_queue_and_sends_in_order_when_the_server_returns(servers, tmp_path):
+    port = free_port()
+    outbox = Outbox(tmp_path / "outbox")
+
+    def transport(item):
+        return send(email_server(port), None, item.sender, item.recipients, item.message.encode())
+
+    def deliver(now):
+        return outbox.deliver(transport, now=now, sleep=lambda _: None)
+
+    outbox.put("a@example.com", ["b@example.com"], MESSAGE.replace(b"hi", b"firing"), "firing", now=0.0)
+    first = deliver(0.0)
+    assert [item.subject for item in first.deferred] == ["firing"]
+    # The wait doubles per failed try, and never grows past MAX_BACKOFF.
+    waits, now = [], 0.0
+    for _ in range(5):
+        now = outbox.pending()[0].next_attempt
+        report = deliver(now)
+        waits.append(report.deferred[0].next_attempt - now)
+    assert waits == [20.0, 40.0, Outbox.MAX_BACKOFF, Outbox.MAX_BACKOFF, Outbox.MAX_BACKOFF]
+    assert deliver(now + 1).waiting and not deliver(now + 1).deferred  # backing off: nothing tried
+
+    # A new letter is due at once: the queue is tried, oldest first, and both wait together.
+    outbox.put("a@example.com", ["b@example.com"], MESSAGE.replace(b"hi", b"resolved"), "resolved", now=now + 2)
+    report = deliver(now + 2)
+    assert [item.subject for item in report.deferred] == ["firing"]
+    assert [item.subject for item in report.waiting] == ["resolved"]
+    assert len({item.next_attempt for item in outbox.pending()}) == 1
+
+    smtp = servers(port=port)
+    report = deliver(outbox.pending()[0].next_attempt)
+    assert [item.subject for item in report.sent] == ["firing", "resolved"]
+    assert [m.content.split(b"Subject: ")[1][:8] for m in smtp.wait_for(2)] == [b"firing\r\n", b"resolved"]
+    assert outbox.pending() == []
+
+
+def test_outbox_on_an_unwritable_disk_sends_from_memory_and_stores_once_it_can(servers, tmp_path):
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state folder should be: every write under it fails\n")
+    outbox = Outbox(blocker / "outbox")
+    port = free_port()
+
+    def deliver(now):
+        return outbox.deliver(lambda item: send(email_server(port), None, item.sender, item.recipients,
+                                                item.message.encode()), now=now, sleep=lambda _: None)
+
+    outbox.put("a@example.com", ["b@example.com"], MESSAGE.replace(b"hi", b"first"), "first", now=0.0)
+    report = deliver(0.0)  # the SMTP server is down too
+    assert [item.subject for item in report.deferred] == ["first"]
+    assert any("kept in memory and sent anyway" in problem for problem in report.unrecorded)
+    assert [(item.subject, item.attempts) for item in outbox.pending()] == [("first", 1)]
+    assert deliver(1.0).waiting  # the back-off holds without a file
+
+    blocker.unlink()  # the disk is usable again: the letter is stored, still waiting
+    assert deliver(2.0).waiting
+    [stored] = Outbox(blocker / "outbox").pending()  # what a restart would find
+    assert (stored.subject, stored.attempts) == ("first", 1)
+
+    smtp = servers(port=port)
+    report = deliver(stored.next_attempt)
+    assert [item.subject for item in report.sent] == ["first"] and report.unrecorded == []
+    assert len(smtp.wait_for(1)) == 1 and list((blocker / "outbox").glob("*.json")) == []
 
 
 def test_outbox_gives_up_on_a_permanent_failure_and_keeps_it_for_status(servers, tmp_path):

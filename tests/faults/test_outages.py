@@ -1,0 +1,166 @@
+"""Outages that last: the SMTP server down for minutes, the git remote gone. Each ends in
+the documented state (last good config live, `status` and /metrics say what waits), with
+the right own alert, and nothing lost once the outage ends."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+from tests.integration.gitrepo import GitRepo, document, recipient_list, server
+from tests.integration.services import free_port, start_smtp_server, wait_until
+from tests.integration.test_daemon import DaemonProcess, get
+
+OUTAGE_SECONDS = 120.0
+"""Two minutes: long enough for the outbox back-off to reach its ceiling (60 s)."""
+
+
+def subjects(smtp) -> list[str]:
+    return [str(message_from_bytes(m.content, policy=default)["Subject"]) for m in smtp.messages]
+
+
+def metric(port: int, name: str, labels: str = "") -> float | None:
+    status, text = get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    match = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def status_output(config: Path) -> tuple[int, str]:
+    result = subprocess.run([sys.executable, "-m", "reconciler", "status", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    return result.returncode, result.stdout + result.stderr
+
+
+class Busy421:
+    """A server that accepts connections and answers 421 (service not available), as a mail
+    relay does while it is overloaded or shutting down."""
+
+    def __init__(self, port: int) -> None:
+        self.listener = socket.create_server(("127.0.0.1", port), reuse_port=False)
+        self.listener.settimeout(0.2)
+        self.connections = 0
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.running:
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            with connection:
+                connection.sendall(b"421 4.3.2 busy, try again later\r\n")
+
+    def stop(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.listener.close()
+
+
+def write_config(tmp_path: Path, repo: str, listen: int, grace: str = "60s") -> Path:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo}, pollInterval: 1s}}\n"
+                      f"target: {{output: {tmp_path / 'alertmanager.yml'}, alertmanagers: []}}\n"
+                      f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{listen}\n"
+                      f"ownAlerts: {{gracePeriod: {grace}}}\n")
+    return config
+
+
+def test_smtp_server_down_for_minutes_loses_no_mail_and_keeps_the_order(tmp_path):
+    smtp_port, listen = free_port(), free_port()
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("start", **{"server.yaml": server(port=smtp_port),
+                            "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    config = write_config(tmp_path, str(repo.path), listen)
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
+        outage_began = time.monotonic()
+        repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+        wait_until(lambda: "event=mail_deferred" in daemon.text(), 15, "the first try to fail")
+        fixed = repo.commit("fix", **{"ops.yaml": recipient_list("ops", ["ops@example.com"])})
+        wait_until(lambda: metric(listen, "notify_reconciler_outbox_messages", '{state="pending"}') == 2, 15,
+                   "both mails to wait in the outbox")
+        # The config goes on being applied while mail waits; status says what waits.
+        code, text = status_output(config)
+        assert fixed[:7] in text and "outbox:     2 waiting, 0 given up" in text
+
+        # First half: nothing listens (connection refused); second half: a relay answering 421.
+        time.sleep(max(0.0, outage_began + OUTAGE_SECONDS / 2 - time.monotonic()))
+        busy = Busy421(smtp_port)
+        time.sleep(max(0.0, outage_began + OUTAGE_SECONDS - time.monotonic()))
+        busy.stop()
+        assert busy.connections >= 1
+        # Backing off: a handful of tries in two minutes, not one per mailer tick (5 s).
+        tries = daemon.text().count("event=mail_deferred")
+        assert 3 <= tries <= 8, f"{tries} tries during the outage"
+
+        smtp = start_smtp_server(port=smtp_port)
+        back = time.monotonic()
+        try:
+            smtp.wait_for(2, timeout=90)
+            waited = time.monotonic() - back
+            assert [s.split(":")[0] for s in subjects(smtp)] == ["[FIRING] ConfigRejected",
+                                                                 "[RESOLVED] ConfigRejected resolved"]
+            print(f"outage {OUTAGE_SECONDS:.0f} s, {tries} tries; both mails arrived {waited:.1f} s after "
+                  f"the server came back")
+            assert waited <= 60 + 5 + 10  # MAX_BACKOFF, one mailer tick, slack
+            wait_until(lambda: metric(listen, "notify_reconciler_outbox_messages", '{state="pending"}') == 0, 15,
+                       "the outbox to empty")
+            assert list((tmp_path / "state" / "outbox").glob("*.json")) == []
+            assert status_output(config)[0] == 0
+        finally:
+            smtp.controller.stop()
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_unreachable_remote_mails_source_unavailable_and_resolves_after_a_force_push(tmp_path):
+    smtp = start_smtp_server()
+    upstream = GitRepo(tmp_path / "upstream")
+    first = upstream.commit("start", **{"server.yaml": server(port=smtp.port),
+                                        "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    upstream.commit("slower repeats", **{"policy.yaml": document("NotificationPolicy", "p", "repeatInterval: 6h\n")})
+    listen = free_port()
+    config = write_config(tmp_path, f"file://{upstream.path}", listen, grace="2s")
+    output = tmp_path / "alertmanager.yml"
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
+        live = output.read_bytes()
+        away = upstream.path.with_name("upstream-away")
+        upstream.path.rename(away)
+
+        firing = smtp.wait_for(1, timeout=30)
+        assert subjects(smtp)[0].startswith("[FIRING] SourceUnavailable")
+        assert firing[0].recipients == ["ops@example.com"]
+        body = message_from_bytes(smtp.messages[0].content, policy=default).get_content()
+        assert "What to do:" in body and str(upstream.path) in body
+        assert output.read_bytes() == live  # the last good config stays
+        code, text = status_output(config)
+        assert code == 1 and "own alerts: SourceUnavailable firing" in text
+        assert metric(listen, "notify_reconciler_reconciles_total", '{result="failed"}') >= 1
+
+        # Back, with history rewritten: the branch now ends in a commit the clone never saw.
+        away.rename(upstream.path)
+        upstream.git("reset", "-q", "--hard", first)
+        rewritten = upstream.commit("rewritten: weekly repeats",
+                                    **{"policy.yaml": document("NotificationPolicy", "p", "repeatInterval: 168h\n")})
+        smtp.wait_for(2, timeout=30)
+        assert subjects(smtp)[1].startswith("[RESOLVED] SourceUnavailable resolved: applied " + rewritten[:7])
+        assert "repeat_interval: 168h" in output.read_text()
+        time.sleep(3)
+        assert len(smtp.messages) == 2  # one firing, one resolved: no repeats in between
+    finally:
+        assert daemon.stop() == 0
+        smtp.controller.stop()
