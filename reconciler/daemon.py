@@ -43,8 +43,7 @@ from .errors import EnvironmentProblem, TransientDeployError
 from .files import remove_stale_temporaries
 from .mailer import Outbox, read_password, send
 from .model import duration_seconds
-from .pipeline import ParseCache
-from .reconcile import Host, Outcome, reconcile
+from .reconcile import Caches, Host, Outcome, reconcile
 from .source import GitSource
 from .state import load_alerting, save_alerting
 
@@ -148,7 +147,7 @@ class Daemon:
         self.alerting = load_alerting(config.state_dir)
         self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alert_grace))
         self.outbox = Outbox(Path(config.state_dir, "outbox"))
-        self.parse_cache = ParseCache()
+        self.caches = Caches()
         self._mail_wake = threading.Event()
 
     def _sleep(self, seconds: float) -> None:
@@ -233,7 +232,7 @@ class Daemon:
     def _pass(self, reasons: set[str]) -> Outcome | None:
         started = time.monotonic()
         try:
-            outcome = reconcile(self.config, self.host, self.source, self.parse_cache)
+            outcome = reconcile(self.config, self.host, self.source, self.caches)
         except Exception as exc:  # a bug must not kill the loop; it is logged and retried
             log.exception("event=reconcile_crashed error=%r", str(exc))
             return None

@@ -32,7 +32,7 @@ from ruamel.yaml.error import YAMLError
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
 from .model import Specs
-from .render import MAX_HEADER_LINE, RenderOptions, password_file_for
+from .render import MAX_HEADER_LINE, RenderOptions, Rendered, password_file_for
 
 HTTP_TIMEOUT = 10.0
 AMTOOL_TIMEOUT = 30.0
@@ -59,6 +59,34 @@ def read_live(output: str | os.PathLike) -> bytes | None:
         return None
     except OSError as exc:
         raise EnvironmentProblem(f"{output}: cannot read the live config: {exc.strerror}") from exc
+
+
+class CheckedParts:
+    """What the check last accepted: the render's skeleton and its lists' parts."""
+
+    def __init__(self) -> None:
+        self.skeleton: str | None = None
+        self.lists: frozenset[tuple[str, str]] = frozenset()
+
+
+def check_rendered(rendered: Rendered, checked: CheckedParts | None = None) -> None:
+    """`check_config` on what changed since the last accepted render.
+
+    With the same skeleton (base, globals, root route), a list's route and receiver are valid
+    or not by their own text: each route names only its own receiver, and names are unique
+    (the schema sees to that). So only the lists whose text is new are checked, in the
+    skeleton, and a one-file commit costs amtool a small file instead of the whole 2 MB
+    config. Anything else (a new base, server or policy) checks the whole text."""
+    if checked is not None and checked.skeleton == rendered.skeleton:
+        try:
+            check_config(rendered.with_lists([part for part in rendered.lists if part not in checked.lists]))
+        except DeployError:
+            check_config(rendered.text)  # refused: say it with the line numbers of the real file
+            raise
+    else:
+        check_config(rendered.text)
+    if checked is not None:
+        checked.skeleton, checked.lists = rendered.skeleton, frozenset(rendered.lists)
 
 
 def check_config(text: str) -> None:
@@ -180,8 +208,13 @@ def _http(url: str, path: str, *, method: str = "GET") -> tuple[int, str]:
 
 
 def _amtool_reason(output: str) -> str:
-    for line in output.splitlines():
+    """The FAILED line's reason and the indented detail lines under it (go-yaml lists each
+    unmarshal error on its own line)."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
         if "FAILED" in line:
-            return line.split("FAILED:", 1)[-1].strip()
+            details = [line.split("FAILED:", 1)[-1].strip()]
+            details += [more.strip() for more in lines[index + 1:index + 6] if more[:1].isspace()]
+            return " ".join(details)[:500]
     return " ".join(output.split())[:300]
 

@@ -17,6 +17,7 @@ metrics. A restart, an SMTP outage, or both, lose nothing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import smtplib
@@ -252,12 +253,15 @@ class Outbox:
         self._unsaved: dict[str, Letter] = {}
         self._problems: list[str] = []
         self._lock = threading.Lock()  # put() runs in the reconcile loop, deliver() in the mailer
+        self._sequence = itertools.count()
 
     def put(self, sender: str, recipients: list[str], message: bytes, subject: str, now: float) -> Letter:
         """Store a message durably before anything tries to send it (in memory if the disk
         refuses: see the class)."""
-        letter = Letter(f"{int(now * 1000):015d}-{uuid.uuid4().hex[:8]}", sender, list(recipients),
-                        message.decode("utf-8"), subject, now)
+        # Ids sort in the order letters were put, also within one millisecond (one pass often
+        # puts several): the time, then this process's count, then a random part.
+        letter = Letter(f"{int(now * 1000):015d}-{next(self._sequence):06d}-{uuid.uuid4().hex[:8]}", sender,
+                        list(recipients), message.decode("utf-8"), subject, now)
         try:
             self._save(letter)
         except EnvironmentProblem as exc:

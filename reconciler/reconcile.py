@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from .config import Config
-from .deploy import (TargetResult, check_config, config_hash, read_live, reload_and_verify, running_hash,
-                     write_password_files)
+from .deploy import (CheckedParts, TargetResult, check_rendered, config_hash, read_live, reload_and_verify,
+                     running_hash, write_password_files)
 from .errors import DeployError, EnvironmentProblem, ReconcilerError, SourceError, SpecErrors, TransientDeployError
 from .files import write_atomically
 from .model import Specs
 from .pipeline import ParseCache, parse_specs
-from .render import RenderOptions, render_alertmanager_config
+from .render import RenderCache, RenderOptions, render_config
 from .source import GitSource, Revision
 from .state import Attempt, State, TargetStatus, load_state, save_state
 
@@ -63,12 +63,23 @@ class Host:
     """Waits between retries; the daemon's raises when it is told to stop."""
 
 
+@dataclass
+class Caches:
+    """What one pass keeps for the next, so a commit that changes one file of a thousand
+    parses, renders and checks that one file's part (the daemon keeps one; `apply` starts cold)."""
+
+    parsed: ParseCache = field(default_factory=ParseCache)
+    rendered: RenderCache = field(default_factory=RenderCache)
+    checked: CheckedParts = field(default_factory=CheckedParts)
+
+
 def render_options(config: Config, host: Host) -> RenderOptions:
     return RenderOptions(hello_default=host.hostname, secrets_dir=str(Path(config.state_dir, "secrets")))
 
 
-def reconcile(config: Config, host: Host, source: GitSource | None = None, cache: ParseCache | None = None) -> Outcome:
+def reconcile(config: Config, host: Host, source: GitSource | None = None, caches: Caches | None = None) -> Outcome:
     state = load_state(config.state_dir)
+    caches = caches or Caches()
     source = source or GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
     revision = None
     specs: Specs | None = None
@@ -83,14 +94,16 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
                 return _record(state, config, host, Outcome("rejected", revision, f"{revision.describe()} rejected: "
                                                             f"{problem}", (problem,), reason="ConfigRejected"))
         # 2. Read the spec tree of that commit (git objects only, never a working tree).
-        tree = source.read(revision, known=cache.keys() if cache is not None else frozenset())
+        tree = source.read(revision, known=caches.parsed.keys())
         # 3. Validate: every located error of the commit, or the specs (unchanged blobs from the cache).
-        specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=cache)
+        specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=caches.parsed)
         # 4. Render into the base.
         base_text = _read_base(config)
         options = render_options(config, host)
-        text = render_alertmanager_config(specs, base_text, base_name=config.target.base or "base", options=options)
-        rendered = text.encode("utf-8")
+        render = render_config(specs, base_text, base_name=config.target.base or "base", options=options,
+                               cache=caches.rendered)
+        rendered = render.text.encode("utf-8")
+        digest = hashlib.sha256(rendered).hexdigest()
         # 5. Nothing to do when the live file holds these bytes and every Alertmanager runs
         #    them; an Alertmanager that runs something else is reloaded (drift).
         previous = read_live(config.target.output)
@@ -98,11 +111,11 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
             targets, drift = _reload_drifted(config, rendered, host)
             message = f"{revision.describe()} is live" + (f"; reloaded {', '.join(drift)}" if drift else "")
             return _record(state, config, host, Outcome("unchanged", revision, message, targets=targets,
-                                                        drift=drift, specs=specs), rendered)
+                                                        drift=drift, specs=specs), digest)
         drift = (f"{config.target.output} was edited by hand",) \
-            if previous is not None and state.applied_digest == hashlib.sha256(rendered).hexdigest() else ()
-        # 6. Check it: our own checks, then amtool's.
-        check_config(text)
+            if previous is not None and state.applied_digest == digest else ()
+        # 6. Check it: our own checks, then amtool's (on the lists that changed, if only they did).
+        check_rendered(render, caches.checked)
         # 7. Write it atomically (and the password file passwordEnv asks for).
         write_password_files(specs, options, host.environ)
         write_atomically(config.target.output, rendered)
@@ -126,7 +139,7 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
     # 9. Record what runs now.
     message = f"restored {revision.describe()}: {drift[0]}" if drift else f"applied {revision.describe()}"
     return _record(state, config, host, Outcome("applied", revision, message, targets=tuple(targets),
-                                                drift=drift, specs=specs), rendered)
+                                                drift=drift, specs=specs), digest)
 
 
 def _reload_drifted(config: Config, rendered: bytes, host: Host) -> tuple[tuple[TargetResult, ...], tuple[str, ...]]:
@@ -191,14 +204,14 @@ def _read_base(config: Config) -> str | None:
         raise EnvironmentProblem(f"{config.target.base}: cannot read the base config: {exc.strerror}") from exc
 
 
-def _record(state: State, config: Config, host: Host, outcome: Outcome, rendered: bytes | None = None) -> Outcome:
+def _record(state: State, config: Config, host: Host, outcome: Outcome, digest: str | None = None) -> Outcome:
     now = host.now()
     state.attempted = Attempt(outcome.revision, now, outcome.result,
                               None if outcome.ok else "\n".join(outcome.errors) or outcome.message)
     if outcome.result == "applied" or (outcome.result == "unchanged" and state.applied != outcome.revision):
         state.applied, state.applied_at = outcome.revision, now
-    if rendered is not None:
-        state.applied_digest = hashlib.sha256(rendered).hexdigest()
+    if digest is not None:
+        state.applied_digest = digest
     for target in outcome.targets:
         state.alertmanagers[target.url] = TargetStatus(target.ok, target.message, now)
     try:

@@ -68,6 +68,39 @@ def password_file_for(server: EmailServer, options: RenderOptions) -> str | None
 def render_alertmanager_config(specs: Specs, base_text: str | None = None, *,
                                base_name: str = "base", options: RenderOptions = RenderOptions()) -> str:
     """The complete alertmanager.yml for `specs`, merged into `base_text` when given."""
+    return render_config(specs, base_text, base_name=base_name, options=options).text
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A render, with the parts it was assembled from: what a check needs to look only at
+    the lists that changed since the last render it accepted."""
+
+    text: str
+    skeleton: str
+    """The config with a placeholder line where our routes go and one where our receivers go;
+    everything that is not a RecipientList's route or receiver (base, globals, root route)."""
+    lists: tuple[tuple[str, str], ...]
+    """Per RecipientList, in order: its route and its receiver, as the lines spliced in."""
+    fixed: str
+    """Our receivers that belong to no list (the discard receiver), as spliced."""
+
+    def with_lists(self, lists: list[tuple[str, str]]) -> str:
+        """The config with only these lists' routes and receivers: a valid config on its own,
+        since each list's route names only its own receiver."""
+        return _assemble(self.skeleton, lists, self.fixed)
+
+
+class RenderCache(dict):
+    """id of a RecipientList -> (that list, its routing, the TLS settings, the indents, its
+    route and receiver lines). A one-file commit renders one list; the other 999 come from
+    here (the parse cache hands back the same list objects). Holding the list keeps its id
+    from being reused."""
+
+
+def render_config(specs: Specs, base_text: str | None = None, *, base_name: str = "base",
+                  options: RenderOptions = RenderOptions(), cache: RenderCache | None = None) -> Rendered:
+    """`render_alertmanager_config`, keeping the parts; `cache` carries list texts between renders."""
     yaml = _yaml()
     config = _load_base(yaml, base_text, base_name) if base_text is not None else None
     if config is None:
@@ -89,33 +122,41 @@ def render_alertmanager_config(specs: Specs, base_text: str | None = None, *,
     _remove_owned(routes, "receiver")
 
     # Our entries are many (1,000 lists is a real size) and plain: they are written as text
-    # below, and only a placeholder goes through ruamel's much slower round-trip emitter.
-    owned_receivers: list[dict] = []
-    owned_routes: list[dict] = []
-    if route.get("receiver", "").startswith(PREFIX):
-        owned_receivers.append({"name": DISCARD_RECEIVER})
-    if specs.email_enabled:
-        assert specs.server is not None
-        for recipient_list in specs.lists:
-            routing = specs.routing_for(recipient_list)
-            owned_routes.append(_route(recipient_list, routing))
-            owned_receivers.append(_receiver(recipient_list, routing, specs.server))
-    blocks = {}
-    if owned_routes:
+    # into the dump, and only a placeholder goes through ruamel's much slower round-trip emitter.
+    discard = route.get("receiver", "").startswith(PREFIX)
+    lists = specs.lists if specs.email_enabled else ()
+    if lists:
         routes.insert(0, _PLACEHOLDER.format("routes"))
-        blocks["routes"] = (f"{MARK}: routes to {PREFIX}* receivers", owned_routes)
-    if owned_receivers:
+    if lists or discard:
         receivers.append(_PLACEHOLDER.format("receivers"))
-        blocks["receivers"] = (f"{MARK}: {PREFIX}* receivers", owned_receivers)
     _give_trailing_comment(receivers, receivers_tail)
     _give_trailing_comment(routes, routes_tail)
     if not routes:
         del route["routes"]
-    text = _dump(yaml, config)
-    for name, (comment, entries) in blocks.items():
-        text = _splice(text, _PLACEHOLDER.format(name), comment, entries)
-    return text
-    return _dump(yaml, config)
+    skeleton = _dump(yaml, config)
+    placed = [match.group("name") for match in _PLACEHOLDER_LINE.finditer(skeleton)]
+    expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else [])
+    assert sorted(placed) == sorted(expected), f"placeholders {placed} in the dump, expected {expected}"
+
+    route_dash, receiver_dash = _placeholder_indent(skeleton, "routes"), _placeholder_indent(skeleton, "receivers")
+    fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard else ""
+    parts = []
+    kept = RenderCache()
+    tls = _tls_config(specs.server) if specs.server is not None else None
+    for recipient_list in lists:
+        routing = specs.routing_for(recipient_list)
+        hit = cache.get(id(recipient_list)) if cache is not None else None
+        if hit is not None and hit[0] is recipient_list and hit[1:5] == (routing, tls, route_dash, receiver_dash):
+            part = hit[5]
+        else:
+            part = ("".join(_item_lines(_route(recipient_list, routing), route_dash)),
+                    "".join(_item_lines(_receiver(recipient_list, routing, tls), receiver_dash)))
+        kept[id(recipient_list)] = (recipient_list, routing, tls, route_dash, receiver_dash, part)
+        parts.append(part)
+    if cache is not None:
+        cache.clear()
+        cache.update(kept)
+    return Rendered(_assemble(skeleton, parts, fixed), skeleton, tuple(parts), fixed)
 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
@@ -177,7 +218,11 @@ def _root_route(config: CommentedMap, specs: Specs) -> CommentedMap:
             route[key] = _flow(value) if isinstance(value, list) else value
     if "routes" not in route or route["routes"] is None:
         route["routes"] = CommentedSeq()
-    route["routes"].fa.set_block_style()  # our entries are spliced in as block lines
+    # Our entries are spliced in as block lines, so everything that holds them is block
+    # style, whatever the base wrote (`route: {receiver: web}` is a common one-liner).
+    config.fa.set_block_style()
+    route.fa.set_block_style()
+    route["routes"].fa.set_block_style()
     return route
 
 
@@ -195,13 +240,12 @@ def _routing_fields(routing: Routing) -> dict:
             "group_interval": routing.group_interval, "repeat_interval": routing.repeat_interval}
 
 
-def _receiver(recipient_list: RecipientList, routing: Routing, server: EmailServer) -> dict:
+def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None) -> dict:
     email: dict = {
         "to": ", ".join(r.email for r in recipient_list.recipients),
         "send_resolved": bool(routing.send_resolved),
         "headers": {"To": to_header(recipient_list)},
     }
-    tls = _tls_config(server)
     if tls:
         email["tls_config"] = tls
     return {"name": PREFIX + recipient_list.name, "email_configs": [email]}
@@ -385,18 +429,27 @@ def _scrub_slot(slot: Any) -> Any:
 # -- our entries, written as text ------------------------------------------------------------
 
 _PLACEHOLDER = "notify-reconciler-generated-{}-go-here"
+_PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers)-go-here\n",
+                               re.MULTILINE)
 
 
-def _splice(text: str, placeholder: str, comment: str, entries: list[dict]) -> str:
-    """Replace the placeholder's `- ...` line with `entries` as block YAML at its indent,
-    formatted as ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
-    match = re.search(rf"^(?P<indent> *)- {re.escape(placeholder)}\n", text, re.MULTILINE)
-    assert match, f"placeholder {placeholder} not in the dump"  # the dump holds what we inserted
-    dash = len(match.group("indent"))
-    lines = [" " * dash + f"# {comment}\n"]
-    for entry in entries:
-        lines.extend(_item_lines(entry, dash))
-    return text[:match.start()] + "".join(lines) + text[match.end():]
+def _placeholder_indent(skeleton: str, name: str) -> int:
+    match = re.search(rf"^( *)- {_PLACEHOLDER.format(name)}\n", skeleton, re.MULTILINE)
+    return len(match.group(1)) if match else 0
+
+
+def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str) -> str:
+    """Put our routes and receivers where the skeleton's placeholders are, formatted as
+    ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
+    blocks = {"routes": (f"{MARK}: routes to {PREFIX}* receivers", [route for route, _ in lists]),
+              "receivers": (f"{MARK}: {PREFIX}* receivers", [fixed] + [receiver for _, receiver in lists])}
+    pieces, position = [], 0
+    for match in _PLACEHOLDER_LINE.finditer(skeleton):  # in the skeleton: a few kB, not the 2 MB result
+        comment, lines = blocks[match.group("name")]
+        pieces += [skeleton[position:match.start()], match.group("indent"), f"# {comment}\n", *lines]
+        position = match.end()
+    pieces.append(skeleton[position:])
+    return "".join(pieces)
 
 
 def _item_lines(mapping: dict, dash: int) -> list[str]:

@@ -10,7 +10,9 @@ from ruamel.yaml import YAML
 
 from reconciler.cli import main
 from reconciler.pipeline import parse_specs
-from reconciler.render import RenderOptions, render_alertmanager_config
+from reconciler.deploy import CheckedParts, check_rendered
+from reconciler.errors import DeployError
+from reconciler.render import RenderOptions, render_alertmanager_config, render_config
 
 from .gitrepo import document, recipient_list, server
 from .services import require_binary
@@ -74,7 +76,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("base", [None, BASE], ids=["no base", "example base"])
+FLOW_BASE = "route: {receiver: web, group_by: [alertname]}\nreceivers: [{name: web}]\n"
+
+
+@pytest.mark.parametrize("base", [None, BASE, FLOW_BASE], ids=["no base", "example base", "flow-style base"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_render_passes_amtool(amtool, tmp_path, case, base):
     documents = CASES[case]
@@ -99,3 +104,30 @@ def test_amtool_really_refuses_a_broken_config(amtool, tmp_path):
     """The check above can fail: amtool does refuse what Alertmanager would."""
     with pytest.raises(AssertionError, match="amtool refused"):
         check(amtool, "route: {receiver: missing}\nreceivers: []\n", tmp_path)
+
+
+def test_incremental_check_sends_amtool_only_what_changed_and_still_catches_it(amtool):
+    import dataclasses
+
+    specs = parse_specs({f"{i}.yaml": d.encode() for i, d in enumerate(
+        [server(), recipient_list("ops", ["o@example.com"]), recipient_list("db", ["d@example.com"])])})
+    rendered = render_config(specs, BASE, options=OPTIONS)
+    checked = CheckedParts()
+    check_rendered(rendered, checked)  # the first check sees the whole text
+    assert checked.skeleton == rendered.skeleton and checked.lists == frozenset(rendered.lists)
+
+    good, db = rendered.lists
+    broken = (db[0], db[1].replace("email_configs:", "email_configz:"))  # a field Alertmanager does not know
+    bad = dataclasses.replace(rendered, lists=(good, broken), text=rendered.with_lists([good, broken]))
+    with pytest.raises(DeployError, match="amtool check-config refused.*email_configz"):
+        check_rendered(bad, checked)
+    assert checked.lists == frozenset(rendered.lists)  # a refusal is not remembered as accepted
+
+    # Only what changed goes to amtool: a record that (wrongly) holds the broken part lets
+    # it through, which shows the unchanged parts are not checked again...
+    checked.lists = frozenset({good, broken})
+    check_rendered(bad, checked)
+    # ...while a different skeleton (base, globals, root route) has the whole text checked.
+    checked.skeleton = rendered.skeleton.replace("smtp_from", "smtp_from_before")
+    with pytest.raises(DeployError, match="email_configz"):
+        check_rendered(bad, checked)

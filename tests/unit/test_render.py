@@ -319,3 +319,59 @@ def test_every_scalar_we_write_reads_back_as_the_same_string(value):
         # ...and YAML 1.2.
         got = YAML(typ="safe").load(text)["k"]
         assert (got[0] if flow else got) == value
+
+
+# -- a render cache: the next render reuses unchanged lists' lines, and is the same bytes --------
+
+def _tree(files: dict[str, str]):
+    import hashlib
+
+    return ({name: text.encode() for name, text in files.items()},
+            {name: hashlib.sha1(text.encode()).hexdigest() for name, text in files.items()})
+
+
+BASE_FILES = {
+    "server.yaml": SERVER,
+    "policy.yaml": doc("NotificationPolicy", "p", "repeatInterval: 4h\n"),
+    **{f"team{n}.yaml": doc("RecipientList", f"team{n}", recipients(f"t{n}@example.com", f"u{n}@example.com"))
+       for n in range(5)},
+}
+CHANGES = {
+    "one recipient": {"team2.yaml": doc("RecipientList", "team2", recipients("new@example.com"))},
+    "a list's override": {"team1.yaml": doc("RecipientList", "team1", recipients("t1@example.com") +
+                                            "repeatInterval: 1h\n")},
+    "the policy (every list)": {"policy.yaml": doc("NotificationPolicy", "p", "repeatInterval: 6h\n")},
+    "the server's TLS (every list)": {"server.yaml": SERVER + "  tls:\n    caFile: /etc/ca.pem\n"},
+    "a new list": {"team9.yaml": doc("RecipientList", "team9", recipients("n@example.com"))},
+    "a renamed list": {"team3.yaml": doc("RecipientList", "team3b", recipients("t3@example.com"))},
+    "e-mail disabled": {"server.yaml": SERVER + "  enabled: false\n"},
+}
+
+
+@pytest.mark.parametrize("base", [None, "route: {receiver: web}\nreceivers: [{name: web}]\n",
+                                  "{route: {receiver: web, routes: [{receiver: web}]}, receivers: [{name: web}]}\n"],
+                         ids=["no base", "flow-style route", "all flow style"])
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_render_cache_gives_the_bytes_of_a_cold_render(change, base):
+    from reconciler.pipeline import ParseCache
+    from reconciler.render import RenderCache, render_config
+
+    parsed, cache = ParseCache(), RenderCache()
+    before = parse_specs(*_tree(BASE_FILES)[:1], digests=_tree(BASE_FILES)[1], cache=parsed)
+    first = render_config(before, base, options=OPTIONS, cache=cache)
+    assert first.text == render_alertmanager_config(before, base, options=OPTIONS)
+    files = {name: text for name, text in {**BASE_FILES, **CHANGES[change]}.items()}
+    if change == "a renamed list":
+        files.pop("team3.yaml")
+        files["team3b.yaml"] = CHANGES[change]["team3.yaml"]
+    content, digests = _tree(files)
+    after = parse_specs(content, digests=digests, cache=parsed)
+    warm = render_config(after, base, options=OPTIONS, cache=cache)
+    assert warm.text == render_alertmanager_config(after, base, options=OPTIONS)
+    assert warm.text != first.text
+    assert len(cache) == len(after.lists if after.email_enabled else ())  # nothing stale is kept
+    # The parts put back together are the text; each list alone is a whole config too.
+    assert warm.with_lists(list(warm.lists)) == warm.text
+    for part in warm.lists:
+        alone = YAML(typ="safe").load(warm.with_lists([part]))
+        assert [r["name"] for r in alone["receivers"]][-1] == part[1].split("name: ")[1].split("\n")[0]
