@@ -7,6 +7,8 @@ What the reconciler owns in the rendered file, and replaces on every render:
   ``notify-reconciler/discard`` receiver when the reconciler had to make the root route);
 - the routes to those receivers, placed first under ``route.routes`` with
   ``continue: true`` so every list sees its alerts and the base's routes still apply;
+- a last route to the base's root receiver, so what no other route takes still reaches it
+  (a matching e-mail route would otherwise keep alerts from it);
 - the ``smtp_*`` keys of ``global`` (when an EmailServer exists).
 Everything else in the base (other receivers, routes, inhibit rules, templates, comments
 and key order) is kept as written. Rendering a base that already holds a render gives the
@@ -84,11 +86,13 @@ class Rendered:
     """Per RecipientList, in order: its route and its receiver, as the lines spliced in."""
     fixed: str
     """Our receivers that belong to no list (the discard receiver), as spliced."""
+    fallback: str = ""
+    """The last route, to the base's root receiver, as spliced (see render_config)."""
 
     def with_lists(self, lists: list[tuple[str, str]]) -> str:
         """The config with only these lists' routes and receivers: a valid config on its own,
         since each list's route names only its own receiver."""
-        return _assemble(self.skeleton, lists, self.fixed)
+        return _assemble(self.skeleton, lists, self.fixed, self.fallback)
 
 
 class RenderCache(dict):
@@ -125,6 +129,15 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     # into the dump, and only a placeholder goes through ruamel's much slower round-trip emitter.
     discard = route.get("receiver", "").startswith(PREFIX)
     lists = specs.lists if specs.email_enabled else ()
+    # In Alertmanager a child route that matches, even with `continue: true`, keeps the alert
+    # from its parent's receiver. So that an e-mail list does not take alerts away from the
+    # base's root receiver ("anything not routed elsewhere goes to chat"), a last route sends
+    # what no other route took to that receiver, as the root itself would have.
+    fallback = bool(lists) and not discard
+    if fallback:
+        if routes and isinstance(routes[-1], dict) and dict(routes[-1]) == {"receiver": route["receiver"]}:
+            del routes[-1]  # the one an earlier render added
+        routes.append(_PLACEHOLDER.format("fallback"))
     if lists:
         routes.insert(0, _PLACEHOLDER.format("routes"))
     if lists or discard:
@@ -135,11 +148,13 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
         del route["routes"]
     skeleton = _dump(yaml, config)
     placed = [match.group("name") for match in _PLACEHOLDER_LINE.finditer(skeleton)]
-    expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else [])
+    expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else []) + (
+        ["fallback"] if fallback else [])
     assert sorted(placed) == sorted(expected), f"placeholders {placed} in the dump, expected {expected}"
 
     route_dash, receiver_dash = _placeholder_indent(skeleton, "routes"), _placeholder_indent(skeleton, "receivers")
     fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard else ""
+    fallback_route = "".join(_item_lines({"receiver": route["receiver"]}, route_dash)) if fallback else ""
     parts = []
     kept = RenderCache()
     tls = _tls_config(specs.server) if specs.server is not None else None
@@ -156,7 +171,7 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     if cache is not None:
         cache.clear()
         cache.update(kept)
-    return Rendered(_assemble(skeleton, parts, fixed), skeleton, tuple(parts), fixed)
+    return Rendered(_assemble(skeleton, parts, fixed, fallback_route), skeleton, tuple(parts), fixed, fallback_route)
 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
@@ -429,7 +444,7 @@ def _scrub_slot(slot: Any) -> Any:
 # -- our entries, written as text ------------------------------------------------------------
 
 _PLACEHOLDER = "notify-reconciler-generated-{}-go-here"
-_PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers)-go-here\n",
+_PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers|fallback)-go-here\n",
                                re.MULTILINE)
 
 
@@ -438,11 +453,13 @@ def _placeholder_indent(skeleton: str, name: str) -> int:
     return len(match.group(1)) if match else 0
 
 
-def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str) -> str:
+def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str,
+              fallback: str) -> str:
     """Put our routes and receivers where the skeleton's placeholders are, formatted as
     ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
     blocks = {"routes": (f"{MARK}: routes to {PREFIX}* receivers", [route for route, _ in lists]),
-              "receivers": (f"{MARK}: {PREFIX}* receivers", [fixed] + [receiver for _, receiver in lists])}
+              "receivers": (f"{MARK}: {PREFIX}* receivers", [fixed] + [receiver for _, receiver in lists]),
+              "fallback": (f"{MARK}: what no route above took still reaches the root receiver", [fallback])}
     pieces, position = [], 0
     for match in _PLACEHOLDER_LINE.finditer(skeleton):  # in the skeleton: a few kB, not the 2 MB result
         comment, lines = blocks[match.group("name")]

@@ -131,3 +131,27 @@ def test_incremental_check_sends_amtool_only_what_changed_and_still_catches_it(a
     checked.skeleton = rendered.skeleton.replace("smtp_from", "smtp_from_before")
     with pytest.raises(DeployError, match="email_configz"):
         check_rendered(bad, checked)
+
+
+def test_an_email_list_takes_no_alert_away_from_the_base_routes_or_root_receiver(amtool, tmp_path):
+    """What Alertmanager would do with an alert, asked of amtool itself (`config routes test`)."""
+    specs = parse_specs({f"{i}.yaml": d.encode() for i, d in enumerate(
+        [server(), recipient_list("all", ["a@example.com"]),
+         recipient_list("db", ["d@example.com"], matchers="['team=\"db\"']")])})
+    text = render_alertmanager_config(specs, BASE, options=OPTIONS)
+
+    def receivers(config_text: str, *labels: str) -> set[str]:
+        path = tmp_path / "routes.yml"
+        path.write_text(config_text)
+        result = subprocess.run([amtool, "config", "routes", "test", f"--config.file={path}", *labels],
+                                capture_output=True, text=True, timeout=60)
+        return set(result.stdout.strip().split(","))
+
+    # The example base: chat-ops gets what no route takes, the Watchdog goes to the switch only.
+    assert receivers(text, "alertname=DiskFull") == {"notify-reconciler/all", "chat-ops"}
+    assert receivers(text, "alertname=DiskFull", "team=db") == {"notify-reconciler/all", "notify-reconciler/db",
+                                                                "chat-ops"}
+    assert receivers(text, "alertname=Watchdog") == {"notify-reconciler/all", "deadmans-switch"}
+    # Without the last route the lists would swallow what the root receiver used to get.
+    without = text.replace("    - receiver: chat-ops\n", "")
+    assert receivers(without, "alertname=DiskFull") == {"notify-reconciler/all"}

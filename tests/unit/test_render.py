@@ -240,7 +240,14 @@ def test_base_keeps_comments_order_and_foreign_receivers():
     assert list(config) == ["global", "route", "receivers", "inhibit_rules"]
     assert [r["name"] for r in config["receivers"]] == ["chat", "pager", PREFIX + "ops"]
     assert config["route"]["receiver"] == "chat"
-    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "ops", "pager"]
+    # Our route first; the base's own; last, what no route took goes to the root receiver still.
+    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "ops", "pager", "chat"]
+    assert config["route"]["routes"][-1] == {"receiver": "chat"}
+
+
+def test_without_lists_the_base_routes_are_left_as_written():
+    config = rendered(SERVER, base=BASE)
+    assert [r["receiver"] for r in config["route"]["routes"]] == ["pager"]
 
 
 def test_base_smtp_keys_are_replaced_not_mixed():
