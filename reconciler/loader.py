@@ -15,6 +15,7 @@ Guarantees, for any input whatsoever: a list of documents plus a list of located
 
 from __future__ import annotations
 
+import codecs
 import math
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
 _MAP, _SEQ, _TIMESTAMP, _MERGE = (_TAG + t for t in ("map", "seq", "timestamp", "merge"))
 _SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
+_VALUE = _TAG + "value"
+"""What the resolver makes of a plain `=` (YAML 1.1's value key); a spec means the text."""
+_BOOLEANS = {"true": True, "false": False}
 
 
 @dataclass(frozen=True)
@@ -98,18 +102,27 @@ class _Invalid(Exception):
         self.node, self.path, self.message = node, path, message
 
 
+def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> SpecError:
+    """Where the first byte that is not UTF-8 is, as an editor counts: the line, and the
+    characters before it on that line (a byte-order mark is not one)."""
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    at = bom + exc.start  # utf-8-sig reports offsets after the mark
+    line_start = max(data.rfind(b"\n", 0, at) + 1, bom)
+    column = len(data[line_start:at].decode("utf-8")) + 1
+    return SpecError(Location(name, data.count(b"\n", 0, at) + 1, column), "",
+                     f"byte 0x{data[at]:02x} is not UTF-8: save the file as UTF-8")
+
+
 def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
     """Parse every document of one file. Returns the documents and the errors found."""
     if len(data) > limits.max_file_bytes:
-        return [], [SpecError(Location(name, 1, 1), "", f"file is {len(data):,} bytes, more than the "
-                              f"{limits.max_file_bytes:,} a spec file may have: split it or remove what is not a spec")]
+        # Readers stop one byte past the limit, so the real size is not known here.
+        return [], [SpecError(Location(name, 1, 1), "", f"file is larger than the {limits.max_file_bytes:,} bytes a "
+                              "spec file may have: split it or remove what is not a spec")]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return [], [SpecError(Location(name, line, column), "",
-                              f"byte 0x{data[exc.start]:02x} is not UTF-8: save the file as UTF-8")]
+        return [], [_not_utf8(name, data, exc)]
     if "\x00" in text:
         # The YAML scanner rejects NUL too, but only after scanning up to it.
         offset = text.index("\x00")
@@ -262,6 +275,11 @@ class _Builder:
             self._expect_tag(node, path, _SEQ)
             return [self.value(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
+            if node.tag == _VALUE and node.value == "=":
+                return "="
+            if node.tag == _BOOL and node.value.lower() not in _BOOLEANS:
+                # `!!bool yes`: YAML 1.2 has two booleans, and a guess would be silent.
+                raise _Invalid(node, path, f"{node.value!r} is not a boolean: write true or false")
             if node.tag not in _SCALAR_TAGS:
                 raise _Invalid(node, path, self._tag_message(node.tag))
             if _SURROGATE.search(node.value):
@@ -310,7 +328,7 @@ def _scalar(node: ScalarNode) -> Any:
     if tag == _NULL:
         return None
     if tag == _BOOL:
-        return value.lower() == "true"
+        return _BOOLEANS[value.lower()]
     if tag == _INT and _INT_RE.fullmatch(value):
         sign = -1 if value.startswith("-") else 1
         digits = value.lstrip("+-").replace("_", "")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
 
+import re2
+
 from .errors import Location, SpecError
 from .loader import Document, format_path
 from .schema import schema_default
@@ -291,7 +293,9 @@ _MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\
 
 
 def _check_matchers(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
-    """Regex matchers must compile; Alertmanager anchors them and uses RE2 syntax."""
+    """Regex matchers must compile as Alertmanager compiles them: RE2 syntax (Go's regexp),
+    checked with RE2 itself. Python's `re` would let look-ahead, back-references, atomic
+    groups and possessive quantifiers through, and refuse RE2's `\\pL`."""
     errors = []
     matchers = spec.get("matchers")
     for index, matcher in enumerate(matchers if isinstance(matchers, list) else ()):
@@ -300,15 +304,28 @@ def _check_matchers(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
             continue
         pattern = parsed.group(3).replace('\\"', '"').replace("\\\\", "\\")
         path = ("spec", "matchers", index)
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            errors.append(SpecError(doc.locate(path), format_path(path),
-                                    f"{pattern!r} is not a valid regular expression ({exc.msg}): fix the "
-                                    "pattern after =~ or !~"))
-        else:
-            if re.search(r"\(\?[=!<]|\\[1-9]", pattern):
-                errors.append(SpecError(doc.locate(path), format_path(path),
-                                        f"{pattern!r} uses look-around or back-references, which "
-                                        "Alertmanager's RE2 regular expressions do not support"))
+        problem = re2_problem(pattern)
+        if problem is None:
+            continue
+        problem = f'"{problem}"'
+        if _PERL_ONLY.search(pattern):
+            problem += ", and it has no look-around or back-references"
+        errors.append(SpecError(doc.locate(path), format_path(path),
+                                f"{pattern!r} is not a regular expression Alertmanager accepts (RE2: {problem}): "
+                                "fix the pattern after =~ or !~"))
     return errors
+
+
+_PERL_ONLY = re.compile(r"\(\?[=!<]|\(\?P=|\\[1-9]")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # RE2 would also print each error on the process's stderr
+
+
+def re2_problem(pattern: str) -> str | None:
+    """Why RE2 refuses `pattern`, or None."""
+    try:
+        re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "invalid"
+        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    return None

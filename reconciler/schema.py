@@ -62,7 +62,14 @@ def _ecma_pattern(validator, pattern: str, instance: Any, schema: dict):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+def _is_integer(checker, instance: Any) -> bool:
+    """JSON Schema counts 25.0 as an integer; a spec does not (it rendered as `:25.0`)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator, {"pattern": _ecma_pattern},
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
 def _inlined(node: Any, file: str) -> Any:
@@ -101,9 +108,10 @@ def validate_document(document: Document) -> list[SpecError]:
     if "apiVersion" in content and api_version != API_VERSION:
         problems.append(SpecError(document.locate(("apiVersion",)), "apiVersion",
                                   f"{api_version!r} is not a known apiVersion: use {API_VERSION}"))
-    if "kind" in content and kind not in KIND_SCHEMAS:
+    if "kind" in content and not (isinstance(kind, str) and kind in KIND_SCHEMAS):
+        shown = f"{kind!r} is not a known kind" if isinstance(kind, str) else f"{_describe(kind)} is not a kind"
         problems.append(SpecError(document.locate(("kind",)), "kind",
-                                  f"{kind!r} is not a known kind: use one of {', '.join(KIND_SCHEMAS)}"))
+                                  f"{shown}: use one of {', '.join(KIND_SCHEMAS)}"))
     if problems:
         return problems
     if kind is None:
@@ -114,7 +122,8 @@ def validate_document(document: Document) -> list[SpecError]:
 def validate_value(document: Document, schema_name: str) -> list[SpecError]:
     """Every error of `document.content` against one schema file, located."""
     validator = validator_for(schema_name)
-    return [_located(document, error) for error in _leaf_errors(validator.iter_errors(document.content))]
+    return [located for error in _leaf_errors(validator.iter_errors(document.content))
+            for located in _located(document, error)]
 
 
 def _leaf_errors(errors) -> list[ValidationError]:
@@ -128,10 +137,38 @@ def _leaf_errors(errors) -> list[ValidationError]:
     return out
 
 
-def _located(document: Document, error: ValidationError) -> SpecError:
+def _custom_message(schema: Any, validator: str) -> str | None:
+    """The schema's `errorMessage`: one text for every keyword, or one per keyword
+    ({"minItems": ..., "maxItems": ...}), as ajv-errors reads it in editors."""
+    message = schema.get("errorMessage") if isinstance(schema, dict) else None
+    if isinstance(message, dict):
+        return message.get(validator)
+    return message
+
+
+def _located(document: Document, error: ValidationError) -> list[SpecError]:
+    """The user's words for one schema error (several for several unknown fields)."""
+    if error.validator == "additionalProperties":
+        return _unknown_fields(document, error)
+    return [_located_one(document, error)]
+
+
+def _unknown_fields(document: Document, error: ValidationError) -> list[SpecError]:
     path: Path = tuple(error.absolute_path)
-    custom = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+    known = sorted(error.schema.get("properties", {}))
+    errors = []
+    for key in sorted(set(error.instance) - set(known)):
+        message = f"unknown field {key!r}"
+        close = difflib.get_close_matches(key, known, n=1)
+        message += f": did you mean {close[0]!r}?" if close else f": the fields here are {', '.join(known)}"
+        errors.append(SpecError(document.locate(path + (key,), key=True), format_path(path + (key,)), message))
+    return sorted(errors, key=lambda e: (e.location.line, e.location.column))
+
+
+def _located_one(document: Document, error: ValidationError) -> SpecError:
+    path: Path = tuple(error.absolute_path)
     validator = error.validator
+    custom = _custom_message(error.schema, validator)
 
     if validator == "required":
         missing = _quoted_name(error.message)
@@ -140,23 +177,13 @@ def _located(document: Document, error: ValidationError) -> SpecError:
             return SpecError(where, format_path(path + (missing,)), custom)
         return SpecError(where, format_path(path + (missing,)), f"missing required field {missing!r}")
 
-    if validator == "additionalProperties":
-        known = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(known))
-        # Report the first unknown key; the others follow as their own errors below.
-        key = extra[0] if extra else ""
-        message = f"unknown field {key!r}"
-        close = difflib.get_close_matches(key, known, n=1)
-        message += f": did you mean {close[0]!r}?" if close else f": the fields here are {', '.join(known)}"
-        return SpecError(document.locate(path + (key,), key=True), format_path(path + (key,)), message)
-
     where = document.locate(path, key=validator in ("not", "false"))
     field = format_path(path)
 
     if validator == "type":
-        if custom and custom.startswith("is ") and isinstance(error.instance, (int, float)):
+        if custom and custom.startswith("is "):
             # `groupWait: 0` or `repeatInterval: 12`: a number where a duration belongs.
-            return SpecError(where, field, f"{error.instance!r} {custom}")
+            return SpecError(where, field, f"{_describe(error.instance)} {custom}")
         expected = error.validator_value
         return SpecError(where, field, f"expected {_type_words(expected)}, got {_describe(error.instance)}")
     if custom:
@@ -209,4 +236,4 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, str):
         return f"text {value!r}"
-    return f"{type(value).__name__} {value!r}"
+    return repr(value)

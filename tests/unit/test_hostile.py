@@ -76,8 +76,8 @@ def mapping_bomb(levels: int = 9, fanout: int = 9) -> bytes:
     (b"a: &x [*x]\n", "nesting is deeper than the 32 levels a spec may have"),
     (b"a: 1\n" * 10_000, "'a' is given twice in one mapping (first at line 1): keep one"),
     (b"apiVersion: notify-reconciler/v1\napiVersion: notify-reconciler/v2\n", "is given twice"),
-    (b"# " + b"x" * FIVE_MB, f"file is {FIVE_MB + 2:,} bytes, more than the 1,048,576 a spec file may have"),
-    (b"a: " + b"x" * FIVE_MB + b"\n", f"file is {FIVE_MB + 4:,} bytes, more than the 1,048,576"),
+    (b"# " + b"x" * FIVE_MB, "file is larger than the 1,048,576 bytes a spec file may have"),
+    (b"a: " + b"x" * FIVE_MB + b"\n", "file is larger than the 1,048,576 bytes"),
     (b"a: !!python/object/apply:os.system ['true']\n", "YAML tag !!python/object/apply:os.system is not allowed"),
     (b"!!python/object/new:subprocess.Popen [[true]]\n", "YAML tag !!python/object/new:subprocess.Popen"),
     (b"\xff\xfe\x00a", "is not UTF-8"),
@@ -154,9 +154,8 @@ def test_a_five_megabyte_file_is_refused_without_reading_it_all(tmp_path):
     lines = error_lines(tree.files)
     assert time.perf_counter() - started < HANG_GUARD_SECONDS
     assert len(lines) == 1
-    assert lines[0].startswith("big.yaml:1:1: file is ")
-    assert lines[0].endswith("bytes, more than the 1,048,576 a spec file may have: split it or remove what is "
-                             "not a spec")
+    assert lines[0] == ("big.yaml:1:1: file is larger than the 1,048,576 bytes a spec file may have: split it "
+                        "or remove what is not a spec")
 
 
 @pytest.fixture

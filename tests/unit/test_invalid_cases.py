@@ -25,6 +25,8 @@ REQUIRED_INVALID = {
     "unknown-api-version", "two-servers", "two-policies", "duplicate-name", "list-without-server", "bad-durations",
     "zero-repeat-interval", "bad-matchers", "header-injection", "bad-name", "many-errors-many-files",
     "password-without-username", "yaml-syntax-error", "python-tag", "duplicate-key", "not-utf8", "merge-key",
+    "no-recipients", "recipient-without-email", "kind-not-text", "port-not-integer", "several-unknown-fields",
+    "bool-not-true-or-false", "not-utf8-after-bom",
 }
 REQUIRED_VALID = {"minimal", "everything", "disabled", "empty", "subfolders"}
 

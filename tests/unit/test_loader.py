@@ -141,6 +141,8 @@ def test_files_are_loaded_in_name_order_whatever_the_mapping_order():
     ("2024-01-01", "2024-01-01"),      # timestamps stay text as written
     ("0b101", "0b101"),                # not a YAML 1.2 core integer
     ("!!str 5", "5"),
+    ("!!bool true", True), ("!!bool FALSE", False),
+    ("=", "="),                        # YAML 1.1's value key: in a spec, just the text
 ])
 def test_scalars_follow_the_yaml_1_2_core_schema(written, value):
     content = only_document(f"v: {written}\n").content
@@ -298,7 +300,7 @@ def test_plain_scalars_with_colons_in_flow_sequences_are_yaml_1_2():
 
 @pytest.mark.parametrize("data, limits, expected", [
     ("a: 1\n" * 10, Limits(max_file_bytes=20),
-     "f.yaml:1:1: file is 50 bytes, more than the 20 a spec file may have: split it or remove what is not a spec"),
+     "f.yaml:1:1: file is larger than the 20 bytes a spec file may have: split it or remove what is not a spec"),
     ("a: 1\n---\nb: 2\n---\nc: 3\n", Limits(max_documents=2),
      "f.yaml:5:1: more than 2 documents in one file: split it"),
     ("a: {b: {c: {d: 1}}}\n", Limits(max_depth=2),
@@ -324,3 +326,19 @@ def test_a_file_at_the_size_limit_is_still_read():
 ])
 def test_format_path(path, shown):
     assert format_path(path) == shown
+
+
+@pytest.mark.parametrize("written", ["!!bool yes", "!!bool on", "!!bool 1", "!!bool ''"])
+def test_an_explicit_bool_tag_on_something_else_is_an_error_not_a_guess(written):
+    assert only_error(f"a: 1\nv: {written}\n").startswith(f"{F}:2:4: v: ")
+    assert "is not a boolean: write true or false" in only_error(f"v: {written}\n")
+
+
+@pytest.mark.parametrize("data, where, byte", [
+    (b"\xef\xbb\xbfa: \xff\n", "1:4", "0xff"),                 # the mark is not a column
+    (b"\xef\xbb\xbfa: b\nc: d # \xfe\n", "2:8", "0xfe"),
+    (b"a: \"J\xc3\xbcrgen \xff\"\n", "1:12", "0xff"),             # columns count characters
+    (b"\xef\xbb\xbf\xff\n", "1:1", "0xff"),
+])
+def test_a_byte_that_is_not_utf8_is_located_as_an_editor_counts(data, where, byte):
+    assert only_error(data) == f"{F}:{where}: byte {byte} is not UTF-8: save the file as UTF-8"

@@ -223,16 +223,18 @@ def test_a_zero_repeat_or_group_interval_is_refused(field, value, zero):
     ('instance=~"(?i)DB-[0-9]+"', None),
     ('job=~"(?P<name>api)"', None),
     ('team="("', None),  # not a regular expression: = and != take the value as it is
-    ('team=~"db|("', "'db|(' is not a valid regular expression (missing ), unterminated subpattern): fix the "
-                     "pattern after =~ or !~"),
-    ('team!~"[a-"', "'[a-' is not a valid regular expression (unterminated character set): fix the pattern "
-                    "after =~ or !~"),
-    ('team=~"(?=db)"', "'(?=db)' uses look-around or back-references, which Alertmanager's RE2 regular "
-                       "expressions do not support"),
-    ('team=~"(?<!x)db"', "'(?<!x)db' uses look-around or back-references, which Alertmanager's RE2 regular "
-                         "expressions do not support"),
-    ('team=~"(a)\\\\1"', "'(a)\\\\1' uses look-around or back-references, which Alertmanager's RE2 regular "
-                         "expressions do not support"),
+    ('team=~"db|("', "'db|(' is not a regular expression Alertmanager accepts (RE2: \"missing ): db|(\"): fix "
+                     "the pattern after =~ or !~"),
+    ('team!~"[a-"', "'[a-' is not a regular expression Alertmanager accepts (RE2: \"missing ]: [a-\"): fix the "
+                    "pattern after =~ or !~"),
+    ('team=~"(?=db)"', "'(?=db)' is not a regular expression Alertmanager accepts (RE2: \"invalid perl operator: "
+                       "(?=\", and it has no look-around or back-references): fix the pattern after =~ or !~"),
+    ('team=~"(?<!x)db"', "'(?<!x)db' is not a regular expression Alertmanager accepts (RE2: \"invalid perl "
+                         "operator: (?<!\", and it has no look-around or back-references): fix the pattern after "
+                         "=~ or !~"),
+    ('team=~"(a)\\\\1"', "'(a)\\\\1' is not a regular expression Alertmanager accepts (RE2: \"invalid escape "
+                         "sequence: \\1\", and it has no look-around or back-references): fix the pattern after "
+                         "=~ or !~"),
 ])
 def test_regex_matchers_must_compile_as_alertmanager_would(matcher, problem):
     quoted = matcher.replace("'", "''")
@@ -289,3 +291,17 @@ def test_parse_cache_reuses_unchanged_files_and_still_reports_their_errors():
     # Removed files leave the cache.
     parse_specs({}, digests={"s.yaml": digests["s.yaml"]}, cache=cache)
     assert list(cache) == [("s.yaml", digests["s.yaml"])]
+
+
+@pytest.mark.parametrize("pattern, accepted", [
+    ("db|web", True), (".*", True), ("(?i)critical", True), (r"\pL+", True), (r"\p{Greek}", True),
+    ("[a-z]{2,3}", True), ("(?P<team>db)", True),
+    ("(?=x)", False), ("(?<!x)y", False), (r"(a)\1", False), ("(?P<t>a)(?P=t)", False), ("a*+", False),
+    ("(?>ab)", False), ("db|(", False), ("[", False), (r"\Z", False),
+])
+def test_regex_matchers_are_checked_by_re2_as_alertmanager_compiles_them(pattern, accepted):
+    """Python's re would accept the look-arounds, back-references, possessive and atomic
+    forms, and refuse \\pL; RE2 (Go's regexp syntax) decides as Alertmanager does."""
+    from reconciler.model import re2_problem
+
+    assert (re2_problem(pattern) is None) is accepted

@@ -268,3 +268,35 @@ def test_document_level_errors_are_located(text, expected):
 
 def test_a_policy_needs_no_spec():
     assert errors_of(f"{HEAD}kind: NotificationPolicy\nmetadata: {{name: p}}\n") == []
+
+
+@pytest.mark.parametrize("kind, shown", [("[EmailServer]", "a list is not a kind"), ("{a: b}", "a mapping is not a kind"),
+                                         ("5", "5 is not a kind"), ("true", "true is not a kind"),
+                                         ("~", "nothing is not a kind")])
+def test_a_kind_that_is_not_text_is_a_located_error(kind, shown):
+    [error] = errors_of(f"{HEAD}kind: {kind}\nmetadata: {{name: s}}\nspec: {{}}\n")
+    assert error.startswith(f"x.yaml:2:7: kind: {shown}: use one of EmailServer")
+
+
+@pytest.mark.parametrize("port", ["25.0", "587.5", "1e2", "true", "'25'"])
+def test_port_must_be_a_whole_number_written_as_one(port):
+    [error] = errors_of(server(f"  host: h\n  port: {port}\n  starttls: false\n  from: a@example.com\n"))
+    assert "spec.port: expected a whole number" in error
+
+
+def test_every_unknown_field_is_reported_at_its_own_line():
+    errors = errors_of(server("  colour: red\n  host: h\n  port: 25\n  starttls: false\n  from: a@example.com\n"
+                              "  flavour: mint\n"))
+    assert [e.split(": ")[0] for e in errors] == ["x.yaml:6:3", "x.yaml:11:3"]
+    assert "unknown field 'colour'" in errors[0] and "unknown field 'flavour'" in errors[1]
+
+
+@pytest.mark.parametrize("items, message", [
+    ((), "spec.recipients: needs at least one recipient"),
+    (tuple(f"a{n}@example.com" for n in range(51)), "spec.recipients: holds at most 50 recipients"),
+    (("{name: Bob}",), "spec.recipients[0].email: a recipient written as a mapping needs email"),
+    (("[a@example.com]",), "spec.recipients[0]: a list is not a recipient: write an address, or a mapping"),
+])
+def test_recipient_list_messages_fit_the_mistake(items, message):
+    text = recipients(*items) if items else recipients().replace("recipients:\n", "recipients: []\n")
+    assert any(message in error for error in errors_of(text)), errors_of(text)
