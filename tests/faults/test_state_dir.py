@@ -31,18 +31,28 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
+def start_daemon(tmp_path: Path, repo: GitRepo, output: Path, state_dir: Path) -> DaemonProcess:
+    """The daemon on `repo`, its state on the small disk, after its first pass."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
+                      f"target: {{output: {output}, alertmanagers: []}}\nstateDir: {state_dir}\n"
+                      f"listen: 127.0.0.1:0\n")
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
 def test_full_state_dir_keeps_the_config_current_and_catches_up(tmp_path, small_disk):
     repo = GitRepo(tmp_path / "repo")
     files = {"server.yaml": server(), "ops.yaml": recipient_list("ops", ["ops@example.com"])}
     repo.commit("start", **files)
     output = tmp_path / "alertmanager.yml"
-    config = tmp_path / "config.yaml"
-    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
-                      f"target: {{output: {output}, alertmanagers: []}}\nstateDir: {small_disk}\n"
-                      f"listen: 127.0.0.1:0\n")
-    daemon = DaemonProcess(config)
+    daemon = start_daemon(tmp_path, repo, output, small_disk)
     try:
-        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
         filler = small_disk / "filler"
         with open(filler, "wb") as out:
             try:
@@ -84,13 +94,8 @@ def test_state_dir_turning_read_only_under_the_daemon_loses_no_commit_and_no_mai
     repo.commit("start", **{"server.yaml": server(port=smtp.port),
                             "ops.yaml": recipient_list("ops", ["ops@example.com", "dba@example.com"])})
     output = tmp_path / "alertmanager.yml"
-    config = tmp_path / "config.yaml"
-    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
-                      f"target: {{output: {output}, alertmanagers: []}}\nstateDir: {small_disk}\n"
-                      f"listen: 127.0.0.1:0\n")
-    daemon = DaemonProcess(config)
+    daemon = start_daemon(tmp_path, repo, output, small_disk)
     try:
-        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
         remount(small_disk, "ro")  # possible because the daemon holds no file open for writing there
 
         # A good commit still goes live; not recording it is an ApplyFailed, mailed from memory.
