@@ -228,7 +228,7 @@ def same_documents(a: list, b: list) -> bool:
 
 # -- both cores ---------------------------------------------------------------------------
 
-def _parse_chunk(chunk: list[tuple[str, bytes]]) -> list[tuple[list, list]]:
+def _parse_chunk(chunk: list[tuple[str, bytes]]) -> list:
     return [pipeline_module._parse_file(name, data, loader_module.DEFAULT_LIMITS) for name, data in chunk]
 
 
@@ -240,9 +240,9 @@ def parse_parallel(pool: ProcessPoolExecutor, files: dict[str, bytes], workers: 
     chunks = [[(name, files[name]) for name in names[i:i + size]] for i in range(0, len(names), size)]
     valid, errors = [], []
     for results in pool.map(_parse_chunk, chunks):
-        for objects, problems in results:
-            valid.extend(objects)
-            errors.extend(problems)
+        for parsed in results:
+            valid.extend(parsed.objects)
+            errors.extend(parsed.errors)
     specs, problems = specs_from_objects(valid)
     if errors or problems:
         raise Failed(f"parallel parse: {(errors + problems)[:3]}")

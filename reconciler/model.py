@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, Collection, NamedTuple
 
 import re2
 
@@ -162,8 +162,10 @@ def specs_from_documents(documents: list[Document]) -> tuple[Specs | None, list[
     return specs_from_objects([model_object(doc) for doc in documents])
 
 
-def specs_from_objects(objects: list[ModelObject]) -> tuple[Specs | None, list[SpecError]]:
-    """`Specs` from every document's model object, after the rules that span documents."""
+def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str] = ()) -> tuple[Specs | None,
+                                                                                              list[SpecError]]:
+    """`Specs` from every document's model object, after the rules that span documents.
+    `failed_kinds`: kinds of documents that failed their schema (and are reported already)."""
     errors: list[SpecError] = []
     servers: list[EmailServer] = []
     lists: list[RecipientList] = []
@@ -187,7 +189,7 @@ def specs_from_objects(objects: list[ModelObject]) -> tuple[Specs | None, list[S
     for extra in policies[1:]:
         errors.append(SpecError(extra.location, "kind", f"a second NotificationPolicy ({extra.name!r}; the first is "
                                                         f"{policies[0].name!r} at {policies[0].location}): keep at most one"))
-    if lists and not servers:
+    if lists and not servers and "EmailServer" not in failed_kinds:
         first = lists[0]
         errors.append(SpecError(first.location, "kind", f"RecipientList {first.name!r} has no EmailServer to send "
                                                         "through: add one EmailServer (with enabled: false to keep "

@@ -6,7 +6,7 @@ and line.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from .errors import SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, load_file
@@ -34,7 +34,8 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     digests = digests or {}
     errors = list(extra_errors or ())
     valid: list[ModelObject] = []
-    seen: dict[tuple[str, str], tuple[list[ModelObject], list[SpecError]]] = {}
+    failed_kinds: set[str] = set()
+    seen: dict[tuple[str, str], ParsedFile] = {}
     for name in sorted(set(files) | set(digests)):
         key = (name, digests.get(name, ""))
         entry = cache.get(key) if cache is not None and key[1] else None
@@ -42,12 +43,13 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
             entry = _parse_file(name, files[name], limits)
         if key[1]:
             seen[key] = entry
-        valid.extend(entry[0])
-        errors.extend(entry[1])
+        valid.extend(entry.objects)
+        errors.extend(entry.errors)
+        failed_kinds.update(entry.failed_kinds)
     if cache is not None:
         cache.clear()
         cache.update(seen)
-    specs, problems = specs_from_objects(valid)
+    specs, problems = specs_from_objects(valid, failed_kinds)
     errors.extend(problems)
     if errors:
         raise SpecErrors(errors)
@@ -55,16 +57,26 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     return specs
 
 
-def _parse_file(name: str, data: bytes, limits: Limits) -> tuple[list[ModelObject], list[SpecError]]:
-    """One file's model objects (for the cross-document rules) and its errors. Documents that
-    fail their schema are left out of those rules, so one typo does not also produce a
-    misleading "no EmailServer" error."""
+class ParsedFile(NamedTuple):
+    """One file's model objects (for the cross-document rules), its errors, and the kinds of
+    its documents that failed their schema."""
+
+    objects: list[ModelObject]
+    errors: list[SpecError]
+    failed_kinds: frozenset[str]
+
+
+def _parse_file(name: str, data: bytes, limits: Limits) -> ParsedFile:
+    """Documents that fail their schema are left out of the cross-document rules, but their
+    kind is kept: an EmailServer with a typo is reported as such, not also as missing."""
     documents, errors = load_file(name, data, limits)
-    valid = []
+    valid, failed_kinds = [], set()
     for document in documents:
         schema_problems = validate_document(document)
         errors.extend(schema_problems)
         errors.extend(check_document(document))
         if not schema_problems:
             valid.append(model_object(document))
-    return valid, errors
+        elif isinstance(document.content, dict) and isinstance(document.content.get("kind"), str):
+            failed_kinds.add(document.content["kind"])
+    return ParsedFile(valid, errors, frozenset(failed_kinds))
