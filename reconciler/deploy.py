@@ -5,6 +5,9 @@ Guarantee (SPEC.md section 5): the output file is at every moment a complete con
 Alertmanager accepted, the old one or the new one. A refused reload restores the old bytes
 and reloads again before the error is raised.
 
+Every target must answer before the file is written: while one is down, the file keeps
+the config it last accepted (and would start with), instead of a new one nobody verified.
+
 Verification is exact: Alertmanager exports ``alertmanager_config_hash``, the first 48 bits
 of the MD5 of the config file's bytes; after a reload each target must report the hash of
 the bytes we wrote.
@@ -134,17 +137,35 @@ def write_password_files(specs: Specs, options: RenderOptions, environ: Mapping[
         write_atomically(path, value, new_mode=0o600)
 
 
-def reload_and_verify(url: str, expected: bytes, *, sleep: Callable[[float], None] | None = None) -> None:
-    """POST /-/reload, then check the target runs exactly `expected`. Transient failures are
-    retried with exponential backoff; a refused config is not."""
-    retrying = tenacity.Retrying(
+def _retrying(sleep: Callable[[float], None] | None) -> tenacity.Retrying:
+    """Transient failures (unreachable, 5xx) are tried five times within 20 s, waiting 0.2 s,
+    0.4 s, ...: long enough to ride out an Alertmanager restart."""
+    return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientDeployError),
         stop=tenacity.stop_after_attempt(5) | tenacity.stop_after_delay(20),
         wait=tenacity.wait_exponential(multiplier=0.2, max=5),
         reraise=True,
         **({"sleep": sleep} if sleep else {}),
     )
-    retrying(_reload_once, url, expected)
+
+
+def wait_until_ready(url: str, *, sleep: Callable[[float], None] | None = None) -> None:
+    """Return once the target answers GET /-/ready with 200; raise TransientDeployError if it
+    does not within the retries. Asked before the file is written, so that an Alertmanager
+    that is down does not find an unverified config on disk when it starts again."""
+    _retrying(sleep)(_ready_once, url)
+
+
+def _ready_once(url: str) -> None:
+    status, body = _http(url, "/-/ready")
+    if status != 200:
+        raise TransientDeployError(f"{url}: not ready (/-/ready answered {status}: {' '.join(body.split())[:200]})")
+
+
+def reload_and_verify(url: str, expected: bytes, *, sleep: Callable[[float], None] | None = None) -> None:
+    """POST /-/reload, then check the target runs exactly `expected`. Transient failures are
+    retried with exponential backoff; a refused config is not."""
+    _retrying(sleep)(_reload_once, url, expected)
 
 
 def _reload_once(url: str, expected: bytes) -> None:

@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 
 from .config import Config
 from .deploy import (CheckedParts, TargetResult, check_rendered, config_hash, read_live, reload_and_verify,
-                     running_hash, write_password_files)
+                     running_hash, wait_until_ready, write_password_files)
 from .errors import DeployError, EnvironmentProblem, ReconcilerError, SourceError, SpecErrors, TransientDeployError
 from .files import write_atomically
 from .model import Specs
@@ -116,10 +116,13 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
             if previous is not None and state.applied_digest == digest else ()
         # 6. Check it: our own checks, then amtool's (on the lists that changed, if only they did).
         check_rendered(render, caches.checked)
-        # 7. Write it atomically (and the password file passwordEnv asks for).
+        # 7. Every Alertmanager must answer first: one that is down keeps finding, and would
+        #    start with, the config it last accepted.
+        _wait_until_ready(config, host)
+        # 8. Write it atomically (and the password file passwordEnv asks for).
         write_password_files(specs, options, host.environ)
         write_atomically(config.target.output, rendered)
-        # 8. Reload and verify every Alertmanager; any refusal rolls every one back.
+        # 9. Reload and verify every Alertmanager; any refusal rolls every one back.
         targets = _reload_all(config, rendered, previous, host)
     except SpecErrors as exc:
         return _record(state, config, host, Outcome(
@@ -136,7 +139,7 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
             "failed", revision, f"{revision.describe()} not applied: {failed[0].message}; the previous config "
                                 "was restored", tuple(t.message for t in failed), tuple(targets),
             reason="AlertmanagerUnreachable" if failed[0].transient else "ApplyFailed", specs=specs))
-    # 9. Record what runs now.
+    # 10. Record what runs now.
     message = f"restored {revision.describe()}: {drift[0]}" if drift else f"applied {revision.describe()}"
     return _record(state, config, host, Outcome("applied", revision, message, targets=tuple(targets),
                                                 drift=drift, specs=specs), digest)
@@ -165,6 +168,13 @@ def _reload_all(config: Config, rendered: bytes, previous: bytes | None, host: H
     return [TargetResult(url, False, str(errors[url]), transient=isinstance(errors[url], TransientDeployError))
             if errors[url] is not None else TargetResult(url, True, "rolled back to the previous config")
             for url in urls]
+
+
+def _wait_until_ready(config: Config, host: Host) -> None:
+    problems = _in_parallel(lambda url: wait_until_ready(url, sleep=host.sleep), config.target.alertmanagers)
+    for problem in problems:
+        if problem is not None:
+            raise problem
 
 
 def _roll_back(config: Config, previous: bytes | None, host: Host) -> None:

@@ -164,3 +164,38 @@ def test_unreachable_remote_mails_source_unavailable_and_resolves_after_a_force_
     finally:
         assert daemon.stop() == 0
         smtp.controller.stop()
+
+
+def test_deleted_remote_branch_mails_source_unavailable_and_resolves_when_it_is_pushed_again(tmp_path):
+    smtp = start_smtp_server()
+    upstream = GitRepo(tmp_path / "upstream")
+    upstream.commit("start", **{"server.yaml": server(port=smtp.port),
+                                "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    config = write_config(tmp_path, f"file://{upstream.path}", free_port(), grace="2s")
+    output = tmp_path / "alertmanager.yml"
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
+        live = output.read_bytes()
+        upstream.git("checkout", "-q", "-b", "elsewhere")
+        upstream.git("branch", "-q", "-D", "main")
+
+        smtp.wait_for(1, timeout=30)
+        assert subjects(smtp)[0].startswith("[FIRING] SourceUnavailable")
+        body = message_from_bytes(smtp.messages[0].content, policy=default).get_content()
+        assert "'main'" in body and "What to do:" in body
+        assert output.read_bytes() == live
+        code, text = status_output(config)
+        assert code == 1 and "own alerts: SourceUnavailable firing" in text
+
+        # Pushed again, with a new commit on it.
+        upstream.git("checkout", "-q", "-b", "main")
+        back = upstream.commit("slower repeats",
+                               **{"policy.yaml": document("NotificationPolicy", "p", "repeatInterval: 6h\n")})
+        smtp.wait_for(2, timeout=30)
+        assert subjects(smtp)[1].startswith("[RESOLVED] SourceUnavailable resolved: applied " + back[:7])
+        assert "repeat_interval: 6h" in output.read_text()
+        assert status_output(config)[0] == 0
+    finally:
+        assert daemon.stop() == 0
+        smtp.controller.stop()

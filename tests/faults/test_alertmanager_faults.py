@@ -1,0 +1,144 @@
+"""Alertmanager failing under the running daemon: stopped while a commit waits, then back; or
+refusing a config that amtool accepted. Each ends in the documented state: the last good
+config stays live (in the file and in Alertmanager), the right own alert is mailed once, and
+once the fault clears the waiting commit is applied and the alert resolved."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.deploy import config_hash
+
+from tests.faults.test_outages import status_output, subjects
+from tests.integration.gitrepo import GitRepo, document, recipient_list, server
+from tests.integration.services import Alertmanager, free_port, require_binary, require_root, start_smtp_server, \
+    wait_until
+from tests.integration.test_daemon import DaemonProcess
+
+pytestmark = pytest.mark.alertmanager
+
+INITIAL = "route: {receiver: hand-made}\nreceivers: [{name: hand-made}]\n"
+
+
+def policy(repeat: str) -> str:
+    return document("NotificationPolicy", "p", f"repeatInterval: {repeat}\n")
+
+
+def start_daemon(tmp_path: Path, repo: GitRepo, output: Path, am: Alertmanager) -> DaemonProcess:
+    """The daemon on `repo`, writing `output` for `am`, after its first pass has applied."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
+                      f"target: {{output: {output}, alertmanagers: [{am.url}]}}\n"
+                      f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{free_port()}\n"
+                      f"ownAlerts: {{gracePeriod: 1s}}\n")
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
+    except BaseException:
+        daemon.stop()
+        raise
+    return daemon
+
+
+@pytest.fixture
+def smtp():
+    smtp = start_smtp_server()
+    yield smtp
+    smtp.controller.stop()
+
+
+@pytest.fixture
+def repo(tmp_path, smtp) -> GitRepo:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("start", **{"server.yaml": server(port=smtp.port), "policy.yaml": policy("12h"),
+                            "ops.yaml": recipient_list("ops", ["ops@example.com", "dba@example.com"])})
+    return repo
+
+
+def test_alertmanager_down_while_a_commit_waits_gets_it_once_back(tmp_path, repo, smtp):
+    binary = require_binary("prometheus-alertmanager")
+    output = tmp_path / "alertmanager.yml"
+    output.write_text(INITIAL)
+    am = Alertmanager(binary, output, tmp_path / "am-data").start()
+    daemon = start_daemon(tmp_path, repo, output, am)
+    try:
+        good = output.read_bytes()
+        assert am.metric("alertmanager_config_hash") == config_hash(good)
+
+        inode = output.stat().st_ino
+        am.stop()
+        waiting = repo.commit("weekly repeats", **{"policy.yaml": policy("168h")})
+        smtp.wait_for(1, timeout=60)
+        assert subjects(smtp)[0].startswith("[FIRING] AlertmanagerUnreachable")
+        assert sorted(smtp.messages[0].recipients) == ["dba@example.com", "ops@example.com"]
+        # Pass after pass while it is down, the file is not even rewritten: an Alertmanager
+        # starting now would start with the config it last accepted, not an unverified one.
+        wait_until(lambda: daemon.text().count("event=failed ") >= 3, 30, "three failed passes")
+        assert output.read_bytes() == good and output.stat().st_ino == inode
+        code, text = status_output(tmp_path / "config.yaml")
+        assert code == 1 and "AlertmanagerUnreachable firing" in text and waiting[:7] in text
+
+        # Back on the same port, reading the file it had: the waiting commit reaches it.
+        am = Alertmanager(binary, output, tmp_path / "am-data", port=am.port).start()
+        smtp.wait_for(2, timeout=60)
+        assert subjects(smtp)[1].startswith(f"[RESOLVED] AlertmanagerUnreachable resolved: applied {waiting[:7]}")
+        assert "repeat_interval: 168h" in output.read_text()
+        assert am.metric("alertmanager_config_hash") == config_hash(output.read_bytes())
+        assert status_output(tmp_path / "config.yaml")[0] == 0
+        time.sleep(2)
+        assert len(smtp.messages) == 2  # no repeat, no second resolved mail
+    finally:
+        assert daemon.stop() == 0
+        am.stop()
+
+
+def test_alertmanager_refusing_what_amtool_accepted_mails_apply_failed_and_keeps_the_old_config(
+        tmp_path, repo, smtp, request):
+    """Alertmanager runs as nobody; the live file turns 0600 (root), so amtool, run by the
+    daemon as root, accepts the new config while Alertmanager's reload is refused."""
+    require_root("to run Alertmanager as another user")
+    binary = require_binary("prometheus-alertmanager")
+    require_binary("amtool")
+    shared = Path(tempfile.mkdtemp(prefix="nr-nobody-"))  # tmp_path is root-only
+    request.addfinalizer(lambda: shutil.rmtree(shared, ignore_errors=True))
+    shared.chmod(0o755)
+    output = shared / "alertmanager.yml"
+    output.write_text(INITIAL)
+    output.chmod(0o644)
+    am = Alertmanager(binary, output, shared / "data", run_as="nobody").start()
+    daemon = start_daemon(tmp_path, repo, output, am)
+    try:
+        good = output.read_bytes()
+        running = am.metric("alertmanager_config_hash")
+        assert running == config_hash(good)
+
+        output.chmod(0o600)  # the atomic write keeps the mode it finds
+        refused = repo.commit("weekly repeats", **{"policy.yaml": policy("168h")})
+        smtp.wait_for(1, timeout=30)
+        assert subjects(smtp)[0].startswith(f"[FIRING] ApplyFailed: {refused[:7]}")
+        body = smtp.messages[0].message.get_payload(decode=True).decode()
+        assert "permission denied" in body and "previous config was restored" in body
+        assert output.read_bytes() == good
+        assert am.metric("alertmanager_config_hash") == running
+        assert am.metric("alertmanager_config_last_reload_successful") == 0
+        code, text = status_output(tmp_path / "config.yaml")
+        assert code == 1 and "ApplyFailed firing" in text
+
+        # The daemon keeps retrying (1 s here) without mailing again; once Alertmanager can
+        # read the file, the refused commit goes live and the alert resolves.
+        time.sleep(3)
+        assert len(smtp.messages) == 1
+        output.chmod(0o644)
+        smtp.wait_for(2, timeout=30)
+        assert subjects(smtp)[1].startswith(f"[RESOLVED] ApplyFailed resolved: applied {refused[:7]}")
+        assert "repeat_interval: 168h" in output.read_text()
+        assert am.metric("alertmanager_config_hash") == config_hash(output.read_bytes())
+        assert am.metric("alertmanager_config_last_reload_successful") == 1
+    finally:
+        assert daemon.stop() == 0
+        am.stop()
