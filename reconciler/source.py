@@ -216,16 +216,27 @@ class GitSource:
         return result
 
     def signature_problem(self, revision: Revision, allowed_signers: str) -> str | None:
-        """None if `revision` carries a good SSH signature by a key of `allowed_signers` (for
-        the committer's e-mail), else why not, in words."""
+        """None if `revision` carries a good SSH signature by a key of `allowed_signers` (any
+        key listed there, as `git verify-commit` decides), else why not, in words.
+
+        Only SSH signatures count. git picks the verifier from the signature itself, so an
+        OpenPGP signature would be checked against whatever keyring the daemon's user has,
+        not against the allowed-signers file; and the verifier program is pinned, so a
+        repository's own config cannot swap it for one that always says yes."""
         if not Path(allowed_signers).is_file():
             return (f"source.verify.allowedSignersFile {allowed_signers} does not exist: no commit can be "
                     "trusted until it does")
         repo = self._open()
-        if not repo.commit(revision.sha).gpgsig:
+        signature = repo.commit(revision.sha).gpgsig
+        if not signature:
             return f"commit {revision.short} is not signed: source.verify accepts only signed commits"
+        if not signature.lstrip().startswith("-----BEGIN SSH SIGNATURE-----"):
+            kind = "an OpenPGP" if "PGP SIGNATURE" in signature else "a non-SSH"
+            return (f"commit {revision.short} carries {kind} signature, and source.verify checks SSH signatures "
+                    f"only: sign with an SSH key listed in {allowed_signers} (git config gpg.format ssh)")
         try:
-            repo.git.execute(["git", "-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
+            repo.git.execute(["git", "-c", "gpg.format=ssh", "-c", "gpg.ssh.program=ssh-keygen",
+                              "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
                               "verify-commit", "--raw", revision.sha], env=_GIT_ENV)
         except git.GitCommandError as exc:
             stderr = exc.stderr if isinstance(exc.stderr, str) else ""

@@ -74,3 +74,54 @@ def test_missing_allowed_signers_file_trusts_nothing(signed, capsys):
     assert main(["apply", "--config", config]) == 1
     assert "does not exist: no commit can be trusted" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_openpgp_signature_good_in_the_daemons_own_keyring_is_still_refused(signed, capsys, monkeypatch, tmp_path):
+    """git picks the verifier from the signature: an OpenPGP one would be checked against the
+    daemon user's keyring, not the allowed-signers file. Here that keyring holds the key and
+    `git verify-commit` calls the commit good, and the commit is still refused."""
+    repo, trusted, _, output, config = signed
+    signed_commit(repo, trusted, "signed specs", **{"s.yaml": server(), "o.yaml": recipient_list("ops", ["o@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    good = output.read_bytes()
+
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    subprocess.run([require_binary("gpg"), "--homedir", str(home), "--batch", "--quiet", "--passphrase", "",
+                    "--quick-gen-key", "Mallory <author@example.com>", "ed25519", "sign", "never"],
+                   check=True, capture_output=True, timeout=60)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    repo.write("o.yaml", recipient_list("ops", ["mallory@example.com"]))
+    repo.git("add", "-A")
+    repo.git("-c", "user.signingkey=author@example.com", "commit", "-q", "-S", "-m", "signed with OpenPGP")
+    repo.git("verify-commit", "HEAD")  # raises unless git itself calls the signature good
+
+    capsys.readouterr()
+    assert main(["apply", "--config", config]) == 1
+    err = capsys.readouterr().err
+    assert "carries an OpenPGP signature, and source.verify checks SSH signatures only" in err
+    assert output.read_bytes() == good
+
+
+def test_the_repositorys_own_git_config_cannot_swap_the_verifier(signed, capsys, tmp_path):
+    """Whoever can write the config repo's .git/config could name a gpg.ssh.program that
+    always reports a good signature; the daemon pins ssh-keygen."""
+    repo, trusted, stranger, output, config = signed
+    signed_commit(repo, trusted, "signed specs", **{"s.yaml": server(), "o.yaml": recipient_list("ops", ["o@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    good = output.read_bytes()
+
+    liar = tmp_path / "always-good"
+    liar.write_text('#!/bin/sh\necho \'Good "git" signature for author@example.com with ED25519 key SHA256:x\'\n')
+    liar.chmod(0o755)
+    signed_commit(repo, stranger, "signed by a stranger", **{"o.yaml": recipient_list("ops", ["x@example.com"])})
+    repo.git("config", "gpg.ssh.program", str(liar))
+    allowed = Path(config).with_name("allowed_signers")
+    fooled = subprocess.run(["git", "-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
+                             "verify-commit", "HEAD"], cwd=repo.path, capture_output=True)
+    assert fooled.returncode == 0  # the repository's config fools a plain verify-commit
+
+    capsys.readouterr()
+    assert main(["apply", "--config", config]) == 1
+    assert "is not signed by an allowed key" in capsys.readouterr().err
+    assert output.read_bytes() == good
