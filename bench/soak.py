@@ -29,6 +29,8 @@ def main() -> None:
           f"(expected {result['expected']})")
     print(f"RSS after 20 commits {rss_warm / 1024:.1f} MB, at the end {rss_end / 1024:.1f} MB; "
           f"open file descriptors {fds_warm} -> {fds_end}")
+    if result["counts"] != result["expected"]:
+        sys.exit("the daemon's log does not count the passes the commits should have made")
 
 
 if __name__ == "__main__":
