@@ -164,8 +164,8 @@ def _diff(args: argparse.Namespace) -> int:
     base_text = _read_text(config.target.base) if config.target.base else None
     rendered = render_alertmanager_config(specs, base_text, base_name=config.target.base or "base",
                                           options=render_options(config, host))
-    live, label = _live_config(config)
-    diff = unified_diff(live, rendered, label, f"rendered from {args.dir}")
+    live, label, live_redacted = _live_config(config)
+    diff = unified_diff(live, rendered, label, f"rendered from {args.dir}", live_redacted=live_redacted)
     if not diff:
         print(f"no change: {label} already holds what {args.dir} renders", file=sys.stderr)
         return EXIT_OK
@@ -175,17 +175,18 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_INVALID
 
 
-def _live_config(config: Config) -> tuple[str, str]:
-    """The live config and where it came from: the output file, else the first Alertmanager."""
+def _live_config(config: Config) -> tuple[str, str, bool]:
+    """The live config, where it came from (the output file, else the first Alertmanager), and
+    whether its secrets are redacted already (Alertmanager shows them as <secret>)."""
     live = read_live(config.target.output)
     if live is not None:
-        return live.decode("utf-8", "replace"), config.target.output
+        return live.decode("utf-8", "replace"), config.target.output, False
     for url in config.target.alertmanagers[:1]:
         try:
-            return running_config(url), f"{url} (as Alertmanager reports it, defaults filled in)"
+            return running_config(url), f"{url} (as Alertmanager reports it, defaults filled in)", True
         except DeployError as exc:
             raise EnvironmentProblem(f"{config.target.output} does not exist and {exc}") from exc
-    return "", f"{config.target.output} (does not exist yet)"
+    return "", f"{config.target.output} (does not exist yet)", False
 
 
 def _apply(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """Dry run: a unified diff between what a spec folder would render and what is live.
 
 Pure. Secrets are shown as ``<secret>`` on both sides, the way Alertmanager's own
-/api/v2/status shows them: values of secret-bearing keys, and passwords inside URLs.
+/api/v2/status shows them: values of secret-bearing keys (block or flow style, and the lines
+of a block scalar under such a key), and passwords inside URLs. Lines are compared as they
+really are and only shown redacted, so a changed secret still counts as a change.
 """
 
 from __future__ import annotations
@@ -12,31 +14,116 @@ import re
 SECRET = "<secret>"
 # Alertmanager 0.25's Secret-typed fields and their relatives (api_key, routing_key,
 # service_key, user_key, bot_token, auth_password, smtp_auth_secret, slack api_url, ...).
-_SECRET_KEY = re.compile(r"^(?P<lead>\s*(?:-\s+)?(?P<quote>[\"']?)(?:[A-Za-z0-9]*_)*"
-                         r"(?:password|secret|token|key|credentials|api_url)(?P=quote)\s*:\s+)(?P<value>\S.*)$")
+_SECRET_KEY = re.compile(r"(?:^|(?<=[\s{,\[]))(?P<quote>[\"']?)(?:[A-Za-z0-9]+_)*"
+                         r"(?:password|secret|token|key|credentials|api_url)(?P=quote)[ \t]*:[ \t]+(?=\S)")
+_BLOCK_SCALAR = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?$")
 _URL_PASSWORD = re.compile(r"(://[^/:@\s]+):[^@/\s]+@")
+_EMPTY = ("''", '""', SECRET)
 
 
 def redact(text: str) -> str:
-    lines = []
-    for line in text.splitlines(keepends=True):
-        ending = "\n" if line.endswith("\n") else ""
-        body = line[:-1] if ending else line
-        match = _SECRET_KEY.match(body)
-        if match and match.group("value").strip() not in (SECRET, "''", '""', "|", ">"):
-            body = match.group("lead") + SECRET
-        lines.append(_URL_PASSWORD.sub(rf"\1:{SECRET}@", body) + ending)
-    return "".join(lines)
+    return "".join(redact_lines(text.splitlines(keepends=True)))
 
 
-def unified_diff(live: str, rendered: str, live_label: str, rendered_label: str) -> str:
-    """'' when they are the same; otherwise a unified diff with secrets redacted."""
-    before, after = redact(live), redact(rendered)
-    if before == after:
+def redact_lines(lines: list[str]) -> list[str]:
+    """The same lines, as many, with every secret value replaced by <secret>."""
+    shown: list[str] = []
+    block_column: int | None = None  # inside a block scalar under a secret key deeper than this
+    for line in lines:
+        body = line.rstrip("\r\n")
+        ending = line[len(body):]
+        if block_column is not None:
+            indent = len(body) - len(body.lstrip(" "))
+            if not body.strip() or indent > block_column:
+                shown.append((body[:indent] + SECRET if body.strip() else body) + ending)
+                continue
+            block_column = None
+        body, block_column = _redact_line(body)
+        shown.append(_URL_PASSWORD.sub(rf"\1:{SECRET}@", body) + ending)
+    return shown
+
+
+def _redact_line(body: str) -> tuple[str, int | None]:
+    """The line with each secret value replaced, and the key's column if its value is a block
+    scalar whose lines follow."""
+    out, position = [], 0
+    for match in _SECRET_KEY.finditer(body):
+        if match.start() < position:
+            continue  # inside a value already replaced
+        start = match.end()
+        rest = body[start:]
+        if _BLOCK_SCALAR.match(rest) and _flow_depth(body[:match.start()]) == 0:
+            out.append(body[position:start] + rest)
+            return "".join(out), match.start()
+        end = start + _value_length(rest, in_flow=_flow_depth(body[:match.start()]) > 0)
+        value = body[start:end].strip()
+        out.append(body[position:start] + (value if value in _EMPTY else SECRET))
+        position = end
+    out.append(body[position:])
+    return "".join(out), None
+
+
+def _value_length(rest: str, *, in_flow: bool) -> int:
+    """How much of `rest` is the value: a quoted scalar to its closing quote; a plain one to
+    the end of the line, or in a flow collection to the next , } or ]."""
+    if rest[:1] == '"':
+        match = re.match(r'"(?:[^"\\]|\\.)*"?', rest)
+        return match.end()
+    if rest[:1] == "'":
+        match = re.match(r"'(?:[^']|'')*'?", rest)
+        return match.end()
+    if in_flow:
+        match = re.match(r"[^,}\]]*", rest)
+        return len(match.group(0).rstrip())
+    return len(rest)
+
+
+def _flow_depth(prefix: str) -> int:
+    """How many flow collections ({ or [) are open at the end of `prefix` (quotes skipped)."""
+    depth, quote = 0, ""
+    for char in prefix:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth = max(0, depth - 1)
+    return depth
+
+
+def unified_diff(live: str, rendered: str, live_label: str, rendered_label: str, *,
+                 live_redacted: bool = False) -> str:
+    """'' when they are the same; otherwise a unified diff with secrets redacted.
+
+    The real lines are compared, so a changed secret is a change: its line shows as
+    ``-key: <secret>`` / ``+key: <secret>``. When `live` comes redacted already (Alertmanager's
+    own status), only the redacted texts can be compared."""
+    if live_redacted:
+        rendered = redact(rendered)
+    if live == rendered:
         return ""
-    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                 fromfile=live_label, tofile=rendered_label)
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    before, after = live.splitlines(keepends=True), rendered.splitlines(keepends=True)
+    before_shown, after_shown = redact_lines(before), redact_lines(after)
+    out = [f"--- {live_label}\n", f"+++ {rendered_label}\n"]
+    for group in difflib.SequenceMatcher(None, before, after, autojunk=False).get_grouped_opcodes(3):
+        out.append(f"@@ -{_hunk_range(group[0][1], group[-1][2])} +{_hunk_range(group[0][3], group[-1][4])} @@\n")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [" " + line for line in before_shown[i1:i2]]
+                continue
+            out += ["-" + line for line in before_shown[i1:i2]]
+            out += ["+" + line for line in after_shown[j1:j2]]
+    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out)
+
+
+def _hunk_range(start: int, stop: int) -> str:
+    """A hunk's line range as unified diffs write it (difflib's own convention)."""
+    length = stop - start
+    if length == 1:
+        return f"{start + 1}"
+    return f"{start + 1 if length else start},{length}"
 
 
 def colourise(diff: str) -> str:

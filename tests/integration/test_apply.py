@@ -203,6 +203,31 @@ def test_diff_shows_what_would_change_and_redacts_secrets(tmp_path, repo, alertm
     assert "XyZsecret" not in out and "<secret>" in out
 
 
+def test_diff_counts_a_changed_secret_as_a_change_without_showing_it(tmp_path, repo, alertmanagers, capsys):
+    """Redacting both sides before comparing hid a change of password: exit 0, 'no change', and
+    the next apply wrote the new one."""
+    base = tmp_path / "base.yml"
+    base.write_text("route: {receiver: pager}\nreceivers:\n- name: pager\n  email_configs:\n"
+                    "  - {to: pager@example.com, auth_username: pager, auth_password: OldPassw0rd}\n")
+    output = tmp_path / "alertmanager.yml"
+    am = alertmanagers(output)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}}}\ntarget: {{output: {output}, base: {base}, "
+                      f"alertmanagers: [{am.url}]}}\nstateDir: {tmp_path / 'state'}\n")
+    assert main(["apply", "--config", str(config)]) == 0
+    assert main(["diff", str(repo.path), "--config", str(config)]) == 0
+
+    base.write_text(base.read_text().replace("OldPassw0rd", "NewPassw0rd"))
+    capsys.readouterr()
+    assert main(["diff", str(repo.path), "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    changed = [line for line in out.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert len(changed) == 2 and all("auth_password" in line and "<secret>" in line for line in changed), out
+    assert "OldPassw0rd" not in out and "NewPassw0rd" not in out
+    assert main(["apply", "--config", str(config)]) == 0
+    assert b"NewPassw0rd" in output.read_bytes()
+
+
 def test_diff_without_an_output_file_compares_with_what_alertmanager_runs(tmp_path, repo, alertmanagers, capsys):
     running_file = tmp_path / "elsewhere.yml"
     running_file.write_text("global:\n  smtp_auth_password: hunter2\n  smtp_smarthost: x:25\n  smtp_from: a@b.c\n"

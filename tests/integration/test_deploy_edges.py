@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
 import time
@@ -156,9 +157,37 @@ def test_invalid_daemon_config_exits_2_located(tmp_path, capsys):
     ("  url: https://user:pa55@example.com/hook", "  url: https://user:<secret>@example.com/hook"),
     ("  smtp_auth_password_file: /etc/pw", "  smtp_auth_password_file: /etc/pw"),
     ("  group_by: [alertname]", "  group_by: [alertname]"),
+    # flow style, as a hand-written base often has it
+    ("  - {to: a@example.com, auth_password: Hunter2, send_resolved: true}",
+     "  - {to: a@example.com, auth_password: <secret>, send_resolved: true}"),
+    ("  - {auth_password: 'a, b}', api_key: \"x\\\"y\"}", "  - {auth_password: <secret>, api_key: <secret>}"),
+    ('  "auth_password": "Hunter2"', '  "auth_password": <secret>'),
+    ("  smtp_auth_password: a,b}c # plain, block style: to the end of the line", "  smtp_auth_password: <secret>"),
+    ("  smtp_auth_password: ''", "  smtp_auth_password: ''"),
 ])
 def test_redact(line, shown):
     assert redact(line + "\n") == shown + "\n"
+
+
+def test_redact_hides_the_lines_of_a_block_scalar_under_a_secret_key():
+    text = ("global:\n  smtp_auth_password: |-\n    Hunter2\n\n    more\n  smtp_from: a@example.com\n"
+            "receivers: []\n")
+    assert redact(text) == ("global:\n  smtp_auth_password: |-\n    <secret>\n\n    <secret>\n"
+                            "  smtp_from: a@example.com\nreceivers: []\n")
+
+
+@pytest.mark.parametrize("before, after", [
+    ("a: 1\nb: 2\nc: 3\n", "a: 1\nb: 20\nc: 3\nd: 4"),
+    ("".join(f"line {i}\n" for i in range(40)), "".join(f"line {i}\n" for i in range(40) if i not in (3, 30))),
+    ("", "x: 1\n"),
+    ("x: 1\n", ""),
+])
+def test_diff_without_secrets_is_exactly_difflibs(before, after):
+    expected = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                       for line in difflib.unified_diff(before.splitlines(keepends=True),
+                                                        after.splitlines(keepends=True), fromfile="live",
+                                                        tofile="new"))
+    assert unified_diff(before, after, "live", "new") == expected
 
 
 def test_diff_is_empty_for_equal_configs_and_colours_only_when_asked():
@@ -166,3 +195,12 @@ def test_diff_is_empty_for_equal_configs_and_colours_only_when_asked():
     diff = unified_diff("a: 1\n", "a: 2\n", "live", "new")
     assert "-a: 1\n+a: 2\n" in diff and "\x1b[" not in diff
     assert "\x1b[31m-a: 1\x1b[0m" in colourise(diff)
+
+
+def test_diff_shows_a_changed_secret_as_a_change_of_redacted_lines():
+    live = "global:\n  smtp_auth_password: old-one\n  smtp_from: a@example.com\n"
+    diff = unified_diff(live, live.replace("old-one", "new-one"), "live", "new")
+    assert "-  smtp_auth_password: <secret>\n+  smtp_auth_password: <secret>\n" in diff
+    assert "old-one" not in diff and "new-one" not in diff
+    # Alertmanager's own status shows secrets as <secret> already: only the redacted texts compare.
+    assert unified_diff(redact(live), live, "am", "new", live_redacted=True) == ""
