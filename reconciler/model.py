@@ -279,15 +279,29 @@ _NONZERO = ("repeatInterval", "groupInterval")
 _ZERO = re.compile(r"^(0|(0+(y|w|d|h|m|s|ms))+)$")
 
 
+# Alertmanager holds a duration in Go's time.Duration: int64 nanoseconds, about 292 years.
+_DURATION = re.compile(r"(?:[0-9]+(?:ms|y|w|d|h|m|s))+")
+_UNIT_NANOSECONDS = {"y": 365 * 86400 * 10**9, "w": 7 * 86400 * 10**9, "d": 86400 * 10**9, "h": 3600 * 10**9,
+                     "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
+_LONGEST_NANOSECONDS = 2**63 - 1
+
+
 def _check_intervals(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
     errors = []
-    for key in _NONZERO:
+    for key in ("groupWait", *_NONZERO):
         value = spec.get(key)
-        if isinstance(value, str) and _ZERO.match(value):
-            path = ("spec", key)
+        if not isinstance(value, str):
+            continue
+        path = ("spec", key)
+        if key in _NONZERO and _ZERO.match(value):
             errors.append(SpecError(doc.locate(path), format_path(path),
                                     f"{value!r} is zero, which Alertmanager refuses: use a positive duration "
                                     "such as 5m or 12h"))
+        elif _DURATION.fullmatch(value) and sum(int(n) * _UNIT_NANOSECONDS[unit] for n, unit in
+                                                _DURATION_PART.findall(value)) > _LONGEST_NANOSECONDS:
+            errors.append(SpecError(doc.locate(path), format_path(path),
+                                    f"{value!r} is longer than Alertmanager can hold (292y, or 2562047h): use a "
+                                    "shorter duration"))
     return errors
 
 

@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 from reconciler.cli import main
 from reconciler.pipeline import parse_specs
 from reconciler.deploy import CheckedParts, check_rendered
-from reconciler.errors import DeployError
+from reconciler.errors import DeployError, SpecErrors
 from reconciler.render import RenderOptions, render_alertmanager_config, render_config
 
 from .gitrepo import document, recipient_list, server
@@ -155,3 +155,25 @@ def test_an_email_list_takes_no_alert_away_from_the_base_routes_or_root_receiver
     # Without the last route the lists would swallow what the root receiver used to get.
     without = text.replace("    - receiver: chat-ops\n", "")
     assert receivers(without, "alertname=DiskFull") == {"notify-reconciler/all"}
+
+
+@pytest.mark.parametrize("duration", ["292y", "293y", "106751d", "106752d", "2562047h", "2562048h",
+                                      "9223372036854ms", "9223372036855ms", "292y1w", "100000000000000000000s"])
+def test_validation_and_amtool_agree_on_the_longest_duration(amtool, tmp_path, duration):
+    """Alertmanager holds durations as int64 nanoseconds: validate must refuse exactly what
+    amtool would, with a located error, instead of a render amtool refuses at apply time."""
+    files = {"s.yaml": server(), "o.yaml": recipient_list("ops", ["a@example.com"], repeatInterval=duration)}
+    try:
+        specs = parse_specs({name: text.encode() for name, text in files.items()})
+    except SpecErrors as exc:
+        assert [str(e) for e in exc.errors] == [f"o.yaml:8:19: spec.repeatInterval: {duration!r} is longer than "
+                                                "Alertmanager can hold (292y, or 2562047h): use a shorter duration"]
+        accepted = False
+    else:
+        accepted = True
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(f"route: {{receiver: x, repeat_interval: {duration}}}\nreceivers: [{{name: x}}]\n")
+    amtool_says = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert accepted == (amtool_says.returncode == 0), amtool_says.stdout
+    if accepted:
+        check(amtool, render_alertmanager_config(specs, options=OPTIONS), tmp_path)
