@@ -243,7 +243,7 @@ class GitSource:
             detail = " ".join(line.strip() for line in stderr.replace("stderr:", "").strip(" '\n").splitlines()
                               if line.strip())[:300]
             return (f"commit {revision.short} is not signed by an allowed key ({detail or 'verification failed'}): "
-                    f"sign it with a key listed for the committer in {allowed_signers}")
+                    f"sign it with a key listed in {allowed_signers}")
         return None
 
     def local_git_dir(self) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,12 @@ def make_key(folder: Path, name: str) -> Path:
     return key
 
 
-def signed_commit(repo: GitRepo, key: Path, message: str, **files: str) -> None:
+def signed_commit(repo: GitRepo, key: Path, message: str, **files: str) -> str:
     for name, text in files.items():
         repo.write(name, text)
     repo.git("add", "-A")
     repo.git("-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "commit", "-q", "-S", "-m", message)
+    return repo.head()
 
 
 @pytest.fixture
@@ -125,3 +127,46 @@ def test_the_repositorys_own_git_config_cannot_swap_the_verifier(signed, capsys,
     assert main(["apply", "--config", config]) == 1
     assert "is not signed by an allowed key" in capsys.readouterr().err
     assert output.read_bytes() == good
+
+
+def test_daemon_mails_config_rejected_for_an_unsigned_commit_to_the_last_good_recipients(signed, tmp_path):
+    """Who may change the config, end to end: an unsigned commit that would redirect the mail
+    is rejected, the old recipients hear about it (not the new ones), and a signed fix resolves it."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    from .services import free_port, start_smtp_server, wait_until
+    from .test_daemon import DaemonProcess
+
+    repo, trusted, _, output, config = signed
+    smtp = start_smtp_server()
+    config_path = Path(config)
+    config_path.write_text(config_path.read_text().replace("source:\n", "source:\n  pollInterval: 1s\n")
+                           + f"listen: 127.0.0.1:{free_port()}\n")
+    signed_commit(repo, trusted, "signed specs", **{"s.yaml": server(port=smtp.port),
+                                                    "o.yaml": recipient_list("ops", ["ops@example.com"])})
+    daemon = DaemonProcess(config_path)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
+        good = output.read_bytes()
+        unsigned = repo.commit("send it elsewhere", **{"o.yaml": recipient_list("ops", ["attacker@example.net"])})
+
+        smtp.wait_for(1, timeout=30)
+        mail = message_from_bytes(smtp.messages[0].content, policy=default)
+        assert mail["Subject"].startswith(f"[FIRING] ConfigRejected: {unsigned[:7]}")
+        assert smtp.messages[0].recipients == ["ops@example.com"]
+        assert "is not signed: source.verify accepts only signed commits" in mail.get_content()
+        assert output.read_bytes() == good
+        status = subprocess.run([sys.executable, "-m", "reconciler", "status", "--config", config],
+                                capture_output=True, text=True, timeout=60)
+        assert status.returncode == 1 and "ConfigRejected firing" in status.stdout
+
+        fixed = signed_commit(repo, trusted, "signed fix", **{"o.yaml": recipient_list("ops", ["ops@example.com",
+                                                                                             "dba@example.com"])})
+        smtp.wait_for(2, timeout=30)
+        resolved = message_from_bytes(smtp.messages[1].content, policy=default)
+        assert resolved["Subject"].startswith(f"[RESOLVED] ConfigRejected resolved: applied {fixed[:7]}")
+        assert b"dba@example.com" in output.read_bytes() and b"attacker" not in output.read_bytes()
+    finally:
+        assert daemon.stop() == 0
+        smtp.controller.stop()
