@@ -46,9 +46,10 @@ def start_daemon(tmp_path: Path, repo: GitRepo, output: Path, state_dir: Path) -
     return daemon
 
 
-def test_full_state_dir_keeps_the_config_current_and_catches_up(tmp_path, small_disk):
+def test_full_state_dir_keeps_the_config_current_mails_it_and_catches_up(tmp_path, small_disk):
+    smtp = start_smtp_server()
     repo = GitRepo(tmp_path / "repo")
-    files = {"server.yaml": server(), "ops.yaml": recipient_list("ops", ["ops@example.com"])}
+    files = {"server.yaml": server(port=smtp.port), "ops.yaml": recipient_list("ops", ["ops@example.com"])}
     repo.commit("start", **files)
     output = tmp_path / "alertmanager.yml"
     daemon = start_daemon(tmp_path, repo, output, small_disk)
@@ -67,13 +68,24 @@ def test_full_state_dir_keeps_the_config_current_and_catches_up(tmp_path, small_
         wait_until(lambda: "repeat_interval: 6h" in output.read_text(), 10, "the commit to go live anyway")
         wait_until(lambda: "the state could not be recorded" in daemon.text(), 10, "the failure to be said")
         assert daemon.process.poll() is None  # still running
+        # The outbox cannot take the mail either: it goes out from memory.
+        smtp.wait_for(1, timeout=20)
+        subject = str(message_from_bytes(smtp.messages[0].content, policy=default)["Subject"])
+        assert subject.startswith(f"[FIRING] ApplyFailed: applied {sha[:7]}") and "could not be recorded" in subject
 
         filler.unlink()
         wait_until(lambda: (s := load_state(small_disk)).applied is not None and s.applied.sha == sha, 10,
                    "the state to catch up")
         assert load_state(small_disk).attempted.result in ("applied", "unchanged")
+        smtp.wait_for(2, timeout=20)
+        subject = str(message_from_bytes(smtp.messages[1].content, policy=default)["Subject"])
+        assert subject.startswith("[RESOLVED] ApplyFailed resolved")
+        wait_until(lambda: not list((small_disk / "outbox").glob("*.json")), 10, "the outbox to empty")
+        time.sleep(6)  # one more mailer tick: nothing is sent twice
+        assert len(smtp.messages) == 2
     finally:
         assert daemon.stop() == 0
+        smtp.controller.stop()
 
 
 def remount(mount_point: Path, mode: str) -> None:
@@ -135,7 +147,7 @@ def test_read_only_state_dir_is_refused_at_start_and_touches_nothing(tmp_path, s
     """A state directory that is read-only when the daemon starts: it refuses to start (it
     could not hold its lock or record anything) and says why."""
     repo = GitRepo(tmp_path / "repo")
-    repo.commit("start", **{"server.yaml": server()})
+    repo.commit("start", **{"server.yaml": server(), "ops.yaml": recipient_list("ops", ["ops@example.com"])})
     output = tmp_path / "alertmanager.yml"
     output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
     config = tmp_path / "config.yaml"
