@@ -30,7 +30,7 @@ from .reconcile import Host, reconcile, render_options
 from .alerts import AlertStream
 from .mailer import Outbox
 from .source import GitSource, Revision, read_spec_folder
-from .state import load_alerting, load_state
+from .state import acquire_lock, load_alerting, load_state
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -191,7 +191,14 @@ def _live_config(config: Config) -> tuple[str, str, bool]:
 
 def _apply(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
-    outcome = reconcile(config, _host())
+    # One writer per state directory: a running daemon would race this pass for the file,
+    # the reloads and the state.
+    lock = acquire_lock(config.state_dir, busy_hint="it reconciles by itself; to make it reconcile now, send it "
+                                                    "SIGHUP (systemctl reload notify-reconciler)")
+    try:
+        outcome = reconcile(config, _host())
+    finally:
+        os.close(lock)
     stream = sys.stdout if outcome.ok else sys.stderr
     print(outcome.message, file=stream)
     for line in outcome.errors:

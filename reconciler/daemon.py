@@ -18,7 +18,6 @@ WATCHDOG=1 pings while the loop is alive.
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import logging
 import os
@@ -45,7 +44,7 @@ from .mailer import Outbox, read_password, send
 from .model import duration_seconds
 from .reconcile import Caches, Host, Outcome, reconcile
 from .source import GitSource
-from .state import load_alerting, save_alerting
+from .state import acquire_lock, load_alerting, save_alerting
 
 log = logging.getLogger("notify-reconciler")
 
@@ -407,31 +406,6 @@ def own_alert_recipients(specs) -> list[str]:
     return list(seen.values())
 
 
-def acquire_lock(state_dir: str) -> int:
-    """Hold <stateDir>/lock for the life of the process; refuse if another daemon has it.
-
-    The lock is taken on a read-only descriptor (flock does not need write access), so the
-    daemon keeps no file open for writing in the state directory and the disk under it can
-    still be remounted read-only; the daemon then goes on and says what it cannot record."""
-    folder = Path(state_dir)
-    path = folder / "lock"
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError as exc:
-        raise EnvironmentProblem(f"{folder}: cannot use the state directory: {exc.strerror}") from exc
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
-        os.close(descriptor)
-        raise EnvironmentProblem(f"another notify-reconciler (pid {holder}) is running on {folder}: stop it, or "
-                                 "give this one its own stateDir") from None
-    # The pid is for the message above; writing it through a second descriptor keeps the lock.
-    with open(path, "w", encoding="ascii") as pid_file:
-        pid_file.write(f"{os.getpid()}\n")
-    return descriptor
 
 
 def status_line(outcome: Outcome, now: float) -> str:

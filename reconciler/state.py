@@ -9,7 +9,9 @@ be parsed is reported, never silently replaced.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -136,3 +138,31 @@ def save_alerting(state_dir: str | Path, alerting: Alerting) -> None:
     if document["server"]:
         document["server"].pop("location", None)
     _write_json(state_dir, ALERTING_FILE, document)
+
+
+def acquire_lock(state_dir: str | Path, busy_hint: str = "stop it, or give this one its own stateDir") -> int:
+    """Hold <stateDir>/lock (until the descriptor is closed, or the process ends); refuse if
+    another notify-reconciler, a daemon or an apply, has it. Returns the descriptor.
+
+    The lock is taken on a read-only descriptor (flock does not need write access), so the
+    daemon keeps no file open for writing in the state directory and the disk under it can
+    still be remounted read-only; the daemon then goes on and says what it cannot record."""
+    folder = Path(state_dir)
+    path = folder / "lock"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{folder}: cannot use the state directory: {exc.strerror}") from exc
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
+        os.close(descriptor)
+        raise EnvironmentProblem(f"another notify-reconciler (pid {holder}) is running on {folder}: {busy_hint}") \
+            from None
+    # The pid is for the message above; writing it through a second descriptor keeps the lock.
+    with open(path, "w", encoding="ascii") as pid_file:
+        pid_file.write(f"{os.getpid()}\n")
+    return descriptor

@@ -173,6 +173,23 @@ def test_second_daemon_on_the_same_state_dir_refuses(setup):
     assert "another notify-reconciler (pid" in second.stderr and "is running on" in second.stderr
 
 
+def test_apply_refuses_while_the_daemon_runs_on_the_same_state_dir(setup):
+    """Two writers would race for the live file, the reloads and the state: apply says how to
+    make the daemon reconcile instead."""
+    daemon = setup.start()
+    ready(setup)
+    before = setup.output.read_bytes()
+    setup.repo.commit("another list", **{"dba.yaml": recipient_list("dba", ["dba@example.com"])})
+    apply = subprocess.run([sys.executable, "-m", "reconciler", "apply", "--config", str(setup.tmp / "config.yaml")],
+                           capture_output=True, text=True, timeout=30)
+    assert apply.returncode == 2  # could not run, as for a missing config file
+    assert f"(pid {daemon.process.pid}) is running on" in apply.stderr and "SIGHUP" in apply.stderr
+    assert apply.stdout == ""
+    # The daemon, not apply, takes the commit.
+    wait_until(lambda: b"notify-reconciler/dba" in setup.output.read_bytes(), 15, "the daemon to apply the commit")
+    assert setup.output.read_bytes() != before
+
+
 def test_hand_edit_of_the_live_file_is_put_back(setup):
     daemon = setup.start()
     ready(setup)
