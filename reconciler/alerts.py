@@ -30,7 +30,7 @@ ONE_SHOT = "DriftCorrected"
 NAMES = ("ConfigRejected", "ApplyFailed", "AlertmanagerUnreachable", "SourceUnavailable", ONE_SHOT)
 
 _WHAT_TO_DO = {
-    "ConfigRejected": "Fix the errors below and commit again. Until then the last good configuration stays live.",
+    "ConfigRejected": "Fix the errors above and commit again. Until then the last good configuration stays live.",
     "ApplyFailed": "The previous configuration was restored and stays live. Check the Alertmanager(s) named below "
                    "(their logs say why), then commit a fix or run `notify-reconciler apply` again.",
     "AlertmanagerUnreachable": "Alertmanager did not answer. Check that it runs and that the daemon can reach it; "

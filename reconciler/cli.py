@@ -293,7 +293,7 @@ def _status(args: argparse.Namespace) -> int:
         try:
             running = running_hash(url)
         except DeployError as exc:
-            print(f"  {url}: unreachable: {exc}")
+            print(f"  {exc}")  # names the URL and why
             healthy = False
             continue
         runs_live = live is not None and running == config_hash(live)

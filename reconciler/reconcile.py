@@ -131,8 +131,9 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
     except ReconcilerError as exc:  # source, base, check, write: the last good config stays
         reason = ("SourceUnavailable" if isinstance(exc, SourceError) else
                   "AlertmanagerUnreachable" if isinstance(exc, TransientDeployError) else "ApplyFailed")
-        return _record(state, config, host, Outcome("failed", revision, f"{_describe(revision)} not applied: {exc}",
-                                                    (str(exc),), reason=reason, specs=specs))
+        message = f"{revision.describe()} not applied: {exc}" if revision else f"nothing applied: {exc}"
+        return _record(state, config, host, Outcome("failed", revision, message, (str(exc),), reason=reason,
+                                                    specs=specs))
     failed = [t for t in targets if not t.ok]
     if failed:
         return _record(state, config, host, Outcome(

@@ -82,6 +82,7 @@ def test_alertmanager_down_while_a_commit_waits_gets_it_once_back(tmp_path, repo
         assert output.read_bytes() == good and output.stat().st_ino == inode
         code, text = status_output(tmp_path / "config.yaml")
         assert code == 1 and "AlertmanagerUnreachable firing" in text and waiting[:7] in text
+        assert f"  {am.url}: unreachable: [Errno 111] Connection refused" in text  # the URL said once
 
         # Back on the same port, reading the file it had: the waiting commit reaches it.
         am = Alertmanager(binary, output, tmp_path / "am-data", port=am.port).start()

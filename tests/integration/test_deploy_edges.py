@@ -137,7 +137,9 @@ def test_apply_with_a_deleted_remote_branch_keeps_the_last_good_file(tmp_path, c
     repo.git("branch", "-q", "-D", "prod")
     capsys.readouterr()
     assert main(["apply", "--config", str(config)]) == 1
-    assert "couldn't find remote ref refs/heads/prod" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith(f"nothing applied: file://{repo.path}: fetching branch 'prod' failed")
+    assert "couldn't find remote ref refs/heads/prod" in err
     assert output.read_bytes() == before
 
 

@@ -55,7 +55,7 @@ def test_rejected_commit_mails_the_last_good_recipients_and_resolves(setup, smtp
     assert mail["Auto-Submitted"] == "auto-generated" and mail["Message-ID"] and mail["Date"]
     body = mail.get_content()
     assert "ops.yaml:7:7: spec.recipients[0]: 'ops@@example' is not an e-mail address" in body
-    assert "What to do: Fix the errors below and commit again" in body
+    assert "What to do: Fix the errors above and commit again" in body
 
     setup.repo.commit("fix it", **{"ops.yaml": recipient_list("ops", RECIPIENTS[:2]),
                                    "server.yaml": server(port=smtp.port)})
