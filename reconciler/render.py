@@ -122,8 +122,8 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     # A comment or blank line after the last entry belongs to the end of the list, not to
     # that entry: keep it at the end while our entries come and go.
     receivers_tail, routes_tail = _take_trailing_comment(receivers), _take_trailing_comment(routes)
-    _remove_owned(receivers, "name")
-    _remove_owned(routes, "receiver")
+    _give_leading_comment(config, "receivers", _remove_owned(receivers, "name"))
+    _give_leading_comment(route, "routes", _remove_owned(routes, "receiver"))
 
     # Our entries are many (1,000 lists is a real size) and plain: they are written as text
     # into the dump, and only a placeholder goes through ruamel's much slower round-trip emitter.
@@ -146,7 +146,7 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     _give_trailing_comment(routes, routes_tail)
     if not routes:
         del route["routes"]
-    skeleton = _dump(yaml, config)
+    skeleton = _keep_comment_with_first_route(_dump(yaml, config))
     placed = [match.group("name") for match in _PLACEHOLDER_LINE.finditer(skeleton)]
     expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else []) + (
         ["fallback"] if fallback else [])
@@ -336,11 +336,33 @@ def _receivers(config: CommentedMap) -> CommentedSeq:
     return config["receivers"]
 
 
-def _remove_owned(entries: CommentedSeq, name_key: str) -> None:
+def _remove_owned(entries: CommentedSeq, name_key: str) -> str:
+    """Remove our entries. A comment that stood below one of them belongs to the entry after
+    it (ruamel keeps it with the entry above), so it stays where it was; returns the one that
+    belongs above the first entry left, for `_give_leading_comment`."""
+    lead = ""
     for index in reversed(range(len(entries))):
         item = entries[index]
         if isinstance(item, dict) and str(item.get(name_key, "")).startswith(PREFIX):
+            tail = _take_trailing_comment(item)
             del entries[index]
+            if index > 0:
+                _give_trailing_comment(entries[index - 1], tail)
+            else:
+                lead = tail
+    return lead
+
+
+def _give_leading_comment(parent: CommentedMap, key: str, text: str) -> None:
+    """Put `text` (comment lines, as `_take_trailing_comment` returns them) between `key:` and
+    the first entry of its list, where ruamel keeps such a comment."""
+    if not text:
+        return
+    first = text.lstrip("\n")
+    column = len(first) - len(first.lstrip(" "))
+    token = CommentToken(text[:len(text) - len(first)] + first[column:], CommentMark(column), None)
+    slot = parent.ca.items.setdefault(key, [None, None, None, None])
+    slot[3] = [token, *(slot[3] or ())]
 
 
 def _take_trailing_comment(node: Any) -> str:
@@ -446,6 +468,18 @@ def _scrub_slot(slot: Any) -> Any:
 _PLACEHOLDER = "notify-reconciler-generated-{}-go-here"
 _PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers|fallback)-go-here\n",
                                re.MULTILINE)
+
+
+_COMMENT_ABOVE_OUR_ROUTES = re.compile(r"^(?P<comment>(?:[ \t]*#.*\n|[ \t]*\n)+)"
+                                       r"(?P<placeholder> *- notify-reconciler-generated-routes-go-here\n)",
+                                       re.MULTILINE)
+
+
+def _keep_comment_with_first_route(skeleton: str) -> str:
+    """Our routes go first under route.routes, where ruamel writes the comment that stood
+    above the base's first route ("# Watchdog: dead man's switch only"). Put it back above
+    that route, after ours."""
+    return _COMMENT_ABOVE_OUR_ROUTES.sub(lambda m: m.group("placeholder") + m.group("comment"), skeleton, count=1)
 
 
 def _placeholder_indent(skeleton: str, name: str) -> int:

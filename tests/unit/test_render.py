@@ -212,6 +212,7 @@ route:
   receiver: chat        # default receiver
   group_by: [alertname]
   routes:
+    # pages go to the pager
     - receiver: pager
       matchers: [severity="page"]
 
@@ -236,6 +237,9 @@ def test_base_keeps_comments_order_and_foreign_receivers():
     for comment in ("# Our base config.", "# default is fine", "# default receiver", "# bridge",
                     "# the pager", "# keep this trailing comment"):
         assert comment in text
+    # The comment above the base's first route stays with that route, below ours.
+    assert "    # pages go to the pager\n    - receiver: pager\n" in text
+    assert text.index(f"- receiver: {PREFIX}ops") < text.index("# pages go to the pager")
     config = YAML(typ="safe").load(text)
     assert list(config) == ["global", "route", "receivers", "inhibit_rules"]
     assert [r["name"] for r in config["receivers"]] == ["chat", "pager", PREFIX + "ops"]
