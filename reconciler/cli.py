@@ -30,6 +30,7 @@ from .reconcile import Host, reconcile, render_options
 from .alerts import AlertStream
 from .mailer import Outbox
 from .source import GitSource, Revision, read_spec_folder
+from .schema import email_problem
 from .state import acquire_lock, load_alerting, load_state
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
@@ -236,6 +237,11 @@ def _mail_test(args: argparse.Namespace) -> int:
     if server is None:
         print(f"{revision.describe()} has no EmailServer: nothing to test", file=sys.stderr)
         return EXIT_INVALID
+    problems = [problem for problem in map(email_problem, args.to or ()) if problem]
+    if problems:
+        for problem in problems:
+            print(f"--to: {problem}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
     recipients = args.to or own_alert_recipients(specs)
     if not recipients:
         print(f"{revision.describe()} has no recipients: give one with --to", file=sys.stderr)

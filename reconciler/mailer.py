@@ -62,6 +62,14 @@ class Delivery:
     transcript: tuple[str, ...]
 
 
+def _password_source(server: EmailServer) -> str:
+    if server.password_file:
+        return f"in passwordFile {server.password_file}"
+    if server.password_env:
+        return f"in the daemon's environment variable {server.password_env} (passwordEnv)"
+    return "none is set: add passwordFile or passwordEnv"
+
+
 def read_password(server: EmailServer, environ: Mapping[str, str]) -> str | None:
     """The SMTP password, read now (so a rotated password file is used at once)."""
     if not server.username:
@@ -139,7 +147,7 @@ def send(server: EmailServer, password: str | None, sender: str, recipients: lis
                                  transcript) from exc
     except smtplib.SMTPAuthenticationError as exc:
         raise PermanentMailError(f"AUTH as {server.username} refused: {exc.smtp_code} {_text(exc.smtp_error)}: "
-                                 "check the username and the password file", transcript) from exc
+                                 f"check the username and the password ({_password_source(server)})", transcript) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         replies = {r: f"{c} {_text(m)}" for r, (c, m) in exc.recipients.items()}
         codes = [c for c, _ in exc.recipients.values()]

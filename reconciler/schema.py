@@ -97,6 +97,13 @@ def schema_default(schema_name: str, *path: str) -> Any:
     return node["default"]
 
 
+def email_problem(text: str) -> str | None:
+    """Why `text` is not an e-mail address as a RecipientList accepts one (common.json's
+    `email`), or None. For addresses typed on a command line."""
+    validator = _Validator(load_schema("common.json")["$defs"]["email"])
+    return None if validator.is_valid(text) else f"{text!r} is not an e-mail address: write it as name@example.com"
+
+
 def validate_document(document: Document) -> list[SpecError]:
     """Every schema error of one document, located. Unknown apiVersion or kind included."""
     content = document.content

@@ -53,10 +53,10 @@ def servers():
 
 def email_server(port: int, *, ssl_: bool = False, starttls: bool = False, ca_file: str | None = None,
                  insecure: bool = False, username: str | None = None, password_file: str | None = None,
-                 server_name: str | None = None) -> EmailServer:
+                 server_name: str | None = None, password_env: str | None = None) -> EmailServer:
     return EmailServer(name="smtp", host="127.0.0.1", port=port, ssl=ssl_, starttls=starttls,
                        tls=TLSSettings(ca_file, server_name, insecure), sender="a@example.com",
-                       username=username, password_file=password_file)
+                       username=username, password_file=password_file, password_env=password_env)
 
 
 def test_plain(servers):
@@ -121,6 +121,10 @@ def test_auth_success_and_failure_without_leaking_the_password(servers, server_c
     with pytest.raises(PermanentMailError, match="AUTH as alerts refused: 535") as caught:
         send(server, "wrong", "a@example.com", ["b@example.com"], MESSAGE)
     assert "wrong" not in str(caught.value) and PASSWORD not in str(caught.value)
+    assert f"check the username and the password (in passwordFile {password_file})" in str(caught.value)
+    from_env = email_server(smtp.port, starttls=True, ca_file=ca_file, username="alerts", password_env="SMTP_PW")
+    with pytest.raises(PermanentMailError, match="in the daemon's environment variable SMTP_PW \\(passwordEnv\\)"):
+        send(from_env, "wrong", "a@example.com", ["b@example.com"], MESSAGE)
 
 
 def test_one_refused_recipient_does_not_stop_the_others(servers):

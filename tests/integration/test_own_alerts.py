@@ -180,7 +180,14 @@ def test_mail_test_sends_with_the_committed_settings_and_explains_failures(setup
         assert main(["mail-test", "--config", config]) == 1
         captured = capsys.readouterr()
         assert "not sent: AUTH as alerts refused: 535" in captured.err
+        assert f"check the username and the password (in passwordFile {password_file})" in captured.err
         assert "wrong" not in captured.out + captured.err
+
+        # A typo in --to is said before anything is sent.
+        assert main(["mail-test", "--config", config, "--to", "me@example.com", "--to", "not an address"]) == 2
+        captured = capsys.readouterr()
+        assert captured.err == "--to: 'not an address' is not an e-mail address: write it as name@example.com\n"
+        assert len(smtp.messages) == 1
     finally:
         smtp.controller.stop()
 
