@@ -156,7 +156,8 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         mark = exc.problem_mark or exc.context_mark
         where = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        errors.append(SpecError(where, "", f"YAML syntax error: {problem}"))
+        hint = next((hint for needle, hint in _SYNTAX_HINTS if needle in problem), "")
+        errors.append(SpecError(where, "", f"YAML syntax error: {problem}{hint}"))
     except YAMLError as exc:
         errors.append(SpecError(Location(name, 1, 1), "", f"YAML error: {_one_line(str(exc))}"))
     except _TooDeep as exc:
@@ -230,6 +231,20 @@ except ImportError:  # pragma: no cover - the dependency is declared; this keeps
 
 def _location(name: str, node: Node) -> Location:
     return Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+# The parser's words for the usual slips, and what to change. The parser reports where it
+# noticed, which is the line to look at (or the one above it).
+_SYNTAX_HINTS = (
+    ("found character '\\t' that cannot start any token",
+     ": this is a tab; YAML indents with spaces only, so replace it with spaces"),
+    ("mapping values are not allowed here",
+     ": a 'key: value' where a plain value was expected: check this line's indentation against the lines "
+     "above, or quote a value that holds ': '"),
+    ("expected <block end>",
+     ": a line is indented differently from the keys beside it: line the keys of one mapping up in the same "
+     "column"),
+)
 
 
 def _one_line(text: str) -> str:
