@@ -113,6 +113,16 @@ def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> SpecError:
                      f"byte 0x{data[at]:02x} is not UTF-8: save the file as UTF-8")
 
 
+# What YAML 1.2 allows in a stream (ruamel's Reader checks the same): tab, line breaks,
+# printable ASCII, NEL, and the rest of Unicode but surrogates, U+FFFE and U+FFFF.
+_NOT_YAML_TEXT = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+
+
+def _offset_location(name: str, text: str, offset: int) -> Location:
+    """The line and column (in characters, as an editor counts) of `offset` in `text`."""
+    return Location(name, text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+
+
 def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
     """Parse every document of one file. Returns the documents and the errors found."""
     if len(data) > limits.max_file_bytes:
@@ -125,10 +135,15 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         return [], [_not_utf8(name, data, exc)]
     if "\x00" in text:
         # The YAML scanner rejects NUL too, but only after scanning up to it.
-        offset = text.index("\x00")
-        line = text.count("\n", 0, offset) + 1
-        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        return [], [SpecError(Location(name, line, column), "", "NUL character: this is not a text file")]
+        return [], [SpecError(_offset_location(name, text, text.index("\x00")), "",
+                              "NUL character: this is not a text file")]
+    unprintable = _NOT_YAML_TEXT.search(text)
+    if unprintable:
+        # The parser would say only "position N" of the whole file.
+        character = unprintable.group()
+        return [], [SpecError(_offset_location(name, text, unprintable.start()), "",
+                              f"character U+{ord(character):04X} is not allowed in YAML (a control character, or "
+                              "one Unicode reserves): delete it")]
 
     documents: list[Document] = []
     errors: list[SpecError] = []

@@ -220,11 +220,10 @@ MATCHER = st.builds(lambda label, space, op, value: f"{space}{label}{space}{op}{
                                                "\\d+", "}", "{", ",", "\\", "\n", "\t", "\x00"])))
 MATCHERS = st.one_of(st.lists(MATCHER, max_size=5), st.lists(MATCHER, min_size=50, max_size=51),
                      st.lists(ODD_TEXT, min_size=1, max_size=2), ODD_TEXT)
-# A wildcard ("...") together with other labels is left out: validation accepts it and amtool
-# refuses it, the bug test_group_by_a_wildcard_with_other_labels_... keeps visible.
 GROUP_BY = st.one_of(st.just(["..."]), st.lists(LABEL, max_size=5, unique=True), st.lists(LABEL, min_size=50,
                                                                                            max_size=60, unique=True),
-                     st.sampled_from([[], ["a", "a"], ["1x"], ["a b"], [""], ["…"], ["...", "..."], "alertname"]),
+                     st.sampled_from([[], ["a", "a"], ["1x"], ["a b"], [""], ["…"], ["...", "..."], "alertname",
+                                      ["...", "alertname"], ["cluster", "..."]]),
                      ODD_TEXT)
 LOCAL = st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`|~.-]{1,64}", fullmatch=True)
 DOMAIN = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?){1,3}",
@@ -244,10 +243,9 @@ RECIPIENTS = st.one_of(
     st.lists(st.one_of(ADDRESS, st.fixed_dictionaries({"email": ADDRESS}, optional={"name": ODD_TEXT})),
              min_size=1, max_size=3),
     st.sampled_from([["a@example.com", "A@EXAMPLE.COM"], [{"name": "x"}], [None], [[]], {}]), ODD_TEXT)
-# "discard" is left out: a RecipientList of that name is the bug
-# test_a_list_named_discard_... keeps visible.
-NAME = st.one_of(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True).filter(lambda n: n != "discard"),
-                 st.sampled_from(["a" * 63, "a" * 64, "0", "-a", "a-", "A", "a_b", "a.b", "notify-reconciler", "ünï"]),
+NAME = st.one_of(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True),
+                 st.sampled_from(["a" * 63, "a" * 64, "0", "-a", "a-", "A", "a_b", "a.b", "notify-reconciler", "ünï",
+                                  "discard"]),
                  ODD_TEXT)
 HOST = st.one_of(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,20}(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,20}){0,3}\.?",
                                fullmatch=True),
@@ -379,27 +377,17 @@ def test_a_duration_alertmanager_cannot_hold_is_a_located_error(amtool, kind, ch
             parse_specs(files)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "product bug: groupBy [..., alertname] passes validation and amtool says 'cannot have wildcard group_by (`...`) "
-    "and other other labels at the same time'"))
 @pytest.mark.parametrize("kind", ["NotificationPolicy", "RecipientList"])
 def test_group_by_a_wildcard_with_other_labels_ends_in_a_located_error_or_a_render_amtool_accepts(amtool, kind):
     outcome(repo_with(kind, {"groupBy": ["...", "alertname"]}), amtool)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "product bug: a RecipientList named 'discard' passes validation, renders a second receiver "
-    "notify-reconciler/discard, and amtool says 'notification config name \"notify-reconciler/discard\" is not "
-    "unique'"))
 def test_a_list_named_discard_ends_in_a_located_error_or_a_render_amtool_accepts(amtool):
     outcome(repo_with("RecipientList", {"metadata": {"name": "discard"}}), amtool)
 
 
-# -- found by these properties: located, but not where it is written -------------------------------
+# -- found by these properties: located where it is written ---------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "product bug: a character YAML does not allow (C0/C1 controls, DEL, U+FFFE) is reported at line 1 column 1 "
-    "with the parser's 'position N in \"<unicode string>\"' instead of its line and column"))
 @pytest.mark.parametrize("character", ["\x01", "\x7f", "\x93", "\ufffe"])
 def test_a_character_yaml_does_not_allow_is_located_where_it_is_written(character):
     team = ('apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: l}\n'
