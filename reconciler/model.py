@@ -162,6 +162,10 @@ def specs_from_documents(documents: list[Document]) -> tuple[Specs | None, list[
     return specs_from_objects([model_object(doc) for doc in documents])
 
 
+UNKNOWN_KIND = "?"
+"""In `failed_kinds`: a file that could not be read, or a document of no known kind."""
+
+
 def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str] = ()) -> tuple[Specs | None,
                                                                                               list[SpecError]]:
     """`Specs` from every document's model object, after the rules that span documents.
@@ -189,11 +193,25 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
     for extra in policies[1:]:
         errors.append(SpecError(extra.location, "kind", f"a second NotificationPolicy ({extra.name!r}; the first is "
                                                         f"{policies[0].name!r} at {policies[0].location}): keep at most one"))
-    if lists and not servers and "EmailServer" not in failed_kinds:
+    # A document that could not be read may be the missing one: then say nothing of it.
+    unread = failed_kinds - {"NotificationPolicy"}
+    if lists and not servers and not unread & {"EmailServer", UNKNOWN_KIND}:
         first = lists[0]
         errors.append(SpecError(first.location, "kind", f"RecipientList {first.name!r} has no EmailServer to send "
                                                         "through: add one EmailServer (with enabled: false to keep "
                                                         "e-mail off)"))
+    if not lists and servers and servers[0].enabled and not unread & {"RecipientList", UNKNOWN_KIND}:
+        # Argo CD's allowEmpty, for e-mail: deleting every list must not silence it unnoticed.
+        errors.append(SpecError(servers[0].location, "kind", f"EmailServer {servers[0].name!r} has e-mail enabled "
+                                                             "but there is no RecipientList, so nobody would get a "
+                                                             "mail (the daemon's own alerts included): add a "
+                                                             "RecipientList, or set spec.enabled: false to turn "
+                                                             "e-mail off"))
+    if not lists and not servers and not failed_kinds:
+        where = policies[0].location if policies else Location(".")
+        errors.append(SpecError(where, "", "no EmailServer and no RecipientList in the spec folder: an empty "
+                                           "config would remove every e-mail notification; commit an EmailServer "
+                                           "and at least one RecipientList (enabled: false turns e-mail off)"))
     if errors:
         return None, errors
     ordered = tuple(sorted(lists, key=lambda item: item.name))

@@ -10,8 +10,8 @@ from typing import Mapping, NamedTuple
 
 from .errors import SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, load_file
-from .model import ModelObject, Specs, check_document, model_object, specs_from_objects
-from .schema import validate_document
+from .model import UNKNOWN_KIND, ModelObject, Specs, check_document, model_object, specs_from_objects
+from .schema import KIND_SCHEMAS, validate_document
 
 
 class ParseCache(dict):
@@ -34,7 +34,7 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     digests = digests or {}
     errors = list(extra_errors or ())
     valid: list[ModelObject] = []
-    failed_kinds: set[str] = set()
+    failed_kinds: set[str] = {UNKNOWN_KIND} if errors else set()  # files of the tree that could not be read
     seen: dict[tuple[str, str], ParsedFile] = {}
     for name in sorted(set(files) | set(digests)):
         key = (name, digests.get(name, ""))
@@ -70,13 +70,14 @@ def _parse_file(name: str, data: bytes, limits: Limits) -> ParsedFile:
     """Documents that fail their schema are left out of the cross-document rules, but their
     kind is kept: an EmailServer with a typo is reported as such, not also as missing."""
     documents, errors = load_file(name, data, limits)
-    valid, failed_kinds = [], set()
+    valid, failed_kinds = [], {UNKNOWN_KIND} if errors else set()  # a file (or some of it) not read
     for document in documents:
         schema_problems = validate_document(document)
         errors.extend(schema_problems)
         errors.extend(check_document(document))
         if not schema_problems:
             valid.append(model_object(document))
-        elif isinstance(document.content, dict) and isinstance(document.content.get("kind"), str):
-            failed_kinds.add(document.content["kind"])
+        else:
+            kind = document.content.get("kind") if isinstance(document.content, dict) else None
+            failed_kinds.add(kind if isinstance(kind, str) and kind in KIND_SCHEMAS else UNKNOWN_KIND)
     return ParsedFile(valid, errors, frozenset(failed_kinds))

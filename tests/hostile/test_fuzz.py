@@ -114,6 +114,10 @@ def outcome(files: dict[str, bytes], amtool: str) -> str:
             text = render_alertmanager_config(specs, options=RenderOptions(hello_default="fuzz"))
     if errors:
         for error in errors:
+            if error.file == ".":
+                # The one error of the folder itself, when no file held a spec document: nothing to locate.
+                assert [str(e) for e in errors] == [str(error)] and "no EmailServer and no RecipientList" in str(error)
+                continue
             assert error.file in files and error.line >= 1 and error.column >= 1, str(error)
             assert str(error).startswith(f"{error.file}:{error.line}:{error.column}: ")
         return "rejected"

@@ -43,8 +43,7 @@ def fifty(name: str = "big") -> str:
 
 CASES = {
     "minimal": [server(), recipient_list("ops", ["a@example.com"])],
-    "no lists": [server()],
-    "nothing at all": [],
+    "e-mail off, no lists": [server(enabled="false")],
     "disabled": [server(enabled="false"), recipient_list("ops", ["a@example.com"])],
     "smtps on 465 with CA and server name": [
         document("EmailServer", "smtp", "host: smtp.example.com\nport: 465\nssl: true\nfrom: a@example.com\n"

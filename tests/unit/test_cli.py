@@ -88,6 +88,8 @@ def test_password_file_path_is_rendered_but_no_password_reaches_stdout(tmp_path,
         "apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: smtp}\n"
         "spec: {host: smtp.example.com, port: 587, username: u, passwordEnv: NR_TEST_PASSWORD, "
         "from: a@example.com}\n")
+    (tmp_path / "ops.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: ops}\n"
+                                       "spec: {recipients: [ops@example.com]}\n")
     monkeypatch.setenv("NR_TEST_PASSWORD", "correct-horse-battery-staple")
     assert main(["render", str(tmp_path)]) == 0
     captured = capsys.readouterr()

@@ -29,7 +29,7 @@ REQUIRED_INVALID = {
     "bool-not-true-or-false", "not-utf8-after-bom", "server-typo-is-not-a-missing-server", "duration-out-of-range",
     "tab-indent", "wrong-indentation", "group-by-wildcard-and-labels", "list-named-discard",
 }
-REQUIRED_VALID = {"minimal", "everything", "disabled", "empty", "subfolders"}
+REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders"}
 
 
 def expected_lines(case: Path) -> list[str]:

@@ -52,7 +52,7 @@ def policy(spec: str | None, name: str = "p") -> str:
     (", port: 465, ssl: true, starttls: false", True, False),
 ])
 def test_starttls_defaults_to_true_unless_ssl(spec, ssl, starttls):
-    result = specs(s=server(spec)).server
+    result = specs(s=server(spec), l=recipient_list("ops")).server
     assert (result.ssl, result.starttls) == (ssl, starttls)
 
 
@@ -67,12 +67,12 @@ def test_every_server_field_reaches_the_model():
 
 
 def test_tls_checks_are_on_unless_spelled_out():
-    assert specs(s=server()).server.tls == TLSSettings(None, None, False)
-    assert specs(s=server(", tls: {caFile: /ca.pem}")).server.tls.insecure_skip_verify is False
+    assert specs(s=server(), l=recipient_list("ops")).server.tls == TLSSettings(None, None, False)
+    assert specs(s=server(", tls: {caFile: /ca.pem}"), l=recipient_list("ops")).server.tls.insecure_skip_verify is False
 
 
 def test_password_file_reaches_the_model():
-    result = specs(s=server(", username: am, passwordFile: /etc/pw")).server
+    result = specs(s=server(", username: am, passwordFile: /etc/pw"), l=recipient_list("ops")).server
     assert (result.password_file, result.password_env) == ("/etc/pw", None)
 
 
@@ -85,28 +85,44 @@ def test_password_file_reaches_the_model():
 def test_smarthost_brackets_ipv6_addresses(host, port, smarthost):
     text = (f"{HEAD}kind: EmailServer\nmetadata: {{name: s}}\n"
             f"spec: {{host: {host}, port: {port}, from: a@example.com}}\n")
-    assert specs(s=text).server.smarthost == smarthost
+    assert specs(s=text, l=recipient_list("ops")).server.smarthost == smarthost
 
 
 @pytest.mark.parametrize("files, enabled", [
-    ({"s": server()}, True),
-    ({"s": server(", enabled: true")}, True),
+    ({"s": server(), "l": recipient_list("ops")}, True),
+    ({"s": server(", enabled: true"), "l": recipient_list("ops")}, True),
     ({"s": server(", enabled: false")}, False),
     ({"s": server(", enabled: false"), "l": recipient_list("ops")}, False),
-    ({}, False),
 ])
 def test_email_enabled_follows_the_toggle(files, enabled):
     assert specs(**files).email_enabled is enabled
 
 
-def test_an_empty_folder_is_valid_and_sends_nothing():
-    empty = parse_specs({})
-    assert (empty.server, empty.lists, empty.policy, empty.email_enabled) == (None, (), None, False)
+def test_an_empty_folder_is_refused_not_rendered_as_no_email():
+    """Argo CD's allowEmpty, for e-mail: a commit that deletes every spec must not silence
+    every notification unnoticed."""
+    for files in ({}, {"p": policy("repeatInterval: 6h")}):
+        where = "p.yaml:1:1" if files else "."
+        assert errors(**files) == [f"{where}: no EmailServer and no RecipientList in the spec folder: an empty "
+                                   "config would remove every e-mail notification; commit an EmailServer and at "
+                                   "least one RecipientList (enabled: false turns e-mail off)"]
 
 
-def test_a_folder_with_only_a_server_is_valid():
-    result = specs(s=server())
-    assert result.server is not None and result.lists == () and result.policy is None
+def test_an_enabled_server_needs_a_list_and_a_disabled_one_does_not():
+    assert errors(s=server()) == [
+        "s.yaml:1:1: kind: EmailServer 's' has e-mail enabled but there is no RecipientList, so nobody would get a "
+        "mail (the daemon's own alerts included): add a RecipientList, or set spec.enabled: false to turn e-mail off"]
+    result = specs(s=server(", enabled: false"))
+    assert result.server is not None and result.lists == () and not result.email_enabled
+
+
+@pytest.mark.parametrize("files", [
+    {"s": server(), "l": "kind: [\n"},                                  # a file that does not parse
+    {"s": server(), "l": recipient_list("ops", ", oops: 1")},          # a list that fails its schema
+    {"s": server(), "l": recipient_list("ops").replace("RecipientList", "RecipientLsit")},  # a misspelt kind
+])
+def test_a_list_that_could_not_be_read_is_not_also_reported_missing(files):
+    assert not any("there is no RecipientList" in line for line in errors(**files))
 
 
 # -- RecipientList and routing -----------------------------------------------------------------
@@ -183,12 +199,12 @@ def test_the_same_name_in_different_kinds_is_fine():
 
 
 @pytest.mark.parametrize("files, expected", [
-    ({"a": server(), "b": server(", enabled: false", name="t")},
+    ({"a": server(), "b": server(", enabled: false", name="t"), "l": recipient_list("l")},
      ["b.yaml:1:1: kind: a second EmailServer ('t'; the first is 's' at a.yaml:1:1): keep exactly one"]),
     ({"a": server(), "b": recipient_list("l"), "c": recipient_list("l", address="x@example.com")},
      ["c.yaml:3:18: metadata.name: a RecipientList named 'l' is already defined at b.yaml:3:18: names must be "
       "unique per kind"]),
-    ({"a": server(), "b": server(name="s")},
+    ({"a": server(), "b": server(name="s"), "l": recipient_list("l")},
      ["b.yaml:3:18: metadata.name: an EmailServer named 's' is already defined at a.yaml:3:18: names must be "
       "unique per kind"]),
     ({"l": recipient_list("l")},
@@ -208,7 +224,7 @@ def test_rules_across_documents(files, expected):
     ("groupWait", "0s", False),  # Alertmanager allows a zero group_wait: send at once
 ])
 def test_a_zero_repeat_or_group_interval_is_refused(field, value, zero):
-    files = {"s": server(), "p": policy(f"{field}: {value}")}
+    files = {"s": server(), "l": recipient_list("ops"), "p": policy(f"{field}: {value}")}
     if not zero:
         assert specs(**files).policy is not None
         return
@@ -289,8 +305,9 @@ def test_parse_cache_reuses_unchanged_files_and_still_reports_their_errors():
             parse_specs(given, digests=broken_digests, cache=cache)
         assert [error.file for error in caught.value.errors] == ["l2.yaml"]
     # Removed files leave the cache.
-    parse_specs({}, digests={"s.yaml": digests["s.yaml"]}, cache=cache)
-    assert list(cache) == [("s.yaml", digests["s.yaml"])]
+    kept = {name: digests[name] for name in ("l0.yaml", "s.yaml")}
+    parse_specs({}, digests=kept, cache=cache)
+    assert sorted(cache) == sorted(kept.items())
 
 
 @pytest.mark.parametrize("pattern, accepted", [

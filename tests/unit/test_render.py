@@ -41,6 +41,10 @@ def recipients(*addresses: str) -> str:
     return "recipients:\n" + "".join(f"  - {a}\n" for a in addresses)
 
 
+OPS = doc("RecipientList", "ops", "recipients: [ops@example.com]\n")
+"""One list, for the tests about the server: an enabled server needs one."""
+
+
 def receiver(config: dict, name: str) -> dict:
     return next(r for r in config["receivers"] if r["name"] == PREFIX + name)
 
@@ -120,7 +124,7 @@ def test_password_env_renders_as_a_file_in_the_state_directory_never_the_value()
         passwordEnv: SMTP_PASSWORD
         from: alerts@example.com
     """)
-    text = render_alertmanager_config(specs_of(server), options=OPTIONS)
+    text = render_alertmanager_config(specs_of(server, OPS), options=OPTIONS)
     glob = YAML(typ="safe").load(text)["global"]
     assert glob["smtp_auth_password_file"] == "/var/lib/nr/secrets/smtp-password-smtp"
     assert "SMTP_PASSWORD" not in text
@@ -128,7 +132,7 @@ def test_password_env_renders_as_a_file_in_the_state_directory_never_the_value()
 
 def test_no_username_means_no_auth_keys():
     server = doc("EmailServer", "smtp", "host: 10.0.0.5\nfrom: a@example.com\n")
-    glob = rendered(server)["global"]
+    glob = rendered(server, OPS)["global"]
     assert not [k for k in glob if k.startswith("smtp_auth")]
     assert glob["smtp_smarthost"] == "10.0.0.5:25"
     assert glob["smtp_require_tls"] is True
@@ -154,9 +158,9 @@ def test_server_transport_settings(spec, smarthost, require_tls, tls_config):
 
 
 def test_hello_comes_from_the_spec_else_the_host():
-    assert rendered(SERVER)["global"]["smtp_hello"] == "reconciler-host"
+    assert rendered(SERVER, OPS)["global"]["smtp_hello"] == "reconciler-host"
     named = SERVER.replace("from: alerts@example.com", "from: alerts@example.com\n  hello: mx.example.com")
-    assert rendered(named)["global"]["smtp_hello"] == "mx.example.com"
+    assert rendered(named, OPS)["global"]["smtp_hello"] == "mx.example.com"
 
 
 def test_disabled_server_renders_no_email_receivers_or_routes():
@@ -250,13 +254,13 @@ def test_base_keeps_comments_order_and_foreign_receivers():
 
 
 def test_without_lists_the_base_routes_are_left_as_written():
-    config = rendered(SERVER, base=BASE)
+    config = rendered(SERVER + "  enabled: false\n", base=BASE)
     assert [r["receiver"] for r in config["route"]["routes"]] == ["pager"]
 
 
 def test_base_smtp_keys_are_replaced_not_mixed():
     glob = rendered(SERVER.replace("  username: alerts\n", "").replace(
-        "  passwordFile: /etc/alertmanager/smtp-password\n", ""), base=BASE)["global"]
+        "  passwordFile: /etc/alertmanager/smtp-password\n", ""), OPS, base=BASE)["global"]
     assert glob["smtp_smarthost"] == "smtp.example.com:587"
     assert "smtp_auth_username" not in glob
     assert glob["resolve_timeout"] == "5m"
@@ -298,12 +302,12 @@ def test_base_without_route_gets_a_discarding_root():
 ])
 def test_unusable_base_is_a_located_error(base, where):
     with pytest.raises(BaseConfigError) as caught:
-        render_alertmanager_config(specs_of(SERVER), base, base_name="base.yml", options=OPTIONS)
+        render_alertmanager_config(specs_of(SERVER, OPS), base, base_name="base.yml", options=OPTIONS)
     assert str(caught.value).startswith(where)
 
 
 def test_secret_format_wraps_the_config():
-    config_text = render_alertmanager_config(specs_of(SERVER), options=OPTIONS)
+    config_text = render_alertmanager_config(specs_of(SERVER, OPS), options=OPTIONS)
     secret = YAML(typ="safe").load(render_kubernetes_secret(config_text))
     assert secret["kind"] == "Secret" and secret["apiVersion"] == "v1"
     assert secret["metadata"]["name"] == "alertmanager-main"
