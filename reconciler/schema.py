@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
-from .errors import Location, SpecError
+from .errors import SpecError
 from .loader import Document, Path, format_path
 
 API_VERSION = "notify-reconciler/v1"

@@ -31,5 +31,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter is not None:
         reporter.ensure_newline()
-        reporter.write_line(f"secret audit: the test password is in no captured output, log or file "
-                            f"(other than password files)")
+        reporter.write_line("secret audit: the test password is in no captured output, log or file "
+                            "(other than password files)")

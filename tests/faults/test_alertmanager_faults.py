@@ -14,11 +14,11 @@ import pytest
 
 from reconciler.deploy import config_hash
 
+from tests.faults.daemon import start_daemon
 from tests.faults.test_outages import status_output, subjects
 from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import Alertmanager, free_port, require_binary, require_root, start_smtp_server, \
-    wait_until
-from tests.integration.test_daemon import DaemonProcess
+from tests.integration.services import Alertmanager, require_binary, require_root, wait_until
+from tests.integration.test_apply import smtp  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.alertmanager
 
@@ -27,29 +27,6 @@ INITIAL = "route: {receiver: hand-made}\nreceivers: [{name: hand-made}]\n"
 
 def policy(repeat: str) -> str:
     return document("NotificationPolicy", "p", f"repeatInterval: {repeat}\n")
-
-
-def start_daemon(tmp_path: Path, repo: GitRepo, output: Path, am: Alertmanager) -> DaemonProcess:
-    """The daemon on `repo`, writing `output` for `am`, after its first pass has applied."""
-    config = tmp_path / "config.yaml"
-    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
-                      f"target: {{output: {output}, alertmanagers: [{am.url}]}}\n"
-                      f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{free_port()}\n"
-                      f"ownAlerts: {{gracePeriod: 1s}}\n")
-    daemon = DaemonProcess(config)
-    try:
-        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
-
-
-@pytest.fixture
-def smtp():
-    smtp = start_smtp_server()
-    yield smtp
-    smtp.controller.stop()
 
 
 @pytest.fixture
@@ -65,7 +42,7 @@ def test_alertmanager_down_while_a_commit_waits_gets_it_once_back(tmp_path, repo
     output = tmp_path / "alertmanager.yml"
     output.write_text(INITIAL)
     am = Alertmanager(binary, output, tmp_path / "am-data").start()
-    daemon = start_daemon(tmp_path, repo, output, am)
+    daemon = start_daemon(tmp_path, repo, output, alertmanagers=(am.url,), grace="1s")
     try:
         good = output.read_bytes()
         assert am.metric("alertmanager_config_hash") == config_hash(good)
@@ -112,7 +89,7 @@ def test_alertmanager_refusing_what_amtool_accepted_mails_apply_failed_and_keeps
     output.write_text(INITIAL)
     output.chmod(0o644)
     am = Alertmanager(binary, output, shared / "data", run_as="nobody").start()
-    daemon = start_daemon(tmp_path, repo, output, am)
+    daemon = start_daemon(tmp_path, repo, output, alertmanagers=(am.url,), grace="1s")
     try:
         good = output.read_bytes()
         running = am.metric("alertmanager_config_hash")

@@ -80,16 +80,18 @@ def kill_9_run(tmp_path: Path, kills: int, seed: int) -> int:
         for letter in state_dir.glob("outbox/**/*.json"):  # own alerts waiting (no SMTP server here)
             assert isinstance(json.loads(letter.read_text()), dict), f"kill {kill}: {letter} is torn"
         if kill % 5 == 4 or kill == kills - 1:
-            converge(tmp_path, repo, config, history)
+            converge(tmp_path, repo, config, history, files)
     return checked
 
 
-def converge(tmp_path: Path, repo: GitRepo, config: Path, history: list[dict[str, str]]) -> None:
-    """A restarted daemon applies the newest good commit, records it, and leaves no temporary file."""
+def converge(tmp_path: Path, repo: GitRepo, config: Path, history: list[dict[str, str]],
+             files: dict[str, str]) -> None:
+    """A restarted daemon applies the newest good commit, records it, and leaves no temporary file.
+    `files`: the good part of the newest commit (a rejected one carries a new policy too)."""
     if (repo.path / "bad.yaml").exists():
         (repo.path / "bad.yaml").unlink()
         repo.commit("fix")
-        history.append(dict(history[-1]))
+        history.append(dict(files))
     head = repo.head()
     output = tmp_path / "alertmanager.yml"
     daemon = DaemonProcess(config)

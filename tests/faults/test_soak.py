@@ -5,7 +5,6 @@ the figures."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from reconciler.state import load_state

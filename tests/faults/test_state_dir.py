@@ -13,6 +13,7 @@ import pytest
 
 from reconciler.state import load_state
 
+from tests.faults.daemon import start_daemon
 from tests.integration.gitrepo import GitRepo, document, recipient_list, server
 from tests.integration.services import _missing, start_smtp_server, wait_until
 from tests.integration.test_daemon import DaemonProcess
@@ -31,28 +32,13 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
-def start_daemon(tmp_path: Path, repo: GitRepo, output: Path, state_dir: Path) -> DaemonProcess:
-    """The daemon on `repo`, its state on the small disk, after its first pass."""
-    config = tmp_path / "config.yaml"
-    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
-                      f"target: {{output: {output}, alertmanagers: []}}\nstateDir: {state_dir}\n"
-                      f"listen: 127.0.0.1:0\n")
-    daemon = DaemonProcess(config)
-    try:
-        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
-
-
 def test_full_state_dir_keeps_the_config_current_mails_it_and_catches_up(tmp_path, small_disk):
     smtp = start_smtp_server()
     repo = GitRepo(tmp_path / "repo")
     files = {"server.yaml": server(port=smtp.port), "ops.yaml": recipient_list("ops", ["ops@example.com"])}
     repo.commit("start", **files)
     output = tmp_path / "alertmanager.yml"
-    daemon = start_daemon(tmp_path, repo, output, small_disk)
+    daemon = start_daemon(tmp_path, repo, output, state_dir=small_disk)
     try:
         filler = small_disk / "filler"
         with open(filler, "wb") as out:
@@ -106,7 +92,7 @@ def test_state_dir_turning_read_only_under_the_daemon_loses_no_commit_and_no_mai
     repo.commit("start", **{"server.yaml": server(port=smtp.port),
                             "ops.yaml": recipient_list("ops", ["ops@example.com", "dba@example.com"])})
     output = tmp_path / "alertmanager.yml"
-    daemon = start_daemon(tmp_path, repo, output, small_disk)
+    daemon = start_daemon(tmp_path, repo, output, state_dir=small_disk)
     try:
         remount(small_disk, "ro")  # possible because the daemon holds no file open for writing there
 

@@ -10,7 +10,6 @@ file still holding the first commit's render, byte for byte.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

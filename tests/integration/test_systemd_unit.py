@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from .services import require_binary
 
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "notify-reconciler.service"
