@@ -27,8 +27,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         checked = kill_9_run(Path(folder), args.kills, args.seed)
     print(f"{args.kills} kill -9 in {time.monotonic() - started:.0f} s (seed {args.seed}): after each, the live file "
-          f"was one of the renders and passed amtool ({checked} times a file existed), the state loaded; the "
-          f"restart converged to the newest commit and left no temporary file")
+          f"was one of the renders and passed amtool ({checked} times a file existed), the state and every outbox "
+          f"letter loaded; every fifth kill and at the end, a restarted daemon applied the newest commit itself "
+          f"and left no temporary file")
 
 
 if __name__ == "__main__":
