@@ -21,7 +21,8 @@ from . import __version__
 from .config import Config, parse_config
 from .deploy import config_hash, read_live, running_config, running_hash
 from .diff import colourise, unified_diff
-from .errors import BaseConfigError, ConfigError, DeployError, EnvironmentProblem, ReconcilerError, SpecErrors
+from .errors import (BaseConfigError, ConfigError, DeployError, EnvironmentProblem, Location, ReconcilerError,
+                     SpecError, SpecErrors)
 from .files import write_atomically
 from .model import Specs
 from .pipeline import parse_specs
@@ -356,8 +357,15 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _load_specs(folder: str) -> Specs:
+    """The specs of a folder on disk. Errors name each file as seen from here (DIR/file, as
+    a compiler would), so that an editor or a terminal can open it at the line."""
     tree = read_spec_folder(folder)
-    return parse_specs(tree.files, extra_errors=tree.errors)
+    try:
+        return parse_specs(tree.files, extra_errors=tree.errors)
+    except SpecErrors as exc:
+        raise SpecErrors([SpecError(Location(os.path.normpath(os.path.join(folder, error.file)), error.line,
+                                             error.column), error.path, error.message)
+                          for error in exc.errors]) from None
 
 
 def _summary(specs: Specs) -> str:

@@ -189,7 +189,7 @@ def test_a_symlink_to_a_file_outside_is_refused_and_not_read(specs_dir, outside,
     assert main(["validate", str(specs_dir)]) == 1
     captured = capsys.readouterr()
     assert "hunter2" not in captured.err + captured.out
-    assert captured.err.splitlines() == [str(error) for error in tree.errors]
+    assert captured.err.splitlines() == [f"{specs_dir}/{error}" for error in tree.errors]
 
 
 def test_a_symlink_outside_is_never_even_opened(specs_dir, outside):

@@ -245,7 +245,7 @@ def test_diff_of_invalid_specs_exits_2_with_located_errors(tmp_path, repo, capsy
     config = write_config(tmp_path, repo, tmp_path / "alertmanager.yml", [])
     repo.write("ops.yaml", recipient_list("ops", ["ops@@example"]))
     assert main(["diff", str(repo.path), "--config", config]) == 2
-    assert capsys.readouterr().err.startswith("ops.yaml:7:7: spec.recipients[0]:")
+    assert capsys.readouterr().err.startswith(f"{repo.path}/ops.yaml:7:7: spec.recipients[0]:")
 
 
 def test_fifty_recipients_all_receive_the_mail_through_a_strict_server(tmp_path, repo, smtp, alertmanagers):

@@ -29,8 +29,26 @@ def test_validate_invalid_folder_exits_1_with_located_lines(tmp_path, capsys):
     team.write_text(team.read_text().replace("dba-lead@example.com", "dba-lead@@example"))
     assert main(["validate", str(tmp_path / "repo")]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert err == ["team-db.yaml:9:7: spec.recipients[0]: 'dba-lead@@example' is not an e-mail address: "
-                   "write it as name@example.com"]
+    assert err == [f"{tmp_path}/repo/team-db.yaml:9:7: spec.recipients[0]: 'dba-lead@@example' is not an e-mail "
+                   "address: write it as name@example.com"]
+
+
+def test_errors_name_files_as_seen_from_the_current_folder(tmp_path, capsys, monkeypatch):
+    """As a compiler does, so an editor or a terminal can open the file at the line."""
+    shutil.copytree(EXAMPLE, tmp_path / "alerting")
+    team = tmp_path / "alerting" / "team-db.yaml"
+    team.write_text(team.read_text().replace("dba-lead@example.com", "dba-lead@@example"))
+    monkeypatch.chdir(tmp_path)
+    for folder, shown in (("alerting", "alerting/team-db.yaml"), ("./alerting/", "alerting/team-db.yaml")):
+        assert main(["validate", folder]) == 1
+        assert capsys.readouterr().err.startswith(f"{shown}:9:7: spec.recipients[0]: ")
+    monkeypatch.chdir(tmp_path / "alerting")
+    assert main(["validate"]) == 1
+    assert capsys.readouterr().err.startswith("team-db.yaml:9:7: spec.recipients[0]: ")
+    for name in ("team-db.yaml", "platform-oncall.yaml", "email-server.yaml", "notification-policy.yaml"):
+        (tmp_path / "alerting" / name).unlink()
+    assert main(["validate"]) == 1
+    assert capsys.readouterr().err.startswith(".: no EmailServer and no RecipientList in the spec folder")
 
 
 def test_validate_missing_folder_exits_2(tmp_path, capsys):
@@ -68,7 +86,7 @@ def test_render_of_invalid_specs_exits_1_and_writes_nothing(tmp_path, capsys):
     out = tmp_path / "out.yml"
     assert main(["render", str(tmp_path), "-o", str(out)]) == 1
     assert not out.exists()
-    assert capsys.readouterr().err.startswith("bad.yaml:2:7: kind: 'Nope' is not a known kind")
+    assert capsys.readouterr().err.startswith(f"{tmp_path}/bad.yaml:2:7: kind: 'Nope' is not a known kind")
 
 
 def test_render_with_missing_base_exits_2(tmp_path, capsys):

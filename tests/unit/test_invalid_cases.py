@@ -37,8 +37,9 @@ def expected_lines(case: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("case", INVALID, ids=[p.name for p in INVALID])
-def test_invalid_spec_folder_prints_exactly_the_expected_lines(case, capsys):
-    status = main(["validate", str(case)])
+def test_invalid_spec_folder_prints_exactly_the_expected_lines(case, capsys, monkeypatch):
+    monkeypatch.chdir(case)  # run inside the folder: files are named as in expected.txt
+    status = main(["validate"])
     captured = capsys.readouterr()
     assert captured.err.splitlines() == expected_lines(case)
     assert status == 1
