@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import socket
 import sys
 import time
@@ -26,7 +27,7 @@ from .errors import (BaseConfigError, ConfigError, DeployError, EnvironmentProbl
 from .files import write_atomically
 from .model import Specs
 from .pipeline import parse_specs
-from .render import RenderOptions, render_alertmanager_config, render_kubernetes_secret
+from .render import RenderOptions, password_file_for, render_alertmanager_config, render_kubernetes_secret
 from .reconcile import Host, reconcile, render_options
 from .alerts import AlertStream
 from .mailer import Outbox
@@ -81,9 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     render.add_argument("--format", choices=("alertmanager", "secret"), default="alertmanager",
                         help="alertmanager.yml, or a Kubernetes Secret holding it (default: alertmanager)")
-    render.add_argument("--secret-name", default="alertmanager-main", help="Secret name (default: %(default)s)")
+    render.add_argument("--secret-name", default="alertmanager-main", type=_kubernetes_name("a Secret name", 253),
+                        help="Secret name (default: %(default)s)")
     render.add_argument("--namespace", default="kubesphere-monitoring-system",
-                        help="Secret namespace (default: %(default)s)")
+                        type=_kubernetes_name("a namespace", 63), help="Secret namespace (default: %(default)s)")
     render.set_defaults(handler=_render)
 
     diff = commands.add_parser(
@@ -144,10 +146,16 @@ def _validate(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     specs = _load_specs(args.dir)
     base_text = _read_text(args.base) if args.base else None
-    text = render_alertmanager_config(specs, base_text, base_name=args.base or "base",
-                                      options=RenderOptions(hello_default=socket.gethostname()))
+    options = RenderOptions(hello_default=socket.gethostname())
+    text = render_alertmanager_config(specs, base_text, base_name=args.base or "base", options=options)
     if args.format == "secret":
         text = render_kubernetes_secret(text, name=args.secret_name, namespace=args.namespace)
+        password_file = password_file_for(specs.server, options) if specs.server and specs.server.username else None
+        if password_file:
+            # The password stays out of the Secret; the pod must have the file the config names.
+            print(f"note: the config reads the SMTP password from {password_file}: mount it there in the "
+                  "Alertmanager pod (prometheus-operator: spec.secrets mounts /etc/alertmanager/secrets/<name>/)",
+                  file=sys.stderr)
     if args.output:
         write_atomically(args.output, text, new_mode=0o644)
     else:
@@ -354,6 +362,19 @@ def _read_bytes(path: str) -> bytes:
         raise EnvironmentProblem(f"{path}: no such file") from None
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _kubernetes_name(what: str, longest: int):
+    """An argparse type: a lower-case DNS name, as Kubernetes names Secrets and namespaces."""
+    pattern = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?" + (r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*" if longest > 63 else "")
+
+    def check(text: str) -> str:
+        if len(text) > longest or not re.fullmatch(pattern, text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} Kubernetes accepts: use at most {longest} "
+                                             "lower-case letters, digits and '-'" + (" or '.'" if longest > 63 else "")
+                                             + ", starting and ending with a letter or digit")
+        return text
+    return check
 
 
 def _load_specs(folder: str) -> Specs:

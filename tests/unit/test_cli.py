@@ -122,3 +122,19 @@ def test_console_script_help_and_usage(args, status):
                             cwd=ROOT, timeout=60)
     assert result.returncode == status
     assert "Traceback" not in result.stderr
+
+
+def test_secret_format_says_on_stderr_which_password_file_the_pod_needs(capsys):
+    assert main(["render", str(EXAMPLE), "--format", "secret", "--namespace", "monitoring"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("apiVersion: v1\nkind: Secret\n")  # stdout stays a manifest for kubectl
+    assert "note: the config reads the SMTP password from /etc/alertmanager/smtp-password" in captured.err
+
+
+@pytest.mark.parametrize("option, value", [("--namespace", "Bad NS!"), ("--namespace", "a" * 64),
+                                           ("--secret-name", "x-"), ("--secret-name", "Alertmanager")])
+def test_secret_format_refuses_names_kubernetes_would_refuse(option, value, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["render", str(EXAMPLE), "--format", "secret", option, value])
+    assert exited.value.code == 2
+    assert f"{value!r} is not a" in capsys.readouterr().err
