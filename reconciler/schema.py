@@ -167,9 +167,17 @@ def _unknown_fields(document: Document, error: ValidationError) -> list[SpecErro
     for key in sorted(set(error.instance) - set(known)):
         message = f"unknown field {key!r}"
         close = difflib.get_close_matches(key, known, n=1)
-        message += f": did you mean {close[0]!r}?" if close else f": the fields here are {', '.join(known)}"
+        if path == ("metadata",) and key in _KUBERNETES_METADATA:
+            message += ": a Kubernetes habit; specs here have only metadata name, labels and annotations, so remove it"
+        else:
+            message += f": did you mean {close[0]!r}?" if close else f": the fields here are {', '.join(known)}"
         errors.append(SpecError(document.locate(path + (key,), key=True), format_path(path + (key,)), message))
     return sorted(errors, key=lambda e: (e.location.line, e.location.column))
+
+
+# metadata fields a Kubernetes manifest has and a spec does not ('namespace' is not a typo of 'name').
+_KUBERNETES_METADATA = frozenset({"namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+                                  "ownerReferences", "finalizers", "generateName"})
 
 
 def _located_one(document: Document, error: ValidationError) -> SpecError:
