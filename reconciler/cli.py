@@ -331,7 +331,8 @@ def _revision_line(revision: Revision | None, at: float | None, now: float) -> s
         return "nothing yet"
     when = datetime.fromtimestamp(revision.committed_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
     ago = f", {_ago(now - at)} ago" if at else ""
-    return f"{revision.describe()} by {revision.author}, committed {when}{ago}"
+    signed = f", signed by {revision.signed_by}" if revision.signed_by else ""
+    return f"{revision.describe()} by {revision.author}{signed}, committed {when}{ago}"
 
 
 def _ago(seconds: float) -> str:

@@ -89,10 +89,12 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
         revision = source.head()
         if config.source.allowed_signers:
             # 1b. Only a commit signed by an allowed key may be applied (source.verify).
-            problem = source.signature_problem(revision, config.source.allowed_signers)
-            if problem:
+            check = source.check_signature(revision, config.source.allowed_signers)
+            if check.problem:
                 return _record(state, config, host, Outcome("rejected", revision, f"{revision.describe()} rejected: "
-                                                            f"{problem}", (problem,), reason="ConfigRejected"))
+                                                            f"{check.problem}", (check.problem,),
+                                                            reason="ConfigRejected"))
+            revision = replace(revision, signed_by=check.signer)
         # 2. Read the spec tree of that commit (git objects only, never a working tree).
         tree = source.read(revision, known=caches.parsed.keys())
         # 3. Validate: every located error of the commit, or the specs (unchanged blobs from the cache).
@@ -142,6 +144,8 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
             reason="AlertmanagerUnreachable" if failed[0].transient else "ApplyFailed", specs=specs))
     # 10. Record what runs now.
     message = f"restored {revision.describe()}: {drift[0]}" if drift else f"applied {revision.describe()}"
+    if revision.signed_by:
+        message += f", signed by {revision.signed_by}"
     return _record(state, config, host, Outcome("applied", revision, message, targets=tuple(targets),
                                                 drift=drift, specs=specs), digest)
 

@@ -20,7 +20,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Container
+from typing import Container, NamedTuple
 
 import git
 
@@ -103,6 +103,8 @@ class Revision:
     author: str
     committed_at: int
     """Commit time, Unix seconds."""
+    signed_by: str | None = None
+    """With source.verify: who signed it, as the allowed-signers file names them, and the key."""
 
     @property
     def short(self) -> str:
@@ -110,6 +112,16 @@ class Revision:
 
     def describe(self) -> str:
         return f"{self.short} {self.subject!r}"
+
+
+class SignatureCheck(NamedTuple):
+    signer: str | None = None
+    """Who signed, as the allowed-signers file names them, and the key's fingerprint."""
+    problem: str | None = None
+    """Why the commit may not be applied; None when it may."""
+
+
+_GOOD_SIGNATURE = re.compile(r'Good "git" signature for (?P<principal>.+?) with (?P<key>\S+ key SHA256:\S+)')
 
 
 def is_remote(repo: str) -> bool:
@@ -215,36 +227,42 @@ class GitSource:
                 result.files[shown] = blob.data_stream.read()
         return result
 
-    def signature_problem(self, revision: Revision, allowed_signers: str) -> str | None:
-        """None if `revision` carries a good SSH signature by a key of `allowed_signers` (any
-        key listed there, as `git verify-commit` decides), else why not, in words.
+    def check_signature(self, revision: Revision, allowed_signers: str) -> SignatureCheck:
+        """Who signed `revision`, if it carries a good SSH signature by a key of
+        `allowed_signers` (any key listed there, as `git verify-commit` decides); else why not,
+        in words.
 
         Only SSH signatures count. git picks the verifier from the signature itself, so an
         OpenPGP signature would be checked against whatever keyring the daemon's user has,
         not against the allowed-signers file; and the verifier program is pinned, so a
         repository's own config cannot swap it for one that always says yes."""
         if not Path(allowed_signers).is_file():
-            return (f"source.verify.allowedSignersFile {allowed_signers} does not exist: no commit can be "
-                    "trusted until it does")
+            return SignatureCheck(problem=f"source.verify.allowedSignersFile {allowed_signers} does not exist: no "
+                                          "commit can be trusted until it does")
         repo = self._open()
         signature = repo.commit(revision.sha).gpgsig
         if not signature:
-            return f"commit {revision.short} is not signed: source.verify accepts only signed commits"
+            return SignatureCheck(problem=f"commit {revision.short} is not signed: source.verify accepts only signed "
+                                          "commits")
         if not signature.lstrip().startswith("-----BEGIN SSH SIGNATURE-----"):
             kind = "an OpenPGP" if "PGP SIGNATURE" in signature else "a non-SSH"
-            return (f"commit {revision.short} carries {kind} signature, and source.verify checks SSH signatures "
-                    f"only: sign with an SSH key listed in {allowed_signers} (git config gpg.format ssh)")
+            return SignatureCheck(problem=f"commit {revision.short} carries {kind} signature, and source.verify "
+                                          f"checks SSH signatures only: sign with an SSH key listed in "
+                                          f"{allowed_signers} (git config gpg.format ssh)")
         try:
-            repo.git.execute(["git", "-c", "gpg.format=ssh", "-c", "gpg.ssh.program=ssh-keygen",
-                              "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
-                              "verify-commit", "--raw", revision.sha], env=_GIT_ENV)
+            _, _, said = repo.git.execute(["git", "-c", "gpg.format=ssh", "-c", "gpg.ssh.program=ssh-keygen",
+                                           "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
+                                           "verify-commit", "--raw", revision.sha], env=_GIT_ENV,
+                                          with_extended_output=True)
         except git.GitCommandError as exc:
             stderr = exc.stderr if isinstance(exc.stderr, str) else ""
             detail = " ".join(line.strip() for line in stderr.replace("stderr:", "").strip(" '\n").splitlines()
                               if line.strip())[:300]
-            return (f"commit {revision.short} is not signed by an allowed key ({detail or 'verification failed'}): "
-                    f"sign it with a key listed in {allowed_signers}")
-        return None
+            return SignatureCheck(problem=f"commit {revision.short} is not signed by an allowed key "
+                                          f"({detail or 'verification failed'}): sign it with a key listed in "
+                                          f"{allowed_signers}")
+        good = _GOOD_SIGNATURE.search(said if isinstance(said, str) else "")
+        return SignatureCheck(signer=f"{good['principal']} ({good['key']})" if good else "an allowed key")
 
     def local_git_dir(self) -> Path | None:
         """The git directory of a local repo (to watch its refs); None for a URL."""

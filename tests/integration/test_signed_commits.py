@@ -48,8 +48,16 @@ def signed(tmp_path):
 def test_only_commits_signed_by_an_allowed_key_are_applied(signed, capsys):
     repo, trusted, stranger, output, config = signed
     signed_commit(repo, trusted, "signed specs", **{"s.yaml": server(), "o.yaml": recipient_list("ops", ["o@example.com"])})
+    capsys.readouterr()
     assert main(["apply", "--config", config]) == 0
     good = output.read_bytes()
+    # Who signed what runs: the allowed-signers name and the key, in the apply and in status.
+    fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", f"{trusted}.pub"], capture_output=True, text=True,
+                                 check=True).stdout.split()[1]
+    signer = f"signed by author@example.com (ED25519 key {fingerprint})"
+    assert signer in capsys.readouterr().out
+    main(["status", "--config", config])
+    assert f"'signed specs' by Test Author, {signer}, committed" in capsys.readouterr().out
 
     repo.commit("unsigned change", **{"o.yaml": recipient_list("ops", ["someone@example.com"])})
     capsys.readouterr()
