@@ -154,6 +154,11 @@ def test_an_email_list_takes_no_alert_away_from_the_base_routes_or_root_receiver
     # Without the last route the lists would swallow what the root receiver used to get.
     without = text.replace("    - receiver: chat-ops\n", "")
     assert receivers(without, "alertname=DiskFull") == {"notify-reconciler/all"}
+    # The example's catch-all list leaves the Watchdog to the switch, as the README advises.
+    example = render_alertmanager_config(parse_specs({p.name: p.read_bytes() for p in EXAMPLE.glob("*.yaml")}),
+                                         BASE, options=OPTIONS)
+    assert receivers(example, "alertname=Watchdog") == {"deadmans-switch"}
+    assert receivers(example, "alertname=DiskFull") == {"notify-reconciler/platform-oncall", "chat-ops"}
 
 
 @pytest.mark.parametrize("duration", ["292y", "293y", "106751d", "106752d", "2562047h", "2562048h",
