@@ -122,13 +122,15 @@ def test_the_repositorys_own_git_config_cannot_swap_the_verifier(signed, capsys,
     good = output.read_bytes()
 
     liar = tmp_path / "always-good"
-    liar.write_text('#!/bin/sh\necho \'Good "git" signature for author@example.com with ED25519 key SHA256:x\'\n')
+    # It reads what git writes to it first: exiting before that makes git's write fail at random.
+    liar.write_text('#!/bin/sh\ncat >/dev/null\n'
+                    'echo \'Good "git" signature for author@example.com with ED25519 key SHA256:x\'\n')
     liar.chmod(0o755)
     signed_commit(repo, stranger, "signed by a stranger", **{"o.yaml": recipient_list("ops", ["x@example.com"])})
     repo.git("config", "gpg.ssh.program", str(liar))
     allowed = Path(config).with_name("allowed_signers")
     fooled = subprocess.run(["git", "-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
-                             "verify-commit", "HEAD"], cwd=repo.path, capture_output=True)
+                             "verify-commit", "HEAD"], cwd=repo.path, capture_output=True, stdin=subprocess.DEVNULL)
     assert fooled.returncode == 0  # the repository's config fools a plain verify-commit
 
     capsys.readouterr()
