@@ -283,13 +283,20 @@ def _check_recipients(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
     return errors
 
 
-_DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_UNIT_NANOSECONDS = {"y": 365 * 86400 * 10**9, "w": 7 * 86400 * 10**9, "d": 86400 * 10**9, "h": 3600 * 10**9,
+                     "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
 _DURATION_PART = re.compile(r"([0-9]+)(ms|y|w|d|h|m|s)")
+_DURATION = re.compile(r"(?:[0-9]+(?:ms|y|w|d|h|m|s))+")
+
+
+def duration_nanoseconds(text: str) -> int:
+    """'1h30m' -> 5_400_000_000_000, exactly, for a duration in Prometheus' syntax."""
+    return sum(int(n) * _UNIT_NANOSECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 def duration_seconds(text: str) -> float:
     """'1h30m' -> 5400.0, for a duration the schema already accepted."""
-    return float(sum(int(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART.findall(text)))
+    return duration_nanoseconds(text) / 10**9
 
 
 # Alertmanager refuses a zero group_interval or repeat_interval ("cannot be zero").
@@ -298,9 +305,6 @@ _ZERO = re.compile(r"^(0|(0+(y|w|d|h|m|s|ms))+)$")
 
 
 # Alertmanager holds a duration in Go's time.Duration: int64 nanoseconds, about 292 years.
-_DURATION = re.compile(r"(?:[0-9]+(?:ms|y|w|d|h|m|s))+")
-_UNIT_NANOSECONDS = {"y": 365 * 86400 * 10**9, "w": 7 * 86400 * 10**9, "d": 86400 * 10**9, "h": 3600 * 10**9,
-                     "m": 60 * 10**9, "s": 10**9, "ms": 10**6}
 _LONGEST_NANOSECONDS = 2**63 - 1
 
 
@@ -315,8 +319,7 @@ def _check_intervals(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
             errors.append(SpecError(doc.locate(path), format_path(path),
                                     f"{value!r} is zero, which Alertmanager refuses: use a positive duration "
                                     "such as 5m or 12h"))
-        elif _DURATION.fullmatch(value) and sum(int(n) * _UNIT_NANOSECONDS[unit] for n, unit in
-                                                _DURATION_PART.findall(value)) > _LONGEST_NANOSECONDS:
+        elif _DURATION.fullmatch(value) and duration_nanoseconds(value) > _LONGEST_NANOSECONDS:
             errors.append(SpecError(doc.locate(path), format_path(path),
                                     f"{value!r} is longer than Alertmanager can hold (292y, or 2562047h): use a "
                                     "shorter duration"))
