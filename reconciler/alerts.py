@@ -16,73 +16,63 @@ the daemon stores between runs, so a restart neither re-sends nor forgets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
 
-from .reconcile import Outcome
+from .model import Specs
+from .values import AlertRecord, AlertStatus, Notice, Outcome, Reason
 
 GRACE_SECONDS = 60.0
 """Default of the daemon config's ownAlerts.gracePeriod."""
-AFTER_GRACE = ("AlertmanagerUnreachable", "SourceUnavailable")
-ONE_SHOT = "DriftCorrected"
-NAMES = ("ConfigRejected", "ApplyFailed", "AlertmanagerUnreachable", "SourceUnavailable", ONE_SHOT)
+AFTER_GRACE = (Reason.ALERTMANAGER_UNREACHABLE, Reason.SOURCE_UNAVAILABLE)
 
 _WHAT_TO_DO = {
-    "ConfigRejected": "Fix the errors above and commit again. Until then the last good configuration stays live.",
-    "ApplyFailed": "The previous configuration was restored and stays live. Check the Alertmanager(s) named below "
-                   "(their logs say why), then commit a fix or run `notify-reconciler apply` again.",
-    "AlertmanagerUnreachable": "Alertmanager did not answer. Check that it runs and that the daemon can reach it; "
-                               "the daemon keeps retrying.",
-    "SourceUnavailable": "The config repository cannot be read or fetched. Check the remote, the branch and the "
-                         "credentials; the last good configuration stays live and the daemon keeps retrying.",
-    "DriftCorrected": "Someone changed the live Alertmanager configuration by hand; it was put back to what git "
-                      "says. Make lasting changes in the config repository instead.",
+    Reason.CONFIG_REJECTED: "Fix the errors above and commit again. Until then the last good configuration stays "
+                            "live.",
+    Reason.APPLY_FAILED: "The previous configuration was restored and stays live. Check the Alertmanager(s) named "
+                         "below (their logs say why), then commit a fix or run `notify-reconciler apply` again.",
+    Reason.ALERTMANAGER_UNREACHABLE: "Alertmanager did not answer. Check that it runs and that the daemon can reach "
+                                     "it; the daemon keeps retrying.",
+    Reason.SOURCE_UNAVAILABLE: "The config repository cannot be read or fetched. Check the remote, the branch and "
+                               "the credentials; the last good configuration stays live and the daemon keeps "
+                               "retrying.",
+    Reason.INTERNAL_ERROR: "notify-reconciler hit a bug (the daemon's log has the details: please report it). The "
+                           "last good configuration stays live and the daemon keeps retrying.",
+    Reason.DRIFT_CORRECTED: "Someone changed the live Alertmanager configuration by hand; it was put back to what "
+                            "git says. Make lasting changes in the config repository instead.",
 }
 
 
-@dataclass(frozen=True)
-class Notice:
-    alert: str
-    status: str
-    """firing | resolved"""
-    summary: str
-    details: tuple[str, ...]
-
-
 class AlertStream:
-    def __init__(self, state: dict | None = None, grace_seconds: float = GRACE_SECONDS) -> None:
+    def __init__(self, state: dict[Reason, AlertRecord] | None = None, grace_seconds: float = GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds
-        self.state: dict[str, dict] = dict(state or {})
-        """alert -> {since, key, summary, details, sent_at (last firing mail) or None}"""
+        self.state: dict[Reason, AlertRecord] = dict(state or {})
 
     def observe(self, outcome: Outcome, now: float, repeat_seconds: float) -> list[Notice]:
-        notices = [Notice(ONE_SHOT, "firing", f"DriftCorrected: {what}", (outcome.message, what))
-                   for what in outcome.drift]
+        notices = [Notice(Reason.DRIFT_CORRECTED, AlertStatus.FIRING, f"DriftCorrected: {what}",
+                          (outcome.message, what)) for what in outcome.drift]
         if outcome.ok:
             for name, alert in sorted(self.state.items()):
-                if alert.get("sent_at") is not None:
-                    notices.append(Notice(name, "resolved", f"{name} resolved: {outcome.message}",
+                if alert.sent_at is not None:
+                    notices.append(Notice(name, AlertStatus.RESOLVED, f"{name} resolved: {outcome.message}",
                                           (outcome.message,)))
             self.state.clear()
             return notices
-        name = outcome.reason or "ApplyFailed"
-        revision = outcome.revision
-        key = revision.sha if revision else ""
-        summary = f"{name}: {outcome.message.splitlines()[0]}"
-        details = _details(outcome)
-        alert = self.state.setdefault(name, {"since": now, "key": key, "sent_at": None})
-        alert.update(summary=summary, details=list(details))
-        due = (alert["sent_at"] is None or alert["key"] != key or now - alert["sent_at"] >= repeat_seconds)
+        name = outcome.reason or Reason.APPLY_FAILED
+        key = outcome.revision.sha if outcome.revision else ""
+        alert = self.state.setdefault(name, AlertRecord(since=now, key=key))
+        alert.summary = f"{name}: {outcome.message.splitlines()[0]}"
+        alert.details = _details(outcome)
+        due = alert.sent_at is None or alert.key != key or now - alert.sent_at >= repeat_seconds
         grace = self.grace_seconds if name in AFTER_GRACE else 0.0
-        if now - alert["since"] >= grace and due:
-            alert.update(key=key, sent_at=now)
-            notices.append(Notice(name, "firing", summary, details))
+        if now - alert.since >= grace and due:
+            alert.key, alert.sent_at = key, now
+            notices.append(Notice(name, AlertStatus.FIRING, alert.summary, alert.details))
         return notices
 
     def firing(self) -> list[str]:
-        return sorted(name for name, alert in self.state.items() if alert.get("sent_at") is not None)
+        return sorted(str(name) for name, alert in self.state.items() if alert.sent_at is not None)
 
 
 def _details(outcome: Outcome) -> tuple[str, ...]:
@@ -102,7 +92,7 @@ def compose(notice: Notice, *, sender: str, recipients: list[str], now: float, m
     # Fold only past RFC 5322's hard limit: Python's 78-column folding can break a header
     # right after its name, which some readers show as a leading space.
     mail = EmailMessage(policy=SMTP.clone(max_line_length=998))
-    status = "FIRING" if notice.status == "firing" else "RESOLVED"
+    status = notice.status.upper()
     mail["Subject"] = _header(f"[{status}] {notice.summary}", 200)
     mail["From"] = sender
     mail["To"] = ", ".join(recipients)
@@ -112,7 +102,7 @@ def compose(notice: Notice, *, sender: str, recipients: list[str], now: float, m
     mail["X-Notify-Reconciler-Alert"] = f"{notice.alert} {notice.status}"
     body = [f"{notice.alert} is {notice.status} on {hostname}.", ""]
     body += list(notice.details)
-    if notice.status == "firing":
+    if notice.status is AlertStatus.FIRING:
         body += ["", "What to do: " + _WHAT_TO_DO[notice.alert]]
     body += ["", "-- ", "notify-reconciler (`notify-reconciler status` shows the applied and attempted revisions)"]
     mail.set_content("\n".join(body) + "\n")
@@ -122,3 +112,12 @@ def compose(notice: Notice, *, sender: str, recipients: list[str], now: float, m
 def _header(text: str, limit: int) -> str:
     cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
     return " ".join(cleaned.split())[:limit]
+
+
+def own_alert_recipients(specs: Specs) -> list[str]:
+    """Every recipient of every list, once each (compared ignoring case), in list order."""
+    seen: dict[str, str] = {}
+    for recipient_list in specs.lists:
+        for recipient in recipient_list.recipients:
+            seen.setdefault(recipient.email.lower(), recipient.email)
+    return list(seen.values())

@@ -8,32 +8,28 @@ user for an expected failure is a bug.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import socket
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
 from . import __version__
 from .config import Config, parse_config
-from .deploy import config_hash, read_live, running_config, running_hash
 from .diff import colourise, unified_diff
-from .errors import (BaseConfigError, ConfigError, DeployError, EnvironmentProblem, Location, ReconcilerError,
-                     SpecError, SpecErrors)
+from .errors import (BaseConfigError, CommitRejected, ConfigError, EnvironmentProblem, Location, MailError,
+                     ReconcilerError, SpecError, SpecErrors)
 from .files import write_atomically
 from .model import Specs
 from .pipeline import parse_specs
 from .render import RenderOptions, password_file_for, render_alertmanager_config, render_kubernetes_secret
-from .reconcile import Host, reconcile, render_options
-from .alerts import AlertStream
-from .mailer import Outbox
-from .source import GitSource, Revision, read_spec_folder
+from .reconcile import Host, file_target, read_base, reconcile, render_options, source_for
 from .schema import email_problem
-from .state import acquire_lock, load_alerting, load_state
+from .source import Committed, committed_specs, read_spec_folder
+from .state import acquire_lock, load_state
+from .status import gather_status, report_lines
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -49,14 +45,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecErrors as exc:
         _print_errors(str(error) for error in exc.errors)
         return EXIT_INVALID
+    except CommitRejected as exc:
+        _print_errors([str(exc), *(problem for problem in exc.problems if problem != exc.summary)])
+        return EXIT_INVALID
     except BaseConfigError as exc:
         _print_errors([str(exc)])
         return EXIT_INVALID
-    except (EnvironmentProblem, ReconcilerError) as exc:
+    except ReconcilerError as exc:
         _print_errors([str(exc)])
         return EXIT_CANNOT_RUN
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: one line for the person, not a traceback
+        _print_errors([f"notify-reconciler: internal error (a bug, please report it): {type(exc).__name__}: {exc}"])
+        return EXIT_CANNOT_RUN
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,32 +173,18 @@ def _diff(args: argparse.Namespace) -> int:
         _print_errors(str(error) for error in exc.errors)
         return EXIT_CANNOT_RUN
     host = _host()
-    base_text = _read_text(config.target.base) if config.target.base else None
-    rendered = render_alertmanager_config(specs, base_text, base_name=config.target.base or "base",
-                                          options=render_options(config, host))
-    live, label, live_redacted = _live_config(config)
-    diff = unified_diff(live, rendered, label, f"rendered from {args.dir}", live_redacted=live_redacted)
+    rendered = render_alertmanager_config(specs, read_base(config.target.base), base_name=config.target.base or "base",
+                                          options=render_options(config))
+    live = file_target(config, host).live()
+    diff = unified_diff(live.text or "", rendered, live.label, f"rendered from {args.dir}",
+                        live_redacted=live.redacted)
     if not diff:
-        print(f"no change: {label} already holds what {args.dir} renders", file=sys.stderr)
+        print(f"no change: {live.label} already holds what {args.dir} renders", file=sys.stderr)
         return EXIT_OK
     colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
                                         and not os.environ.get("NO_COLOR"))
     sys.stdout.write(colourise(diff) if colour else diff)
     return EXIT_INVALID
-
-
-def _live_config(config: Config) -> tuple[str, str, bool]:
-    """The live config, where it came from (the output file, else the first Alertmanager), and
-    whether its secrets are redacted already (Alertmanager shows them as <secret>)."""
-    live = read_live(config.target.output)
-    if live is not None:
-        return live.decode("utf-8", "replace"), config.target.output, False
-    for url in config.target.alertmanagers[:1]:
-        try:
-            return running_config(url), f"{url} (as Alertmanager reports it, defaults filled in)", True
-        except DeployError as exc:
-            raise EnvironmentProblem(f"{config.target.output} does not exist and {exc}") from exc
-    return "", f"{config.target.output} (does not exist yet)", False
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -231,34 +219,33 @@ def _run(args: argparse.Namespace) -> int:
 
 def _mail_test(args: argparse.Namespace) -> int:
     from email.message import EmailMessage
+    from email.policy import SMTP
     from email.utils import formatdate, make_msgid
 
-    from .daemon import own_alert_recipients
-    from .mailer import MailError, read_password, send
+    from .alerts import own_alert_recipients
+    from .mailer import read_password, send
 
     config = _load_config(args.config)
-    source = GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
-    source.fetch()
-    revision = source.head()
-    tree = source.read(revision)
-    specs = parse_specs(tree.files, extra_errors=tree.errors)
-    server = specs.server
-    if server is None:
-        print(f"{revision.describe()} has no EmailServer: nothing to test", file=sys.stderr)
-        return EXIT_INVALID
     problems = [problem for problem in map(email_problem, args.to or ()) if problem]
     if problems:
         for problem in problems:
             print(f"--to: {problem}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    recipients = args.to or own_alert_recipients(specs)
+    committed = _last_verified(config)
+    revision, server = committed.revision, committed.specs.server
+    if server is None:
+        print(f"{revision.describe()} has no EmailServer: nothing to test", file=sys.stderr)
+        return EXIT_INVALID
+    recipients = args.to or own_alert_recipients(committed.specs)
     if not recipients:
         print(f"{revision.describe()} has no recipients: give one with --to", file=sys.stderr)
         return EXIT_INVALID
     if not server.enabled:
         print(f"note: e-mail is disabled in {revision.describe()} (enabled: false); sending anyway, as asked")
     host = _host()
-    mail = EmailMessage()
+    # SMTP's own line endings (CRLF): a message with bare LF reaches a strict server as one
+    # endless line, and its dot-stuffing is not undone.
+    mail = EmailMessage(policy=SMTP.clone(max_line_length=998))
     mail["Subject"] = f"notify-reconciler test mail from {host.hostname}"
     mail["From"] = server.sender
     mail["To"] = ", ".join(recipients)
@@ -269,7 +256,7 @@ def _mail_test(args: argparse.Namespace) -> int:
                      f"({server.smarthost}).\nIf you read this, the daemon's own alerts can reach you.\n")
     print(f"sending a test mail through {server.smarthost} to {len(recipients)} recipient(s)")
     try:
-        delivery = send(server, read_password(server, host.environ), server.sender, recipients, bytes(mail),
+        delivery = send(server, read_password(server, host.environ), server.sender, recipients, mail.as_bytes(),
                         hello=server.hello or host.hostname)
     except MailError as exc:
         for line in exc.transcript:
@@ -284,63 +271,34 @@ def _mail_test(args: argparse.Namespace) -> int:
     return EXIT_OK if delivery.accepted else EXIT_INVALID
 
 
+def _last_verified(config: Config) -> Committed:
+    """The branch's head if it may be applied, else the last commit that was (verified
+    again): a command that logs in with the real password never follows an unverified or
+    invalid commit to another server. Says which commit it uses."""
+    source = source_for(config)
+    try:
+        committed = committed_specs(source, config.source.allowed_signers)
+        print(f"using {committed.revision.describe()}, the head of {config.source.branch}"
+              + (f", signed by {committed.revision.signed_by}" if committed.revision.signed_by else ""))
+        return committed
+    except CommitRejected as rejected:
+        applied = load_state(config.state_dir).applied
+        if applied is None or applied.sha == rejected.revision.sha:
+            raise
+        committed = committed_specs(source, config.source.allowed_signers, revision=applied)
+        print(f"note: the head of {config.source.branch}, {rejected}; using the last verified commit "
+              f"{committed.revision.describe()} instead")
+        return committed
+    finally:
+        source.close()
+
+
 def _status(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
-    state = load_state(config.state_dir)
-    now = time.time()
-    print(f"applied:    {_revision_line(state.applied, state.applied_at, now)}")
-    attempt = state.attempted
-    if attempt is None:
-        print("attempted:  nothing yet")
-    else:
-        print(f"attempted:  {_revision_line(attempt.revision, attempt.at, now)}: {attempt.result}")
-    if attempt is not None and attempt.error:
-        lines = attempt.error.splitlines()
-        print(f"last error: {lines[0]}")
-        for line in lines[1:]:
-            print(f"            {line}")
-    live = read_live(config.target.output)
-    live_ok = live is not None and state.applied_digest == hashlib.sha256(live).hexdigest()
-    print(f"live file:  {config.target.output}: " + (
-        "missing" if live is None else "as applied" if live_ok else "changed since applied (drift)"))
-    healthy = state.healthy and live_ok
-    for url in config.target.alertmanagers:
-        try:
-            running = running_hash(url)
-        except DeployError as exc:
-            print(f"  {exc}")  # names the URL and why
-            healthy = False
-            continue
-        runs_live = live is not None and running == config_hash(live)
-        recorded = state.alertmanagers.get(url)
-        note = f"; last apply: {recorded.message}" if recorded else ""
-        print(f"  {url}: {'runs the live file' if runs_live else 'runs a different config'}{note}")
-        healthy = healthy and runs_live
-    outbox = Outbox(Path(config.state_dir, "outbox"))
-    pending, failed = outbox.pending(), outbox.failed()
-    print(f"outbox:     {len(pending)} waiting, {len(failed)} given up"
-          + (f" (last: {failed[-1].last_error})" if failed else ""))
-    firing = AlertStream(load_alerting(config.state_dir).alerts).firing()
-    print(f"own alerts: {', '.join(firing) + ' firing' if firing else 'none firing'}")
-    print("healthy" if healthy else "not healthy")
-    return EXIT_OK if healthy else EXIT_INVALID
-
-
-def _revision_line(revision: Revision | None, at: float | None, now: float) -> str:
-    if revision is None:
-        return "nothing yet"
-    when = datetime.fromtimestamp(revision.committed_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-    ago = f", {_ago(now - at)} ago" if at else ""
-    signed = f", signed by {revision.signed_by}" if revision.signed_by else ""
-    return f"{revision.describe()} by {revision.author}{signed}, committed {when}{ago}"
-
-
-def _ago(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    report = gather_status(config, file_target(config, _host()))
+    for line in report_lines(report, time.time()):
+        print(line)
+    return EXIT_OK if report.healthy else EXIT_INVALID
 
 
 def _load_config(path: str) -> Config:

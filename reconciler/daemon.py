@@ -36,15 +36,16 @@ from watchdog.observers import Observer
 
 from email.utils import make_msgid
 
-from .alerts import AlertStream, compose
+from .alerts import AlertStream, compose, own_alert_recipients
 from .config import Config
-from .errors import EnvironmentProblem, TransientDeployError
+from .errors import EnvironmentProblem, ReconcilerError, TransientDeployError
 from .files import remove_stale_temporaries
 from .mailer import Outbox, read_password, send
 from .model import duration_seconds
-from .reconcile import Caches, Host, Outcome, reconcile
-from .source import GitSource
+from .reconcile import Caches, Host, file_target, reconcile, source_for
 from .state import acquire_lock, load_alerting, save_alerting
+from .status import gather_status, report_lines
+from .values import Notice, Outcome, Reason, Result
 
 log = logging.getLogger("notify-reconciler")
 
@@ -68,6 +69,7 @@ class Metrics:
     drift: Counter
     mails: Counter
     outbox: Gauge
+    healthy: Gauge
 
     @classmethod
     def create(cls) -> Metrics:
@@ -89,6 +91,8 @@ class Metrics:
                     registry=registry),
             Gauge("notify_reconciler_outbox_messages", "Own alert mails waiting (pending) or given up (failed)",
                   ["state"], registry=registry),
+            Gauge("notify_reconciler_healthy", "1 when `notify-reconciler status` would say healthy",
+                  registry=registry),
         )
 
     def record(self, outcome: Outcome, seconds: float, now: float) -> None:
@@ -141,7 +145,8 @@ class Daemon:
         self._wake = threading.Event()
         self._reasons: set[str] = set()
         self._reasons_lock = threading.Lock()
-        self.source = GitSource(config.source.repo, config.source.branch, config.source.path, config.state_dir)
+        self.source = source_for(config)
+        self.target = file_target(config, self.host)
         self.last_outcome: Outcome | None = None
         self.alerting = load_alerting(config.state_dir)
         self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alert_grace))
@@ -151,7 +156,7 @@ class Daemon:
 
     def _sleep(self, seconds: float) -> None:
         """Retry waits end early on SIGTERM: the pass then fails fast and rolls back."""
-        if self.stopping.wait(seconds):
+        if self.host.wait(self.stopping, seconds):
             raise TransientDeployError("shutting down: retry abandoned")
 
     def trigger(self, reason: str) -> None:
@@ -195,22 +200,23 @@ class Daemon:
         return 0
 
     def _loop(self) -> None:
+        clock = self.host
         poll = duration_seconds(self.config.source.poll_interval)
         ping = watchdog_interval()
-        next_poll = time.monotonic()  # the first pass runs at once
+        next_poll = clock.monotonic()  # the first pass runs at once
         retry_in = RETRY_FIRST_SECONDS
         self.trigger("start")
         while not self.stopping.is_set():
-            now = time.monotonic()
+            now = clock.monotonic()
             if now >= next_poll:
                 self.trigger("poll")
                 next_poll = now + poll
             timeout = next_poll - now
             if ping:
                 timeout = min(timeout, ping)
-            if self._wake.wait(timeout=max(timeout, 0)):
+            if clock.wait(self._wake, max(timeout, 0)):
                 # Coalesce a burst (a commit writes several files under .git).
-                time.sleep(DEBOUNCE_SECONDS)
+                clock.wait(self.stopping, DEBOUNCE_SECONDS)
             if ping:
                 sd_notify("WATCHDOG=1")
             if self.stopping.is_set():
@@ -220,32 +226,55 @@ class Daemon:
             self._wake.clear()
             if reasons:
                 outcome = self._pass(reasons)
-                if outcome is not None and outcome.result == "failed":
+                if outcome.result is Result.FAILED:
                     # Transient by nature (a remote, an Alertmanager): try again sooner than
                     # the poll, backing off. A rejected commit waits for the next commit.
-                    next_poll = min(next_poll, time.monotonic() + retry_in)
+                    next_poll = min(next_poll, clock.monotonic() + retry_in)
                     retry_in = min(retry_in * 2, poll)
                 else:
                     retry_in = RETRY_FIRST_SECONDS
 
-    def _pass(self, reasons: set[str]) -> Outcome | None:
-        started = time.monotonic()
+    def _pass(self, reasons: set[str]) -> Outcome:
+        started = self.host.monotonic()
         try:
-            outcome = reconcile(self.config, self.host, self.source, self.caches)
-        except Exception as exc:  # a bug must not kill the loop; it is logged and retried
-            log.exception("event=reconcile_crashed error=%r", str(exc))
-            return None
-        seconds = time.monotonic() - started
+            outcome = reconcile(self.config, self.host, self.source, self.caches, self.target)
+        except ReconcilerError as exc:  # the state itself cannot be read: nothing was tried
+            outcome = Outcome(Result.FAILED, None, f"nothing applied: {exc}", (str(exc),), reason=Reason.APPLY_FAILED)
+        except Exception as exc:  # a bug: recorded, measured and alerted like any failure
+            log.exception("event=internal_error")
+            message = (f"nothing applied: internal error (a bug in notify-reconciler, please report it): "
+                       f"{type(exc).__name__}: {exc}")
+            outcome = Outcome(Result.FAILED, None, message, (message,), reason=Reason.INTERNAL_ERROR)
+        seconds = self.host.monotonic() - started
         self.last_outcome = outcome
         self.metrics.record(outcome, seconds, self.host.now())
         log_outcome(outcome, reasons, seconds)
         self._raise_own_alerts(outcome)
+        self._update_health()
         if not self.ready.is_set():
             self.ready.set()
             sd_notify("READY=1")
         sd_notify("STATUS=" + status_line(outcome, self.host.now()))
         settle_memory()
         return outcome
+
+    def _update_health(self) -> None:
+        try:
+            self.metrics.healthy.set(1 if gather_status(self.config).healthy else 0)
+        except ReconcilerError as exc:
+            self.metrics.healthy.set(0)
+            log.error("event=status_unreadable error=%r", str(exc))
+
+    def readiness(self) -> tuple[int, str]:
+        """/readyz: 503 until the first pass is done, then 200 and the status report (from
+        what was recorded: a probe never waits on the network)."""
+        if not self.ready.is_set():
+            return 503, "first reconcile pass not done\n"
+        try:
+            lines = report_lines(gather_status(self.config), self.host.now())
+        except ReconcilerError as exc:
+            lines = [f"the state cannot be read: {exc}", "not healthy"]
+        return 200, "ready\n" + "\n".join(lines) + "\n"
 
     # -- the daemon's own alerts --------------------------------------------------------------
 
@@ -269,7 +298,7 @@ class Daemon:
         except EnvironmentProblem as exc:
             log.error("event=state_not_saved error=%r", str(exc))
 
-    def _queue(self, notice, now: float) -> None:
+    def _queue(self, notice: Notice, now: float) -> None:
         server = self.alerting.server
         if server is None or not server.enabled or not self.alerting.recipients:
             why = ("e-mail is disabled (enabled: false)" if server is not None and not server.enabled else
@@ -363,8 +392,8 @@ class Daemon:
                 elif self.path == "/healthz":
                     self._send(200, b"ok\n")
                 elif self.path == "/readyz":
-                    ready = daemon.ready.is_set()
-                    self._send(200 if ready else 503, b"ready\n" if ready else b"first reconcile pass not done\n")
+                    status, body = daemon.readiness()
+                    self._send(status, body.encode("utf-8"))
                 else:
                     self._send(404, b"not found: try /metrics, /healthz or /readyz\n")
 
@@ -397,13 +426,6 @@ def settle_memory() -> None:
     gc.collect()
 
 
-def own_alert_recipients(specs) -> list[str]:
-    """Every recipient of every list, once each (compared ignoring case), in list order."""
-    seen: dict[str, str] = {}
-    for recipient_list in specs.lists:
-        for recipient in recipient_list.recipients:
-            seen.setdefault(recipient.email.lower(), recipient.email)
-    return list(seen.values())
 
 
 

@@ -1,68 +1,180 @@
-"""Put a rendered config live: check it, write it atomically, reload and verify every
-Alertmanager, and roll back if any of them refuses it.
+"""Put a rendered config live, behind one seam: the `Target`.
 
-Guarantee (SPEC.md section 5): the output file is at every moment a complete config that
-Alertmanager accepted, the old one or the new one. A refused reload restores the old bytes
-and reloads again before the error is raised.
+A `Target` is where the live Alertmanager config is: it says what is live (`live`), puts a
+render live (`apply`), puts back what drifted (`correct_drift`) and reports on itself
+(`status`). `reconcile` only composes: committed specs -> render -> target.apply -> record.
+A new kind of target (a Kubernetes Secret, say) is one class here and a branch of the
+daemon config's schema.
 
-Every target must answer before the file is written: while one is down, the file keeps
-the config it last accepted (and would start with), instead of a new one nobody verified.
-
-Verification is exact: Alertmanager exports ``alertmanager_config_hash``, the first 48 bits
-of the MD5 of the config file's bytes; after a reload each target must report the hash of
-the bytes we wrote.
+`AlertmanagerFileTarget`, the first one: a file that Alertmanagers read, plus the
+Alertmanagers to reload. Its guarantee (SPEC.md section 5): the file is at every moment a
+complete config that Alertmanager accepted, the old one or the new one.
+- the render is checked first (our own checks, and `amtool check-config` when installed);
+- every Alertmanager must answer /-/ready before the file is written: while one is down,
+  the file keeps the config it last accepted (and would start with), not a new one nobody
+  verified;
+- the file is written atomically, every Alertmanager is reloaded at once and verified by
+  its config hash; if any refuses or cannot be reached, the previous bytes are restored and
+  reloaded before the result is returned.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
-import tenacity
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from .alertmanager import config_hash, reload_and_verify, running_config, running_hash, wait_until_ready
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
 from .model import Specs
 from .render import MAX_HEADER_LINE, RenderOptions, Rendered, password_file_for
+from .values import Deployment, LiveConfig, Result, TargetHealth, TargetResult
 
-HTTP_TIMEOUT = 10.0
 AMTOOL_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class TargetResult:
-    url: str
-    ok: bool
-    message: str
-    transient: bool = False
-    """The failure may pass by itself (unreachable, 5xx): AlertmanagerUnreachable, not ApplyFailed."""
+class Target(Protocol):
+    """Where the rendered Alertmanager config goes live."""
+
+    def live(self) -> LiveConfig:
+        """What is live now, for `diff` (secrets may show as <secret>)."""
+
+    def apply(self, rendered: Rendered, specs: Specs, applied_digest: str | None) -> Deployment:
+        """Check `rendered` and put it live, or find it live already (then put back what
+        drifted). `applied_digest` is the sha256 of what was last applied, to tell a hand edit
+        from a new render. Raises DeployError (or EnvironmentProblem) when nothing was
+        changed; returns FAILED when a refusal after the write was rolled back."""
+
+    def status(self, applied_digest: str | None) -> tuple[TargetHealth, ...]:
+        """Whether what is live is what was applied, one line a part."""
 
 
-def config_hash(data: bytes) -> float:
-    """The value Alertmanager exports as alertmanager_config_hash for a file of `data`."""
-    return float(int.from_bytes(hashlib.md5(data).digest()[:6], "little"))
+class AlertmanagerFileTarget:
+    """`output`, the alertmanager.yml every URL of `alertmanagers` reads."""
+
+    def __init__(self, output: str, alertmanagers: tuple[str, ...], *, options: RenderOptions,
+                 environ: Mapping[str, str], sleep: Callable[[float], None] | None = None) -> None:
+        self.output = output
+        self.alertmanagers = alertmanagers
+        self.options = options
+        self.environ = environ
+        self.sleep = sleep
+        self.checked = CheckedParts()
+        """What amtool last accepted: a one-file commit checks only that file's list."""
+
+    # -- the seam --------------------------------------------------------------------------
+
+    def live(self) -> LiveConfig:
+        live = self._read()
+        if live is not None:
+            return LiveConfig(live.decode("utf-8", "replace"), self.output)
+        for url in self.alertmanagers[:1]:
+            try:
+                return LiveConfig(running_config(url), f"{url} (as Alertmanager reports it, defaults filled in)",
+                                  redacted=True)
+            except DeployError as exc:
+                raise EnvironmentProblem(f"{self.output} does not exist and {exc}") from exc
+        return LiveConfig(None, f"{self.output} (does not exist yet)")
+
+    def apply(self, rendered: Rendered, specs: Specs, applied_digest: str | None) -> Deployment:
+        data = rendered.text.encode("utf-8")
+        # A password from passwordEnv goes where the render told Alertmanager to read it;
+        # written even when the config is unchanged (a restart may bring a new one).
+        write_password_files(specs, self.options, self.environ)
+        previous = self._read()
+        if previous == data:
+            return self.correct_drift(data)
+        drift = (f"{self.output} was edited by hand",) \
+            if previous is not None and applied_digest == hashlib.sha256(data).hexdigest() else ()
+        check_rendered(rendered, self.checked)
+        for problem in self._each(lambda url: wait_until_ready(url, sleep=self.sleep)):
+            if problem is not None:
+                raise problem
+        write_atomically(self.output, data)
+        errors = dict(zip(self.alertmanagers, self._each(lambda url: reload_and_verify(url, data, sleep=self.sleep))))
+        if not any(errors.values()):
+            return Deployment(Result.APPLIED, tuple(TargetResult(url, True, "reloaded and verified")
+                                                    for url in self.alertmanagers), drift)
+        self._roll_back(previous)
+        return Deployment(Result.FAILED, tuple(
+            TargetResult(url, False, str(error), transient=isinstance(error, TransientDeployError))
+            if error is not None else TargetResult(url, True, "rolled back to the previous config")
+            for url, error in errors.items()))
+
+    def correct_drift(self, data: bytes) -> Deployment:
+        """The file holds `data`: reload each Alertmanager that runs something else. Raises
+        (TransientDeployError) if one cannot be reached."""
+        expected = config_hash(data)
+        drifted = [url for url in self.alertmanagers if running_hash(url) != expected]
+        for url in drifted:
+            reload_and_verify(url, data, sleep=self.sleep)
+        return Deployment(Result.UNCHANGED,
+                          tuple(TargetResult(url, True, "reloaded: it ran another config" if url in drifted
+                                             else "runs it") for url in self.alertmanagers),
+                          tuple(f"{url} ran another config" for url in drifted))
+
+    def status(self, applied_digest: str | None) -> tuple[TargetHealth, ...]:
+        live = self._read()
+        as_applied = live is not None and applied_digest == hashlib.sha256(live).hexdigest()
+        lines = [TargetHealth(self.output, as_applied, "missing" if live is None else
+                              "as applied" if as_applied else "changed since applied (drift)")]
+        for url in self.alertmanagers:
+            try:
+                runs_live = live is not None and running_hash(url) == config_hash(live)
+            except DeployError as exc:
+                lines.append(TargetHealth(url, False, str(exc).removeprefix(f"{url}: ")))
+                continue
+            lines.append(TargetHealth(url, runs_live, "runs the live file" if runs_live else "runs a different config"))
+        return tuple(lines)
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def _read(self) -> bytes | None:
+        try:
+            return Path(self.output).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise EnvironmentProblem(f"{self.output}: cannot read the live config: {exc.strerror}") from exc
+
+    def _roll_back(self, previous: bytes | None) -> None:
+        if previous is None:
+            # There was no file before: leave none rather than one an Alertmanager refused.
+            try:
+                os.unlink(self.output)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise EnvironmentProblem(f"{self.output}: cannot remove the refused config: {exc.strerror}") \
+                    from exc
+            return
+        write_atomically(self.output, previous)
+        # A target that refuses this too still runs the previous config: a refused reload changes nothing.
+        self._each(lambda url: reload_and_verify(url, previous, sleep=self.sleep))
+
+    def _each(self, call: Callable[[str], None]) -> list[DeployError | None]:
+        """`call` for every Alertmanager at once (ten take about as long as one); each one's
+        DeployError, or None, in URL order."""
+        def attempt(url: str) -> DeployError | None:
+            try:
+                call(url)
+            except DeployError as exc:
+                return exc
+            return None
+
+        if len(self.alertmanagers) <= 1:
+            return [attempt(url) for url in self.alertmanagers]
+        with ThreadPoolExecutor(max_workers=min(16, len(self.alertmanagers)), thread_name_prefix="reload") as pool:
+            return list(pool.map(attempt, self.alertmanagers))
 
 
-def read_live(output: str | os.PathLike) -> bytes | None:
-    try:
-        return Path(output).read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise EnvironmentProblem(f"{output}: cannot read the live config: {exc.strerror}") from exc
-
+# -- checks ------------------------------------------------------------------------------------
 
 class CheckedParts:
     """What the check last accepted: the render's skeleton and its lists' parts."""
@@ -103,19 +215,23 @@ def check_config(text: str) -> None:
                               "(a bug: please report it)")
     amtool = shutil.which("amtool")
     if amtool is None:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
         try:
             YAML(typ="safe").load(text)
         except YAMLError as exc:  # pragma: no cover - the renderer only writes valid YAML
             raise DeployError(f"the rendered config is not valid YAML: {exc}") from exc
         return
-    with tempfile.TemporaryDirectory(prefix="notify-reconciler-") as folder:
-        candidate = Path(folder, "alertmanager.yml")
-        candidate.write_text(text, encoding="utf-8")
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="notify-reconciler-") as folder:
+            candidate = Path(folder, "alertmanager.yml")
+            candidate.write_text(text, encoding="utf-8")
             result = subprocess.run([amtool, "check-config", str(candidate)], capture_output=True, text=True,
                                     timeout=AMTOOL_TIMEOUT)
-        except subprocess.TimeoutExpired as exc:
-            raise DeployError(f"amtool check-config did not answer within {AMTOOL_TIMEOUT:.0f}s") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise DeployError(f"amtool check-config did not answer within {AMTOOL_TIMEOUT:.0f}s") from exc
+    except OSError as exc:  # no room for the temporary file, amtool not executable, ...
+        raise EnvironmentProblem(f"cannot run amtool check-config: {exc.strerror or exc}") from exc
     if result.returncode != 0:
         reason = _amtool_reason(result.stdout + result.stderr)
         raise DeployError(f"amtool check-config refused the rendered config: {reason}")
@@ -132,100 +248,14 @@ def write_password_files(specs: Specs, options: RenderOptions, environ: Mapping[
                                  "which is not set in the daemon's environment: set it (for systemd, in an "
                                  "EnvironmentFile) or use passwordFile")
     path = Path(password_file_for(server, options))
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if read_live(path) != value.encode():
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        current = path.read_bytes() if path.exists() else None
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path.parent}: cannot write the password file for passwordEnv: "
+                                 f"{exc.strerror}") from exc
+    if current != value.encode():
         write_atomically(path, value, new_mode=0o600)
-
-
-def _retrying(sleep: Callable[[float], None] | None) -> tenacity.Retrying:
-    """Transient failures (unreachable, 5xx) are tried five times within 20 s, waiting 0.2 s,
-    0.4 s, ...: long enough to ride out an Alertmanager restart."""
-    return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(TransientDeployError),
-        stop=tenacity.stop_after_attempt(5) | tenacity.stop_after_delay(20),
-        wait=tenacity.wait_exponential(multiplier=0.2, max=5),
-        reraise=True,
-        **({"sleep": sleep} if sleep else {}),
-    )
-
-
-def wait_until_ready(url: str, *, sleep: Callable[[float], None] | None = None) -> None:
-    """Return once the target answers GET /-/ready with 200; raise TransientDeployError if it
-    does not within the retries. Asked before the file is written, so that an Alertmanager
-    that is down does not find an unverified config on disk when it starts again."""
-    _retrying(sleep)(_ready_once, url)
-
-
-def _ready_once(url: str) -> None:
-    status, body = _http(url, "/-/ready")
-    if status != 200:
-        raise TransientDeployError(f"{url}: not ready (/-/ready answered {status}: {' '.join(body.split())[:200]})")
-
-
-def reload_and_verify(url: str, expected: bytes, *, sleep: Callable[[float], None] | None = None) -> None:
-    """POST /-/reload, then check the target runs exactly `expected`. Transient failures are
-    retried with exponential backoff; a refused config is not."""
-    _retrying(sleep)(_reload_once, url, expected)
-
-
-def _reload_once(url: str, expected: bytes) -> None:
-    status, body = _http(url, "/-/reload", method="POST")
-    if status != 200:
-        reason = " ".join(body.split())[:300] or f"HTTP {status}"
-        if status >= 500 and "failed to reload config" not in body:
-            raise TransientDeployError(f"{url}: reload answered {status}: {reason}")
-        raise DeployError(f"{url}: refused the new config: {reason}")
-    metrics = _metrics(url)
-    if metrics.get("alertmanager_config_last_reload_successful") != 1.0:
-        raise DeployError(f"{url}: reload answered 200 but alertmanager_config_last_reload_successful is not 1")
-    running = metrics.get("alertmanager_config_hash")
-    if running != config_hash(expected):
-        raise DeployError(f"{url}: runs a config other than the file just written (config hash "
-                          f"{running!r}, expected {config_hash(expected)!r}): is its --config.file the "
-                          "target.output of notify-reconciler?")
-
-
-def running_config(url: str) -> str:
-    """What Alertmanager reports it runs (defaults filled in, secrets as <secret>)."""
-    status, body = _http(url, "/api/v2/status")
-    if status != 200:
-        raise TransientDeployError(f"{url}: /api/v2/status answered {status}")
-    try:
-        return json.loads(body)["config"]["original"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DeployError(f"{url}: /api/v2/status did not hold a config") from exc
-
-
-def running_hash(url: str) -> float | None:
-    return _metrics(url).get("alertmanager_config_hash")
-
-
-def _metrics(url: str) -> dict[str, float]:
-    status, body = _http(url, "/metrics")
-    if status != 200:
-        raise TransientDeployError(f"{url}: /metrics answered {status}")
-    values: dict[str, float] = {}
-    for line in body.splitlines():
-        if line.startswith("alertmanager_config_"):
-            name, _, value = line.partition(" ")
-            try:
-                values[name] = float(value.split()[0])
-            except (ValueError, IndexError):
-                continue
-    return values
-
-
-def _http(url: str, path: str, *, method: str = "GET") -> tuple[int, str]:
-    request = urllib.request.Request(url.rstrip("/") + path, method=method,
-                                     data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
-            return response.status, response.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TransientDeployError(f"{url}: unreachable: {reason}") from exc
 
 
 def _amtool_reason(output: str) -> str:
@@ -238,4 +268,3 @@ def _amtool_reason(output: str) -> str:
             details += [more.strip() for more in lines[index + 1:index + 6] if more[:1].isspace()]
             return " ".join(details)[:500]
     return " ".join(output.split())[:300]
-

@@ -7,8 +7,17 @@
      +-- ConfigError            the daemon's own configuration file is invalid
      +-- EnvironmentProblem     something on this host is missing (a file, a variable)
      +-- SourceError            the git repository or branch cannot be read or fetched
+     +-- CommitRejected         a commit that may not be applied: invalid specs, or unsigned
      +-- DeployError            a target refused the new config (amtool, write, reload)
-          +-- TransientDeployError   worth retrying: refused connection, timeout, 5xx
+     |    +-- TransientDeployError   worth retrying: refused connection, timeout, 5xx
+     +-- MailError              an SMTP server did not take a message (or a probe failed)
+          +-- TemporaryMailError     worth retrying: refused connection, timeout, 4xx
+          +-- PermanentMailError     not worth retrying: 5xx, refused certificate or login
+
+Every edge maps the exceptions of what it drives (OSError, git, urllib, smtplib, ssl,
+subprocess, YAML) to one of these where it catches them (``raise ... from exc``);
+tests/unit/test_exceptions.py drives each edge with its failures and fails if anything
+else escapes.
 
 Each message says what went wrong, where, and what to change. The CLI prints them and
 exits with the status SPEC.md gives; a traceback reaching a user is a bug.
@@ -17,6 +26,10 @@ exits with the status SPEC.md gives; a traceback reaching a user is a bug.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .values import Revision
 
 
 class ReconcilerError(Exception):
@@ -107,3 +120,33 @@ class DeployError(ReconcilerError):
 
 class TransientDeployError(DeployError):
     """A failure that may pass by itself (connection refused, timeout, HTTP 5xx)."""
+
+
+class CommitRejected(ReconcilerError):
+    """The branch's commit may not be applied: its specs are invalid, or it is not signed by
+    an allowed key. Terminal until the branch changes."""
+
+    def __init__(self, revision: Revision, summary: str, problems: tuple[str, ...],
+                 spec_errors: SpecErrors | None = None) -> None:
+        super().__init__(f"{revision.describe()} rejected: {summary}")
+        self.revision = revision
+        self.summary = summary
+        self.problems = problems
+        """Every problem, one line each (located for spec errors)."""
+        self.spec_errors = spec_errors
+
+
+class MailError(ReconcilerError):
+    """The message was not accepted (or a probe found the server unusable)."""
+
+    def __init__(self, message: str, transcript: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.transcript = transcript or []
+
+
+class TemporaryMailError(MailError):
+    """Worth trying again later: refused connection, timeout, a 4xx reply."""
+
+
+class PermanentMailError(MailError):
+    """Trying again will not help: a 5xx reply, a refused certificate or login."""

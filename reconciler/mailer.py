@@ -31,27 +31,11 @@ from typing import Callable, Mapping
 
 import tenacity
 
-from .errors import EnvironmentProblem, ReconcilerError
+from .errors import EnvironmentProblem, MailError, PermanentMailError, TemporaryMailError
 from .files import write_atomically
 from .model import EmailServer
 
 SMTP_TIMEOUT = 30.0
-
-
-class MailError(ReconcilerError):
-    """The message was not accepted."""
-
-    def __init__(self, message: str, transcript: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.transcript = transcript or []
-
-
-class TemporaryMailError(MailError):
-    """Worth trying again later: refused connection, timeout, a 4xx reply."""
-
-
-class PermanentMailError(MailError):
-    """Trying again will not help: a 5xx reply, a refused certificate or login."""
 
 
 @dataclass(frozen=True)

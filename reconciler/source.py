@@ -9,6 +9,11 @@ Hidden files and folders (``.git``, ``.github``) are skipped, as editors and git
 
 `GitSource` reads the same tree from the committed branch, straight from git objects, so an
 uncommitted or half-written file in a checkout is never applied.
+
+`committed_specs` is the one way every command (apply, the daemon, mail-test, who-gets)
+gets the committed specs: fetch, resolve the branch, verify the signature when
+source.verify asks for it, read and parse (unchanged files from the cache). Nothing
+unverified ever leaves it.
 """
 
 from __future__ import annotations
@@ -18,14 +23,17 @@ import os
 import posixpath
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Container, NamedTuple
 
 import git
 
-from .errors import EnvironmentProblem, Location, SourceError, SpecError
+from .errors import CommitRejected, EnvironmentProblem, Location, SourceError, SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits
+from .model import Specs
+from .pipeline import ParseCache, parse_specs
+from .values import Revision
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -93,26 +101,6 @@ def _raise_unreadable(error: OSError) -> None:
 
 
 # -- git --------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Revision:
-    """One commit of the config repo, as people know it."""
-
-    sha: str
-    subject: str
-    author: str
-    committed_at: int
-    """Commit time, Unix seconds."""
-    signed_by: str | None = None
-    """With source.verify: who signed it, as the allowed-signers file names them, and the key."""
-
-    @property
-    def short(self) -> str:
-        return self.sha[:7]
-
-    def describe(self) -> str:
-        return f"{self.short} {self.subject!r}"
-
 
 class SignatureCheck(NamedTuple):
     signer: str | None = None
@@ -240,7 +228,10 @@ class GitSource:
             return SignatureCheck(problem=f"source.verify.allowedSignersFile {allowed_signers} does not exist: no "
                                           "commit can be trusted until it does")
         repo = self._open()
-        signature = repo.commit(revision.sha).gpgsig
+        try:
+            signature = self._retrying(lambda: repo.commit(revision.sha).gpgsig)
+        except (ValueError, git.GitCommandError) as exc:
+            raise SourceError(f"{_redact_url(self.url)}@{revision.short}: cannot read the commit: {exc}") from exc
         if not signature:
             return SignatureCheck(problem=f"commit {revision.short} is not signed: source.verify accepts only signed "
                                           "commits")
@@ -316,3 +307,35 @@ def _git_message(exc: git.GitCommandError) -> str:
 def _redact_url(text: str) -> str:
     """https://user:token@host/ -> https://user:<secret>@host/: credentials never reach a log."""
     return re.sub(r"(://[^/:@\s]+):[^@/\s]+@", r"\1:<secret>@", text)
+
+
+# -- the committed specs -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Committed:
+    """A verified commit and its valid specs."""
+
+    revision: Revision
+    specs: Specs
+
+
+def committed_specs(source: GitSource, allowed_signers: str | None, *, revision: Revision | None = None,
+                    cache: ParseCache | None = None) -> Committed:
+    """The specs of the branch's head (fetched first), or of `revision`, if that commit may
+    be applied. Raises CommitRejected (unsigned, or invalid specs, with every located error)
+    or SourceError (the repository or branch cannot be read)."""
+    if revision is None:
+        source.fetch()
+        revision = source.head()
+    if allowed_signers:
+        check = source.check_signature(revision, allowed_signers)
+        if check.problem:
+            raise CommitRejected(revision, check.problem, (check.problem,))
+        revision = replace(revision, signed_by=check.signer)
+    tree = source.read(revision, known=cache.keys() if cache is not None else frozenset())
+    try:
+        specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=cache)
+    except SpecErrors as exc:
+        raise CommitRejected(revision, f"{len(exc.errors)} error(s) in the specs",
+                             tuple(str(error) for error in exc.errors), exc) from None
+    return Committed(revision, specs)

@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import EnvironmentProblem, Location
 from .files import write_atomically
 from .model import EmailServer, TLSSettings
-from .source import Revision
+from .values import AlertRecord, Attempt, Reason, Result, Revision
 
 STATE_FILE = "state.json"
 FORMAT = 1
@@ -33,15 +33,6 @@ class TargetStatus:
     at: float
 
 
-@dataclass(frozen=True)
-class Attempt:
-    revision: Revision | None
-    at: float
-    result: str
-    """applied | unchanged | rejected | failed"""
-    error: str | None = None
-
-
 @dataclass
 class State:
     applied: Revision | None = None
@@ -50,12 +41,6 @@ class State:
     """sha256 of the bytes written, to tell our file from a hand edit."""
     attempted: Attempt | None = None
     alertmanagers: dict[str, TargetStatus] = field(default_factory=dict)
-
-    @property
-    def healthy(self) -> bool:
-        if self.applied is None or self.attempted is None:
-            return False
-        return self.attempted.result in ("applied", "unchanged") and all(t.ok for t in self.alertmanagers.values())
 
 
 def _read_json(path: Path) -> dict | None:
@@ -89,11 +74,11 @@ def load_state(state_dir: str | Path) -> State:
             applied=_revision(raw.get("applied")),
             applied_at=raw.get("applied_at"),
             applied_digest=raw.get("applied_digest"),
-            attempted=Attempt(_revision(attempted["revision"]), attempted["at"], attempted["result"],
+            attempted=Attempt(_revision(attempted["revision"]), attempted["at"], Result(attempted["result"]),
                               attempted.get("error")) if attempted else None,
             alertmanagers={url: TargetStatus(**status) for url, status in raw.get("alertmanagers", {}).items()},
         )
-    except (KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise EnvironmentProblem(f"{path}: the state is not in the expected format ({exc}): move it aside "
                                  "to start afresh") from exc
 
@@ -119,25 +104,32 @@ class Alerting:
     server: EmailServer | None = None
     recipients: list[str] = field(default_factory=list)
     repeat_seconds: float = 12 * 3600.0
-    alerts: dict = field(default_factory=dict)
+    alerts: dict[Reason, AlertRecord] = field(default_factory=dict)
 
 
 def load_alerting(state_dir: str | Path) -> Alerting:
-    raw = _read_json(Path(state_dir, ALERTING_FILE))
+    path = Path(state_dir, ALERTING_FILE)
+    raw = _read_json(path)
     if raw is None:
         return Alerting()
-    server = raw.get("server")
-    if server:
-        server = EmailServer(**{**server, "tls": TLSSettings(**server["tls"]), "location": Location("")})
-    return Alerting(server, list(raw.get("recipients", [])), float(raw.get("repeat_seconds", 43200.0)),
-                    dict(raw.get("alerts", {})))
+    try:
+        server = raw.get("server")
+        if server:
+            server = EmailServer(**{**server, "tls": TLSSettings(**server["tls"]), "location": Location("")})
+        return Alerting(server, list(raw.get("recipients", [])), float(raw.get("repeat_seconds", 43200.0)),
+                        {Reason(name): AlertRecord.from_json(alert) for name, alert in raw.get("alerts", {}).items()})
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise EnvironmentProblem(f"{path}: the own alerts' state is not in the expected format ({exc}): move it "
+                                 "aside to start afresh") from exc
 
 
 def save_alerting(state_dir: str | Path, alerting: Alerting) -> None:
-    document = asdict(alerting)
-    if document["server"]:
-        document["server"].pop("location", None)
-    _write_json(state_dir, ALERTING_FILE, document)
+    server = asdict(alerting.server) if alerting.server else None
+    if server:
+        server.pop("location", None)
+    _write_json(state_dir, ALERTING_FILE, {
+        "server": server, "recipients": alerting.recipients, "repeat_seconds": alerting.repeat_seconds,
+        "alerts": {str(name): alert.to_json() for name, alert in alerting.alerts.items()}})
 
 
 def acquire_lock(state_dir: str | Path, busy_hint: str = "stop it, or give this one its own stateDir") -> int:

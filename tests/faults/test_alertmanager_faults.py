@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.deploy import config_hash
+from reconciler.alertmanager import config_hash
 
 from tests.faults.daemon import start_daemon
 from tests.faults.test_outages import status_output, subjects

@@ -11,7 +11,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.cli import main
-from reconciler.deploy import config_hash
+from reconciler.alertmanager import config_hash
 
 from .gitrepo import GitRepo, document, recipient_list, server
 from .services import Alertmanager, free_port, require_binary, require_root, start_smtp_server, wait_until

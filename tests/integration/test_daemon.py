@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.audit import SECRET
-from reconciler.deploy import config_hash
+from reconciler.alertmanager import config_hash
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import Alertmanager, free_port, require_binary, wait_until

@@ -9,12 +9,12 @@ import threading
 import pytest
 
 from reconciler.cli import main
-from reconciler.deploy import config_hash, reload_and_verify
+from reconciler.alertmanager import config_hash, reload_and_verify
 from reconciler.diff import colourise, redact, unified_diff
 from reconciler.errors import DeployError, EnvironmentProblem, TransientDeployError
 from reconciler.files import write_atomically
-from reconciler.source import Revision
-from reconciler.state import Attempt, State, TargetStatus, load_state, save_state
+from reconciler.values import Attempt, Result, Revision
+from reconciler.state import State, TargetStatus, load_state, save_state
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import Alertmanager, free_port, require_binary
@@ -59,7 +59,7 @@ def test_unwritable_folder_is_a_clear_error_and_the_old_file_stays(tmp_path):
 def test_state_round_trips_and_survives_a_new_process(tmp_path):
     revision = Revision("a" * 40, "raise repeat interval", "Ann", 1_700_000_000)
     state = State(applied=revision, applied_at=1.5, applied_digest="d",
-                  attempted=Attempt(revision, 2.5, "rejected", "x.yaml:1:1: bad"),
+                  attempted=Attempt(revision, 2.5, Result.REJECTED, "x.yaml:1:1: bad"),
                   alertmanagers={"http://am:9093": TargetStatus(True, "reloaded and verified", 2.5)})
     save_state(tmp_path / "state", state)
     assert load_state(tmp_path / "state") == state

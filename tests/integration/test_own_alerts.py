@@ -10,8 +10,7 @@ import pytest
 
 from tests.audit import SECRET
 from reconciler.alerts import AlertStream
-from reconciler.reconcile import Outcome
-from reconciler.source import Revision
+from reconciler.values import AlertStatus, Notice, Outcome, Reason, Result, Revision
 
 from .gitrepo import document, recipient_list, server
 from .services import free_port, start_smtp_server, wait_until
@@ -110,7 +109,8 @@ def test_disabled_email_keeps_the_mailer_quiet(setup, smtp):
 
 
 def outcome(result: str, reason: str = "", sha: str = "a" * 40, drift: tuple = ()) -> Outcome:
-    return Outcome(result, Revision(sha, "subject", "author", 0), f"{result} message", reason=reason, drift=drift)
+    return Outcome(Result(result), Revision(sha, "subject", "author", 0), f"{result} message",
+                   reason=Reason(reason) if reason else None, drift=drift)
 
 
 def test_repeat_interval_and_grace_period_of_the_stream():
@@ -138,9 +138,9 @@ def test_blip_shorter_than_the_grace_period_mails_nothing():
 
 
 def test_mail_headers_never_carry_line_breaks_from_input():
-    from reconciler.alerts import Notice, compose
+    from reconciler.alerts import compose
 
-    notice = Notice("ConfigRejected", "firing", "ConfigRejected: 'x\r\nBcc: evil@example.net' rejected", ("d",))
+    notice = Notice(Reason.CONFIG_REJECTED, AlertStatus.FIRING, "ConfigRejected: 'x\r\nBcc: evil@example.net' rejected", ("d",))
     mail = compose(notice, sender="a@example.com", recipients=["b@example.com"], now=0, message_id="<1@h>",
                    hostname="h")
     raw = bytes(mail)
