@@ -26,17 +26,18 @@ from bench.daemon import git  # noqa: E402
 from bench.render_vs_amtool import make_repo  # noqa: E402
 from reconciler.config import parse_config  # noqa: E402
 from reconciler.daemon import settle_memory  # noqa: E402
-from reconciler.deploy import check_rendered  # noqa: E402
+from reconciler.deploy import CheckedParts, check_rendered  # noqa: E402
 from reconciler.files import write_atomically  # noqa: E402
 from reconciler.pipeline import parse_specs  # noqa: E402
-from reconciler.reconcile import Caches, Host, reconcile, render_options  # noqa: E402
+from reconciler.reconcile import Caches, Host, file_target, reconcile, render_options  # noqa: E402
 from reconciler.render import render_config  # noqa: E402
 from reconciler.source import GitSource  # noqa: E402
 
 STAGES = ("read + parse + validate", "render", "check (ours + amtool)", "atomic write")
 
 
-def stages(source: GitSource, caches: Caches, config, host: Host, output: Path) -> list[float]:
+def stages(source: GitSource, caches: Caches, checked: CheckedParts, config, host: Host,
+           output: Path) -> list[float]:
     """The steps of one pass, as reconcile() runs them, each timed (ms)."""
     times = []
     started = time.perf_counter()
@@ -51,9 +52,9 @@ def stages(source: GitSource, caches: Caches, config, host: Host, output: Path) 
     tree = source.read(revision, known=caches.parsed.keys())
     specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=caches.parsed)
     lap()
-    rendered = render_config(specs, None, options=render_options(config, host), cache=caches.rendered)
+    rendered = render_config(specs, None, options=render_options(config), cache=caches.rendered)
     lap()
-    check_rendered(rendered, caches.checked)
+    check_rendered(rendered, checked)
     lap()
     write_atomically(output, rendered.text.encode())
     lap()
@@ -90,24 +91,24 @@ def main() -> None:
             commit(f"first-{n}@", f"change one file ({n})")
             settle_memory()
             # Cold: a new source and empty caches see this commit for the first time.
-            stage_cold.append(stages(GitSource(str(repo), "main", ".", work / "s"), Caches(), config, host,
-                                     work / "stages.yml"))
-            caches = Caches()
+            stage_cold.append(stages(GitSource(str(repo), "main", ".", work / "s"), Caches(), CheckedParts(), config,
+                                     host, work / "stages.yml"))
+            caches, target = Caches(), file_target(config, host)  # the daemon keeps both between passes
             settle_memory()
             started = time.perf_counter()
-            assert reconcile(config, host, GitSource(str(repo), "main", ".", work / "s"), caches).ok
+            assert reconcile(config, host, GitSource(str(repo), "main", ".", work / "s"), caches, target).ok
             pass_cold.append((time.perf_counter() - started) * 1000)
             # Incremental: the next commit changes one file; the caches hold the rest.
             source = GitSource(str(repo), "main", ".", work / "s")
-            stage_caches = Caches()
-            stages(source, stage_caches, config, host, work / "stages.yml")  # warm them on the last commit
+            stage_caches, stage_checked = Caches(), CheckedParts()
+            stages(source, stage_caches, stage_checked, config, host, work / "stages.yml")  # warm them
             commit(f"second-{n}@", f"change it again ({n})")
             settle_memory()  # as the daemon does after each pass
-            stage_warm.append(stages(source, stage_caches, config, host, work / "stages.yml"))
+            stage_warm.append(stages(source, stage_caches, stage_checked, config, host, work / "stages.yml"))
             commit(f"third-{n}@", f"and again ({n})")
             settle_memory()
             started = time.perf_counter()
-            assert reconcile(config, host, source, caches).ok
+            assert reconcile(config, host, source, caches, target).ok
             pass_warm.append((time.perf_counter() - started) * 1000)
 
     median = statistics.median

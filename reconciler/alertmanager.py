@@ -108,9 +108,9 @@ def config_metrics(url: str) -> dict[str, float]:
 
 
 def _http(url: str, path: str, *, method: str = "GET") -> tuple[int, str]:
-    request = urllib.request.Request(url.rstrip("/") + path, method=method,
-                                     data=b"" if method == "POST" else None)
     try:
+        request = urllib.request.Request(url.rstrip("/") + path, method=method,
+                                         data=b"" if method == "POST" else None)
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
             return response.status, response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:

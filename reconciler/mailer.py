@@ -64,6 +64,9 @@ def read_password(server: EmailServer, environ: Mapping[str, str]) -> str | None
         except OSError as exc:
             raise PermanentMailError(f"cannot read spec.passwordFile {server.password_file}: {exc.strerror}: "
                                      "the daemon's user must be able to read it") from exc
+        except UnicodeDecodeError:
+            raise PermanentMailError(f"spec.passwordFile {server.password_file} is not UTF-8 text: write the "
+                                     "password into it as UTF-8") from None
     if server.password_env:
         value = environ.get(server.password_env)
         if value is None:
@@ -142,6 +145,11 @@ def send(server: EmailServer, password: str | None, sender: str, recipients: lis
         raise kind(f"{server.smarthost} answered {exc.smtp_code} {_text(exc.smtp_error)}", transcript) from exc
     except smtplib.SMTPNotSupportedError as exc:
         raise PermanentMailError(f"{server.smarthost}: {exc}", transcript) from exc
+    except UnicodeError as exc:
+        # smtplib speaks ASCII commands: an address with other characters needs SMTPUTF8.
+        raise PermanentMailError(f"cannot send to or from a non-ASCII address through {server.smarthost} "
+                                 f"({exc.object[exc.start:exc.end]!r} in {exc.object.strip()!r}): use an "
+                                 "ASCII address", transcript) from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise TemporaryMailError(f"cannot talk to {server.smarthost}: {reason}", transcript) from exc

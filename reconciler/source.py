@@ -187,6 +187,9 @@ class GitSource:
                 except KeyError:
                     raise SourceError(f"{_redact_url(self.url)}@{revision.short}: no folder {self.path!r}: "
                                       "check source.path") from None
+                if tree.type != "tree":
+                    raise SourceError(f"{_redact_url(self.url)}@{revision.short}: source.path {self.path!r} is a "
+                                      "file, not a folder: name the folder that holds the spec files")
             blobs = {item.path: item for item in tree.traverse() if item.type == "blob"}
         except (ValueError, git.GitCommandError) as exc:
             raise SourceError(f"{_redact_url(self.url)}@{revision.short}: cannot read the commit: "

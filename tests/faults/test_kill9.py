@@ -8,14 +8,13 @@ import json
 import random
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 from reconciler.config import parse_config
 from reconciler.pipeline import parse_specs
-from reconciler.reconcile import Host, render_options
+from reconciler.reconcile import render_options
 from reconciler.render import render_alertmanager_config
 from reconciler.state import load_alerting, load_state
 
@@ -28,7 +27,7 @@ KILLS = 20
 
 def renders_of(config_path: Path, files_by_commit: list[dict[str, str]]) -> set[bytes]:
     config = parse_config(str(config_path), config_path.read_bytes())
-    options = render_options(config, Host(now=time.time, environ={}, hostname=socket.gethostname()))
+    options = render_options(config)
     return {render_alertmanager_config(parse_specs({n: t.encode() for n, t in files.items()}), options=options)
             .encode() for files in files_by_commit}
 

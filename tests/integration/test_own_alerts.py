@@ -192,6 +192,27 @@ def test_mail_test_sends_with_the_committed_settings_and_explains_failures(setup
         smtp.controller.stop()
 
 
+def test_mail_test_reaches_fifty_recipients_through_a_strict_server(setup, smtp, capsys):
+    """The case we are built for: a 50-address list. The message goes with CRLF line endings
+    (with bare LF a strict server sees one endless line: "500 Line too long"), and its
+    dot-stuffing is undone by the server (no doubled dot)."""
+    from reconciler.cli import main
+
+    fifty = [f"oncall{n:02d}@example.com" for n in range(50)]
+    setup.repo.commit("fifty", **{"server.yaml": server(port=smtp.port), "ops.yaml": recipient_list("ops", fifty)})
+    config = str(setup.tmp / "config.yaml")
+    setup.start().stop()  # writes config.yaml
+    capsys.readouterr()
+    assert main(["mail-test", "--config", config]) == 0
+    assert "sent: the server accepted it for 50 recipient(s)" in capsys.readouterr().out
+    received = smtp.wait_for(1)
+    assert len(received) == 1 and sorted(received[0].recipients) == sorted(fifty)
+    assert b"\r\n" in received[0].content and b"\n" not in received[0].content.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in received[0].content.split(b"\r\n"))
+    text = message_from_bytes(received[0].content, policy=default).get_content()
+    assert "If you read this, the daemon's own alerts can reach you." in text and ".." not in text
+
+
 @pytest.mark.alertmanager
 def test_unreachable_alertmanager_is_mailed_after_the_grace_period_and_resolved(setup, smtp):
     from .services import Alertmanager, require_binary

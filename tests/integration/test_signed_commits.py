@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -180,3 +181,41 @@ def test_daemon_mails_config_rejected_for_an_unsigned_commit_to_the_last_good_re
     finally:
         assert daemon.stop() == 0
         smtp.controller.stop()
+
+
+def test_mail_test_never_follows_an_unsigned_head_to_another_server(signed, capsys):
+    """An unsigned commit that points host at another server must not make mail-test log in
+    there with the real password: it uses the last verified commit and says which."""
+    from .services import start_smtp_server
+
+    repo, trusted, _, _, config = signed
+    good = start_smtp_server()
+    evil = socket.socket()
+    evil.bind(("127.0.0.1", 0))
+    evil.listen(8)
+    evil.settimeout(0.5)
+    evil_port = evil.getsockname()[1]
+    try:
+        signed_commit(repo, trusted, "signed specs", **{"s.yaml": server(port=good.port),
+                                                        "o.yaml": recipient_list("ops", ["o@example.com"])})
+        assert main(["apply", "--config", config]) == 0
+        repo.commit("unsigned: mail through my server", **{"s.yaml": server(port=evil_port)})
+        capsys.readouterr()
+        assert main(["mail-test", "--config", config, "--to", "me@example.com"]) == 0
+        out = capsys.readouterr().out
+        assert "is not signed" in out and "using the last verified commit" in out and "'signed specs'" in out
+        assert f"127.0.0.1:{good.port}" in out and str(evil_port) not in out
+        assert [message.recipients for message in good.wait_for(1)] == [["me@example.com"]]
+        with pytest.raises(socket.timeout):
+            evil.accept()  # nobody ever connected to the unsigned commit's server
+    finally:
+        evil.close()
+        good.controller.stop()
+
+
+def test_mail_test_with_no_verified_commit_refuses(signed, capsys):
+    repo, _, _, _, config = signed
+    repo.commit("unsigned", **{"s.yaml": server(), "o.yaml": recipient_list("ops", ["o@example.com"])})
+    assert main(["mail-test", "--config", config, "--to", "me@example.com"]) == 1
+    err = capsys.readouterr().err
+    assert "rejected: commit" in err and "is not signed" in err

@@ -1,5 +1,12 @@
-"""The pure stages stay pure: no git, file watching, SMTP, network, processes, clock or file
-access. Read from each module's syntax tree, so an import inside a function counts too."""
+"""The layering of the whole package, read from each module's syntax tree (so an import
+inside a function counts too), in the spirit of import-linter's contracts:
+
+- every module is either pure or a named edge; a new module must be placed in one list;
+- the pure stages stay pure: no git, file watching, SMTP, network, processes, clock or
+  file access, and they import only pure siblings;
+- the edges are layered: an edge imports pure modules and only the edges listed before it
+  (files before the clients of git, HTTP and SMTP, before the target, before the pass,
+  before the daemon, before the CLI), so the effects keep one direction."""
 
 from __future__ import annotations
 
@@ -9,11 +16,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
-PURE = ("loader.py", "schema.py", "model.py", "render.py", "pipeline.py", "config.py", "diff.py")
+PURE = ("errors.py", "values.py", "loader.py", "schema.py", "model.py", "render.py", "pipeline.py", "config.py",
+        "diff.py", "alerts.py", "__init__.py")
+EDGES = ("files.py", "alertmanager.py", "source.py", "mailer.py", "deploy.py", "state.py", "status.py",
+         "reconcile.py", "daemon.py", "cli.py", "__main__.py")
+"""In layer order: each may import the pure modules and the edges before it."""
 FORBIDDEN_MODULES = frozenset({"git", "watchdog", "smtplib", "socket", "urllib", "http", "subprocess", "time",
                                "datetime", "os", "shutil", "tempfile", "pathlib", "random", "requests"})
 FORBIDDEN_CALLS = frozenset({"open", "exec", "eval", "__import__"})
-PURE_SIBLINGS = frozenset(name.removesuffix(".py") for name in PURE) | {"errors"}
+PURE_SIBLINGS = frozenset(name.removesuffix(".py") for name in PURE if name != "__init__.py") | {"__version__"}
+"""What a module may import from the package: `from . import __version__` names __init__'s."""
 
 
 def effects(source: str) -> tuple[set[str], set[str], set[str]]:
@@ -81,3 +93,26 @@ def test_the_check_catches_each_kind_of_effect(source, forbidden):
 def test_an_effectful_stage_is_flagged():
     modules, _, _ = effects((PACKAGE / "source.py").read_text(encoding="utf-8"))
     assert {"git", "os"} <= modules
+
+
+def test_every_module_is_pure_or_a_named_edge():
+    modules = {path.name for path in PACKAGE.glob("*.py")}
+    assert modules == set(PURE) | set(EDGES), \
+        f"place {sorted(modules - set(PURE) - set(EDGES))} in PURE or EDGES; gone: {sorted(set(PURE) | set(EDGES) - modules)}"
+    assert not set(PURE) & set(EDGES)
+
+
+@pytest.mark.parametrize("name", EDGES)
+def test_an_edge_imports_only_pure_modules_and_earlier_edges(name):
+    _, siblings, _ = effects((PACKAGE / name).read_text(encoding="utf-8"))
+    allowed = PURE_SIBLINGS | {edge.removesuffix(".py") for edge in EDGES[:EDGES.index(name)]}
+    if name == "__main__.py":
+        allowed |= {"cli"}
+    assert siblings <= allowed, f"{name} imports {sorted(siblings - allowed)}, which come later in EDGES"
+
+
+def test_the_edge_order_is_enforced():
+    # reconcile importing the daemon would be a loop through the layers: the check sees it.
+    _, siblings, _ = effects("from .daemon import Daemon")
+    allowed = PURE_SIBLINGS | {edge.removesuffix(".py") for edge in EDGES[:EDGES.index("reconcile.py")]}
+    assert not siblings <= allowed
