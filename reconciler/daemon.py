@@ -322,7 +322,7 @@ class Daemon:
                 self._deliver_mail()
             except Exception as exc:  # a bug must not end delivery; it is logged and retried
                 log.exception("event=mailer_crashed error=%r", str(exc))
-            self._mail_wake.wait(MAIL_TICK_SECONDS)
+            self.host.wait(self._mail_wake, MAIL_TICK_SECONDS)
             self._mail_wake.clear()
 
     def _deliver_mail(self) -> None:
@@ -333,7 +333,8 @@ class Daemon:
                 return send(server, password, letter.sender, letter.recipients, letter.message.encode(),
                             hello=server.hello or self.host.hostname)
 
-            report = self.outbox.deliver(transport, self.host.now(), sleep=self.stopping.wait)
+            report = self.outbox.deliver(transport, self.host.now(),
+                                         sleep=lambda seconds: self.host.wait(self.stopping, seconds))
             for letter in report.sent:
                 log.info("event=mail_sent subject=%r recipients=%d", letter.subject, len(letter.recipients))
                 self.metrics.mails.labels("sent").inc()
