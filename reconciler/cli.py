@@ -124,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
                     "Exit 0 sent, 1 not.")
     _config_option(mail_test)
     mail_test.add_argument("--to", metavar="ADDR", action="append", help="recipient (repeatable; default: all)")
+    mail_test.add_argument("--probe", action="store_true",
+                           help="send nothing: check connection, STARTTLS, certificate, AUTH mechanisms and login as "
+                                "Alertmanager would; exit 0 when Alertmanager could send, 1 with what to change")
     mail_test.set_defaults(handler=_mail_test)
 
     status = commands.add_parser(
@@ -236,6 +239,8 @@ def _mail_test(args: argparse.Namespace) -> int:
     if server is None:
         print(f"{revision.describe()} has no EmailServer: nothing to test", file=sys.stderr)
         return EXIT_INVALID
+    if args.probe:
+        return _probe(server)
     recipients = args.to or own_alert_recipients(committed.specs)
     if not recipients:
         print(f"{revision.describe()} has no recipients: give one with --to", file=sys.stderr)
@@ -269,6 +274,21 @@ def _mail_test(args: argparse.Namespace) -> int:
         print(f"  refused {address}: {reply}", file=sys.stderr)
     print(f"sent: the server accepted it for {len(delivery.accepted)} recipient(s)")
     return EXIT_OK if delivery.accepted else EXIT_INVALID
+
+
+def _probe(server) -> int:
+    from .probe import probe
+
+    print(f"probing {server.smarthost} as Alertmanager would talk to it (nothing is sent)")
+    report = probe(server, os.environ)
+    for line in report.transcript:
+        print(f"  {line}")
+    for finding in report.findings:
+        print(f"{finding.alert}: {finding.message}", file=sys.stderr)
+    if report.can_send:
+        print("ok: Alertmanager can send through this server as configured")
+        return EXIT_OK
+    return EXIT_INVALID
 
 
 def _last_verified(config: Config) -> Committed:

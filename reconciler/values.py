@@ -42,6 +42,12 @@ class Reason(StrEnum):
     """A bug: an exception the reconciler did not expect. Recorded like any failure."""
     DRIFT_CORRECTED = "DriftCorrected"
     """Not a failure: one-shot, raised beside a successful pass that put drift back."""
+    # About the mail channel itself (the SMTP probe, and what Alertmanager reports):
+    SMTP_UNREACHABLE = "SmtpUnreachable"
+    SMTP_TLS_MISMATCH = "SmtpTlsMismatch"
+    SMTP_LOGIN_FAILED = "SmtpLoginFailed"
+    SMTP_CERTIFICATE_EXPIRING = "SmtpCertificateExpiring"
+    EMAIL_DELIVERY_FAILING = "EmailDeliveryFailing"
 
 
 @dataclass(frozen=True)

@@ -187,9 +187,13 @@ class SmtpServer:
 
 def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_starttls: bool = False,
                       implicit_tls: ssl.SSLContext | None = None, credentials: tuple[str, str] | None = None,
-                      refuse: frozenset[str] = frozenset(), port: int | None = None) -> SmtpServer:
+                      refuse: frozenset[str] = frozenset(), port: int | None = None, hostname: str = "127.0.0.1",
+                      auth_require_tls: bool = True, auth_exclude: tuple[str, ...] = (),
+                      handler_extra: dict | None = None) -> SmtpServer:
     """aiosmtpd on 127.0.0.1: plain, STARTTLS (`tls_context`), or implicit TLS (`implicit_tls`);
-    AUTH with `credentials` (over TLS only, aiosmtpd's default); 550 for `refuse`d addresses."""
+    AUTH with `credentials` (over TLS only unless `auth_require_tls` is false; `auth_exclude` drops
+    mechanisms, `handler_extra` adds methods such as another auth_<MECHANISM>); 550 for
+    `refuse`d addresses."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
@@ -212,8 +216,11 @@ def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_star
     port = port or free_port()
     options = {}
     if credentials is not None:
-        options.update(authenticator=authenticator, auth_require_tls=True)
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, tls_context=tls_context,
+        options.update(authenticator=authenticator, auth_require_tls=auth_require_tls,
+                       auth_exclude_mechanism=list(auth_exclude))
+    for name, method in (handler_extra or {}).items():
+        setattr(Handler, name, method)
+    controller = Controller(Handler(), hostname=hostname, port=port, tls_context=tls_context,
                             require_starttls=require_starttls, ssl_context=implicit_tls,
                             server_hostname="localhost", **options)
     smtp = SmtpServer(port, controller)
