@@ -107,6 +107,24 @@ def config_metrics(url: str) -> dict[str, float]:
     return values
 
 
+def email_counters(url: str) -> tuple[float, float]:
+    """(alertmanager_notification_requests_total, ..._requests_failed_total) for the email
+    integration: every send attempt, and every failed one (connect, TLS, AUTH, RCPT), counted
+    at once (alertmanager_notifications_failed_total waits until Alertmanager gives up)."""
+    status, body = _http(url, "/metrics")
+    if status != 200:
+        raise TransientDeployError(f"{url}: /metrics answered {status}")
+    totals = {"alertmanager_notification_requests_total": 0.0, "alertmanager_notification_requests_failed_total": 0.0}
+    for line in body.splitlines():
+        name, brace, rest = line.partition("{")
+        if name in totals and brace and 'integration="email"' in rest.partition("}")[0]:
+            try:
+                totals[name] += float(rest.partition("}")[2].split()[0])
+            except (ValueError, IndexError):
+                continue
+    return totals["alertmanager_notification_requests_total"], totals["alertmanager_notification_requests_failed_total"]
+
+
 def _http(url: str, path: str, *, method: str = "GET") -> tuple[int, str]:
     try:
         request = urllib.request.Request(url.rstrip("/") + path, method=method,

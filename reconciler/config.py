@@ -39,13 +39,49 @@ class TargetSettings:
 
 
 @dataclass(frozen=True)
+class SmtpRelay:
+    """A second SMTP relay for the own alerts (ownAlerts.fallback.smtp)."""
+
+    host: str
+    port: int
+    ssl: bool
+    starttls: bool
+    sender: str
+    ca_file: str | None = None
+    server_name: str | None = None
+    insecure_skip_verify: bool = False
+    username: str | None = None
+    password_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """ownAlerts.fallback: exactly one of a sendmail program and an SMTP relay."""
+
+    sendmail: str | None = None
+    smtp: SmtpRelay | None = None
+
+
+@dataclass(frozen=True)
+class OwnAlertSettings:
+    grace: str = "60s"
+    """How long a target, the source or the SMTP server must keep failing before its alert is mailed."""
+    probe_interval: str = "1h"
+    """How often the EmailServer is probed, besides after each change of it."""
+    certificate_warning: str = "14d"
+    """SmtpCertificateExpiring fires this long before the server's certificate expires."""
+    fallback: Fallback | None = None
+    fallback_recipients: tuple[str, ...] = ()
+    """Default (empty): the recipients the own alerts go to."""
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceSettings
     target: TargetSettings
     state_dir: str
     listen: str
-    own_alert_grace: str = "60s"
-    """How long a target or the source must keep failing before its own alert is mailed."""
+    own_alerts: OwnAlertSettings = OwnAlertSettings()
     file: str = ""
     """Where this configuration was read from, for messages and relative paths."""
 
@@ -79,6 +115,7 @@ def parse_config(name: str, data: bytes) -> Config:
     def default(*path: str):
         return schema_default(CONFIG_SCHEMA, *path)
 
+    own = content.get("ownAlerts", {})
     return Config(
         source=SourceSettings(
             repo=source["repo"],
@@ -94,6 +131,27 @@ def parse_config(name: str, data: bytes) -> Config:
         ),
         state_dir=content.get("stateDir", default("stateDir")),
         listen=content.get("listen", default("listen")),
-        own_alert_grace=content.get("ownAlerts", {}).get("gracePeriod", default("ownAlerts", "gracePeriod")),
+        own_alerts=OwnAlertSettings(
+            grace=own.get("gracePeriod", default("ownAlerts", "gracePeriod")),
+            probe_interval=own.get("probeInterval", default("ownAlerts", "probeInterval")),
+            certificate_warning=own.get("certificateWarning", default("ownAlerts", "certificateWarning")),
+            fallback=_fallback(own.get("fallback")),
+            fallback_recipients=tuple(own.get("fallbackRecipients", ())),
+        ),
         file=name,
     )
+
+
+def _fallback(raw: dict | None) -> Fallback | None:
+    if raw is None:
+        return None
+    if "sendmail" in raw:
+        return Fallback(sendmail=raw["sendmail"])
+    smtp = raw["smtp"]
+    ssl = smtp.get("ssl", False)
+    tls = smtp.get("tls", {})
+    return Fallback(smtp=SmtpRelay(host=smtp["host"], port=smtp.get("port", 25), ssl=ssl,
+                                   starttls=smtp.get("starttls", not ssl), sender=smtp["from"],
+                                   ca_file=tls.get("caFile"), server_name=tls.get("serverName"),
+                                   insecure_skip_verify=tls.get("insecureSkipVerify", False),
+                                   username=smtp.get("username"), password_file=smtp.get("passwordFile")))

@@ -36,11 +36,14 @@ from watchdog.observers import Observer
 
 from email.utils import make_msgid
 
-from .alerts import AlertStream, compose, own_alert_recipients
-from .config import Config
-from .errors import EnvironmentProblem, ReconcilerError, TransientDeployError
+from .alertmanager import email_counters
+from .alerts import MAIL_CHANNEL_ALERTS, PROBE_ALERTS, AlertStream, Condition, compose, own_alert_recipients
+from .config import Config, Fallback
+from .errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerError, TransientDeployError
 from .files import remove_stale_temporaries
-from .mailer import Outbox, read_password, send
+from .mailer import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
+from .model import EmailServer, TLSSettings
+from .probe import ProbeReport, probe
 from .model import duration_seconds
 from .reconcile import Caches, Host, file_target, reconcile, source_for
 from .state import acquire_lock, load_alerting, save_alerting
@@ -149,10 +152,19 @@ class Daemon:
         self.target = file_target(config, self.host)
         self.last_outcome: Outcome | None = None
         self.alerting = load_alerting(config.state_dir)
-        self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alert_grace))
+        self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alerts.grace))
+        self._alert_lock = threading.RLock()
+        """The reconcile loop and the probe both raise alerts: one at a time."""
         self.outbox = Outbox(Path(config.state_dir, "outbox"))
         self.caches = Caches()
         self._mail_wake = threading.Event()
+        self._probe_wake = threading.Event()
+        self._probed: tuple | None = None
+        """What the last probe was of: the server and a digest of its password."""
+        self._counters: dict[str, tuple[float, float]] = {}
+        """Alertmanager URL -> its e-mail notification (requests, failed) counters, last seen."""
+        self._failing: dict[str, str] = {}
+        """Alertmanager URL -> how its e-mail sends fail, while they do."""
 
     def _sleep(self, seconds: float) -> None:
         """Retry waits end early on SIGTERM: the pass then fails fast and rolls back."""
@@ -169,6 +181,7 @@ class Daemon:
         self._wake.set()
 
     def run(self) -> int:
+        check_fallback(self.config.own_alerts.fallback)
         lock = acquire_lock(self.config.state_dir)
         # A daemon killed mid-write (kill -9, power cut) leaves at most a temporary file.
         for target in (Path(self.config.target.output), Path(self.config.state_dir, "state.json"),
@@ -179,6 +192,8 @@ class Daemon:
         observer = self._watch_refs()
         mailer = threading.Thread(target=self._mail_loop, name="mailer", daemon=True)
         mailer.start()
+        prober = threading.Thread(target=self._probe_loop, name="probe", daemon=True)
+        prober.start()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         log.info("event=started repo=%s branch=%s output=%s alertmanagers=%d", self.config.source.repo,
                  self.config.source.branch, self.config.target.output, len(self.config.target.alertmanagers))
@@ -191,7 +206,9 @@ class Daemon:
             if observer is not None:
                 observer.stop()
             self._mail_wake.set()
+            self._probe_wake.set()
             mailer.join(timeout=5)
+            prober.join(timeout=5)
             server.shutdown()
             server.server_close()
             self.source.close()
@@ -250,6 +267,8 @@ class Daemon:
         self.metrics.record(outcome, seconds, self.host.now())
         log_outcome(outcome, reasons, seconds)
         self._raise_own_alerts(outcome)
+        self._watch_delivery()
+        self._probe_if_changed()
         self._update_health()
         if not self.ready.is_set():
             self.ready.set()
@@ -289,12 +308,18 @@ class Daemon:
             alerting.server = specs.server
             alerting.recipients = own_alert_recipients(specs)
             alerting.repeat_seconds = duration_seconds(specs.routing.repeat_interval or "12h")
-        now = self.host.now()
-        for notice in self.stream.observe(outcome, now, alerting.repeat_seconds):
-            self._queue(notice, now)  # a full or read-only disk keeps it in memory (Outbox)
-        alerting.alerts = self.stream.state
+        with self._alert_lock:
+            now = self.host.now()
+            self._mail(self.stream.observe(outcome, now, alerting.repeat_seconds), now)
+
+    def _mail(self, notices: list[Notice], now: float) -> None:
+        """Queue the notices (a full or read-only disk keeps them in memory: Outbox) and keep
+        the stream's state for the next run."""
+        for notice in notices:
+            self._queue(notice, now)
+        self.alerting.alerts = self.stream.state
         try:
-            save_alerting(self.config.state_dir, alerting)
+            save_alerting(self.config.state_dir, self.alerting)
         except EnvironmentProblem as exc:
             log.error("event=state_not_saved error=%r", str(exc))
 
@@ -308,10 +333,91 @@ class Daemon:
             return
         mail = compose(notice, sender=server.sender, recipients=self.alerting.recipients, now=now,
                        message_id=make_msgid(domain=self.host.hostname), hostname=self.host.hostname)
-        self.outbox.put(server.sender, self.alerting.recipients, bytes(mail), str(mail["Subject"]), now)
+        self.outbox.put(server.sender, self.alerting.recipients, bytes(mail), str(mail["Subject"]), now,
+                        fallback_first=notice.alert in MAIL_CHANNEL_ALERTS)
         log.info("event=own_alert alert=%s status=%s recipients=%d", notice.alert, notice.status,
                  len(self.alerting.recipients))
         self._mail_wake.set()
+
+    # -- the mail channel: the SMTP probe and Alertmanager's own counters ------------------
+
+    def _probe_if_changed(self) -> None:
+        """Probe again when the EmailServer or its password changed (the first pass included)."""
+        server = self.alerting.server
+        if server is not None and server.enabled and _probe_key(server, self.host.environ) != self._probed:
+            self._probe_wake.set()
+
+    def _probe_loop(self) -> None:
+        """Beside the reconcile loop (a server that hangs must not delay a commit): after each
+        change of the EmailServer, and every ownAlerts.probeInterval."""
+        interval = duration_seconds(self.config.own_alerts.probe_interval)
+        wait = interval
+        while not self.stopping.is_set():
+            self.host.wait(self._probe_wake, wait)
+            self._probe_wake.clear()
+            if self.stopping.is_set():
+                return
+            try:
+                report = self.probe_now()
+            except Exception as exc:  # a bug must not end probing; it is logged and retried
+                log.exception("event=probe_crashed error=%r", str(exc))
+                report = None
+            # An unreachable server is alerted only if it stays so for the grace period: look
+            # again then, not an hour later.
+            unreachable = report is not None and any(f.alert is Reason.SMTP_UNREACHABLE for f in report.findings)
+            wait = min(interval, self.stream.grace_seconds + 0.5) if unreachable else interval
+
+    def probe_now(self) -> ProbeReport | None:
+        server = self.alerting.server
+        if server is None or not server.enabled:
+            return None
+        self._probed = _probe_key(server, self.host.environ)
+        report = probe(server, self.host.environ, now=self.host.now(),
+                       warn_days=duration_seconds(self.config.own_alerts.certificate_warning) / 86400)
+        holding = {finding.alert: Condition(f"{finding.alert}: {finding.message}",
+                                            (finding.message, *report.transcript), server.smarthost)
+                   for finding in report.findings}
+        for finding in report.findings:
+            log.warning("event=probe_finding alert=%s server=%s message=%r", finding.alert, server.smarthost,
+                        finding.message)
+        if not report.findings:
+            log.info("event=probe_ok server=%s", server.smarthost)
+        with self._alert_lock:
+            now = self.host.now()
+            self._mail(self.stream.update(PROBE_ALERTS, holding, now, self.alerting.repeat_seconds,
+                                          resolution=f"the probe of {server.smarthost} found no problem"), now)
+        return report
+
+    def _watch_delivery(self) -> None:
+        """EmailDeliveryFailing while any Alertmanager counts new failed e-mail sends; resolved
+        once its sends succeed again. Alertmanager 0.25 counts connect, TLS, AUTH and RCPT
+        failures, not a refusal after DATA: the probe and the header rules stay needed."""
+        for url in self.config.target.alertmanagers:
+            try:
+                requests, failed = email_counters(url)
+            except DeployError:
+                continue  # AlertmanagerUnreachable speaks for it
+            before = self._counters.get(url)
+            self._counters[url] = (requests, failed)
+            if before is None or requests < before[0] or failed < before[1]:
+                continue  # a first look, or a restarted Alertmanager: a new baseline
+            if failed > before[1]:
+                self._failing[url] = (f"{url}: {failed - before[1]:.0f} failed e-mail send(s) of "
+                                      f"{requests - before[0]:.0f} since the last look")
+            elif requests > before[0]:
+                self._failing.pop(url, None)
+        holding = {}
+        if self._failing:
+            lines = tuple(self._failing[url] for url in sorted(self._failing))
+            holding[Reason.EMAIL_DELIVERY_FAILING] = Condition(
+                f"EmailDeliveryFailing: Alertmanager reports failed e-mail sends ({', '.join(sorted(self._failing))})",
+                lines + ("its log says why (grep 'Notify attempt failed'); `notify-reconciler mail-test --probe` "
+                         "checks the server as Alertmanager would",), ",".join(sorted(self._failing)))
+        with self._alert_lock:
+            now = self.host.now()
+            self._mail(self.stream.update(frozenset({Reason.EMAIL_DELIVERY_FAILING}), holding, now,
+                                          self.alerting.repeat_seconds,
+                                          resolution="Alertmanager's e-mail sends succeed again"), now)
 
     def _mail_loop(self) -> None:
         """Delivery runs beside the reconcile loop: an SMTP server that is slow or down never
@@ -328,15 +434,19 @@ class Daemon:
     def _deliver_mail(self) -> None:
         server = self.alerting.server
         if server is not None and server.enabled:
-            def transport(letter):
-                password = read_password(server, self.host.environ)
-                return send(server, password, letter.sender, letter.recipients, letter.message.encode(),
-                            hello=server.hello or self.host.hostname)
+            fallback = fallback_route(self.config.own_alerts.fallback, self.config.own_alerts.fallback_recipients,
+                                      self.host)
 
-            report = self.outbox.deliver(transport, self.host.now(),
+            def send_primary(sender: str, recipients: list[str], message: bytes):
+                password = read_password(server, self.host.environ)
+                return send(server, password, sender, recipients, message, hello=server.hello or self.host.hostname)
+
+            primary = Route(f"EmailServer {server.smarthost}", send_primary)
+            report = self.outbox.deliver(lambda letter: deliver_by_routes(letter, primary, fallback), self.host.now(),
                                          sleep=lambda seconds: self.host.wait(self.stopping, seconds))
             for letter in report.sent:
-                log.info("event=mail_sent subject=%r recipients=%d", letter.subject, len(letter.recipients))
+                log.info("event=mail_sent subject=%r recipients=%d route=%r", letter.subject, len(letter.recipients),
+                         report.routes.get(letter.id, "primary"))
                 self.metrics.mails.labels("sent").inc()
             for letter in report.failed:
                 log.warning("event=mail_failed subject=%r error=%r", letter.subject, letter.last_error)
@@ -416,6 +526,49 @@ class Daemon:
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
         return server
+
+
+def check_fallback(fallback: Fallback | None) -> None:
+    """A sendmail fallback that is not there is refused at start, not found at 3 a.m."""
+    if fallback is None or fallback.sendmail is None:
+        return
+    if not os.path.isfile(fallback.sendmail) or not os.access(fallback.sendmail, os.X_OK):
+        raise ConfigError(f"ownAlerts.fallback.sendmail: {fallback.sendmail} is not an executable file: install a "
+                          "sendmail-compatible program there (e.g. Debian's msmtp-mta), or name the right path")
+
+
+def fallback_route(fallback: Fallback | None, recipients: tuple[str, ...], host: Host) -> Route | None:
+    if fallback is None:
+        return None
+    if fallback.sendmail:
+        program = fallback.sendmail
+        return Route(f"fallback {program}", lambda sender, to, message: send_with_sendmail(program, sender, to, message),
+                     recipients)
+    relay = fallback.smtp
+    server = EmailServer("fallback", relay.host, relay.port, relay.ssl, relay.starttls,
+                         TLSSettings(relay.ca_file, relay.server_name, relay.insecure_skip_verify), relay.sender,
+                         relay.username, relay.password_file)
+
+    def send_relay(sender: str, to: list[str], message: bytes):
+        return send(server, read_password(server, host.environ), sender, to, message, hello=host.hostname)
+
+    return Route(f"fallback relay {server.smarthost}", send_relay, recipients, sender=relay.sender)
+
+
+def _probe_key(server: EmailServer, environ) -> tuple:
+    """The server's settings and a digest of its password as it is now: a rotated password
+    file is probed again. The password itself is not kept."""
+    import hashlib
+
+    secret = b""
+    try:
+        if server.password_file:
+            secret = Path(server.password_file).read_bytes()
+        elif server.password_env:
+            secret = environ.get(server.password_env, "").encode()
+    except OSError:
+        secret = b"unreadable"
+    return (server, hashlib.sha256(secret).hexdigest())
 
 
 def settle_memory() -> None:

@@ -23,9 +23,10 @@ import os
 import smtplib
 import socket
 import ssl
+import subprocess
 import threading
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -44,6 +45,8 @@ class Delivery:
     refused: dict[str, str]
     """Recipients the server refused while accepting others: address -> reply."""
     transcript: tuple[str, ...]
+    route: str = "primary"
+    """Which way it went: the EmailServer (primary) or ownAlerts.fallback."""
 
 
 def _password_source(server: EmailServer) -> str:
@@ -81,11 +84,11 @@ def send(server: EmailServer, password: str | None, sender: str, recipients: lis
     """Deliver one message in one SMTP transaction (one RCPT per recipient)."""
     transcript: list[str] = []
     note = transcript.append
-    context = _tls_context(server)
     server_name = server.tls.server_name or server.host
     client: smtplib.SMTP | None = None
     try:
         try:
+            context = _tls_context(server)
             if server.ssl:
                 client = _SMTPS(server_name, host=server.host, port=server.port, local_hostname=hello,
                                 timeout=timeout, context=context)
@@ -199,6 +202,68 @@ def _first(replies: dict[str, str]) -> str:
     return f"{address}: {reply}" + (f" (and {len(replies) - 1} more)" if len(replies) > 1 else "")
 
 
+# -- the ways out: the EmailServer, and the fallback ---------------------------------------------
+
+SENDMAIL_TIMEOUT = 60.0
+_SENDMAIL_TEMPORARY = (69, 74, 75)
+"""sysexits(3): EX_UNAVAILABLE, EX_IOERR, EX_TEMPFAIL: worth trying again later."""
+
+
+def send_with_sendmail(program: str, sender: str, recipients: list[str], message: bytes, *,
+                       timeout: float = SENDMAIL_TIMEOUT) -> Delivery:
+    """Hand one message to a sendmail-compatible program (`PROGRAM -i -f FROM -- TO...`, the
+    message on standard input), as cron, smartd and mdadm do. Exit 0 means it took it."""
+    command = [program, "-i", "-f", sender, "--", *recipients]
+    try:
+        result = subprocess.run(command, input=message, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise TemporaryMailError(f"{program} did not finish within {timeout:.0f}s") from exc
+    except OSError as exc:
+        raise PermanentMailError(f"cannot run {program}: {exc.strerror or exc}: check ownAlerts.fallback.sendmail")
+    said = " ".join(result.stderr.decode("utf-8", "replace").split())[:300]
+    if result.returncode != 0:
+        kind = TemporaryMailError if result.returncode in _SENDMAIL_TEMPORARY else PermanentMailError
+        raise kind(f"{program} exited with {result.returncode}" + (f": {said}" if said else ""))
+    return Delivery(tuple(recipients), {}, (f"handed to {program} for {len(recipients)} recipient(s)",),
+                    route=f"fallback {program}")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way out for the own alerts: a name for the log, and how to send."""
+
+    name: str
+    send: Callable[[str, list[str], bytes], Delivery]
+    recipients: tuple[str, ...] = ()
+    """Who gets mail sent this way; empty: the letter's own recipients."""
+    sender: str | None = None
+    """The envelope sender this way uses; None: the letter's."""
+
+
+def deliver_by_routes(letter: Letter, primary: Route | None, fallback: Route | None) -> Delivery:
+    """Send `letter` the first way that takes it: the primary, then the fallback (the fallback
+    first for a letter about the primary itself). A letter taken one way is never sent the
+    other. Raises TemporaryMailError if any way may work later, else PermanentMailError."""
+    routes = [route for route in ((fallback, primary) if letter.fallback_first else (primary, fallback)) if route]
+    if not routes:
+        raise PermanentMailError("no way to send: no EmailServer and no ownAlerts.fallback")
+    failures: list[tuple[Route, MailError]] = []
+    for route in routes:
+        try:
+            delivery = route.send(route.sender or letter.sender, list(route.recipients or letter.recipients),
+                                  letter.message.encode("utf-8"))
+        except MailError as exc:
+            failures.append((route, exc))
+            continue
+        notes = tuple(f"{failed.name} failed: {exc}" for failed, exc in failures)
+        return replace(delivery, route=route.name, transcript=notes + delivery.transcript)
+    message = "; ".join(f"{route.name}: {exc}" for route, exc in failures)
+    transcript = [line for _, exc in failures for line in exc.transcript]
+    if any(isinstance(exc, TemporaryMailError) for _, exc in failures):
+        raise TemporaryMailError(message, transcript)
+    raise PermanentMailError(message, transcript)
+
+
 # -- the outbox ---------------------------------------------------------------------------------
 
 @dataclass
@@ -214,6 +279,8 @@ class Letter:
     attempts: int = 0
     next_attempt: float = 0.0
     last_error: str | None = None
+    fallback_first: bool = False
+    """An alert about the EmailServer itself: tried through ownAlerts.fallback first."""
 
 
 @dataclass
@@ -227,6 +294,8 @@ class OutboxReport:
     """Not tried in this pass: the outbox is backing off."""
     unrecorded: list[str] = field(default_factory=list)
     """What could not be written to the outbox folder (a full or read-only disk)."""
+    routes: dict[str, str] = field(default_factory=dict)
+    """Letter id -> the way each sent letter went (the EmailServer, or the fallback)."""
 
 
 class Outbox:
@@ -255,13 +324,14 @@ class Outbox:
         self._lock = threading.Lock()  # put() runs in the reconcile loop, deliver() in the mailer
         self._sequence = itertools.count()
 
-    def put(self, sender: str, recipients: list[str], message: bytes, subject: str, now: float) -> Letter:
+    def put(self, sender: str, recipients: list[str], message: bytes, subject: str, now: float, *,
+            fallback_first: bool = False) -> Letter:
         """Store a message durably before anything tries to send it (in memory if the disk
         refuses: see the class)."""
         # Ids sort in the order letters were put, also within one millisecond (one pass often
         # puts several): the time, then this process's count, then a random part.
         letter = Letter(f"{int(now * 1000):015d}-{next(self._sequence):06d}-{uuid.uuid4().hex[:8]}", sender,
-                        list(recipients), message.decode("utf-8"), subject, now)
+                        list(recipients), message.decode("utf-8"), subject, now, fallback_first=fallback_first)
         try:
             self._save(letter)
         except EnvironmentProblem as exc:
@@ -327,6 +397,7 @@ class Outbox:
                 self._remove(letter.id, report)
             else:
                 report.sent.append(letter)
+                report.routes[letter.id] = delivery.route
                 self._done.add(letter.id)
                 self._remove(letter.id, report)
                 if delivery.refused:
