@@ -141,4 +141,5 @@ def _http(url: str, path: str, *, method: str = "GET") -> tuple[int, str]:
         # URLError (refused, no route, DNS), a reset or timeout mid-answer (OSError), a
         # garbled answer (HTTPException), a URL urllib cannot use (ValueError).
         reason = getattr(exc, "reason", None) or exc
-        raise TransientDeployError(f"{url}: unreachable: {reason}") from exc
+        raise TransientDeployError(f"{url}: unreachable: {reason}: start it, or remove it from "
+                                   "target.alertmanagers") from exc

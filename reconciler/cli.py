@@ -30,6 +30,7 @@ from .schema import email_problem
 from .source import Committed, committed_specs, read_spec_folder
 from .state import acquire_lock, load_state
 from .status import gather_status, report_lines
+from .values import Reason
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -104,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     apply = commands.add_parser(
         "apply", help="one reconcile pass of the committed branch",
         description="Render the committed branch, check it, write it atomically, reload and verify every "
-                    "Alertmanager, roll back on refusal. Exit 0 applied or nothing to do, 1 rejected or failed.")
+                    "Alertmanager, roll back on refusal. Exit 0 applied or nothing to do, 1 rejected or failed, "
+                    "2 could not run (no or invalid config file, the repository or branch cannot be read, a "
+                    "daemon already runs on the same stateDir).")
     _config_option(apply)
     apply.set_defaults(handler=_apply)
 
@@ -207,7 +210,10 @@ def _apply(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
     for target in outcome.targets:
         print(f"  {target.url}: {target.message}", file=stream)
-    return EXIT_OK if outcome.ok else EXIT_INVALID
+    if outcome.ok:
+        return EXIT_OK
+    # Nothing could be read to try: as for a missing config file, the pass could not run.
+    return EXIT_CANNOT_RUN if outcome.reason is Reason.SOURCE_UNAVAILABLE and outcome.revision is None else EXIT_INVALID
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -189,7 +189,7 @@ class Daemon:
             for leftover in remove_stale_temporaries(target):
                 log.info("event=removed_leftover file=%s", leftover)
         server = self._serve_http()
-        observer = self._watch_refs()
+        observer = self._watch()
         mailer = threading.Thread(target=self._mail_loop, name="mailer", daemon=True)
         mailer.start()
         prober = threading.Thread(target=self._probe_loop, name="probe", daemon=True)
@@ -203,8 +203,7 @@ class Daemon:
             sd_notify("STOPPING=1")
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if observer is not None:
-                observer.stop()
+            observer.stop()
             self._mail_wake.set()
             self._probe_wake.set()
             mailer.join(timeout=5)
@@ -466,28 +465,35 @@ class Daemon:
         else:
             self.stop()
 
-    def _watch_refs(self):
-        git_dir = self.source.local_git_dir()
-        if git_dir is None:
-            return None
-        branch = self.config.source.branch
+    def _watch(self) -> Observer:
+        """inotify: a new commit on the branch of a local repo, and a change of the live file by
+        anyone else (a hand edit is put back in about a second, not at the next poll)."""
+        observer = Observer()
         daemon = self
+        git_dir = self.source.local_git_dir()
+        branch = self.config.source.branch
+        output = os.path.abspath(self.config.target.output)
 
-        class RefChanged(FileSystemEventHandler):
+        class Changed(FileSystemEventHandler):
+            def __init__(self, endings: tuple[str, ...], reason: str) -> None:
+                self.endings, self.reason = endings, reason
+
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type in ("opened", "closed_no_write"):
-                    return  # our own reads of the ref: reacting would loop
+                    return  # reads (ours, Alertmanager's): reacting would loop
                 for path in (event.src_path, getattr(event, "dest_path", "")):
-                    path = os.fsdecode(path)
-                    if path.endswith(("/refs/heads/" + branch, "/packed-refs")):
-                        daemon.trigger("commit")
+                    if path and os.fsdecode(path).endswith(self.endings):
+                        daemon.trigger(self.reason)
                         return
 
-        observer = Observer()
-        observer.schedule(RefChanged(), str(git_dir), recursive=False)
-        heads = Path(git_dir, "refs", "heads")
-        if heads.is_dir():
-            observer.schedule(RefChanged(), str(heads), recursive=True)
+        if git_dir is not None:
+            refs = Changed(("/refs/heads/" + branch, "/packed-refs"), "commit")
+            observer.schedule(refs, str(git_dir), recursive=False)
+            heads = Path(git_dir, "refs", "heads")
+            if heads.is_dir():
+                observer.schedule(refs, str(heads), recursive=True)
+        if os.path.isdir(os.path.dirname(output)):
+            observer.schedule(Changed((output,), "live file changed"), os.path.dirname(output), recursive=False)
         observer.daemon = True
         observer.start()
         return observer

@@ -47,6 +47,11 @@ def write_atomically(path: str | os.PathLike, data: bytes | str, *, new_mode: in
                 pass
             raise
         _fsync_folder(folder)
+    except FileNotFoundError as exc:
+        if not folder.is_dir():
+            raise EnvironmentProblem(f"{path}: cannot write: the folder {folder} does not exist: create it "
+                                     "(mkdir -p), or correct the path") from exc
+        raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror or exc}") from exc
 

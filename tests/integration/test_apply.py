@@ -311,3 +311,13 @@ def test_ha_cluster_of_three_each_recipient_gets_one_mail(tmp_path, repo, smtp, 
     time.sleep(4)
     assert len(smtp.messages) == 1
     assert sorted(smtp.messages[0].recipients) == addresses
+
+
+def test_apply_that_cannot_read_the_repository_could_not_run(tmp_path, capsys):
+    """Exit 2, as for a missing config file: nothing could be read to try (README, --help)."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {tmp_path / 'no-such-repo'}}}\n"
+                      f"target: {{output: {tmp_path / 'am.yml'}, alertmanagers: []}}\nstateDir: {tmp_path / 'state'}\n")
+    assert main(["apply", "--config", str(config)]) == 2
+    assert "not a git repository: check source.repo" in capsys.readouterr().err
+    assert not (tmp_path / "am.yml").exists()

@@ -253,3 +253,24 @@ def test_systemd_notify_ready_status_and_watchdog(setup):
         status = next(m for m in messages if m.startswith("STATUS="))
         assert status.startswith(f"STATUS=applied {setup.repo.head()[:7]} 'first'")
         daemon.stop()
+
+
+def test_a_hand_edit_is_put_back_in_about_a_second_not_at_the_next_poll(setup, tmp_path):
+    """The live file is watched (inotify), like the branch: with an hour between polls, a
+    hand edit is still put back at once."""
+    config = tmp_path / "config-hourly.yaml"
+    config.write_text(f"source: {{repo: {setup.repo.path}, pollInterval: 1h}}\n"
+                      f"target: {{output: {setup.output}, alertmanagers: []}}\n"
+                      f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{free_port()}\n")
+    daemon = DaemonProcess(config, {"SMTP_PASSWORD": PASSWORD})
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 15, "the first pass")
+        applied = setup.output.read_text()
+        setup.output.write_text(applied + "# someone's hand edit\n")
+        started = time.monotonic()
+        wait_until(lambda: setup.output.read_text() == applied, 5, "the watch to restore the file")
+        assert time.monotonic() - started < 3
+        wait_until(lambda: "trigger=live file changed" in daemon.text(), 5, "the pass the watch triggered")
+        assert "event=DriftCorrected" in daemon.text()
+    finally:
+        daemon.stop()
