@@ -1,6 +1,6 @@
 """Command-line interface: argument parsing and presentation only.
 
-Every command maps the reconciler's exceptions to SPEC.md's exit statuses and prints
+Every command maps the reconciler's exceptions to the exit statuses of docs/contract.md and prints
 errors to stderr one per line (``file:line:col: path: message``); a traceback reaching the
 user for an expected failure is a bug.
 """

@@ -7,7 +7,7 @@ A new kind of target (a Kubernetes Secret, say) is one class here and a branch o
 daemon config's schema.
 
 `AlertmanagerFileTarget`, the first one: a file that Alertmanagers read, plus the
-Alertmanagers to reload. Its guarantee (SPEC.md section 5): the file is at every moment a
+Alertmanagers to reload. Its guarantee (docs/contract.md, section 4): the file is at every moment a
 complete config that Alertmanager accepted, the old one or the new one.
 - the render is checked first (our own checks, and `amtool check-config` when installed);
 - every Alertmanager must answer /-/ready before the file is written: while one is down,

@@ -20,7 +20,7 @@ tests/unit/test_exceptions.py drives each edge with its failures and fails if an
 else escapes.
 
 Each message says what went wrong, where, and what to change. The CLI prints them and
-exits with the status SPEC.md gives; a traceback reaching a user is a bug.
+exits with the status docs/contract.md gives; a traceback reaching a user is a bug.
 """
 
 from __future__ import annotations
