@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -171,3 +172,13 @@ def test_a_repo_owned_by_another_user_is_read(repo, tmp_path, monkeypatch):
     revision, tree = read(GitSource(str(repo.path), "main", ".", tmp_path / "state"))
     assert revision.subject == "first specs"
     assert sorted(tree.files) == ["ops.yaml", "server.yaml"]
+
+
+@pytest.mark.parametrize(("repo_path", "expected"), [
+    ("/srv/no-such-notify-config", "does not exist: check source.repo"),
+    ("/home/nobody-here/notify-config", "ProtectHome=yes"),
+    ("/root/no-such-notify-config", "keep the config repo elsewhere, e.g. /srv/notify-config"),
+])
+def test_a_missing_local_repo_says_why(repo_path, expected, tmp_path):
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        read(GitSource(repo_path, "main", ".", tmp_path / "state"))
