@@ -152,6 +152,17 @@ def main_pid(machine: Machine) -> int:
 
 # -- install and start ---------------------------------------------------------------------------
 
+def test_install_service_refuses_a_python_under_home_naming_protecthome(machine):
+    # As pyenv's under /root on the machine that found it: the unit's ProtectHome=yes hides it,
+    # and the service would die with status=203/EXEC.
+    machine.sh("mkdir -p /home/dev/.pyenv/bin && cp -L /usr/bin/python3 /home/dev/.pyenv/bin/python3")
+    result = machine.run(f"{SRC}/scripts/install-service", "--python", "/home/dev/.pyenv/bin/python3", check=False)
+    assert result.returncode == 1
+    assert "under a home directory" in result.stderr and "ProtectHome=yes" in result.stderr
+    assert machine.run("id", SERVICE, check=False).returncode != 0  # it changed nothing
+
+
+
 def test_install_service_sets_it_up_and_starts_it_once_configured(machine):
     first_sha = commit(machine, "first specs", **{"server.yaml": SERVER, "ops.yaml": recipients("ops@example.com")})
 
