@@ -53,9 +53,11 @@ class Machine:
             target = self.upper / path.lstrip("/")
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
-        subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                        f"lowerdir=/,upperdir={self.upper},workdir={self.work}", str(self.merged)],
-                       check=True, capture_output=True, text=True, timeout=30)
+        mount = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                                f"lowerdir=/,upperdir={self.upper},workdir={self.work}", str(self.merged)],
+                               capture_output=True, text=True, timeout=30)
+        if mount.returncode != 0:
+            raise CommandFailed(f"mounting an overlay of / failed: {mount.stderr.strip()}")
         self._mounted = True
         command = ["systemd-nspawn", "--quiet", "--directory", str(self.merged), "--boot", "--register=no",
                    "--keep-unit", "--private-network", "--console=read-only",

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from ..integration.services import _missing, wait_until
-from .machine import Machine
+from .machine import CommandFailed, Machine
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SRC = "/src/notify-reconciler"          # the checkout, read-only, inside the machine
@@ -86,7 +86,9 @@ def wheelhouse(tmp_path_factory):
     wants = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
                              "--wheel-dir", str(folder), *wants], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    if result.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        _missing(f"cannot build the wheelhouse the machine installs from (pip wheel): {result.stderr[-2000:]}")
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -97,7 +99,10 @@ def machine(wheelhouse):
                      # Debian's unit passes $ARGS; with only loopback, clustering cannot start.
                      files={"/etc/default/prometheus-alertmanager": 'ARGS="--cluster.listen-address="\n'})
     try:
-        booted.boot()
+        try:
+            booted.boot()
+        except (CommandFailed, subprocess.SubprocessError) as exc:
+            _missing(f"cannot boot a container with systemd-nspawn here: {exc}")
         booted.run("systemctl", "is-active", "--wait", "prometheus-alertmanager")
         # The config repo: root's, as an operator's checkout would be, not the service user's.
         booted.sh(f"mkdir -p {REPO} && git -C {REPO} init -q -b main")
