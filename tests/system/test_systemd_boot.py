@@ -273,6 +273,30 @@ def test_the_sandbox_lets_it_write_only_its_state_and_alertmanagers_folder(machi
     assert score <= 1.5, report
 
 
+def sandbox_properties() -> list[str]:
+    """The unit's own user and sandbox settings, as systemd-run --property arguments."""
+    keep = False
+    properties = []
+    for line in (CHECKOUT / "systemd" / f"{SERVICE}.service").read_text().splitlines():
+        if line.startswith("[Install]"):
+            break
+        keep = keep or line.startswith(("User=", "NoNewPrivileges="))
+        if keep and "=" in line and not line.startswith(("#", "[", "EnvironmentFile=", "StateDirectory",
+                                                           "ConfigurationDirectory")):
+            properties.append(f"--property={line}")
+    return properties
+
+
+def test_git_and_amtool_work_in_the_same_sandbox(machine):
+    # The daemon runs them itself; here each runs alone with the unit's settings, so a
+    # refusal would show as that program's own error rather than as a failed pass.
+    run = ["systemd-run", "--wait", "--pipe", "--quiet", "--property=ReadWritePaths=-/etc/prometheus",
+           *sandbox_properties()]
+    assert "'fix typo'" in machine.run(*run, "git", "-c", f"safe.directory={REPO}", "-C", REPO, "log", "-1",
+                                       "--format='%s'").stdout
+    assert "SUCCESS" in machine.run(*run, "amtool", "check-config", OUTPUT).stdout
+
+
 def test_its_http_endpoints_answer_inside_the_sandbox(machine):
     metrics = machine.run("python3", "-c", "import urllib.request; print(urllib.request.urlopen("
                           "'http://127.0.0.1:9799/metrics').read().decode())").stdout
