@@ -188,6 +188,10 @@ def test_install_service_sets_it_up_and_starts_it_once_configured(machine):
     state = show(machine, "ActiveState", "SubState", "StatusText")
     assert (state["ActiveState"], state["SubState"]) == ("active", "running")
     assert state["StatusText"].startswith(f"applied {first_sha[:7]} 'first specs'")
+    entries = journal(machine, "-u", SERVICE)
+    applied = next(int(e["__REALTIME_TIMESTAMP"]) for e in entries if "event=applied" in e.get("MESSAGE", ""))
+    started = next(int(e["__REALTIME_TIMESTAMP"]) for e in entries if e.get("MESSAGE", "").startswith("Started "))
+    assert applied <= started  # systemd logged "Started" after the pass, on READY=1
     status = machine.run("systemctl", "status", "--no-pager", SERVICE).stdout
     assert f"Status: \"applied {first_sha[:7]} 'first specs'" in status
     assert "notify-reconciler/ops" in machine.read(OUTPUT)
