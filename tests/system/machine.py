@@ -43,6 +43,11 @@ class Machine:
     # -- life cycle -------------------------------------------------------------------------
 
     def boot(self, timeout: float = 60) -> Machine:
+        self.start()
+        return self.wait_booted(timeout)
+
+    def start(self) -> None:
+        """Start booting it; `wait_booted` waits for the end."""
         for folder in (self.upper, self.work, self.merged):
             folder.mkdir()
         systemd_dir = self.upper / "etc/systemd/system"
@@ -66,6 +71,8 @@ class Machine:
         with open(self.log_path, "wb") as log:
             self.nspawn = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
+
+    def wait_booted(self, timeout: float = 60) -> Machine:
         deadline = time.monotonic() + timeout
         while self.leader is None:
             self.leader = self._find_leader()
@@ -106,18 +113,21 @@ class Machine:
             return ""
 
     def close(self) -> None:
-        """Power off (a few seconds), else kill; unmount; remove every temporary file."""
+        """Kill it (nothing in it is worth a clean power-off); unmount; remove every temporary file."""
         if self.nspawn is not None and self.nspawn.poll() is None:
-            self.nspawn.send_signal(signal.SIGTERM)  # nspawn asks the machine's systemd to power off
+            # SIGKILL to the PID 1 of a namespace takes every process in it along; nspawn then exits.
+            leader = self.leader or self._find_leader()
+            try:
+                if leader:
+                    os.kill(leader, signal.SIGKILL)
+                else:
+                    self.nspawn.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.nspawn.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                for pid in (self.leader, self.nspawn.pid):
-                    if pid:
-                        try:
-                            os.kill(pid, signal.SIGKILL)  # PID 1 of a namespace takes everything in it along
-                        except ProcessLookupError:
-                            pass
+                self.nspawn.kill()
                 self.nspawn.wait(timeout=15)
         if self._mounted:
             result = subprocess.run(["umount", str(self.merged)], capture_output=True, timeout=30)

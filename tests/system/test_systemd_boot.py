@@ -77,40 +77,42 @@ def _requirements() -> None:
         _missing("no system Python at /usr/bin/python3 (Debian's python3, python3-venv)")
 
 
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory):
+def build_wheelhouse(folder: Path) -> None:
     """Wheels of the package's dependencies and its build backend, from pip's cache or index."""
-    _requirements()
-    folder = tmp_path_factory.mktemp("wheelhouse")
     project = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())
     wants = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
                              "--wheel-dir", str(folder), *wants], capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
-        shutil.rmtree(folder, ignore_errors=True)
         _missing(f"cannot build the wheelhouse the machine installs from (pip wheel): {result.stderr[-2000:]}")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def machine(wheelhouse):
+def machine(tmp_path_factory):
+    _requirements()
+    wheelhouse = tmp_path_factory.mktemp("wheelhouse")
     booted = Machine({str(CHECKOUT): SRC, str(wheelhouse): WHEELHOUSE, sys.prefix: TEST_VENV}, masked=MASKED,
                      # Debian's unit passes $ARGS; with only loopback, clustering cannot start.
                      files={"/etc/default/prometheus-alertmanager": 'ARGS="--cluster.listen-address="\n'})
     try:
         try:
-            booted.boot()
+            booted.start()
+        except (CommandFailed, subprocess.SubprocessError) as exc:
+            _missing(f"cannot boot a container with systemd-nspawn here: {exc}")
+        build_wheelhouse(wheelhouse)  # while it boots; a bind mount shows the wheels as they come
+        try:
+            booted.wait_booted()
         except (CommandFailed, subprocess.SubprocessError) as exc:
             _missing(f"cannot boot a container with systemd-nspawn here: {exc}")
         booted.run("systemctl", "is-active", "--wait", "prometheus-alertmanager")
         # The config repo: root's, as an operator's checkout would be, not the service user's.
         booted.sh(f"mkdir -p {REPO} && git -C {REPO} init -q -b main")
-        booted.run("systemd-run", "--unit=smtp-sink", "--property=Restart=on-failure", f"{TEST_VENV}/bin/python", "-u", "-m",
-                   "aiosmtpd", "-n", "-l", "127.0.0.1:2525")
+        booted.run("systemd-run", "--unit=smtp-sink", "--property=Restart=on-failure", f"{TEST_VENV}/bin/python",
+                   "-u", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:2525")
         yield booted
     finally:
         booted.close()
+        shutil.rmtree(wheelhouse, ignore_errors=True)
 
 
 def commit(machine: Machine, message: str, **files: str) -> str:
