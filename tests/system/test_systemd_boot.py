@@ -179,6 +179,8 @@ def test_install_service_sets_it_up_and_starts_it_once_configured(machine):
     assert "not started: /etc/notify-reconciler/config.yaml is still the example" in said
     assert f"output: {OUTPUT}" in machine.read("/etc/notify-reconciler/config.yaml")  # Debian's path
     assert show(machine, "UnitFileState")["UnitFileState"] == "enabled"
+    docs = show(machine, "Documentation")["Documentation"]
+    assert machine.run("test", "-f", docs.removeprefix("file://"), check=False).returncode == 0, docs
     assert show(machine, "ActiveState")["ActiveState"] == "inactive"
 
     machine.write("/etc/notify-reconciler/config.yaml", CONFIG)
@@ -342,7 +344,7 @@ def test_uninstall_removes_what_it_added_and_purge_the_rest(machine):
     said = install(machine, "--uninstall")
     assert "removed /opt/notify-reconciler" in said
     machine.run("rm", f"/etc/systemd/system/{SERVICE}.service.d/test-fast.conf")
-    for gone in (f"/etc/systemd/system/{SERVICE}.service", "/opt/notify-reconciler"):
+    for gone in (f"/etc/systemd/system/{SERVICE}.service", "/opt/notify-reconciler", "/usr/share/doc/notify-reconciler"):
         assert machine.run("test", "-e", gone, check=False).returncode == 1, gone
     assert machine.run("stat", "-c", "%G %a", "/etc/prometheus").stdout.split() == ["root", "755"]
     assert SERVICE not in machine.run("id", "-nG", "prometheus").stdout
