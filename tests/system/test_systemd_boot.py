@@ -217,6 +217,18 @@ def test_a_commit_is_applied_and_reload_reconciles_at_once(machine):
     assert show(machine, "ActiveState")["ActiveState"] == "active"
 
 
+def test_install_service_after_an_update_reinstalls_and_restarts_it(machine):
+    # Another checkout (a copy, since this one is read-only in here) counts as an update.
+    machine.sh(f"mkdir -p /usr/local/src/nr && cd {SRC} && tar --exclude=.venv --exclude=.git -cf - . "
+               "| tar -C /usr/local/src/nr -xf -")
+    old = main_pid(machine)
+    said = machine.run("/usr/local/src/nr/scripts/install-service", "--wheelhouse", WHEELHOUSE, timeout=180).stdout
+    assert "installed notify-reconciler from /usr/local/src/nr" in said and f"restarted {SERVICE}" in said
+    assert main_pid(machine) != old and show(machine, "ActiveState")["ActiveState"] == "active"
+    assert machine.run("/usr/local/src/nr/scripts/install-service", "--wheelhouse", WHEELHOUSE
+                       ).stdout.strip() == "install-service: nothing to change"
+
+
 def test_a_bad_commit_leaves_it_active_with_the_old_config_and_mails_its_alert(machine):
     good = machine.read(OUTPUT)
     sha = commit(machine, "typo", **{"ops.yaml": recipients("ops@@example.com")})
