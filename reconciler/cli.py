@@ -220,8 +220,9 @@ def _run(args: argparse.Namespace) -> int:
     import logging
 
     from .daemon import Daemon
+    from .journal import log_handler
 
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="level=%(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler(sys.stdout)])
     config = _load_config(args.config)
     return Daemon(config, _host()).run()
 

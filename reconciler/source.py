@@ -271,7 +271,8 @@ class GitSource:
             try:
                 self._repo = git.Repo(self.url)
             except (git.NoSuchPathError, git.InvalidGitRepositoryError) as exc:
-                raise SourceError(f"{self.url}: not a git repository: check source.repo") from exc
+                raise SourceError(f"{self.url}: {_why_not_a_repository(self.url)}") from exc
+            self._repo.git.update_environment(**_trusting(self._repo))
             return self._repo
         try:
             self._repo = git.Repo(self._clone_dir)
@@ -292,6 +293,41 @@ _SYMLINK_MODE = 0o120000
 # Never ask for a password on a terminal: the daemon has none, and a prompt would hang it.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false",
             "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=30"}
+
+
+_HIDDEN_FROM_THE_SERVICE = ("/home/", "/root/", "/run/user/")
+
+
+def _why_not_a_repository(path: str) -> str:
+    """Why a local source.repo cannot be opened, with what to do."""
+    absolute = os.path.abspath(path) + "/"
+    if not os.path.exists(path):
+        if absolute.startswith(_HIDDEN_FROM_THE_SERVICE):
+            return ("does not exist here; under systemd the service cannot see /home, /root or /run/user "
+                    "(ProtectHome=yes): keep the config repo elsewhere, e.g. /srv/notify-config")
+        return "does not exist: check source.repo"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return (f"cannot be read by this user (uid {os.geteuid()}): let it read the repo "
+                "(the service runs as notify-reconciler)")
+    return "not a git repository: check source.repo"
+
+
+def _trusting(repo: git.Repo) -> dict[str, str]:
+    """git config, given as the command line would, that trusts this one repository.
+
+    git refuses a repository owned by another user (safe.directory, git 2.35.2 and later), and
+    the daemon runs as its own user while the operator's repo usually belongs to someone else:
+    every command then fails, which GitPython reports as a missing branch. The operator named
+    this repo in source.repo, so it is trusted, and only it: the setting is passed to the
+    commands run in it (GIT_CONFIG_COUNT is command-line scope, where git reads
+    safe.directory), never written to any config file."""
+    paths = {os.path.realpath(path) for path in (repo.working_tree_dir, repo.git_dir) if path}
+    start = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    env = {"GIT_CONFIG_COUNT": str(start + len(paths))}
+    for index, path in enumerate(sorted(paths), start):
+        env[f"GIT_CONFIG_KEY_{index}"] = "safe.directory"
+        env[f"GIT_CONFIG_VALUE_{index}"] = path
+    return env
 
 
 def _revision(commit: git.Commit) -> Revision:

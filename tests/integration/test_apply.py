@@ -319,5 +319,5 @@ def test_apply_that_cannot_read_the_repository_could_not_run(tmp_path, capsys):
     config.write_text(f"source: {{repo: {tmp_path / 'no-such-repo'}}}\n"
                       f"target: {{output: {tmp_path / 'am.yml'}, alertmanagers: []}}\nstateDir: {tmp_path / 'state'}\n")
     assert main(["apply", "--config", str(config)]) == 2
-    assert "not a git repository: check source.repo" in capsys.readouterr().err
+    assert "does not exist: check source.repo" in capsys.readouterr().err
     assert not (tmp_path / "am.yml").exists()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
 
 import pytest
 
@@ -153,3 +156,29 @@ def test_known_blobs_are_listed_but_not_read_again(repo, tmp_path):
     assert list(second.files) == ["ops.yaml"]  # changed: read; server.yaml: known, skipped
     assert second.digests["server.yaml"] == first.digests["server.yaml"]
     assert second.digests["ops.yaml"] != first.digests["ops.yaml"]
+
+
+def test_a_repo_owned_by_another_user_is_read(repo, tmp_path, monkeypatch):
+    # git refuses such a repo (safe.directory) unless told to trust it; the daemon runs as its
+    # own user and the operator's repo belongs to someone else, as under systemd.
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the repo to another user")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.gitconfig that trusts every directory
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for path in [repo.path, *repo.path.rglob("*")]:
+        os.lchown(path, 65534, 65534)
+    refused = subprocess.run(["git", "-C", str(repo.path), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert "dubious ownership" in refused.stderr  # the rule is in force for this process
+    revision, tree = read(GitSource(str(repo.path), "main", ".", tmp_path / "state"))
+    assert revision.subject == "first specs"
+    assert sorted(tree.files) == ["ops.yaml", "server.yaml"]
+
+
+@pytest.mark.parametrize(("repo_path", "expected"), [
+    ("/srv/no-such-notify-config", "does not exist: check source.repo"),
+    ("/home/nobody-here/notify-config", "ProtectHome=yes"),
+    ("/root/no-such-notify-config", "keep the config repo elsewhere, e.g. /srv/notify-config"),
+])
+def test_a_missing_local_repo_says_why(repo_path, expected, tmp_path):
+    with pytest.raises(SourceError, match=re.escape(expected)):
+        read(GitSource(repo_path, "main", ".", tmp_path / "state"))
