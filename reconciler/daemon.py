@@ -55,6 +55,7 @@ log = logging.getLogger("notify-reconciler")
 DEBOUNCE_SECONDS = 0.02
 """A commit touches several files of .git within milliseconds; wait this long for quiet."""
 MAIL_TICK_SECONDS = 5.0
+LIVE_FILE_CHANGED = "live file changed"
 RETRY_FIRST_SECONDS = 1.0
 """After a failed pass the next comes after 1 s, then 2, 4, ... up to pollInterval."""
 
@@ -483,6 +484,8 @@ class Daemon:
                     return  # reads (ours, Alertmanager's): reacting would loop
                 for path in (event.src_path, getattr(event, "dest_path", "")):
                     if path and os.fsdecode(path).endswith(self.endings):
+                        if self.reason == LIVE_FILE_CHANGED and daemon.live_file_is_ours():
+                            return  # our own write
                         daemon.trigger(self.reason)
                         return
 
@@ -493,10 +496,16 @@ class Daemon:
             if heads.is_dir():
                 observer.schedule(refs, str(heads), recursive=True)
         if os.path.isdir(os.path.dirname(output)):
-            observer.schedule(Changed((output,), "live file changed"), os.path.dirname(output), recursive=False)
+            observer.schedule(Changed((output,), LIVE_FILE_CHANGED), os.path.dirname(output), recursive=False)
         observer.daemon = True
         observer.start()
         return observer
+
+    def live_file_is_ours(self) -> bool:
+        try:
+            return Path(self.config.target.output).read_bytes() == self.target.known
+        except OSError:
+            return False
 
     def _serve_http(self) -> ThreadingHTTPServer:
         host, _, port = self.config.listen.rpartition(":")

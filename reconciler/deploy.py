@@ -67,6 +67,9 @@ class AlertmanagerFileTarget:
         self.sleep = sleep
         self.checked = CheckedParts()
         """What amtool last accepted: a one-file commit checks only that file's list."""
+        self.known: bytes | None = None
+        """What this target last wrote or found live and verified: a change of the file to
+        anything else is someone else's (the daemon watches for it)."""
 
     # -- the seam --------------------------------------------------------------------------
 
@@ -89,13 +92,16 @@ class AlertmanagerFileTarget:
         write_password_files(specs, self.options, self.environ)
         previous = self._read()
         if previous == data:
-            return self.correct_drift(data)
+            deployment = self.correct_drift(data)
+            self.known = data
+            return deployment
         drift = (f"{self.output} was edited by hand",) \
             if previous is not None and applied_digest == hashlib.sha256(data).hexdigest() else ()
         check_rendered(rendered, self.checked)
         for problem in self._each(lambda url: wait_until_ready(url, sleep=self.sleep)):
             if problem is not None:
                 raise problem
+        self.known = data  # before the write: the watch sees the rename at once
         write_atomically(self.output, data)
         errors = dict(zip(self.alertmanagers, self._each(lambda url: reload_and_verify(url, data, sleep=self.sleep))))
         if not any(errors.values()):
@@ -144,6 +150,7 @@ class AlertmanagerFileTarget:
             raise EnvironmentProblem(f"{self.output}: cannot read the live config: {exc.strerror}") from exc
 
     def _roll_back(self, previous: bytes | None) -> None:
+        self.known = previous
         if previous is None:
             # There was no file before: leave none rather than one an Alertmanager refused.
             try:

@@ -133,8 +133,13 @@ def status_text(machine: Machine) -> str:
 
 
 def wait_for_status(machine: Machine, prefix: str, timeout: float = 20) -> str:
-    return wait_until(lambda: (text := status_text(machine)).startswith(prefix) and text, timeout,
-                      f"STATUS= to start with {prefix!r} (it is {status_text(machine)!r})", interval=0.2)
+    try:
+        return wait_until(lambda: (text := status_text(machine)).startswith(prefix) and text, timeout,
+                          f"STATUS= to start with {prefix!r}", interval=0.2)
+    except AssertionError as exc:
+        journal = machine.run("journalctl", "--no-pager", "-o", "cat", "-n", "30", "-u", SERVICE, check=False).stdout
+        raise AssertionError(f"{exc} (it is {status_text(machine)!r}); the service's last log lines:\n{journal}") \
+            from None
 
 
 def alertmanager_config(machine: Machine) -> str:
