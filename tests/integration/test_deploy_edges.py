@@ -135,7 +135,7 @@ def test_apply_with_a_deleted_remote_branch_keeps_the_last_good_file(tmp_path, c
     repo.git("checkout", "-q", "main")
     repo.git("branch", "-q", "-D", "prod")
     capsys.readouterr()
-    assert main(["apply", "--config", str(config)]) == 1
+    assert main(["apply", "--config", str(config)]) == 2  # the branch cannot be read: could not run
     err = capsys.readouterr().err
     assert err.startswith(f"nothing applied: file://{repo.path}: fetching branch 'prod' failed")
     assert "couldn't find remote ref refs/heads/prod" in err
