@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Collection, NamedTuple
 
-import re2
-
 from .errors import Location, SpecError
 from .loader import Document, format_path
+from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
 
 _POLICY = "notificationpolicy.json"
@@ -326,43 +325,41 @@ def _check_intervals(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
     return errors
 
 
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
-
-
 def _check_matchers(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
-    """Regex matchers must compile as Alertmanager compiles them: RE2 syntax (Go's regexp),
-    checked with RE2 itself. Python's `re` would let look-ahead, back-references, atomic
-    groups and possessive quantifiers through, and refuse RE2's `\\pL`."""
+    """Each entry must be what Alertmanager's own matcher parser accepts, with regexes as Go
+    compiles them (see matchers.py), so a config that validates here loads there."""
     errors = []
     matchers = spec.get("matchers")
-    for index, matcher in enumerate(matchers if isinstance(matchers, list) else ()):
-        parsed = _MATCHER.match(matcher) if isinstance(matcher, str) else None
-        if not parsed or parsed.group(2) not in ("=~", "!~"):
+    for index, entry in enumerate(matchers if isinstance(matchers, list) else ()):
+        if not isinstance(entry, str):
             continue
-        pattern = parsed.group(3).replace('\\"', '"').replace("\\\\", "\\")
         path = ("spec", "matchers", index)
-        problem = re2_problem(pattern)
-        if problem is None:
-            continue
-        problem = f'"{problem}"'
-        if _PERL_ONLY.search(pattern):
-            problem += ", and it has no look-around or back-references"
-        errors.append(SpecError(doc.locate(path), format_path(path),
-                                f"{pattern!r} is not a regular expression Alertmanager accepts (RE2: {problem}): "
-                                "fix the pattern after =~ or !~"))
+        problem = matcher_problem(entry)
+        if problem:
+            errors.append(SpecError(doc.locate(path), format_path(path), problem))
     return errors
 
 
+_HOW_TO_WRITE = ('write label, one of = != =~ !~, and a double-quoted value, such as severity="critical" or '
+                 'team=~"db|web"')
 _PERL_ONLY = re.compile(r"\(\?[=!<]|\(\?P=|\\[1-9]")
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # RE2 would also print each error on the process's stderr
 
 
-def re2_problem(pattern: str) -> str | None:
-    """Why RE2 refuses `pattern`, or None."""
+def matcher_problem(entry: str) -> str | None:
+    """Why Alertmanager would refuse one `matchers:` entry, in a user's words, or None."""
     try:
-        re2.compile(pattern, _RE2_OPTIONS)
-    except re2.error as exc:
-        reason = exc.args[0] if exc.args else "invalid"
-        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        parsed = parse_matchers(entry)
+    except MatcherError as exc:
+        problem = str(exc)
+        if "regular expression" in problem:
+            if _PERL_ONLY.search(problem):
+                problem += " (Go's regexp has no look-around or back-references)"
+            return f"{problem}: fix the pattern after =~ or !~"
+        if not exc.several and problem.endswith(" is not a matcher"):
+            return f"{entry!r} is not a matcher: {_HOW_TO_WRITE}"
+        if exc.several:
+            problem += " (a comma outside double quotes starts another matcher)"
+        return f"{entry!r}: {problem}: {_HOW_TO_WRITE}"
+    if not parsed:
+        return f"{entry!r} holds no matcher: {_HOW_TO_WRITE}, or remove the entry"
     return None
