@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
+from .addresses import address_problem
 from .errors import SpecError
 from .loader import Document, Path, format_path
 
@@ -100,8 +101,8 @@ def schema_default(schema_name: str, *path: str) -> Any:
 def email_problem(text: str) -> str | None:
     """Why `text` is not an e-mail address as a RecipientList accepts one (common.json's
     `email`), or None. For addresses typed on a command line."""
-    validator = _Validator(load_schema("common.json")["$defs"]["email"])
-    return None if validator.is_valid(text) else f"{text!r} is not an e-mail address: write it as name@example.com"
+    problem = address_problem(text)
+    return f"{text!r} {problem}" if problem else None
 
 
 def validate_document(document: Document) -> list[SpecError]:
@@ -194,6 +195,12 @@ def _located_one(document: Document, error: ValidationError) -> SpecError:
 
     where = document.locate(path, key=validator in ("not", "false"))
     field = format_path(path)
+
+    if isinstance(error.schema, dict) and error.schema.get("x-address") and isinstance(error.instance, str):
+        # The pattern says yes or no; address_problem says which rule, as Alertmanager applies it.
+        problem = address_problem(error.instance)
+        if problem:
+            return SpecError(where, field, f"{error.instance!r} {problem}")
 
     if validator == "type":
         if custom and custom.startswith("is "):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
-PURE = ("loader.py", "schema.py", "model.py", "render.py", "pipeline.py", "config.py", "diff.py", "matchers.py")
+PURE = ("loader.py", "schema.py", "model.py", "render.py", "pipeline.py", "config.py", "diff.py", "matchers.py", "addresses.py")
 FORBIDDEN_MODULES = frozenset({"git", "watchdog", "smtplib", "socket", "urllib", "http", "subprocess", "time",
                                "datetime", "os", "shutil", "tempfile", "pathlib", "random", "requests"})
 FORBIDDEN_CALLS = frozenset({"open", "exec", "eval", "__import__"})
