@@ -118,6 +118,19 @@ def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> SpecError:
 _NOT_YAML_TEXT = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
+# YAML 1.1 (go-yaml, which Alertmanager reads its config with) counts NEL, LS and PS as line
+# breaks; YAML 1.2 (ruamel, here) does not. A value holding one would be read as one string
+# here and as two lines, or one folded with a space, by Alertmanager: refused, wherever it is.
+_OTHER_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
+_LINE_BREAK_NAMES = {"\x85": "NEL, next line", "\u2028": "LS, line separator", "\u2029": "PS, paragraph separator"}
+
+
+def _line_break_message(character: str, escaped: bool = False) -> str:
+    fix = "remove that escape (\\N, \\L, \\P or \\u....)" if escaped else "delete it"
+    return (f"character U+{ord(character):04X} ({_LINE_BREAK_NAMES[character]}) is a line break to Alertmanager's "
+            f"YAML reader and not to this one, so the two would read different text: {fix}")
+
+
 def _offset_location(name: str, text: str, offset: int) -> Location:
     """The line and column (in characters, as an editor counts) of `offset` in `text`."""
     return Location(name, text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1)
@@ -137,6 +150,12 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         # The YAML scanner rejects NUL too, but only after scanning up to it.
         return [], [SpecError(_offset_location(name, text, text.index("\x00")), "",
                               "NUL character: this is not a text file")]
+    line_break = _OTHER_LINE_BREAKS.search(text)
+    if line_break:
+        # Even ruamel is not consistent about them (a plain scalar ends there, a quoted one
+        # goes on), so the file is not parsed: the location is exact, the field is the one there.
+        return [], [SpecError(_offset_location(name, text, line_break.start()), "",
+                              _line_break_message(line_break.group()))]
     unprintable = _NOT_YAML_TEXT.search(text)
     if unprintable:
         # The parser would say only "position N" of the whole file.
@@ -312,6 +331,9 @@ class _Builder:
                 raise _Invalid(node, path, f"{node.value!r} is not a boolean: write true or false")
             if node.tag not in _SCALAR_TAGS:
                 raise _Invalid(node, path, self._tag_message(node.tag))
+            line_break = _OTHER_LINE_BREAKS.search(node.value)
+            if line_break:
+                self._line_break(node, path, line_break.group())
             if _SURROGATE.search(node.value):
                 raise _Invalid(node, path, "a lone surrogate escape (\\ud800 to \\udfff) is not a character: "
                                            "write the character itself")
@@ -326,6 +348,9 @@ class _Builder:
             if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
                 raise _Invalid(key_node, path, "a key must be a plain name, not a list or mapping")
             key = key_node.value
+            line_break = _OTHER_LINE_BREAKS.search(key)
+            if line_break:
+                self._line_break(key_node, path, line_break.group())
             if key_node.tag != _STR:
                 # `1: x` or `true: x` as a key is almost certainly a mistake; say so.
                 raise _Invalid(key_node, path, f"key {key!r} is not a name: write field names as text")
@@ -337,6 +362,12 @@ class _Builder:
             self.key_positions[child] = _location(self.name, key_node)
             result[key] = self.value(value_node, child, depth + 1)
         return result
+
+    @staticmethod
+    def _line_break(node: Node, path: Path, character: str) -> None:
+        """Refuse a value holding NEL, LS or PS written as an escape (\\N, \\L, \\P, \\u2028):
+        the renderer would write the character itself, and Alertmanager would read a line break."""
+        raise _Invalid(node, path, _line_break_message(character, escaped=True))
 
     def _expect_tag(self, node: Node, path: Path, tag: str) -> None:
         if node.tag != tag:

@@ -194,14 +194,24 @@ def test_a_display_name_is_accepted(name):
     assert errors_of(recipients(f'{{name: "{name}", email: a@example.com}}')) == []
 
 
-@pytest.mark.parametrize("name", ["Ops\\r\\nBcc: evil@example.net", "Ops\\nX: y", "Ops\\r", "A\\tB", "A\\u0085B",
-                                  "A\\u2028B", "{{ template \\\"x\\\" }}", "a{b", "a}b", 'say \\"hi\\"',
+# NEL (\\u0085) and LS (\\u2028) are refused by the loader already: see test_loader.
+@pytest.mark.parametrize("name", ["Ops\\r\\nBcc: evil@example.net", "Ops\\nX: y", "Ops\\r", "A\\tB", "A\\u0090B",
+                                  "A\\u009fB", "{{ template \\\"x\\\" }}", "a{b", "a}b", 'say \\"hi\\"',
                                   "back\\\\slash"])
 def test_a_display_name_that_could_break_the_header_is_refused(name):
     [message] = errors_of(recipients(f'{{name: "{name}", email: a@example.com}}'))
     assert message.startswith("x.yaml:7:14: spec.recipients[0].name: ")
     assert message.endswith("is not a usable display name: leave out line breaks, control characters, quotes, "
                             "backslashes and braces (Alertmanager treats {{ }} as a template)")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("x" * 101, "has more than the 100 characters a display name may have: shorten it"),
+    ("", "must not be empty: write a name, or leave name out"),
+])
+def test_a_display_name_over_a_limit_is_told_which_limit(name, message):
+    assert errors_of(recipients(f'{{name: "{name}", email: a@example.com}}')) == [
+        f"x.yaml:7:14: spec.recipients[0].name: {message}"]
 
 
 @pytest.mark.parametrize("matcher", ['severity="critical"', 'team=~"db|web"', 'env!="dev"', 'svc!~"test-.*"',
