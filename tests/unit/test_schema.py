@@ -267,17 +267,41 @@ def test_metadata_name_is_a_dns_label(name, valid):
         "'-', starting and ending with a letter or digit"])
 
 
-@pytest.mark.parametrize("host, valid", [
-    ("smtp.example.com", True), ("mail", True), ("smtp.example.com.", True), ("10.0.0.1", True), ("::1", True),
-    ("[2001:db8::1]", True), ("smtp_relay.corp", True),
-    ("smtp.example.com:587", False), ("smtp://smtp.example.com", False), ("", False), ("smtp example", False),
-    ("-smtp.example.com", False), ("smtp/example", False),
+NAME_RULE = ("is not a host name or IP address: use letters, digits, '-' and '_' in parts of 1 to 63 separated by "
+             "dots (not starting with '-'), such as smtp.example.com")
+BRACKETS = ("is not an IPv6 address in brackets: write [2001:db8::1] or 2001:db8::1 (the brackets are optional; the "
+            "port goes in port)")
+NOT_IPV4 = ("is not an IPv4 address (four numbers 0 to 255, no leading zeros), and a host name does not end in a "
+            "number: correct it")
+
+
+@pytest.mark.parametrize("host, message", [
+    ("smtp.example.com", None), ("mail", None), ("smtp.example.com.", None), ("10.0.0.1", None), ("::1", None),
+    ("[::1]", None), ("[2001:db8::1]", None), ("smtp_relay.corp", None), ("fe80::1%eth0", None),
+    ("smtp.example.com:587", "holds a port: write the host alone and the port in port, as host: smtp.example.com and "
+                             "port: 587"),
+    ("10.0.0.1:2525", "holds a port: write the host alone and the port in port, as host: 10.0.0.1 and port: 2525"),
+    ("[::1]:25", "holds a port: write the host alone and the port in port, as host: '[::1]' and port: 25"),
+    ("[::1", BRACKETS), ("::1]", BRACKETS), ("[smtp.example.com]", BRACKETS), ("[::1]]", BRACKETS),
+    ("smtp://smtp.example.com", "is not a host name or IP address: write it without scheme or path, such as "
+                                "smtp.example.com"),
+    ("smtp example", NAME_RULE), ("-smtp.example.com", NAME_RULE), ("a..b", NAME_RULE),
+    ("999.1.1.1", NOT_IPV4), ("10.0.0.010", NOT_IPV4), ("10.0.1", NOT_IPV4),
+    ("1:2:3", "is not an IPv6 address (and a host name has no ':'): write an address such as 2001:db8::1, or a "
+              "name; the port goes in port"),
 ])
-def test_host_is_a_name_or_address_without_scheme_or_port(host, valid):
-    errors = errors_of(server(f"  host: '{host}'\n  from: a@example.com\n"))
-    assert errors == ([] if valid else [
-        f"x.yaml:6:9: spec.host: {host!r} is not a host name or IP address: write it without scheme or port, such "
-        "as smtp.example.com"])
+def test_host_makes_a_smarthost_alertmanager_can_split_and_dial(host, message):
+    """Alertmanager splits smtp_smarthost with Go's net.SplitHostPort: a port inside host
+    ended up inside the brackets, and unbalanced brackets passed."""
+    from reconciler.model import check_document
+
+    text = server(f"  host: '{host}'\n  from: a@example.com\n")
+    errors = errors_of(text) + [str(e) for e in check_document(document(text))]
+    assert errors == ([] if message is None else [f"x.yaml:6:9: spec.host: {host!r} {message}"])
+
+
+def test_an_empty_host_is_told_it_is_empty():
+    assert errors_of(server("  host: ''\n  from: a@example.com\n")) == ["x.yaml:6:9: spec.host: must not be empty"]
 
 
 # -- how schema errors read --------------------------------------------------------------------
