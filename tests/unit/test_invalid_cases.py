@@ -29,6 +29,7 @@ REQUIRED_INVALID = {
     "bool-not-true-or-false", "not-utf8-after-bom", "server-typo-is-not-a-missing-server", "duration-out-of-range",
     "tab-indent", "wrong-indentation", "group-by-wildcard-and-labels", "list-named-discard", "server-without-lists",
     "kubernetes-metadata", "address-net-mail-rules", "yaml-1.1-line-breaks", "host-with-port",
+    "password-pasted-into-password-file",
 }
 REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders"}
 

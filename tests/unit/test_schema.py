@@ -322,11 +322,13 @@ def test_an_empty_host_is_told_it_is_empty():
      "x.yaml:8:11: spec.enabled: expected true or false, got nothing"),
     ("  from: a@example.com\n", "x.yaml:5:1: spec.host: missing required field 'host'"),
     ("  host: h\n  from: a@example.com\n  username: u\n  passwordFile: etc/pw\n",
-     "x.yaml:9:17: spec.passwordFile: 'etc/pw' is not an absolute path: passwordFile names a file on the host, "
-     "such as /etc/alertmanager/smtp-password"),
+     "x.yaml:9:17: spec.passwordFile: the value (not shown: it may be a password) is not an absolute path: "
+     "passwordFile names a file on the host, such as /etc/alertmanager/smtp-password; if it is the password itself, "
+     "change the password: it is in git now"),
     ("  host: h\n  from: a@example.com\n  username: u\n  passwordEnv: SMTP-PASSWORD\n",
-     "x.yaml:9:16: spec.passwordEnv: 'SMTP-PASSWORD' is not an environment variable name: use letters, digits "
-     "and '_', such as SMTP_PASSWORD"),
+     "x.yaml:9:16: spec.passwordEnv: the value (not shown: it may be a password) is not an environment variable "
+     "name: use letters, digits and '_', such as SMTP_PASSWORD; if it is the password itself, change the password: "
+     "it is in git now"),
     ("  host: h\n  from: a@example.com\n  passwordEnv: SMTP_PASSWORD\n",
      "x.yaml:8:3: spec.passwordEnv: a password needs a username: add username, or remove passwordEnv"),
     ("  host: h\n  from: a@example.com\n  username: \"u\\r\\nx\"\n",
@@ -404,3 +406,16 @@ def test_every_unknown_field_is_reported_at_its_own_line():
 def test_recipient_list_messages_fit_the_mistake(items, message):
     text = recipients(*items) if items else recipients().replace("recipients:\n", "recipients: []\n")
     assert any(message in error for error in errors_of(text)), errors_of(text)
+
+
+@pytest.mark.parametrize("field", ["passwordFile", "passwordEnv"])
+@pytest.mark.parametrize("value", ["'hunter2-Sekr3t!'", "'S3cr3t pass'", "8675309", "'hunter2/Sekr3t'", "''",
+                                   "[hunter2Sekr3t]", "{hunter2Sekr3t: 1}", "'hunter2\\u00e9Sekr3t'"])
+def test_a_password_pasted_into_password_file_or_env_is_never_printed(field, value):
+    """Any schema error of these two fields says where and what to do, never the value."""
+    text = server(f"  host: h\n  from: a@example.com\n  username: u\n  {field}: {value}\n")
+    errors = errors_of(text)
+    secret = value.strip("'[]{}: 1").replace("\\u00e9", "\u00e9")
+    assert errors and all(f"spec.{field}" in error for error in errors)
+    if secret:
+        assert not any(secret in error or secret[:5] in error for error in errors), errors
