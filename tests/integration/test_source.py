@@ -153,3 +153,17 @@ def test_known_blobs_are_listed_but_not_read_again(repo, tmp_path):
     assert list(second.files) == ["ops.yaml"]  # changed: read; server.yaml: known, skipped
     assert second.digests["server.yaml"] == first.digests["server.yaml"]
     assert second.digests["ops.yaml"] != first.digests["ops.yaml"]
+
+
+def test_a_committed_spec_in_a_file_that_is_not_read_is_named_not_skipped(repo, tmp_path):
+    """ops.YAML is read; a spec saved as ops.yaml.txt or ops.txt is an error naming the file
+    and the line of its apiVersion; a README quoting a spec, and other files, are left alone."""
+    repo.commit("odd names", **{"db.YAML": recipient_list("db", ["d@example.com"]),
+                                "ops.yaml.txt": "# old\n" + recipient_list("old", ["o@example.com"]),
+                                "sub__team.txt": recipient_list("team", ["t@example.com"]),
+                                "README.md": "```yaml\n" + recipient_list("example", ["e@example.com"]) + "```\n",
+                                "notes.txt": "apiVersion is explained in the README\n"})
+    _, tree = read(GitSource(str(repo.path), "main", ".", tmp_path / "state"))
+    assert sorted(tree.files) == ["db.YAML", "ops.yaml", "server.yaml"]
+    assert [(e.file, e.line, e.column) for e in tree.errors] == [("ops.yaml.txt", 2, 1), ("sub/team.txt", 1, 1)]
+    assert all("only files ending in .yaml or .yml are read" in e.message for e in tree.errors)
