@@ -139,9 +139,9 @@ def _offset_location(name: str, text: str, offset: int) -> Location:
 def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
     """Parse every document of one file. Returns the documents and the errors found."""
     if len(data) > limits.max_file_bytes:
-        # Readers stop one byte past the limit, so the real size is not known here.
-        return [], [SpecError(Location(name, 1, 1), "", f"file is larger than the {limits.max_file_bytes:,} bytes a "
-                              "spec file may have: split it or remove what is not a spec")]
+        # Readers stop one byte past the limit, so the real size is not known here (the
+        # readers in source.py know it and report it with too_large_message).
+        return [], [SpecError(Location(name, 1, 1), "", too_large_message(None, limits))]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -201,6 +201,12 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         errors.append(SpecError(Location(name, 1, 1), "",
                                 f"nesting is deeper than the {limits.max_depth} levels a spec may have"))
     return documents, errors
+
+
+def too_large_message(size: int | None, limits: Limits = DEFAULT_LIMITS) -> str:
+    """The words for a file over the size limit; `size`, the file's size, when known."""
+    what = f"file is {size:,} bytes, more than" if size is not None else "file is larger than"
+    return f"{what} the {limits.max_file_bytes:,} bytes a spec file may have: split it or remove what is not a spec"
 
 
 def load_files(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:

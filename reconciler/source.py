@@ -25,7 +25,7 @@ from typing import Container, NamedTuple
 import git
 
 from .errors import EnvironmentProblem, Location, SourceError, SpecError
-from .loader import DEFAULT_LIMITS, Limits
+from .loader import DEFAULT_LIMITS, Limits, too_large_message
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 """Read as spec files, in any case (ops.YAML too: an editor on another system may save it so)."""
@@ -96,7 +96,11 @@ def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS)
                 continue
             try:
                 with open(path, "rb") as handle:
-                    # Read one byte past the limit so the loader can say the file is too big.
+                    size = os.fstat(handle.fileno()).st_size
+                    if size > limits.max_file_bytes:
+                        result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(size, limits)))
+                        continue
+                    # One byte past the limit: a file that grew since fstat is still caught by the loader.
                     result.files[shown] = handle.read(limits.max_file_bytes + 1)
             except OSError as exc:
                 result.errors.append(SpecError(Location(shown, 1, 1), "", f"cannot read: {exc.strerror}"))
@@ -266,14 +270,13 @@ class GitSource:
                                                    "live inside it; copy the file in or remove the link"))
                     continue
                 blob = blobs[target]
+            if blob.size > limits.max_file_bytes:
+                result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(blob.size, limits)))
+                continue
             result.digests[shown] = blob.hexsha
             if (shown, blob.hexsha) in known:
                 continue
-            if blob.size > limits.max_file_bytes:
-                # Read no more than the loader needs to say the file is too big.
-                result.files[shown] = blob.data_stream.read(limits.max_file_bytes + 1)
-            else:
-                result.files[shown] = blob.data_stream.read()
+            result.files[shown] = blob.data_stream.read()
         return result
 
     def check_signature(self, revision: Revision, allowed_signers: str) -> SignatureCheck:

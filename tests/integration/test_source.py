@@ -125,12 +125,15 @@ def test_symlink_inside_the_folder_is_followed_outside_is_refused(repo, tmp_path
         "copy the file in or remove the link"]
 
 
-def test_oversized_file_is_read_only_up_to_the_limit(repo, tmp_path):
+def test_oversized_file_is_not_read_and_its_real_size_is_named(repo, tmp_path):
     from reconciler.loader import DEFAULT_LIMITS
 
+    size = 2 + 3 * DEFAULT_LIMITS.max_file_bytes
     repo.commit("huge", **{"huge.yaml": "# " + "x" * (3 * DEFAULT_LIMITS.max_file_bytes)})
     _, tree = read(GitSource(str(repo.path), "main", ".", tmp_path / "state"))
-    assert len(tree.files["huge.yaml"]) == DEFAULT_LIMITS.max_file_bytes + 1
+    assert "huge.yaml" not in tree.files and "huge.yaml" not in tree.digests
+    assert [str(e) for e in tree.errors] == [f"huge.yaml:1:1: file is {size:,} bytes, more than the 1,048,576 bytes "
+                                             "a spec file may have: split it or remove what is not a spec"]
 
 
 @pytest.mark.parametrize("repo_setting, remote", [
