@@ -168,6 +168,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
     errors: list[SpecError] = []
     budget = _Budget(limits.max_nodes)
     try:
+        aliases = _alias_locations(name, text) if "&" in text and "*" in text else {}
         for index, root in enumerate(_compose_all(text)):
             if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
                 continue  # an empty document, as between two `---` lines
@@ -175,7 +176,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
                 errors.append(SpecError(_location(name, root), "",
                                         f"more than {limits.max_documents} documents in one file: split it"))
                 break
-            builder = _Builder(name, limits, budget)
+            builder = _Builder(name, limits, budget, aliases.get(index, ()))
             try:
                 content = builder.value(root, (), 0)
             except _Invalid as exc:
@@ -236,6 +237,30 @@ def _compose_all(text: str) -> list[Node | None]:
         except YAMLError:
             pass
     return list(YAML(typ="safe", pure=True).compose_all(text))
+
+
+def _alias_locations(name: str, text: str) -> dict[int, list[Location]]:
+    """Where each alias (*name) stands, per document, in order. The composed tree holds the
+    anchor's node at both places, so without this a duplicate written through an alias
+    would be reported where the anchor is."""
+    found: dict[int, list[Location]] = {}
+    document = -1
+    parser = YAML(typ="safe", pure=not _HAVE_C_PARSER)
+    try:
+        events = list(parser.parse(text))
+    except YAMLError:
+        try:
+            events = list(YAML(typ="safe", pure=True).parse(text))
+        except YAMLError:
+            return {}  # the composer reports the syntax error
+    for event in events:
+        kind = type(event).__name__
+        if kind == "DocumentStartEvent":
+            document += 1
+        elif kind == "AliasEvent":
+            mark = event.start_mark
+            found.setdefault(document, []).append(Location(name, mark.line + 1, mark.column + 1))
+    return found
 
 
 class _TooDeep(Exception):
@@ -309,8 +334,11 @@ class _Budget:
 class _Builder:
     """Turns one composed node tree into plain values, recording positions."""
 
-    def __init__(self, name: str, limits: Limits, budget: _Budget) -> None:
+    def __init__(self, name: str, limits: Limits, budget: _Budget, aliases=()) -> None:
         self.name = name
+        self._aliases = list(reversed(aliases))  # where each alias stands, the next one last
+        self._seen: set[int] = set()
+        self._expanding = 0
         self.limits = limits
         self.budget = budget
         self.positions: dict[Path, Location] = {}
@@ -322,7 +350,29 @@ class _Builder:
                                        "(aliases count each time they are used): this is not a spec")
         if depth > self.limits.max_depth:
             raise _Invalid(node, path, f"nesting is deeper than the {self.limits.max_depth} levels a spec may have")
+        alias = self._alias(node)
+        if alias is not None:
+            self.positions.setdefault(path, alias)
+            self._expanding += 1
+            try:
+                return self._value(node, path, depth)
+            finally:
+                self._expanding -= 1
         self.positions.setdefault(path, _location(self.name, node))
+        return self._value(node, path, depth)
+
+    def _alias(self, node: Node) -> Location | None:
+        """Where this use of `node` stands if it is an alias (*name), else None. The tree is
+        walked in the order of the text, so the n-th node seen again outside an alias's own
+        expansion is the n-th alias."""
+        if self._expanding:
+            return None
+        if id(node) not in self._seen:
+            self._seen.add(id(node))
+            return None
+        return self._aliases.pop() if self._aliases else None
+
+    def _value(self, node: Node, path: Path, depth: int) -> Any:
         if isinstance(node, MappingNode):
             self._expect_tag(node, path, _MAP)
             return self._mapping(node, path, depth)
@@ -349,6 +399,7 @@ class _Builder:
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
+            key_alias = self._alias(key_node)  # keep the count of aliases in step
             if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
                 raise _Invalid(key_node, path, "merge keys (<<) are not supported: write the fields out")
             if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
@@ -365,7 +416,7 @@ class _Builder:
                 first = self.key_positions[child]
                 raise _Invalid(key_node, child, f"{key!r} is given twice in one mapping (first at line "
                                                 f"{first.line}): keep one")
-            self.key_positions[child] = _location(self.name, key_node)
+            self.key_positions[child] = key_alias or _location(self.name, key_node)
             result[key] = self.value(value_node, child, depth + 1)
         return result
 

@@ -30,6 +30,7 @@ REQUIRED_INVALID = {
     "tab-indent", "wrong-indentation", "group-by-wildcard-and-labels", "list-named-discard", "server-without-lists",
     "kubernetes-metadata", "address-net-mail-rules", "yaml-1.1-line-breaks", "host-with-port",
     "password-pasted-into-password-file", "spec-in-a-file-not-read",
+    "duplicate-recipient-through-alias", "empty-server-spec",
 }
 REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders"}
 

@@ -370,3 +370,21 @@ def test_yaml_1_1_line_breaks_written_as_escapes_are_refused_at_the_value(escape
                                                                             "\\u....)")
     documents, errors = load_file("f.yaml", f'"k{escape}": 2\n'.encode())
     assert [(e.line, e.column, e.path) for e in errors] == [(1, 1, "")]
+
+
+def test_a_value_written_through_an_alias_is_located_where_the_alias_stands():
+    text = ("a: &x {k: 1}\nb: [&y v, w, *y]\nc: *x\n---\nd: &z q\ne: *z\n*z : 3\n")
+    documents, errors = load_file(F, text.encode())
+    assert errors == []
+    first, second = documents
+    assert first.content == {"a": {"k": 1}, "b": ["v", "w", "v"], "c": {"k": 1}}
+    assert first.locate(("b", 2)) == Location(F, 2, 14)
+    assert first.locate(("c",)) == Location(F, 3, 4)
+    assert first.locate(("a",)) == Location(F, 1, 4)
+    assert second.locate(("e",)) == Location(F, 6, 4)
+    assert second.locate(("q",), key=True) == Location(F, 7, 1)
+
+
+@pytest.mark.parametrize("written", ["=", "'='", "[=]"])
+def test_a_plain_equals_sign_is_text_not_a_yaml_1_1_value_key(written):
+    assert only_document(f"a: {written}\n").content in ({"a": "="}, {"a": ["="]})
