@@ -419,3 +419,15 @@ def test_a_password_pasted_into_password_file_or_env_is_never_printed(field, val
     assert errors and all(f"spec.{field}" in error for error in errors)
     if secret:
         assert not any(secret in error or secret[:5] in error for error in errors), errors
+
+
+def test_the_matcher_limits_are_named():
+    long_one = 'a=~"' + "x" * 1100 + '"'
+    assert errors_of(with_matcher(long_one)) == [
+        "x.yaml:7:7: spec.matchers[0]: has more than the 1024 characters a matcher may have: shorten it, or split "
+        "it into several matchers"]
+    many = "".join(f"    - 'a{n}=\"x\"'\n" for n in range(51))
+    text = f"{HEAD}kind: RecipientList\nmetadata: {{name: l}}\nspec:\n  recipients: [a@example.com]\n  matchers:\n{many}"
+    assert errors_of(text) == [
+        "x.yaml:7:5: spec.matchers: holds more than the 50 matchers a list may have: a list needs only a few; join "
+        "values into one regex such as team=~\"db|web\""]
