@@ -350,29 +350,18 @@ class _Builder:
                                        "(aliases count each time they are used): this is not a spec")
         if depth > self.limits.max_depth:
             raise _Invalid(node, path, f"nesting is deeper than the {self.limits.max_depth} levels a spec may have")
-        alias = self._alias(node)
-        if alias is not None:
-            self.positions.setdefault(path, alias)
-            self._expanding += 1
-            try:
-                return self._value(node, path, depth)
-            finally:
-                self._expanding -= 1
+        if self._aliases and not self._expanding:
+            alias = self._alias(node)
+            if alias is not None:
+                # Built again as a copy of the anchor's value, located here; counted once.
+                self.positions.setdefault(path, alias)
+                self.budget.left += 1
+                self._expanding += 1
+                try:
+                    return self.value(node, path, depth)
+                finally:
+                    self._expanding -= 1
         self.positions.setdefault(path, _location(self.name, node))
-        return self._value(node, path, depth)
-
-    def _alias(self, node: Node) -> Location | None:
-        """Where this use of `node` stands if it is an alias (*name), else None. The tree is
-        walked in the order of the text, so the n-th node seen again outside an alias's own
-        expansion is the n-th alias."""
-        if self._expanding:
-            return None
-        if id(node) not in self._seen:
-            self._seen.add(id(node))
-            return None
-        return self._aliases.pop() if self._aliases else None
-
-    def _value(self, node: Node, path: Path, depth: int) -> Any:
         if isinstance(node, MappingNode):
             self._expect_tag(node, path, _MAP)
             return self._mapping(node, path, depth)
@@ -380,35 +369,48 @@ class _Builder:
             self._expect_tag(node, path, _SEQ)
             return [self.value(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
-            if node.tag == _VALUE and node.value == "=":
+            tag = node.tag  # a property that builds a string: read it once
+            if tag == _VALUE and node.value == "=":
                 return "="
-            if node.tag == _BOOL and node.value.lower() not in _BOOLEANS:
+            if tag == _BOOL and node.value.lower() not in _BOOLEANS:
                 # `!!bool yes`: YAML 1.2 has two booleans, and a guess would be silent.
                 raise _Invalid(node, path, f"{node.value!r} is not a boolean: write true or false")
-            if node.tag not in _SCALAR_TAGS:
-                raise _Invalid(node, path, self._tag_message(node.tag))
-            line_break = _OTHER_LINE_BREAKS.search(node.value)
-            if line_break:
-                self._line_break(node, path, line_break.group())
-            if _SURROGATE.search(node.value):
+            if tag not in _SCALAR_TAGS:
+                raise _Invalid(node, path, self._tag_message(tag))
+            if _SUSPECT.search(node.value):
+                line_break = _OTHER_LINE_BREAKS.search(node.value)
+                if line_break:
+                    self._line_break(node, path, line_break.group())
                 raise _Invalid(node, path, "a lone surrogate escape (\\ud800 to \\udfff) is not a character: "
                                            "write the character itself")
-            return _scalar(node)
+            return _scalar(node, tag)
         raise _Invalid(node, path, "unsupported YAML node")  # pragma: no cover - composer yields only these
+
+    def _alias(self, node: Node) -> Location | None:
+        """Where this use of `node` stands if it is an alias (*name), else None. The tree is
+        walked in the order of the text, so the n-th node seen again outside an alias's own
+        expansion is the n-th alias. Called only while aliases are left and none is being
+        expanded (a bomb's millions of copies pass by without a call)."""
+        if id(node) not in self._seen:
+            self._seen.add(id(node))
+            return None
+        return self._aliases.pop()
 
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key_alias = self._alias(key_node)  # keep the count of aliases in step
-            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
+            key_alias = self._alias(key_node) if self._aliases and not self._expanding else None
+            key_tag = key_node.tag if isinstance(key_node, ScalarNode) else None
+            if key_tag == _MERGE:
                 raise _Invalid(key_node, path, "merge keys (<<) are not supported: write the fields out")
-            if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+            if key_tag not in _SCALAR_TAGS:
                 raise _Invalid(key_node, path, "a key must be a plain name, not a list or mapping")
             key = key_node.value
-            line_break = _OTHER_LINE_BREAKS.search(key)
-            if line_break:
-                self._line_break(key_node, path, line_break.group())
-            if key_node.tag != _STR:
+            if _SUSPECT.search(key):
+                line_break = _OTHER_LINE_BREAKS.search(key)
+                if line_break:
+                    self._line_break(key_node, path, line_break.group())
+            if key_tag != _STR:
                 # `1: x` or `true: x` as a key is almost certainly a mistake; say so.
                 raise _Invalid(key_node, path, f"key {key!r} is not a name: write field names as text")
             child = path + (key,)
@@ -436,13 +438,13 @@ class _Builder:
         return f"YAML tag {shown} is not allowed: specs hold plain text, numbers, booleans, lists and mappings"
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SUSPECT = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
+"""One search per value for the rare cases: a YAML 1.1 line break or a lone surrogate."""
 _INT_RE = re.compile(r"[-+]?(0|[1-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)")
 
 
-def _scalar(node: ScalarNode) -> Any:
+def _scalar(node: ScalarNode, tag: str) -> Any:
     value: str = node.value
-    tag = node.tag
     if tag == _NULL:
         return None
     if tag == _BOOL:
