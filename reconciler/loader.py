@@ -118,6 +118,19 @@ def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> SpecError:
 _NOT_YAML_TEXT = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
 
 
+# YAML 1.1 (go-yaml, which Alertmanager reads its config with) counts NEL, LS and PS as line
+# breaks; YAML 1.2 (ruamel, here) does not. A value holding one would be read as one string
+# here and as two lines, or one folded with a space, by Alertmanager: refused, wherever it is.
+_OTHER_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
+_LINE_BREAK_NAMES = {"\x85": "NEL, next line", "\u2028": "LS, line separator", "\u2029": "PS, paragraph separator"}
+
+
+def _line_break_message(character: str, escaped: bool = False) -> str:
+    fix = "remove that escape (\\N, \\L, \\P or \\u....)" if escaped else "delete it"
+    return (f"character U+{ord(character):04X} ({_LINE_BREAK_NAMES[character]}) is a line break to Alertmanager's "
+            f"YAML reader and not to this one, so the two would read different text: {fix}")
+
+
 def _offset_location(name: str, text: str, offset: int) -> Location:
     """The line and column (in characters, as an editor counts) of `offset` in `text`."""
     return Location(name, text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1)
@@ -126,9 +139,9 @@ def _offset_location(name: str, text: str, offset: int) -> Location:
 def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
     """Parse every document of one file. Returns the documents and the errors found."""
     if len(data) > limits.max_file_bytes:
-        # Readers stop one byte past the limit, so the real size is not known here.
-        return [], [SpecError(Location(name, 1, 1), "", f"file is larger than the {limits.max_file_bytes:,} bytes a "
-                              "spec file may have: split it or remove what is not a spec")]
+        # Readers stop one byte past the limit, so the real size is not known here (the
+        # readers in source.py know it and report it with too_large_message).
+        return [], [SpecError(Location(name, 1, 1), "", too_large_message(None, limits))]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -137,6 +150,12 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         # The YAML scanner rejects NUL too, but only after scanning up to it.
         return [], [SpecError(_offset_location(name, text, text.index("\x00")), "",
                               "NUL character: this is not a text file")]
+    line_break = _OTHER_LINE_BREAKS.search(text)
+    if line_break:
+        # Even ruamel is not consistent about them (a plain scalar ends there, a quoted one
+        # goes on), so the file is not parsed: the location is exact, the field is the one there.
+        return [], [SpecError(_offset_location(name, text, line_break.start()), "",
+                              _line_break_message(line_break.group()))]
     unprintable = _NOT_YAML_TEXT.search(text)
     if unprintable:
         # The parser would say only "position N" of the whole file.
@@ -149,6 +168,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
     errors: list[SpecError] = []
     budget = _Budget(limits.max_nodes)
     try:
+        aliases = _alias_locations(name, text) if "&" in text and "*" in text else {}
         for index, root in enumerate(_compose_all(text)):
             if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
                 continue  # an empty document, as between two `---` lines
@@ -156,7 +176,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
                 errors.append(SpecError(_location(name, root), "",
                                         f"more than {limits.max_documents} documents in one file: split it"))
                 break
-            builder = _Builder(name, limits, budget)
+            builder = _Builder(name, limits, budget, aliases.get(index, ()))
             try:
                 content = builder.value(root, (), 0)
             except _Invalid as exc:
@@ -182,6 +202,12 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         errors.append(SpecError(Location(name, 1, 1), "",
                                 f"nesting is deeper than the {limits.max_depth} levels a spec may have"))
     return documents, errors
+
+
+def too_large_message(size: int | None, limits: Limits = DEFAULT_LIMITS) -> str:
+    """The words for a file over the size limit; `size`, the file's size, when known."""
+    what = f"file is {size:,} bytes, more than" if size is not None else "file is larger than"
+    return f"{what} the {limits.max_file_bytes:,} bytes a spec file may have: split it or remove what is not a spec"
 
 
 def load_files(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
@@ -211,6 +237,30 @@ def _compose_all(text: str) -> list[Node | None]:
         except YAMLError:
             pass
     return list(YAML(typ="safe", pure=True).compose_all(text))
+
+
+def _alias_locations(name: str, text: str) -> dict[int, list[Location]]:
+    """Where each alias (*name) stands, per document, in order. The composed tree holds the
+    anchor's node at both places, so without this a duplicate written through an alias
+    would be reported where the anchor is."""
+    found: dict[int, list[Location]] = {}
+    document = -1
+    parser = YAML(typ="safe", pure=not _HAVE_C_PARSER)
+    try:
+        events = list(parser.parse(text))
+    except YAMLError:
+        try:
+            events = list(YAML(typ="safe", pure=True).parse(text))
+        except YAMLError:
+            return {}  # the composer reports the syntax error
+    for event in events:
+        kind = type(event).__name__
+        if kind == "DocumentStartEvent":
+            document += 1
+        elif kind == "AliasEvent":
+            mark = event.start_mark
+            found.setdefault(document, []).append(Location(name, mark.line + 1, mark.column + 1))
+    return found
 
 
 class _TooDeep(Exception):
@@ -284,8 +334,11 @@ class _Budget:
 class _Builder:
     """Turns one composed node tree into plain values, recording positions."""
 
-    def __init__(self, name: str, limits: Limits, budget: _Budget) -> None:
+    def __init__(self, name: str, limits: Limits, budget: _Budget, aliases=()) -> None:
         self.name = name
+        self._aliases = list(reversed(aliases))  # where each alias stands, the next one last
+        self._seen: set[int] = set()
+        self._expanding = 0
         self.limits = limits
         self.budget = budget
         self.positions: dict[Path, Location] = {}
@@ -297,6 +350,17 @@ class _Builder:
                                        "(aliases count each time they are used): this is not a spec")
         if depth > self.limits.max_depth:
             raise _Invalid(node, path, f"nesting is deeper than the {self.limits.max_depth} levels a spec may have")
+        if self._aliases and not self._expanding:
+            alias = self._alias(node)
+            if alias is not None:
+                # Built again as a copy of the anchor's value, located here; counted once.
+                self.positions.setdefault(path, alias)
+                self.budget.left += 1
+                self._expanding += 1
+                try:
+                    return self.value(node, path, depth)
+                finally:
+                    self._expanding -= 1
         self.positions.setdefault(path, _location(self.name, node))
         if isinstance(node, MappingNode):
             self._expect_tag(node, path, _MAP)
@@ -305,28 +369,48 @@ class _Builder:
             self._expect_tag(node, path, _SEQ)
             return [self.value(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
-            if node.tag == _VALUE and node.value == "=":
+            tag = node.tag  # a property that builds a string: read it once
+            if tag == _VALUE and node.value == "=":
                 return "="
-            if node.tag == _BOOL and node.value.lower() not in _BOOLEANS:
+            if tag == _BOOL and node.value.lower() not in _BOOLEANS:
                 # `!!bool yes`: YAML 1.2 has two booleans, and a guess would be silent.
                 raise _Invalid(node, path, f"{node.value!r} is not a boolean: write true or false")
-            if node.tag not in _SCALAR_TAGS:
-                raise _Invalid(node, path, self._tag_message(node.tag))
-            if _SURROGATE.search(node.value):
+            if tag not in _SCALAR_TAGS:
+                raise _Invalid(node, path, self._tag_message(tag))
+            if _SUSPECT.search(node.value):
+                line_break = _OTHER_LINE_BREAKS.search(node.value)
+                if line_break:
+                    self._line_break(node, path, line_break.group())
                 raise _Invalid(node, path, "a lone surrogate escape (\\ud800 to \\udfff) is not a character: "
                                            "write the character itself")
-            return _scalar(node)
+            return _scalar(node, tag)
         raise _Invalid(node, path, "unsupported YAML node")  # pragma: no cover - composer yields only these
+
+    def _alias(self, node: Node) -> Location | None:
+        """Where this use of `node` stands if it is an alias (*name), else None. The tree is
+        walked in the order of the text, so the n-th node seen again outside an alias's own
+        expansion is the n-th alias. Called only while aliases are left and none is being
+        expanded (a bomb's millions of copies pass by without a call)."""
+        if id(node) not in self._seen:
+            self._seen.add(id(node))
+            return None
+        return self._aliases.pop()
 
     def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
+            key_alias = self._alias(key_node) if self._aliases and not self._expanding else None
+            key_tag = key_node.tag if isinstance(key_node, ScalarNode) else None
+            if key_tag == _MERGE:
                 raise _Invalid(key_node, path, "merge keys (<<) are not supported: write the fields out")
-            if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+            if key_tag not in _SCALAR_TAGS:
                 raise _Invalid(key_node, path, "a key must be a plain name, not a list or mapping")
             key = key_node.value
-            if key_node.tag != _STR:
+            if _SUSPECT.search(key):
+                line_break = _OTHER_LINE_BREAKS.search(key)
+                if line_break:
+                    self._line_break(key_node, path, line_break.group())
+            if key_tag != _STR:
                 # `1: x` or `true: x` as a key is almost certainly a mistake; say so.
                 raise _Invalid(key_node, path, f"key {key!r} is not a name: write field names as text")
             child = path + (key,)
@@ -334,9 +418,15 @@ class _Builder:
                 first = self.key_positions[child]
                 raise _Invalid(key_node, child, f"{key!r} is given twice in one mapping (first at line "
                                                 f"{first.line}): keep one")
-            self.key_positions[child] = _location(self.name, key_node)
+            self.key_positions[child] = key_alias or _location(self.name, key_node)
             result[key] = self.value(value_node, child, depth + 1)
         return result
+
+    @staticmethod
+    def _line_break(node: Node, path: Path, character: str) -> None:
+        """Refuse a value holding NEL, LS or PS written as an escape (\\N, \\L, \\P, \\u2028):
+        the renderer would write the character itself, and Alertmanager would read a line break."""
+        raise _Invalid(node, path, _line_break_message(character, escaped=True))
 
     def _expect_tag(self, node: Node, path: Path, tag: str) -> None:
         if node.tag != tag:
@@ -348,13 +438,13 @@ class _Builder:
         return f"YAML tag {shown} is not allowed: specs hold plain text, numbers, booleans, lists and mappings"
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SUSPECT = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
+"""One search per value for the rare cases: a YAML 1.1 line break or a lone surrogate."""
 _INT_RE = re.compile(r"[-+]?(0|[1-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)")
 
 
-def _scalar(node: ScalarNode) -> Any:
+def _scalar(node: ScalarNode, tag: str) -> Any:
     value: str = node.value
-    tag = node.tag
     if tag == _NULL:
         return None
     if tag == _BOOL:

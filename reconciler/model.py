@@ -8,15 +8,15 @@ a list, no zero intervals, matchers Alertmanager can parse. Defaults come from t
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Collection, NamedTuple
 
-import re2
-
 from .errors import Location, SpecError
 from .loader import Document, format_path
+from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
 
 _POLICY = "notificationpolicy.json"
@@ -226,9 +226,61 @@ def check_document(doc: Document) -> list[SpecError]:
     if not isinstance(spec, dict):
         return []
     errors = _check_intervals(doc, spec)
+    if content.get("kind") == "EmailServer" and isinstance(spec.get("host"), str) and spec["host"]:
+        problem = host_problem(spec["host"])
+        if problem:
+            errors.append(SpecError(doc.locate(("spec", "host")), "spec.host", problem))
     if content.get("kind") == "RecipientList":
         errors += _check_recipients(doc, spec) + _check_matchers(doc, spec)
     return errors
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}")
+_NAME_AND_PORT = re.compile(r"(?P<name>[^:\[\]]+):(?P<port>[0-9]+)")
+_BRACKETED_AND_PORT = re.compile(r"\[(?P<name>[^\]]*)\]:(?P<port>[0-9]+)")
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` would not make a smarthost Alertmanager can connect to, or None.
+
+    Alertmanager splits `smtp_smarthost` with Go's net.SplitHostPort and dials the host: a
+    port written into `host` would end up inside the brackets the render adds around
+    anything with a colon (and be lost), unbalanced brackets do not split, and a name that
+    looks like an IPv4 address but is not one goes to DNS and fails at send time."""
+    shown = repr(host)
+    with_port = _NAME_AND_PORT.fullmatch(host) or _BRACKETED_AND_PORT.fullmatch(host)
+    if with_port and (with_port.re is _NAME_AND_PORT or _ip(with_port["name"], 6)):
+        name = with_port["name"]
+        name = f"'[{name}]'" if with_port.re is _BRACKETED_AND_PORT else name
+        return (f"{shown} holds a port: write the host alone and the port in port, as host: {name} and port: "
+                f"{with_port['port']}")
+    if "://" in host or "/" in host:
+        return f"{shown} is not a host name or IP address: write it without scheme or path, such as smtp.example.com"
+    if host.startswith("[") or host.endswith("]"):
+        inner = host[1:-1] if host.startswith("[") and host.endswith("]") else None
+        if inner is None or not _ip(inner, 6):
+            return (f"{shown} is not an IPv6 address in brackets: write [2001:db8::1] or 2001:db8::1 (the brackets "
+                    "are optional; the port goes in port)")
+        return None
+    if ":" in host:
+        return None if _ip(host, 6) else (f"{shown} is not an IPv6 address (and a host name has no ':'): write an "
+                                          "address such as 2001:db8::1, or a name; the port goes in port")
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if labels[-1].isdigit() and labels[-1].isascii():
+        return None if _ip(host, 4) else (f"{shown} is not an IPv4 address (four numbers 0 to 255, no leading "
+                                          "zeros), and a host name does not end in a number: correct it")
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        return (f"{shown} is not a host name or IP address: use letters, digits, '-' and '_' in parts of 1 to 63 "
+                "separated by dots (not starting with '-'), such as smtp.example.com")
+    return None
+
+
+def _ip(text: str, version: int) -> bool:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return address.version == version
 
 
 def _email_server(name: str, spec: dict[str, Any], where: Location) -> EmailServer:
@@ -326,43 +378,41 @@ def _check_intervals(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
     return errors
 
 
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
-
-
 def _check_matchers(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
-    """Regex matchers must compile as Alertmanager compiles them: RE2 syntax (Go's regexp),
-    checked with RE2 itself. Python's `re` would let look-ahead, back-references, atomic
-    groups and possessive quantifiers through, and refuse RE2's `\\pL`."""
+    """Each entry must be what Alertmanager's own matcher parser accepts, with regexes as Go
+    compiles them (see matchers.py), so a config that validates here loads there."""
     errors = []
     matchers = spec.get("matchers")
-    for index, matcher in enumerate(matchers if isinstance(matchers, list) else ()):
-        parsed = _MATCHER.match(matcher) if isinstance(matcher, str) else None
-        if not parsed or parsed.group(2) not in ("=~", "!~"):
+    for index, entry in enumerate(matchers if isinstance(matchers, list) else ()):
+        if not isinstance(entry, str):
             continue
-        pattern = parsed.group(3).replace('\\"', '"').replace("\\\\", "\\")
         path = ("spec", "matchers", index)
-        problem = re2_problem(pattern)
-        if problem is None:
-            continue
-        problem = f'"{problem}"'
-        if _PERL_ONLY.search(pattern):
-            problem += ", and it has no look-around or back-references"
-        errors.append(SpecError(doc.locate(path), format_path(path),
-                                f"{pattern!r} is not a regular expression Alertmanager accepts (RE2: {problem}): "
-                                "fix the pattern after =~ or !~"))
+        problem = matcher_problem(entry)
+        if problem:
+            errors.append(SpecError(doc.locate(path), format_path(path), problem))
     return errors
 
 
+_HOW_TO_WRITE = ('write label, one of = != =~ !~, and a double-quoted value, such as severity="critical" or '
+                 'team=~"db|web"')
 _PERL_ONLY = re.compile(r"\(\?[=!<]|\(\?P=|\\[1-9]")
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # RE2 would also print each error on the process's stderr
 
 
-def re2_problem(pattern: str) -> str | None:
-    """Why RE2 refuses `pattern`, or None."""
+def matcher_problem(entry: str) -> str | None:
+    """Why Alertmanager would refuse one `matchers:` entry, in a user's words, or None."""
     try:
-        re2.compile(pattern, _RE2_OPTIONS)
-    except re2.error as exc:
-        reason = exc.args[0] if exc.args else "invalid"
-        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        parsed = parse_matchers(entry)
+    except MatcherError as exc:
+        problem = str(exc)
+        if "regular expression" in problem:
+            if _PERL_ONLY.search(problem):
+                problem += " (Go's regexp has no look-around or back-references)"
+            return f"{problem}: fix the pattern after =~ or !~"
+        if not exc.several and problem.endswith(" is not a matcher"):
+            return f"{entry!r} is not a matcher: {_HOW_TO_WRITE}"
+        if exc.several:
+            problem += " (a comma outside double quotes starts another matcher)"
+        return f"{entry!r}: {problem}: {_HOW_TO_WRITE}"
+    if not parsed:
+        return f"{entry!r} holds no matcher: {_HOW_TO_WRITE}, or remove the entry"
     return None

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
+from .addresses import address_problem
 from .errors import SpecError
 from .loader import Document, Path, format_path
 
@@ -100,8 +101,8 @@ def schema_default(schema_name: str, *path: str) -> Any:
 def email_problem(text: str) -> str | None:
     """Why `text` is not an e-mail address as a RecipientList accepts one (common.json's
     `email`), or None. For addresses typed on a command line."""
-    validator = _Validator(load_schema("common.json")["$defs"]["email"])
-    return None if validator.is_valid(text) else f"{text!r} is not an e-mail address: write it as name@example.com"
+    problem = address_problem(text)
+    return f"{text!r} {problem}" if problem else None
 
 
 def validate_document(document: Document) -> list[SpecError]:
@@ -195,6 +196,16 @@ def _located_one(document: Document, error: ValidationError) -> SpecError:
     where = document.locate(path, key=validator in ("not", "false"))
     field = format_path(path)
 
+    if isinstance(error.schema, dict) and error.schema.get("x-may-be-secret"):
+        # A password pasted into passwordFile or passwordEnv must not be printed, logged or mailed.
+        return SpecError(where, field, _secret_prone_message(validator, custom, error))
+
+    if isinstance(error.schema, dict) and error.schema.get("x-address") and isinstance(error.instance, str):
+        # The pattern says yes or no; address_problem says which rule, as Alertmanager applies it.
+        problem = address_problem(error.instance)
+        if problem:
+            return SpecError(where, field, f"{error.instance!r} {problem}")
+
     if validator == "type":
         if custom and custom.startswith("is "):
             # `groupWait: 0` or `repeatInterval: 12`: a number where a duration belongs.
@@ -221,6 +232,30 @@ def _located_one(document: Document, error: ValidationError) -> SpecError:
         return SpecError(where, field, "lists the same value twice: keep one")
     # Anything else: jsonschema's own words, which name the value and the rule.
     return SpecError(where, field, error.message)
+
+
+_NOT_SHOWN = "the value (not shown: it may be a password)"
+_IF_PASTED = "; if it is the password itself, change the password: it is in git now"
+
+
+def _secret_prone_message(validator: str, custom: str | None, error: ValidationError) -> str:
+    """The problem with a value that may be a secret, without the value."""
+    if validator == "type":
+        return f"expected {_type_words(error.validator_value)}, got {_kind_of(error.instance)}"
+    if validator == "minLength":
+        return "must not be empty"
+    if custom and custom.startswith("is "):
+        return f"{_NOT_SHOWN} {custom}{_IF_PASTED}"
+    return f"{_NOT_SHOWN} is not valid here{_IF_PASTED}" if not custom else custom
+
+
+def _kind_of(value: Any) -> str:
+    """What a value is, without the value: for fields that may hold a secret."""
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+        return _describe(value)
+    return "a number"
 
 
 def _quoted_name(message: str) -> str:

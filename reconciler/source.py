@@ -30,12 +30,39 @@ from typing import Container, NamedTuple
 import git
 
 from .errors import CommitRejected, EnvironmentProblem, Location, SourceError, SpecError, SpecErrors
-from .loader import DEFAULT_LIMITS, Limits
+from .loader import DEFAULT_LIMITS, Limits, too_large_message
 from .model import Specs
 from .pipeline import ParseCache, parse_specs
 from .values import Revision
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+"""Read as spec files, in any case (ops.YAML too: an editor on another system may save it so)."""
+_DOCUMENT_SUFFIXES = (".md", ".markdown", ".rst", ".adoc", ".asciidoc", ".html", ".htm", ".tmpl", ".tpl")
+"""Files that may quote a spec as an example (a README) without being one."""
+_SNIFF_BYTES = 64 * 1024
+_DECLARES_SPEC = re.compile(rb"^[ \t]*(?:-{3}[ \t]+)?[\"']?apiVersion[\"']?[ \t]*:[ \t]*[\"']?notify-reconciler/",
+                            re.MULTILINE)
+
+
+def is_spec_name(name: str) -> bool:
+    """Whether a file of this name is read as a spec file."""
+    return name.lower().endswith(SPEC_SUFFIXES)
+
+
+def unread_spec_error(shown: str, head: bytes) -> SpecError | None:
+    """An error for a file that is not read (its name does not end in .yaml or .yml) but
+    holds a spec, such as ops.yaml.txt or ops.txt: skipping it without a word would drop
+    its lists from the config while validate said yes. Documentation is left alone."""
+    if shown.lower().endswith(_DOCUMENT_SUFFIXES):
+        return None
+    found = _DECLARES_SPEC.search(head)
+    if not found:
+        return None
+    line = head.count(b"\n", 0, found.start()) + 1
+    stem = shown.rsplit("/", 1)[-1].split(".", 1)[0] or "spec"
+    return SpecError(Location(shown, line, 1), "", "this file holds a notify-reconciler spec, but only files ending "
+                                                   f"in .yaml or .yml are read: rename it (to {stem}.yaml, say), or "
+                                                   "delete it if it is an old copy")
 
 
 @dataclass
@@ -64,21 +91,41 @@ def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS)
                                                f"symlink to {os.readlink(path)!s}, outside the spec folder: "
                                                "spec files must live inside it"))
         for name in sorted(names):
-            if name.startswith(".") or not name.endswith(SPEC_SUFFIXES):
+            if name.startswith("."):
                 continue
             path = Path(directory, name)
             shown = path.relative_to(root).as_posix()
+            if not is_spec_name(name):
+                _check_unread(path, shown, result)
+                continue
             problem = _refusal(path, real_root)
             if problem:
                 result.errors.append(SpecError(Location(shown, 1, 1), "", problem))
                 continue
             try:
                 with open(path, "rb") as handle:
-                    # Read one byte past the limit so the loader can say the file is too big.
+                    size = os.fstat(handle.fileno()).st_size
+                    if size > limits.max_file_bytes:
+                        result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(size, limits)))
+                        continue
+                    # One byte past the limit: a file that grew since fstat is still caught by the loader.
                     result.files[shown] = handle.read(limits.max_file_bytes + 1)
             except OSError as exc:
                 result.errors.append(SpecError(Location(shown, 1, 1), "", f"cannot read: {exc.strerror}"))
     return result
+
+
+def _check_unread(path: Path, shown: str, result: SpecFolder) -> None:
+    if path.is_symlink() or not path.is_file():
+        return
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError:
+        return  # not a spec file: it does not have to be readable
+    problem = unread_spec_error(shown, head)
+    if problem:
+        result.errors.append(problem)
 
 
 def _refusal(path: Path, real_root: Path) -> str | None:
@@ -197,7 +244,13 @@ class GitSource:
         prefix = tree.path + "/" if tree.path else ""
         for full_path, blob in sorted(blobs.items()):
             shown = full_path[len(prefix):]
-            if any(part.startswith(".") for part in shown.split("/")) or not shown.endswith(SPEC_SUFFIXES):
+            if any(part.startswith(".") for part in shown.split("/")):
+                continue
+            if not is_spec_name(shown):
+                if blob.mode != _SYMLINK_MODE:
+                    problem = unread_spec_error(shown, blob.data_stream.read(_SNIFF_BYTES))
+                    if problem:
+                        result.errors.append(problem)
                 continue
             if blob.mode == _SYMLINK_MODE:
                 target = posixpath.normpath(posixpath.join(posixpath.dirname(full_path),
@@ -208,14 +261,13 @@ class GitSource:
                                                    "live inside it; copy the file in or remove the link"))
                     continue
                 blob = blobs[target]
+            if blob.size > limits.max_file_bytes:
+                result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(blob.size, limits)))
+                continue
             result.digests[shown] = blob.hexsha
             if (shown, blob.hexsha) in known:
                 continue
-            if blob.size > limits.max_file_bytes:
-                # Read no more than the loader needs to say the file is too big.
-                result.files[shown] = blob.data_stream.read(limits.max_file_bytes + 1)
-            else:
-                result.files[shown] = blob.data_stream.read()
+            result.files[shown] = blob.data_stream.read()
         return result
 
     def check_signature(self, revision: Revision, allowed_signers: str) -> SignatureCheck:

@@ -60,6 +60,9 @@ CASES = {
         recipient_list("ops", ["a@example.com"])],
     "ipv6 host": [document("EmailServer", "smtp", "host: '::1'\nport: 2525\nstarttls: false\nfrom: a@example.com\n"),
                   recipient_list("ops", ["a@example.com"])],
+    "bracketed ipv6 host": [document("EmailServer", "smtp", "host: '[::1]'\nport: 2525\nstarttls: false\n"
+                                                             "from: a@example.com\n"),
+                            recipient_list("ops", ["a@example.com"])],
     "fifty recipients and names": [server(), fifty(),
                                    document("RecipientList", "named", "recipients:\n  - {name: Jürgen Ops, "
                                                                       "email: j@example.com}\n  - {name: "

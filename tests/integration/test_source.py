@@ -128,12 +128,15 @@ def test_symlink_inside_the_folder_is_followed_outside_is_refused(repo, tmp_path
         "copy the file in or remove the link"]
 
 
-def test_oversized_file_is_read_only_up_to_the_limit(repo, tmp_path):
+def test_oversized_file_is_not_read_and_its_real_size_is_named(repo, tmp_path):
     from reconciler.loader import DEFAULT_LIMITS
 
+    size = 2 + 3 * DEFAULT_LIMITS.max_file_bytes
     repo.commit("huge", **{"huge.yaml": "# " + "x" * (3 * DEFAULT_LIMITS.max_file_bytes)})
     _, tree = read(GitSource(str(repo.path), "main", ".", tmp_path / "state"))
-    assert len(tree.files["huge.yaml"]) == DEFAULT_LIMITS.max_file_bytes + 1
+    assert "huge.yaml" not in tree.files and "huge.yaml" not in tree.digests
+    assert [str(e) for e in tree.errors] == [f"huge.yaml:1:1: file is {size:,} bytes, more than the 1,048,576 bytes "
+                                             "a spec file may have: split it or remove what is not a spec"]
 
 
 @pytest.mark.parametrize("repo_setting, remote", [
@@ -182,3 +185,17 @@ def test_a_repo_owned_by_another_user_is_read(repo, tmp_path, monkeypatch):
 def test_a_missing_local_repo_says_why(repo_path, expected, tmp_path):
     with pytest.raises(SourceError, match=re.escape(expected)):
         read(GitSource(repo_path, "main", ".", tmp_path / "state"))
+
+
+def test_a_committed_spec_in_a_file_that_is_not_read_is_named_not_skipped(repo, tmp_path):
+    """ops.YAML is read; a spec saved as ops.yaml.txt or ops.txt is an error naming the file
+    and the line of its apiVersion; a README quoting a spec, and other files, are left alone."""
+    repo.commit("odd names", **{"db.YAML": recipient_list("db", ["d@example.com"]),
+                                "ops.yaml.txt": "# old\n" + recipient_list("old", ["o@example.com"]),
+                                "sub__team.txt": recipient_list("team", ["t@example.com"]),
+                                "README.md": "```yaml\n" + recipient_list("example", ["e@example.com"]) + "```\n",
+                                "notes.txt": "apiVersion is explained in the README\n"})
+    _, tree = read(GitSource(str(repo.path), "main", ".", tmp_path / "state"))
+    assert sorted(tree.files) == ["db.YAML", "ops.yaml", "server.yaml"]
+    assert [(e.file, e.line, e.column) for e in tree.errors] == [("ops.yaml.txt", 2, 1), ("sub/team.txt", 1, 1)]
+    assert all("only files ending in .yaml or .yml are read" in e.message for e in tree.errors)

@@ -138,3 +138,18 @@ def test_secret_format_refuses_names_kubernetes_would_refuse(option, value, caps
         main(["render", str(EXAMPLE), "--format", "secret", option, value])
     assert exited.value.code == 2
     assert f"{value!r} is not a" in capsys.readouterr().err
+
+
+def test_validate_reads_an_upper_case_suffix_and_names_a_spec_it_does_not_read(tmp_path, capsys):
+    from tests.integration.gitrepo import recipient_list, server
+
+    (tmp_path / "server.YML").write_text(server())
+    (tmp_path / "ops.yaml").write_text(recipient_list("ops", ["a@example.com"]))
+    (tmp_path / "README.md").write_text("apiVersion: notify-reconciler/v1\n")
+    assert main(["validate", str(tmp_path)]) == 0
+    assert "1 RecipientList" in capsys.readouterr().out
+    (tmp_path / "db.yaml.bak").write_text(recipient_list("db", ["d@example.com"]))
+    assert main(["validate", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (f"{tmp_path}/db.yaml.bak:1:1: this file holds a notify-reconciler spec, but "
+                                       "only files ending in .yaml or .yml are read: rename it (to db.yaml, say), "
+                                       "or delete it if it is an old copy\n")

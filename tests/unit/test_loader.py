@@ -342,3 +342,49 @@ def test_an_explicit_bool_tag_on_something_else_is_an_error_not_a_guess(written)
 ])
 def test_a_byte_that_is_not_utf8_is_located_as_an_editor_counts(data, where, byte):
     assert only_error(data) == f"{F}:{where}: byte {byte} is not UTF-8: save the file as UTF-8"
+
+
+@pytest.mark.parametrize("character", ["\x85", "\u2028", "\u2029"])
+@pytest.mark.parametrize("text, where", [
+    ("a: 1\nb: 'x{c}y'\n", (2, 6)),      # single-quoted: ruamel reads one line, go-yaml two
+    ("a: 1\nb: x{c}y\n", (2, 5)),        # plain: ruamel itself ends the value there
+    ("a: 1\n# note{c}b: 2\n", (2, 7)),   # a comment: an editor shows a line that is not there
+    ("a: [x, \"y{c}\"]\n", (1, 10)),
+])
+def test_yaml_1_1_line_breaks_are_refused_where_they_stand(text, where, character):
+    """NEL, LS and PS are line breaks to go-yaml (Alertmanager) and not to YAML 1.2."""
+    documents, errors = load_file("f.yaml", text.format(c=character).encode())
+    assert documents == []
+    assert [(e.line, e.column, e.path) for e in errors] == [(*where, "")]
+    assert errors[0].message.startswith(f"character U+{ord(character):04X} (")
+    assert errors[0].message.endswith("is a line break to Alertmanager's YAML reader and not to this one, so the "
+                                      "two would read different text: delete it")
+
+
+@pytest.mark.parametrize("escape, code", [("\\N", "0085"), ("\\L", "2028"), ("\\P", "2029"), ("\\u2028", "2028"),
+                                          ("\\x85", "0085")])
+def test_yaml_1_1_line_breaks_written_as_escapes_are_refused_at_the_value(escape, code):
+    documents, errors = load_file("f.yaml", f'a: 1\nb: ["ok", "x{escape}y"]\n"k{escape}": 2\n'.encode())
+    assert [(e.line, e.column, e.path) for e in errors] == [(2, 11, "b[1]")]
+    assert f"U+{code}" in errors[0].message and errors[0].message.endswith("remove that escape (\\N, \\L, \\P or "
+                                                                            "\\u....)")
+    documents, errors = load_file("f.yaml", f'"k{escape}": 2\n'.encode())
+    assert [(e.line, e.column, e.path) for e in errors] == [(1, 1, "")]
+
+
+def test_a_value_written_through_an_alias_is_located_where_the_alias_stands():
+    text = ("a: &x {k: 1}\nb: [&y v, w, *y]\nc: *x\n---\nd: &z q\ne: *z\n*z : 3\n")
+    documents, errors = load_file(F, text.encode())
+    assert errors == []
+    first, second = documents
+    assert first.content == {"a": {"k": 1}, "b": ["v", "w", "v"], "c": {"k": 1}}
+    assert first.locate(("b", 2)) == Location(F, 2, 14)
+    assert first.locate(("c",)) == Location(F, 3, 4)
+    assert first.locate(("a",)) == Location(F, 1, 4)
+    assert second.locate(("e",)) == Location(F, 6, 4)
+    assert second.locate(("q",), key=True) == Location(F, 7, 1)
+
+
+@pytest.mark.parametrize("written", ["=", "'='", "[=]"])
+def test_a_plain_equals_sign_is_text_not_a_yaml_1_1_value_key(written):
+    assert only_document(f"a: {written}\n").content in ({"a": "="}, {"a": ["="]})
