@@ -27,7 +27,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Location, SpecError
 
-Path = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
+"""Where a value stands in a document: its keys and list indexes, e.g. ('spec', 'recipients', 3).
+Not a file path (that is pathlib.Path)."""
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_TAG + t for t in ("str", "int", "float", "bool", "null"))
@@ -64,12 +66,12 @@ class Document:
     """Position of the document in its file, from 0."""
     start: Location
     content: Any
-    positions: Mapping[Path, Location] = field(repr=False)
-    """Path of every value -> where the value starts."""
-    key_positions: Mapping[Path, Location] = field(repr=False)
-    """Path of every mapping entry -> where its key starts."""
+    positions: Mapping[KeyPath, Location] = field(repr=False)
+    """Key path of every value -> where the value starts."""
+    key_positions: Mapping[KeyPath, Location] = field(repr=False)
+    """Key path of every mapping entry -> where its key starts."""
 
-    def locate(self, path: Path, *, key: bool = False) -> Location:
+    def locate(self, path: KeyPath, *, key: bool = False) -> Location:
         """The location of `path`, or of its nearest written ancestor."""
         path = tuple(path)
         if key and path in self.key_positions:
@@ -81,7 +83,7 @@ class Document:
         return self.positions.get((), self.start)
 
 
-def format_path(path: Path) -> str:
+def format_path(path: KeyPath) -> str:
     """('spec', 'recipients', 3) -> 'spec.recipients[3]'."""
     out = ""
     for part in path:
@@ -97,7 +99,7 @@ def format_path(path: Path) -> str:
 class _Invalid(Exception):
     """Aborts building one document; carries the located reason."""
 
-    def __init__(self, node: Node | None, path: Path, message: str) -> None:
+    def __init__(self, node: Node | None, path: KeyPath, message: str) -> None:
         super().__init__(message)
         self.node, self.path, self.message = node, path, message
 
@@ -341,10 +343,10 @@ class _Builder:
         self._expanding = 0
         self.limits = limits
         self.budget = budget
-        self.positions: dict[Path, Location] = {}
-        self.key_positions: dict[Path, Location] = {}
+        self.positions: dict[KeyPath, Location] = {}
+        self.key_positions: dict[KeyPath, Location] = {}
 
-    def value(self, node: Node, path: Path, depth: int) -> Any:
+    def value(self, node: Node, path: KeyPath, depth: int) -> Any:
         if not self.budget.spend():
             raise _Invalid(node, path, f"more than {self.limits.max_nodes:,} values in one file "
                                        "(aliases count each time they are used): this is not a spec")
@@ -396,7 +398,7 @@ class _Builder:
             return None
         return self._aliases.pop()
 
-    def _mapping(self, node: MappingNode, path: Path, depth: int) -> dict[str, Any]:
+    def _mapping(self, node: MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key_alias = self._alias(key_node) if self._aliases and not self._expanding else None
@@ -423,12 +425,12 @@ class _Builder:
         return result
 
     @staticmethod
-    def _line_break(node: Node, path: Path, character: str) -> None:
+    def _line_break(node: Node, path: KeyPath, character: str) -> None:
         """Refuse a value holding NEL, LS or PS written as an escape (\\N, \\L, \\P, \\u2028):
         the renderer would write the character itself, and Alertmanager would read a line break."""
         raise _Invalid(node, path, _line_break_message(character, escaped=True))
 
-    def _expect_tag(self, node: Node, path: Path, tag: str) -> None:
+    def _expect_tag(self, node: Node, path: KeyPath, tag: str) -> None:
         if node.tag != tag:
             raise _Invalid(node, path, self._tag_message(node.tag))
 

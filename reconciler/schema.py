@@ -20,7 +20,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 from .addresses import address_problem
 from .errors import SpecError
-from .loader import Document, Path, format_path
+from .loader import Document, KeyPath, format_path
 
 API_VERSION = "notify-reconciler/v1"
 
@@ -162,7 +162,7 @@ def _located(document: Document, error: ValidationError) -> list[SpecError]:
 
 
 def _unknown_fields(document: Document, error: ValidationError) -> list[SpecError]:
-    path: Path = tuple(error.absolute_path)
+    path: KeyPath = tuple(error.absolute_path)
     known = sorted(error.schema.get("properties", {}))
     errors = []
     for key in sorted(set(error.instance) - set(known)):
@@ -182,7 +182,7 @@ _KUBERNETES_METADATA = frozenset({"namespace", "uid", "resourceVersion", "genera
 
 
 def _located_one(document: Document, error: ValidationError) -> SpecError:
-    path: Path = tuple(error.absolute_path)
+    path: KeyPath = tuple(error.absolute_path)
     validator = error.validator
     custom = _custom_message(error.schema, validator)
 
