@@ -37,7 +37,13 @@ EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    # who-gets takes labels before and after its options (DIR --base FILE a=b c=d): argparse
+    # leaves the later ones over, and only there are they welcome.
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "handler", None) is _who_gets and not any(word.startswith("-") for word in extra):
+        args.labels += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return EXIT_CANNOT_RUN
@@ -131,6 +137,21 @@ def _parser() -> argparse.ArgumentParser:
                            help="send nothing: check connection, STARTTLS, certificate, AUTH mechanisms and login as "
                                 "Alertmanager would; exit 0 when Alertmanager could send, 1 with what to change")
     mail_test.set_defaults(handler=_mail_test)
+
+    who = commands.add_parser(
+        "who-gets", help="who is mailed for an alert with these labels",
+        description="Every recipient address an alert with LABEL=VALUE labels would be mailed to, per "
+                    "RecipientList, with its timing and grouping, read from the routing tree of the config DIR "
+                    "renders (or, with --config, of the committed branch, merged into target.base), as "
+                    "Alertmanager walks it; and the base's own receivers that get it too, by name. Exit 0 someone "
+                    "is mailed, 1 nobody is, 2 could not run.")
+    who.add_argument("dir", nargs="?", default=None, metavar="DIR",
+                     help="spec folder (default: . unless --config is given)")
+    who.add_argument("labels", nargs="*", metavar="LABEL=VALUE", help="the alert's labels, e.g. severity=critical")
+    who.add_argument("--config", metavar="FILE", help="the daemon's config.yaml: use the committed branch and its base")
+    who.add_argument("--base", metavar="FILE", help="with DIR: the base alertmanager.yml to render into")
+    who.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or json for scripts")
+    who.set_defaults(handler=_who_gets)
 
     status = commands.add_parser(
         "status", help="applied and attempted revisions, last error, each Alertmanager",
@@ -298,15 +319,78 @@ def _probe(server) -> int:
     return EXIT_INVALID
 
 
-def _last_verified(config: Config) -> Committed:
+def _who_gets(args: argparse.Namespace) -> int:
+    import json
+
+    from .render import PREFIX
+    from .routing import routing_tree
+
+    labels: dict[str, str] = {}
+    words = ([args.dir] if args.dir is not None else []) + args.labels
+    folder = words.pop(0) if words and "=" not in words[0] else None
+    if not words:
+        print("give the alert's labels as LABEL=VALUE, e.g. severity=critical", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    for argument in words:
+        name, equals, value = argument.partition("=")
+        if not equals or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+            print(f"{argument}: not LABEL=VALUE (a label name is letters, digits and '_')", file=sys.stderr)
+            return EXIT_CANNOT_RUN
+        labels[name] = value
+    if args.config:
+        if folder is not None or args.base:
+            print("give either DIR (and --base) or --config, not both", file=sys.stderr)
+            return EXIT_CANNOT_RUN
+        config = _load_config(args.config)
+        committed = _last_verified(config, quiet=args.output == "json")
+        specs, base, base_name = committed.specs, read_base(config.target.base), config.target.base or "base"
+        options = render_options(config)
+    else:
+        specs = _load_specs(folder or ".")
+        base, base_name, options = (_read_text(args.base) if args.base else None), args.base or "base", RenderOptions()
+    text = render_alertmanager_config(specs, base, base_name=base_name, options=options)
+    lists = {PREFIX + item.name: item for item in specs.lists}
+    reached = routing_tree(text).match(labels)
+    mailed = [(route, lists[route.receiver]) for route in reached if route.receiver in lists]
+    others = sorted({route.receiver for route in reached if route.receiver not in lists})
+    if args.output == "json":
+        print(json.dumps({
+            "labels": labels,
+            "lists": [{"name": item.name, "receiver": route.receiver,
+                       "recipients": [recipient.email for recipient in item.recipients],
+                       "repeatInterval": route.repeat_interval, "groupBy": ["..."] if route.group_by_all
+                       else list(route.group_by), "groupWait": route.group_wait,
+                       "groupInterval": route.group_interval,
+                       "sendResolved": specs.routing_for(item).send_resolved}
+                      for route, item in mailed],
+            "baseReceivers": others, "mailed": bool(mailed)}, indent=2))
+        return EXIT_OK if mailed else EXIT_INVALID
+    shown = " ".join(f"{name}={value}" for name, value in labels.items())
+    for route, item in mailed:
+        routing = specs.routing_for(item)
+        print(f"{item.name}: {', '.join(recipient.email for recipient in item.recipients)}")
+        print(f"  repeat every {route.repeat_interval}, grouped by {route.grouping}, first mail after "
+              f"{route.group_wait}, new alerts of a group after {route.group_interval}, "
+              f"{'resolved mailed too' if routing.send_resolved else 'resolved not mailed'}")
+    if others:
+        print(f"also the base's own receiver{'s' if len(others) > 1 else ''}: {', '.join(others)}")
+    if not mailed:
+        print(f"nobody is mailed for {{{shown}}}: no RecipientList's matchers take it"
+              + (f" (it goes to {', '.join(others)} only)" if others else ""), file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _last_verified(config: Config, quiet: bool = False) -> Committed:
     """The branch's head if it may be applied, else the last commit that was (verified
     again): a command that logs in with the real password never follows an unverified or
     invalid commit to another server. Says which commit it uses."""
     source = source_for(config)
     try:
         committed = committed_specs(source, config.source.allowed_signers)
-        print(f"using {committed.revision.describe()}, the head of {config.source.branch}"
-              + (f", signed by {committed.revision.signed_by}" if committed.revision.signed_by else ""))
+        if not quiet:
+            print(f"using {committed.revision.describe()}, the head of {config.source.branch}"
+                  + (f", signed by {committed.revision.signed_by}" if committed.revision.signed_by else ""))
         return committed
     except CommitRejected as rejected:
         applied = load_state(config.state_dir).applied
@@ -314,7 +398,7 @@ def _last_verified(config: Config) -> Committed:
             raise
         committed = committed_specs(source, config.source.allowed_signers, revision=applied)
         print(f"note: the head of {config.source.branch}, {rejected}; using the last verified commit "
-              f"{committed.revision.describe()} instead")
+              f"{committed.revision.describe()} instead", file=sys.stderr if quiet else sys.stdout)
         return committed
     finally:
         source.close()

@@ -1,0 +1,126 @@
+"""Which receivers an alert reaches in an Alertmanager config, read as Alertmanager 0.25 reads
+it (dispatch/route.go). Pure: the config's text in, routes out.
+
+- Each route's settings start as its parent's (the root's as Alertmanager's defaults: group
+  wait 30s, group interval 5m, repeat 4h) and are replaced by what the route sets; an empty
+  or missing group_by inherits, ['...'] groups by every label; mute and active time
+  intervals are the route's own, not inherited.
+- A route's matchers are its `match` (equality), `match_re` (regex) and `matchers` entries,
+  parsed by `matchers.parse_matchers` as Alertmanager parses them; a label the alert lacks
+  has the empty value; a regex must match the whole value (Go anchors it as ^(?:...)$),
+  checked with RE2, the engine Go's regexp follows.
+- Matching is depth first, left to right: a matching child that does not `continue` ends
+  the walk at its level; a route none of whose children matched is itself a match.
+
+`tests/integration/test_who_gets.py` holds `receivers` equal to `amtool config routes test`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import re2
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from .errors import BaseConfigError
+from .matchers import Matcher, MatcherError, parse_matchers
+
+ROOT_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+"""dispatch.DefaultRouteOpts in Alertmanager 0.25."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route with the settings it has after inheritance."""
+
+    receiver: str
+    matchers: tuple[Matcher, ...]
+    continues: bool
+    group_by: tuple[str, ...]
+    group_by_all: bool
+    group_wait: str
+    group_interval: str
+    repeat_interval: str
+    mute_time_intervals: tuple[str, ...]
+    active_time_intervals: tuple[str, ...]
+    routes: tuple[Route, ...]
+
+    def match(self, labels: Mapping[str, str]) -> list[Route]:
+        """The routes that take an alert with `labels`, in Alertmanager's order."""
+        if not all(matches(matcher, labels) for matcher in self.matchers):
+            return []
+        found: list[Route] = []
+        for child in self.routes:
+            taken = child.match(labels)
+            found += taken
+            if taken and not child.continues:
+                break
+        return found or [self]
+
+    @property
+    def grouping(self) -> str:
+        return "every label" if self.group_by_all else ", ".join(self.group_by) or "nothing (one group)"
+
+
+def routing_tree(config_text: str) -> Route:
+    """The root route of an Alertmanager config's text; BaseConfigError if it has none."""
+    try:
+        config = YAML(typ="safe", pure=True).load(config_text)
+    except YAMLError as exc:
+        raise BaseConfigError(f"the config is not YAML: {exc}") from None
+    root = config.get("route") if isinstance(config, dict) else None
+    if not isinstance(root, dict):
+        raise BaseConfigError("the config has no route: nothing is routed")
+    return _route(root, None)
+
+
+def _route(raw: dict[str, Any], parent: Route | None) -> Route:
+    inherited = parent or Route("", (), False, (), False, ROOT_DEFAULTS["group_wait"],
+                                ROOT_DEFAULTS["group_interval"], ROOT_DEFAULTS["repeat_interval"], (), (), ())
+    group_by, group_by_all = inherited.group_by, inherited.group_by_all
+    written = [str(label) for label in raw.get("group_by") or ()]
+    if "..." in written:
+        group_by_all = True
+    elif written:
+        group_by, group_by_all = tuple(written), False
+    matchers: list[Matcher] = [Matcher(str(name), "=", str(value)) for name, value in (raw.get("match") or {}).items()]
+    matchers += [Matcher(str(name), "=~", str(value)) for name, value in (raw.get("match_re") or {}).items()]
+    for text in raw.get("matchers") or ():
+        try:
+            matchers += parse_matchers(str(text))
+        except MatcherError as exc:
+            raise BaseConfigError(f"route matcher {text!r}: {exc}") from None
+    route = Route(
+        receiver=str(raw.get("receiver") or inherited.receiver),
+        matchers=tuple(matchers),
+        continues=bool(raw.get("continue", False)),
+        group_by=group_by, group_by_all=group_by_all,
+        group_wait=str(raw.get("group_wait") or inherited.group_wait),
+        group_interval=str(raw.get("group_interval") or inherited.group_interval),
+        repeat_interval=str(raw.get("repeat_interval") or inherited.repeat_interval),
+        mute_time_intervals=tuple(str(name) for name in raw.get("mute_time_intervals") or ()),
+        active_time_intervals=tuple(str(name) for name in raw.get("active_time_intervals") or ()),
+        routes=(),
+    )
+    children = tuple(_route(child, route) for child in raw.get("routes") or () if isinstance(child, dict))
+    return Route(**{**route.__dict__, "routes": children})
+
+
+_COMPILED: dict[str, Any] = {}
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False
+
+
+def matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
+    value = labels.get(matcher.name, "")
+    if matcher.op == "=":
+        return value == matcher.value
+    if matcher.op == "!=":
+        return value != matcher.value
+    pattern = _COMPILED.get(matcher.value)
+    if pattern is None:
+        pattern = _COMPILED[matcher.value] = re2.compile(f"^(?:{matcher.value})$", _OPTIONS)
+    found = pattern.search(value) is not None
+    return found if matcher.op == "=~" else not found
