@@ -169,6 +169,12 @@ def _config_option(command: argparse.ArgumentParser) -> None:
 def _validate(args: argparse.Namespace) -> int:
     specs = _load_specs(args.dir)
     print(f"{args.dir}: valid: {_summary(specs)}")
+    if specs.server is not None:
+        where = specs.server.location
+        shown = Location(os.path.normpath(os.path.join(args.dir, where.file)), where.line, where.column) \
+            if where.file else Location(args.dir)
+        for warning in specs.server.warnings():
+            print(f"{shown}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -463,7 +469,8 @@ def _summary(specs: Specs) -> str:
     parts = []
     if specs.server:
         state = "enabled" if specs.server.enabled else "disabled"
-        parts.append(f"EmailServer {specs.server.name} ({specs.server.smarthost}, e-mail {state})")
+        parts.append(f"EmailServer {specs.server.name} ({specs.server.smarthost}, {specs.server.tls_mode}, "
+                     f"e-mail {state})")
     recipients = sum(len(item.recipients) for item in specs.lists)
     parts.append(f"{len(specs.lists)} RecipientList{'s' if len(specs.lists) != 1 else ''} "
                  f"({recipients} recipient{'s' if recipients != 1 else ''})")

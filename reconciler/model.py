@@ -46,11 +46,28 @@ class EmailServer:
     hello: str | None = None
     enabled: bool = True
     location: Location = field(default=Location(""), compare=False)
+    starttls_written: bool = field(default=True, compare=False)
+    """Whether spec.starttls was written, or defaulted to "true unless ssl"."""
 
     @property
     def smarthost(self) -> str:
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"{host}:{self.port}"
+
+    @property
+    def tls_mode(self) -> str:
+        """How Alertmanager talks to it, in words."""
+        if self.ssl:
+            return "implicit TLS"
+        return "STARTTLS required" if self.starttls else "plain, no TLS"
+
+    def warnings(self) -> list[str]:
+        """What is valid but often a surprise, with what to write instead."""
+        if self.port == 25 and self.starttls and not self.starttls_written:
+            return ["spec.starttls: port 25 with STARTTLS required, the default: Alertmanager refuses a relay "
+                    "that does not offer STARTTLS (many internal port-25 relays do not); write starttls: false "
+                    "for such a relay, or starttls: true to keep requiring it and silence this warning"]
+        return []
 
 
 class Recipient(NamedTuple):
@@ -301,6 +318,7 @@ def _email_server(name: str, spec: dict[str, Any], where: Location) -> EmailServ
         hello=spec.get("hello"),
         enabled=spec.get("enabled", schema_default("emailserver.json", "spec", "enabled")),
         location=where,
+        starttls_written="starttls" in spec,
     )
 
 

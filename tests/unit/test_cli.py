@@ -23,6 +23,32 @@ def test_validate_example_repo_exits_0_with_a_summary(capsys):
     assert "valid" in out and "2 RecipientLists (5 recipients)" in out
 
 
+@pytest.mark.parametrize("server, mode, warned", [
+    ("port: 25", "STARTTLS required", True),             # KubeSphere's default: port 25, STARTTLS by default
+    ("port: 25\n  starttls: true", "STARTTLS required", False),   # written out: no warning
+    ("port: 25\n  starttls: false", "plain, no TLS", False),
+    ("port: 587", "STARTTLS required", False),
+    ("port: 465\n  ssl: true", "implicit TLS", False),
+])
+def test_validate_shows_the_tls_mode_and_warns_on_port_25_with_starttls_by_default(server, mode, warned, tmp_path,
+                                                                                     capsys):
+    (tmp_path / "server.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: "
+                                          f"relay}}\nspec:\n  host: relay.example.com\n  {server}\n"
+                                          "  from: alertmanager@example.com\n")
+    (tmp_path / "ops.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: "
+                                       "ops}\nspec: {recipients: [ops@example.com]}\n")
+    assert main(["validate", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert f"EmailServer relay (relay.example.com:{server.split()[1]}, {mode}, e-mail enabled)" in captured.out
+    if warned:
+        assert captured.err == (f"{tmp_path}/server.yaml:1:1: warning: spec.starttls: port 25 with STARTTLS "
+                                "required, the default: Alertmanager refuses a relay that does not offer STARTTLS "
+                                "(many internal port-25 relays do not); write starttls: false for such a relay, or "
+                                "starttls: true to keep requiring it and silence this warning\n")
+    else:
+        assert captured.err == ""
+
+
 def test_validate_invalid_folder_exits_1_with_located_lines(tmp_path, capsys):
     shutil.copytree(EXAMPLE, tmp_path / "repo")
     team = tmp_path / "repo" / "team-db.yaml"
