@@ -191,6 +191,10 @@ def _located_one(document: Document, error: ValidationError) -> SpecError:
         where = document.locate(path, key=True)
         if custom:
             return SpecError(where, format_path(path + (missing,)), custom)
+        wanted = (error.schema.get("properties") or {}).get(missing) if isinstance(error.schema, dict) else None
+        if isinstance(wanted, dict) and "const" in wanted:  # one value is right: name it
+            return SpecError(where, format_path(path + (missing,)),
+                             f"missing required field {missing!r}: add {missing}: {wanted['const']}")
         return SpecError(where, format_path(path + (missing,)), f"missing required field {missing!r}")
 
     where = document.locate(path, key=validator in ("not", "false"))
