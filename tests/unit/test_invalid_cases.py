@@ -53,7 +53,8 @@ def test_invalid_spec_folder_prints_exactly_the_expected_lines(case, capsys, mon
 def test_valid_spec_folder_exits_0_without_errors(case, capsys):
     status = main(["validate", str(case)])
     captured = capsys.readouterr()
-    assert captured.err == ""
+    # Warnings (valid but often a surprise) may be said; errors may not.
+    assert all(": warning: " in line for line in captured.err.splitlines()), captured.err
     assert status == 0
     assert captured.out.startswith(f"{case}: valid: ")
 

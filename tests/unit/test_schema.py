@@ -357,7 +357,7 @@ def test_a_conditional_rule_reports_its_innermost_reason_at_the_value():
 
 @pytest.mark.parametrize("text, expected", [
     ("kind: EmailServer\nmetadata: {name: x}\nspec: {host: h, from: a@example.com}\n",
-     "x.yaml:1:1: apiVersion: missing required field 'apiVersion'"),
+     "x.yaml:1:1: apiVersion: missing required field 'apiVersion': add apiVersion: notify-reconciler/v1"),
     (f"{HEAD}metadata: {{name: x}}\n",
      "x.yaml:1:1: kind: missing kind: add one of EmailServer, RecipientList, NotificationPolicy"),
     (f"{HEAD}kind: Slack\n",
