@@ -46,6 +46,8 @@ class EmailServer:
     hello: str | None = None
     enabled: bool = True
     location: Location = field(default=Location(""), compare=False)
+    max_recipients_per_message: int | None = None
+    """The provider's cap: a longer list goes as several messages."""
     starttls_written: bool = field(default=True, compare=False)
     """Whether spec.starttls was written, or defaulted to "true unless ssl"."""
 
@@ -109,6 +111,8 @@ class RecipientList:
     matchers: tuple[str, ...] = ()
     overrides: Routing = Routing()
     location: Location = field(default=Location(""), compare=False)
+    delivery: str = "single"
+    """single: one message to the whole list; perRecipient: one message each, own To:."""
 
 
 @dataclass(frozen=True)
@@ -318,6 +322,7 @@ def _email_server(name: str, spec: dict[str, Any], where: Location) -> EmailServ
         hello=spec.get("hello"),
         enabled=spec.get("enabled", schema_default("emailserver.json", "spec", "enabled")),
         location=where,
+        max_recipients_per_message=spec.get("maxRecipientsPerMessage"),
         starttls_written="starttls" in spec,
     )
 
@@ -325,7 +330,8 @@ def _email_server(name: str, spec: dict[str, Any], where: Location) -> EmailServ
 def _recipient_list(name: str, spec: dict[str, Any], where: Location) -> RecipientList:
     recipients = tuple(Recipient(item) if isinstance(item, str) else Recipient(item["email"], item.get("name"))
                        for item in spec["recipients"])
-    return RecipientList(name, recipients, tuple(spec.get("matchers", ())), _routing(spec), where)
+    return RecipientList(name, recipients, tuple(spec.get("matchers", ())), _routing(spec), where,
+                         spec.get("delivery", "single"))
 
 
 def _routing(spec: dict[str, Any]) -> Routing:
