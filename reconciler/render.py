@@ -28,7 +28,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
@@ -95,11 +95,19 @@ class Rendered:
         return _assemble(self.skeleton, lists, self.fixed, self.fallback)
 
 
+class CachedPart(NamedTuple):
+    """One list's route and receiver lines, and everything else they were made from."""
+
+    recipient_list: RecipientList
+    """Held, so its id is not reused while the entry lives."""
+    context: tuple
+    """(its routing, the TLS settings, the recipient cap, the two indents)."""
+    lines: tuple[str, str]
+
+
 class RenderCache(dict):
-    """id of a RecipientList -> (that list, its routing, the TLS settings, the indents, its
-    route and receiver lines). A one-file commit renders one list; the other 999 come from
-    here (the parse cache hands back the same list objects). Holding the list keeps its id
-    from being reused."""
+    """id of a RecipientList -> its `CachedPart`. A one-file commit renders one list; the other
+    999 come from here (the parse cache hands back the same list objects)."""
 
 
 def render_config(specs: Specs, base_text: str | None = None, *, base_name: str = "base",
@@ -158,15 +166,17 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     parts = []
     kept = RenderCache()
     tls = _tls_config(specs.server) if specs.server is not None else None
+    cap = specs.server.max_recipients_per_message if specs.server is not None else None
     for recipient_list in lists:
         routing = specs.routing_for(recipient_list)
+        context = (routing, tls, cap, route_dash, receiver_dash)
         hit = cache.get(id(recipient_list)) if cache is not None else None
-        if hit is not None and hit[0] is recipient_list and hit[1:5] == (routing, tls, route_dash, receiver_dash):
-            part = hit[5]
+        if hit is not None and hit.recipient_list is recipient_list and hit.context == context:
+            part = hit.lines
         else:
             part = ("".join(_item_lines(_route(recipient_list, routing), route_dash)),
-                    "".join(_item_lines(_receiver(recipient_list, routing, tls), receiver_dash)))
-        kept[id(recipient_list)] = (recipient_list, routing, tls, route_dash, receiver_dash, part)
+                    "".join(_item_lines(_receiver(recipient_list, routing, tls, cap), receiver_dash)))
+        kept[id(recipient_list)] = CachedPart(recipient_list, context, part)
         parts.append(part)
     if cache is not None:
         cache.clear()
@@ -255,23 +265,38 @@ def _routing_fields(routing: Routing) -> dict:
             "group_interval": routing.group_interval, "repeat_interval": routing.repeat_interval}
 
 
-def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None) -> dict:
-    email: dict = {
-        "to": ", ".join(r.email for r in recipient_list.recipients),
-        "send_resolved": bool(routing.send_resolved),
-        "headers": {"To": to_header(recipient_list)},
-    }
-    if tls:
-        email["tls_config"] = tls
-    return {"name": PREFIX + recipient_list.name, "email_configs": [email]}
+def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None, cap: int | None = None) -> dict:
+    """One email_config per message the list is sent as: one for the whole list, or one per
+    `cap` recipients (maxRecipientsPerMessage), or one per recipient (delivery:
+    perRecipient). Each recipient is in exactly one, so each gets the alert once."""
+    recipients = recipient_list.recipients
+    if recipient_list.delivery == "perRecipient":
+        messages = [(recipient,) for recipient in recipients]
+    else:
+        size = cap or len(recipients)
+        messages = [recipients[start:start + size] for start in range(0, len(recipients), size)]
+    configs = []
+    for message in messages:
+        email: dict = {
+            "to": ", ".join(r.email for r in message),
+            "send_resolved": bool(routing.send_resolved),
+            "headers": {"To": to_header(recipient_list.name, message)},
+        }
+        if tls:
+            email["tls_config"] = tls
+        configs.append(email)
+    return {"name": PREFIX + recipient_list.name, "email_configs": configs}
 
 
-def to_header(recipient_list: RecipientList) -> str:
-    """The To: header value: the recipients if that line is short and ASCII, else a group."""
-    listed = ", ".join(_mailbox(r) for r in recipient_list.recipients)
+def to_header(list_name: str | RecipientList, recipients: tuple[Recipient, ...] | None = None) -> str:
+    """The To: header value of one message: its recipients if that line is short and ASCII,
+    else the RFC 5322 group `<list-name>:;` (the envelope still names every recipient)."""
+    if isinstance(list_name, RecipientList):
+        list_name, recipients = list_name.name, list_name.recipients
+    listed = ", ".join(_mailbox(r) for r in recipients or ())
     if listed.isascii() and len("To: ") + len(listed) <= MAX_HEADER_LINE:
         return listed
-    return f"{recipient_list.name}:;"
+    return f"{list_name}:;"
 
 
 def _mailbox(recipient: Recipient) -> str:

@@ -1,0 +1,82 @@
+"""maxRecipientsPerMessage and delivery: perRecipient, checked with the real Alertmanager
+sending to the SMTP sink: the number of transactions, the recipients of each, its To:
+header, and that the union is the list with every recipient exactly once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+
+from reconciler.pipeline import parse_specs
+from reconciler.render import render_alertmanager_config
+
+from .gitrepo import document, recipient_list, server
+from .services import Alertmanager, require_binary, start_smtp_server, wait_until
+
+POLICY = document("NotificationPolicy", "p", "groupWait: 0s\ngroupInterval: 1s\n")
+
+
+@pytest.fixture
+def sink():
+    smtp = start_smtp_server()
+    yield smtp
+    smtp.controller.stop()
+
+
+def send_one_alert(tmp_path, files: dict[str, str], expected_messages: int, smtp) -> list:
+    specs = parse_specs({name: text.encode() for name, text in files.items()})
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(render_alertmanager_config(specs))
+    am = Alertmanager(require_binary("prometheus-alertmanager"), config, tmp_path / "am").start()
+    try:
+        am.post_alerts([{"labels": {"alertname": "DiskFull"}}])
+        received = smtp.wait_for(expected_messages)
+        # Nothing more comes: the count is exact, not at least.
+        wait_until(lambda: am.metric('alertmanager_notification_requests_total{integration="email"}')
+                   == expected_messages, 10, "Alertmanager's count of e-mail sends")
+        assert len(smtp.messages) == expected_messages
+        return received
+    finally:
+        am.stop()
+
+
+@pytest.mark.alertmanager
+def test_a_recipient_cap_splits_a_list_and_mails_everyone_once(tmp_path, sink):
+    seven = [f"oncall{n}@example.com" for n in range(7)]
+    received = send_one_alert(tmp_path, {
+        "server.yaml": server(port=sink.port) + "  maxRecipientsPerMessage: 3\n",
+        "ops.yaml": recipient_list("ops", seven), "policy.yaml": POLICY}, 3, sink)
+    assert sorted(len(message.recipients) for message in received) == [1, 3, 3]
+    assert Counter(address for message in received for address in message.recipients) == Counter(seven)
+    for message in received:  # each message's To: names its own recipients
+        to = str(message_from_bytes(message.content, policy=default)["To"])
+        assert sorted(address.strip() for address in to.split(",")) == sorted(message.recipients)
+
+
+@pytest.mark.alertmanager
+def test_per_recipient_delivery_sends_each_their_own_message(tmp_path, sink):
+    four = [f"dev{n}@example.com" for n in range(4)]
+    received = send_one_alert(tmp_path, {
+        "server.yaml": server(port=sink.port),
+        "ops.yaml": recipient_list("ops", four, delivery="perRecipient"), "policy.yaml": POLICY}, 4, sink)
+    assert sorted(message.recipients[0] for message in received) == sorted(four)
+    assert all(len(message.recipients) == 1 for message in received)
+    for message in received:
+        assert str(message_from_bytes(message.content, policy=default)["To"]) == message.recipients[0]
+
+
+def test_a_bad_cap_or_delivery_is_a_located_error():
+    from reconciler.errors import SpecErrors
+
+    with pytest.raises(SpecErrors) as caught:
+        parse_specs({"server.yaml": (server() + "  maxRecipientsPerMessage: 0\n").encode(),
+                     "ops.yaml": recipient_list("ops", ["a@example.com"], delivery="each").encode()})
+    assert [str(error) for error in caught.value.errors] == [
+        "ops.yaml:8:13: spec.delivery: 'each' is not a delivery: write single (one message to the whole list) "
+        "or perRecipient (one message each)",
+        "server.yaml:10:28: spec.maxRecipientsPerMessage: 0 is not a recipient cap: write a whole number from 1 to "
+        "1000, such as 50",
+    ]
