@@ -146,7 +146,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     specs = _load_specs(args.dir)
     base_text = _read_text(args.base) if args.base else None
-    options = RenderOptions(hello_default=socket.gethostname())
+    options = RenderOptions()
     text = render_alertmanager_config(specs, base_text, base_name=args.base or "base", options=options)
     if args.format == "secret":
         text = render_kubernetes_secret(text, name=args.secret_name, namespace=args.namespace)

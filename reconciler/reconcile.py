@@ -74,7 +74,7 @@ class Caches:
 
 
 def render_options(config: Config, host: Host) -> RenderOptions:
-    return RenderOptions(hello_default=host.hostname, secrets_dir=str(Path(config.state_dir, "secrets")))
+    return RenderOptions(secrets_dir=str(Path(config.state_dir, "secrets")))
 
 
 def reconcile(config: Config, host: Host, source: GitSource | None = None, caches: Caches | None = None) -> Outcome:

@@ -52,8 +52,6 @@ MAX_HEADER_LINE = 998
 class RenderOptions:
     """What the render needs from the host it runs on, passed in to keep it pure."""
 
-    hello_default: str | None = None
-    """EHLO name when the EmailServer sets none (the daemon passes this host's name)."""
     secrets_dir: str = "/var/lib/notify-reconciler/secrets"
     """Where `apply` writes a password taken from passwordEnv; the render names the file."""
 
@@ -205,9 +203,10 @@ def _set_smtp_globals(config: CommentedMap, server: EmailServer, options: Render
         ("smtp_smarthost", server.smarthost),
         ("smtp_from", server.sender),
     ]
-    hello = server.hello or options.hello_default
-    if hello:
-        ours.append(("smtp_hello", hello))
+    # Only when the spec names one: a render must not depend on the machine that made it
+    # (CI, a laptop, the daemon's host); without it Alertmanager says "localhost".
+    if server.hello:
+        ours.append(("smtp_hello", server.hello))
     if server.username:
         ours.append(("smtp_auth_username", server.username))
         password_file = password_file_for(server, options)

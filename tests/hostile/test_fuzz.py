@@ -111,7 +111,7 @@ def outcome(files: dict[str, bytes], amtool: str) -> str:
             errors = exc.errors
         else:
             errors = []
-            text = render_alertmanager_config(specs, options=RenderOptions(hello_default="fuzz"))
+            text = render_alertmanager_config(specs, options=RenderOptions())
     if errors:
         for error in errors:
             if error.file == ".":

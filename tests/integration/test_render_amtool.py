@@ -22,7 +22,7 @@ pytestmark = pytest.mark.alertmanager
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "config-repo"
 BASE = (ROOT / "examples" / "alertmanager-base.yml").read_text()
-OPTIONS = RenderOptions(hello_default="test-host")
+OPTIONS = RenderOptions()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from reconciler.pipeline import parse_specs
 from reconciler.render import (DISCARD_RECEIVER, MAX_HEADER_LINE, PREFIX, RenderOptions,
                                render_alertmanager_config, render_kubernetes_secret, to_header)
 
-OPTIONS = RenderOptions(hello_default="reconciler-host", secrets_dir="/var/lib/nr/secrets")
+OPTIONS = RenderOptions(secrets_dir="/var/lib/nr/secrets")
 
 
 def doc(kind: str, name: str, spec: str) -> str:
@@ -157,8 +157,10 @@ def test_server_transport_settings(spec, smarthost, require_tls, tls_config):
     assert email.get("tls_config", {}) == (tls_config or {})
 
 
-def test_hello_comes_from_the_spec_else_the_host():
-    assert rendered(SERVER, OPS)["global"]["smtp_hello"] == "reconciler-host"
+def test_hello_is_rendered_only_when_the_spec_names_one():
+    # SPEC.md: not rendered without spec.hello (Alertmanager sends `localhost`), so a render
+    # never carries the name of the machine that made it.
+    assert "smtp_hello" not in rendered(SERVER, OPS)["global"]
     named = SERVER.replace("from: alerts@example.com", "from: alerts@example.com\n  hello: mx.example.com")
     assert rendered(named, OPS)["global"]["smtp_hello"] == "mx.example.com"
 
