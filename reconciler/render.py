@@ -28,7 +28,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
@@ -84,13 +84,13 @@ class Rendered:
     """Per RecipientList, in order: its route and its receiver, as the lines spliced in."""
     fixed: str
     """Our receivers that belong to no list (the discard receiver), as spliced."""
-    fallback: str = ""
-    """The last route, to the base's root receiver, as spliced (see render_config)."""
+    wrapped: bool = False
+    """The base's routes are nested under one route to its root receiver (see render_config)."""
 
     def with_lists(self, lists: list[tuple[str, str]]) -> str:
         """The config with only these lists' routes and receivers: a valid config on its own,
         since each list's route names only its own receiver."""
-        return _assemble(self.skeleton, lists, self.fixed, self.fallback)
+        return _assemble(self.skeleton, lists, self.fixed, wrapped=self.wrapped)
 
 
 class RenderCache(dict):
@@ -120,22 +120,27 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     # A comment or blank line after the last entry belongs to the end of the list, not to
     # that entry: keep it at the end while our entries come and go.
     receivers_tail, routes_tail = _take_trailing_comment(receivers), _take_trailing_comment(routes)
-    _give_leading_comment(config, "receivers", _remove_owned(receivers, "name"))
-    _give_leading_comment(route, "routes", _remove_owned(routes, "receiver"))
+    _give_leading_comment(config, "receivers", _remove_owned(receivers, _is_our_receiver, base_name, "receivers"))
+    ours_before = len(routes)
+    _give_leading_comment(route, "routes", _remove_owned(routes, _is_our_route, base_name, "route.routes",
+                                                         leading_only=True))
+    if len(routes) < ours_before:
+        routes = _unwrap_base_routes(route, routes)
+    _refuse_our_names_in_base_routes(route, base_name)
 
     # Our entries are many (1,000 lists is a real size) and plain: they are written as text
     # into the dump, and only a placeholder goes through ruamel's much slower round-trip emitter.
-    discard = route.get("receiver", "").startswith(PREFIX)
+    discard = route["receiver"] == DISCARD_RECEIVER
     lists = specs.lists if specs.email_enabled else ()
     # In Alertmanager a child route that matches, even with `continue: true`, keeps the alert
-    # from its parent's receiver. So that an e-mail list does not take alerts away from the
-    # base's root receiver ("anything not routed elsewhere goes to chat"), a last route sends
-    # what no other route took to that receiver, as the root itself would have.
-    fallback = bool(lists) and not discard
-    if fallback:
-        if routes and isinstance(routes[-1], dict) and dict(routes[-1]) == {"receiver": route["receiver"]}:
-            del routes[-1]  # the one an earlier render added
-        routes.append(_PLACEHOLDER.format("fallback"))
+    # from its parent's receiver; and once a base route with `continue: true` matched, every
+    # later sibling is tried too. So that the e-mail lists change nothing the base routes,
+    # the base's routes move, as written, under one child of the root that matches every
+    # alert and names the root's receiver: ours go before it with `continue: true`, and each
+    # alert then walks the base's tree exactly as before (that child sets nothing of its own,
+    # so it inherits grouping and timing from the root like the base's routes did).
+    if lists and not discard:
+        routes = _wrap_base_routes(route, routes)
     if lists:
         routes.insert(0, _PLACEHOLDER.format("routes"))
     if lists or discard:
@@ -144,15 +149,13 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     _give_trailing_comment(routes, routes_tail)
     if not routes:
         del route["routes"]
-    skeleton = _keep_comment_with_first_route(_dump(yaml, config))
+    skeleton = _dump(yaml, config)
     placed = [match.group("name") for match in _PLACEHOLDER_LINE.finditer(skeleton)]
-    expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else []) + (
-        ["fallback"] if fallback else [])
+    expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else [])
     assert sorted(placed) == sorted(expected), f"placeholders {placed} in the dump, expected {expected}"
 
     route_dash, receiver_dash = _placeholder_indent(skeleton, "routes"), _placeholder_indent(skeleton, "receivers")
     fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard else ""
-    fallback_route = "".join(_item_lines({"receiver": route["receiver"]}, route_dash)) if fallback else ""
     parts = []
     kept = RenderCache()
     tls = _tls_config(specs.server) if specs.server is not None else None
@@ -169,7 +172,8 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     if cache is not None:
         cache.clear()
         cache.update(kept)
-    return Rendered(_assemble(skeleton, parts, fixed, fallback_route), skeleton, tuple(parts), fixed, fallback_route)
+    return Rendered(_assemble(skeleton, parts, fixed, wrapped=bool(lists) and not discard), skeleton, tuple(parts),
+                    fixed, bool(lists) and not discard)
 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
@@ -224,7 +228,7 @@ def _root_route(config: CommentedMap, specs: Specs) -> CommentedMap:
     if route is None:
         route = CommentedMap(receiver=DISCARD_RECEIVER)
         config.insert(_key_index_after(config, "global"), "route", route)
-    if route.get("receiver", "").startswith(PREFIX):
+    if route.get("receiver") == DISCARD_RECEIVER:
         # Our own root (no base, or a base that is an earlier render): keep it in step with
         # the policy so a re-render cannot leave stale values behind.
         route["receiver"] = DISCARD_RECEIVER
@@ -326,6 +330,10 @@ def _check_base_shape(config: CommentedMap, name: str) -> None:
             raise BaseConfigError(f"{name}:{_line_of(route, 'routes')}: route.routes: must be a list")
         if "receiver" in route and not isinstance(route["receiver"], str):
             raise BaseConfigError(f"{name}:{_line_of(route, 'receiver')}: route.receiver: must be a receiver name")
+        if not route.get("receiver"):
+            raise BaseConfigError(f"{name}:{_line_of(config, 'route')}: route: the root route has no receiver, which "
+                                  "Alertmanager requires (it gets every alert no other route takes): add `receiver: "
+                                  "<name>` naming one of the base's receivers")
 
 
 def _receivers(config: CommentedMap) -> CommentedSeq:
@@ -335,14 +343,30 @@ def _receivers(config: CommentedMap) -> CommentedSeq:
     return config["receivers"]
 
 
-def _remove_owned(entries: CommentedSeq, name_key: str) -> str:
-    """Remove our entries. A comment that stood below one of them belongs to the entry after
-    it (ruamel keeps it with the entry above), so it stays where it was; returns the one that
-    belongs above the first entry left, for `_give_leading_comment`."""
+def _remove_owned(entries: CommentedSeq, ours: Callable[[Any], bool], base_name: str, where: str,
+                  leading_only: bool = False) -> str:
+    """Remove our entries: those `ours` recognises (with `leading_only`, only the run of them
+    at the start, where a render puts them). One that only carries a name of ours is the
+    base's, and is refused: the render would drop or replace it. A comment that stood below
+    one of ours belongs to the entry after it (ruamel keeps it with the entry above), so it
+    stays where it was; returns the one that belongs above the first entry left, for
+    `_give_leading_comment`."""
+    count = 0
+    while count < len(entries) and ours(entries[count]):
+        count += 1
+    if not leading_only:
+        for index in range(count, len(entries)):
+            item = entries[index]
+            if not ours(item) and isinstance(item, dict) and _in_our_namespace(item.get("name")):
+                raise BaseConfigError(
+                    f"{base_name}:{_line_of(item, 'name')}: {where}[{index}].name: {item.get('name')!r} is a name "
+                    f"notify-reconciler keeps for the receivers it writes ({PREFIX}<list>, {DISCARD_RECEIVER}), "
+                    "and this one is not one of them: give your receiver (and its routes) a name that does not "
+                    f"start with {PREFIX!r}")
     lead = ""
     for index in reversed(range(len(entries))):
         item = entries[index]
-        if isinstance(item, dict) and str(item.get(name_key, "")).startswith(PREFIX):
+        if (index < count) if leading_only else ours(item):
             tail = _take_trailing_comment(item)
             del entries[index]
             if index > 0:
@@ -350,6 +374,151 @@ def _remove_owned(entries: CommentedSeq, name_key: str) -> str:
             else:
                 lead = tail
     return lead
+
+
+def _in_our_namespace(name: Any) -> bool:
+    return isinstance(name, str) and name.startswith(PREFIX)
+
+
+_OUR_LIST_RECEIVER = re.compile(re.escape(PREFIX) + r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_OUR_EMAIL_KEYS = frozenset({"to", "send_resolved", "headers", "tls_config"})
+_OUR_ROUTE_KEYS = frozenset({"receiver", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval",
+                             "continue"})
+
+
+def _is_our_receiver(item: Any) -> bool:
+    """A receiver exactly as a render writes it: the discard receiver, or one e-mail config
+    (to, send_resolved, headers, tls_config) named after a list."""
+    if not isinstance(item, dict):
+        return False
+    name = item.get("name")
+    if name == DISCARD_RECEIVER:
+        return set(item) == {"name"}
+    if not isinstance(name, str) or not _OUR_LIST_RECEIVER.fullmatch(name) or set(item) != {"name", "email_configs"}:
+        return False
+    configs = item["email_configs"]
+    return (isinstance(configs, list) and len(configs) == 1 and isinstance(configs[0], dict)
+            and "to" in configs[0] and set(configs[0]) <= _OUR_EMAIL_KEYS)
+
+
+def _is_our_route(item: Any) -> bool:
+    """A route exactly as a render writes it: to a list's receiver, continuing."""
+    return (isinstance(item, dict) and isinstance(item.get("receiver"), str)
+            and bool(_OUR_LIST_RECEIVER.fullmatch(item["receiver"])) and item.get("continue") is True
+            and set(item) <= _OUR_ROUTE_KEYS)
+
+
+def _unwrap_base_routes(route: CommentedMap, routes: CommentedSeq) -> CommentedSeq:
+    """Undo `_wrap_base_routes` of an earlier render (whose own routes were just removed from
+    before it): the one route left, to the root's receiver and setting nothing else, gives
+    back the base's routes it holds."""
+    if len(routes) != 1 or not isinstance(routes[0], dict) or set(routes[0]) - {"receiver", "routes"} \
+            or routes[0].get("receiver") != route.get("receiver"):
+        return routes
+    wrapper = routes[0]
+    inner = wrapper.get("routes")
+    if not isinstance(inner, list):
+        inner = CommentedSeq()
+    inner = inner if isinstance(inner, CommentedSeq) else CommentedSeq(inner)
+    _move_key_comment(wrapper, route, "routes")
+    _shift_comments(inner, -_NESTED)
+    route["routes"] = inner
+    inner.fa.set_block_style()
+    return inner
+
+
+def _wrap_base_routes(route: CommentedMap, routes: CommentedSeq) -> CommentedSeq:
+    """The root's routes, moved under one new child of the root that names the root's
+    receiver; returns the root's new list of routes, holding only that child."""
+    wrapper = CommentedMap(receiver=route["receiver"])
+    if routes:
+        wrapper["routes"] = routes
+        _move_key_comment(route, wrapper, "routes")
+        _shift_comments(routes, _NESTED)
+    wrapper.fa.set_block_style()
+    outer = CommentedSeq([wrapper])
+    outer.fa.set_block_style()
+    route["routes"] = outer
+    return outer
+
+
+_NESTED = 4
+"""How much deeper the base's routes sit under the wrapper: `routes:` and its sequence indent."""
+
+
+def _shift_comments(node: Any, by: int, seen: set[int] | None = None) -> None:
+    """Indent every whole-line comment in `node` by `by` columns (or less, when negative), so
+    comments moved one level deeper or shallower with their routes stay in line with them.
+    ruamel writes a comment's first line at the token's column and the lines after it as
+    they are; one token can hang in two places, and is shifted once."""
+    seen = set() if seen is None else seen
+
+    def shift(token: Any, first_line_inline: bool) -> None:
+        if isinstance(token, list):
+            for item in token:
+                shift(item, False)
+            return
+        if not isinstance(token, CommentToken) or id(token) in seen:
+            return
+        seen.add(id(token))
+        lines = token.value.split("\n")
+        for index, line in enumerate(lines):
+            if index == 0 and (first_line_inline or line.startswith("#")):
+                if line.startswith("#") and not first_line_inline:
+                    token.column = max(0, token.column + by)
+                continue
+            if not line.lstrip().startswith("#"):
+                continue
+            if by > 0:
+                lines[index] = " " * by + line
+            else:
+                lines[index] = line[min(-by, len(line) - len(line.lstrip(" "))):]
+        token.value = "\n".join(lines)
+
+    if isinstance(node, CommentedBase):
+        inline_slot = 2 if isinstance(node, CommentedMap) else 0
+        comments = node.ca
+        if comments.comment:
+            shift(comments.comment[0], True)
+            for slot in comments.comment[1:]:
+                shift(slot, False)
+        for slots in comments.items.values():
+            for index, slot in enumerate(slots):
+                shift(slot, index == inline_slot)
+    if isinstance(node, dict):
+        for value in node.values():
+            _shift_comments(value, by, seen)
+    elif isinstance(node, list):
+        for value in node:
+            _shift_comments(value, by, seen)
+
+
+def _move_key_comment(source: CommentedMap, target: CommentedMap, key: str) -> None:
+    """Move the comment that stands between `key:` and its first entry ("# pages go to the
+    pager" above the first route) from `source` to `target`, so it stays with that entry."""
+    slot = source.ca.items.get(key)
+    if slot and len(slot) > 3 and slot[3]:
+        target.ca.items.setdefault(key, [None, None, None, None])[3] = slot[3]
+        slot[3] = None
+
+
+def _refuse_our_names_in_base_routes(route: CommentedMap, base_name: str) -> None:
+    """Every route left is the base's: none may send to a name of ours, which the render
+    removes or replaces (the root may keep the discard receiver an earlier render gave it)."""
+    def visit(node: Any, path: str) -> None:
+        if not isinstance(node, dict):
+            return
+        receiver = node.get("receiver")
+        if _in_our_namespace(receiver) and not (path == "route" and receiver == DISCARD_RECEIVER):
+            raise BaseConfigError(
+                f"{base_name}:{_line_of(node, 'receiver')}: {path}.receiver: {receiver!r} is a receiver "
+                f"notify-reconciler writes and replaces on every render (names starting with {PREFIX!r} are "
+                "its own): route to a receiver of your own instead")
+        children = node.get("routes")
+        if isinstance(children, list):
+            for index, child in enumerate(children):
+                visit(child, f"{path}.routes[{index}]")
+    visit(route, "route")
 
 
 def _give_leading_comment(parent: CommentedMap, key: str, text: str) -> None:
@@ -465,20 +634,8 @@ def _scrub_slot(slot: Any) -> Any:
 # -- our entries, written as text ------------------------------------------------------------
 
 _PLACEHOLDER = "notify-reconciler-generated-{}-go-here"
-_PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers|fallback)-go-here\n",
+_PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers)-go-here\n",
                                re.MULTILINE)
-
-
-_COMMENT_ABOVE_OUR_ROUTES = re.compile(r"^(?P<comment>(?:[ \t]*#.*\n|[ \t]*\n)+)"
-                                       r"(?P<placeholder> *- notify-reconciler-generated-routes-go-here\n)",
-                                       re.MULTILINE)
-
-
-def _keep_comment_with_first_route(skeleton: str) -> str:
-    """Our routes go first under route.routes, where ruamel writes the comment that stood
-    above the base's first route ("# Watchdog: dead man's switch only"). Put it back above
-    that route, after ours."""
-    return _COMMENT_ABOVE_OUR_ROUTES.sub(lambda m: m.group("placeholder") + m.group("comment"), skeleton, count=1)
 
 
 def _placeholder_indent(skeleton: str, name: str) -> int:
@@ -486,17 +643,21 @@ def _placeholder_indent(skeleton: str, name: str) -> int:
     return len(match.group(1)) if match else 0
 
 
-def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str,
-              fallback: str) -> str:
+def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str, *,
+              wrapped: bool = False) -> str:
     """Put our routes and receivers where the skeleton's placeholders are, formatted as
     ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
-    blocks = {"routes": (f"{MARK}: routes to {PREFIX}* receivers", [route for route, _ in lists]),
-              "receivers": (f"{MARK}: {PREFIX}* receivers", [fixed] + [receiver for _, receiver in lists]),
-              "fallback": (f"{MARK}: what no route above took still reaches the root receiver", [fallback])}
     pieces, position = [], 0
     for match in _PLACEHOLDER_LINE.finditer(skeleton):  # in the skeleton: a few kB, not the 2 MB result
-        comment, lines = blocks[match.group("name")]
-        pieces += [skeleton[position:match.start()], match.group("indent"), f"# {comment}\n", *lines]
+        indent = match.group("indent")
+        if match.group("name") == "routes":
+            lines = [f"{indent}# {MARK}: routes to {PREFIX}* receivers\n", *(route for route, _ in lists)]
+            if wrapped:
+                lines.append(f"{indent}# {MARK}: the base's own routes, as written, under one route to its "
+                             "root receiver\n")
+        else:
+            lines = [f"{indent}# {MARK}: {PREFIX}* receivers\n", fixed, *(receiver for _, receiver in lists)]
+        pieces += [skeleton[position:match.start()], *lines]
         position = match.end()
     pieces.append(skeleton[position:])
     return "".join(pieces)

@@ -244,15 +244,17 @@ def test_base_keeps_comments_order_and_foreign_receivers():
                     "# the pager", "# keep this trailing comment"):
         assert comment in text
     # The comment above the base's first route stays with that route, below ours.
-    assert "    # pages go to the pager\n    - receiver: pager\n" in text
+    assert "        # pages go to the pager\n        - receiver: pager\n" in text
     assert text.index(f"- receiver: {PREFIX}ops") < text.index("# pages go to the pager")
     config = YAML(typ="safe").load(text)
     assert list(config) == ["global", "route", "receivers", "inhibit_rules"]
     assert [r["name"] for r in config["receivers"]] == ["chat", "pager", PREFIX + "ops"]
     assert config["route"]["receiver"] == "chat"
-    # Our route first; the base's own; last, what no route took goes to the root receiver still.
-    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "ops", "pager", "chat"]
-    assert config["route"]["routes"][-1] == {"receiver": "chat"}
+    # Our route first; then the base's own routes, as written, under one route to the root receiver.
+    assert config["route"]["routes"] == [
+        {"receiver": PREFIX + "ops", "group_by": ["alertname"], "group_wait": "30s", "group_interval": "5m",
+         "repeat_interval": "12h", "continue": True},
+        {"receiver": "chat", "routes": [{"receiver": "pager", "matchers": ['severity="page"']}]}]
 
 
 def test_without_lists_the_base_routes_are_left_as_written():
