@@ -120,12 +120,13 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     # A comment or blank line after the last entry belongs to the end of the list, not to
     # that entry: keep it at the end while our entries come and go.
     receivers_tail, routes_tail = _take_trailing_comment(receivers), _take_trailing_comment(routes)
-    _give_leading_comment(config, "receivers", _remove_owned(receivers, _is_our_receiver, base_name, "receivers"))
-    ours_before = len(routes)
+    routed = {item["receiver"] for item in _leading(routes, _is_our_route)}
     _give_leading_comment(route, "routes", _remove_owned(routes, _is_our_route, base_name, "route.routes",
                                                          leading_only=True))
-    if len(routes) < ours_before:
+    if routed:
         routes = _unwrap_base_routes(route, routes)
+    _give_leading_comment(config, "receivers", _remove_owned(
+        receivers, lambda item: _is_our_receiver(item, routed), base_name, "receivers"))
     _refuse_our_names_in_base_routes(route, base_name)
 
     # Our entries are many (1,000 lists is a real size) and plain: they are written as text
@@ -299,7 +300,26 @@ def _tls_config(server: EmailServer) -> dict | None:
 
 # -- the base and what we own in it ---------------------------------------------------------
 
+MAX_BASE_DEPTH = 100
+"""Nesting levels a base may have: fifty routes deep. Deeper, ruamel's recursive composer
+runs out of stack (after many seconds), and no Alertmanager config needs it."""
+
+
+def decode_base(data: bytes, name: str) -> str:
+    """The text of a base config read as bytes, or a BaseConfigError saying where it is not
+    UTF-8 (Alertmanager reads its config as UTF-8). For every command that reads a base."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        raise BaseConfigError(f"{name}:{line}:{column}: not UTF-8 text (byte 0x{data[exc.start]:02x}): save the "
+                              "base as UTF-8, as Alertmanager reads it") from None
+
+
 def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
+    _check_base_depth(text, name)
     try:
         config = yaml.load(text)
     except MarkedYAMLError as exc:
@@ -309,12 +329,32 @@ def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
         raise BaseConfigError(f"{where}: YAML syntax error: {problem}") from exc
     except YAMLError as exc:
         raise BaseConfigError(f"{name}: YAML error: {' '.join(str(exc).split())}") from exc
+    except ValueError as exc:  # an integer of more than 4,300 digits, among others
+        raise BaseConfigError(f"{name}: cannot read the base: {str(exc).split(';')[0]}") from exc
     if config is None:
         return None
     if not isinstance(config, CommentedMap):
         raise BaseConfigError(f"{name}:1:1: the base must be an Alertmanager config (a mapping with route, "
                               "receivers, ...)")
     return config
+
+
+def _check_base_depth(text: str, name: str) -> None:
+    """Count nesting on the event stream, which does not recurse, before composing."""
+    depth = 0
+    try:
+        for event in YAML(typ="safe", pure=True).parse(text):
+            kind = type(event).__name__
+            if kind in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > MAX_BASE_DEPTH:
+                    mark = event.start_mark
+                    raise BaseConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: nesting is deeper than the "
+                                          f"{MAX_BASE_DEPTH} levels a base may have")
+            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+    except YAMLError:
+        return  # a syntax error: the load reports it, located
 
 
 def _check_base_shape(config: CommentedMap, name: str) -> None:
@@ -351,9 +391,7 @@ def _remove_owned(entries: CommentedSeq, ours: Callable[[Any], bool], base_name:
     one of ours belongs to the entry after it (ruamel keeps it with the entry above), so it
     stays where it was; returns the one that belongs above the first entry left, for
     `_give_leading_comment`."""
-    count = 0
-    while count < len(entries) and ours(entries[count]):
-        count += 1
+    count = len(_leading(entries, ours))
     if not leading_only:
         for index in range(count, len(entries)):
             item = entries[index]
@@ -376,29 +414,40 @@ def _remove_owned(entries: CommentedSeq, ours: Callable[[Any], bool], base_name:
     return lead
 
 
+def _leading(entries: list, ours: Callable[[Any], bool]) -> list:
+    count = 0
+    while count < len(entries) and ours(entries[count]):
+        count += 1
+    return entries[:count]
+
+
 def _in_our_namespace(name: Any) -> bool:
     return isinstance(name, str) and name.startswith(PREFIX)
 
 
 _OUR_LIST_RECEIVER = re.compile(re.escape(PREFIX) + r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_OUR_EMAIL_KEYS = frozenset({"to", "send_resolved", "headers", "tls_config"})
+_OUR_EMAIL_KEYS = frozenset({"to", "send_resolved", "headers"})
 _OUR_ROUTE_KEYS = frozenset({"receiver", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval",
                              "continue"})
 
 
-def _is_our_receiver(item: Any) -> bool:
-    """A receiver exactly as a render writes it: the discard receiver, or one e-mail config
-    (to, send_resolved, headers, tls_config) named after a list."""
+def _is_our_receiver(item: Any, routed: set[str]) -> bool:
+    """A receiver exactly as a render writes it: the discard receiver, or, for a list whose
+    route (`routed`) a render wrote, one e-mail config with to, send_resolved, a To header
+    and perhaps tls_config."""
     if not isinstance(item, dict):
         return False
     name = item.get("name")
     if name == DISCARD_RECEIVER:
         return set(item) == {"name"}
-    if not isinstance(name, str) or not _OUR_LIST_RECEIVER.fullmatch(name) or set(item) != {"name", "email_configs"}:
+    if name not in routed or set(item) != {"name", "email_configs"}:
         return False
     configs = item["email_configs"]
-    return (isinstance(configs, list) and len(configs) == 1 and isinstance(configs[0], dict)
-            and "to" in configs[0] and set(configs[0]) <= _OUR_EMAIL_KEYS)
+    if not (isinstance(configs, list) and len(configs) == 1 and isinstance(configs[0], dict)):
+        return False
+    email = configs[0]
+    return (set(email) - {"tls_config"} == _OUR_EMAIL_KEYS and isinstance(email["headers"], dict)
+            and set(email["headers"]) == {"To"})
 
 
 def _is_our_route(item: Any) -> bool:
@@ -452,6 +501,9 @@ def _shift_comments(node: Any, by: int, seen: set[int] | None = None) -> None:
     ruamel writes a comment's first line at the token's column and the lines after it as
     they are; one token can hang in two places, and is shifted once."""
     seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
 
     def shift(token: Any, first_line_inline: bool) -> None:
         if isinstance(token, list):
@@ -505,9 +557,12 @@ def _move_key_comment(source: CommentedMap, target: CommentedMap, key: str) -> N
 def _refuse_our_names_in_base_routes(route: CommentedMap, base_name: str) -> None:
     """Every route left is the base's: none may send to a name of ours, which the render
     removes or replaces (the root may keep the discard receiver an earlier render gave it)."""
+    seen: set[int] = set()
+
     def visit(node: Any, path: str) -> None:
-        if not isinstance(node, dict):
+        if not isinstance(node, dict) or id(node) in seen:
             return
+        seen.add(id(node))
         receiver = node.get("receiver")
         if _in_our_namespace(receiver) and not (path == "route" and receiver == DISCARD_RECEIVER):
             raise BaseConfigError(
@@ -596,8 +651,13 @@ def _add_header_comment(config: CommentedMap, text: str) -> None:
         config.ca.comment[1] = [token, *(config.ca.comment[1] or ())]
 
 
-def _scrub_marks(node: Any) -> None:
-    """Remove every comment line an earlier render wrote, wherever ruamel attached it."""
+def _scrub_marks(node: Any, seen: set[int] | None = None) -> None:
+    """Remove every comment line an earlier render wrote, wherever ruamel attached it. A
+    node an alias shares is visited once (an alias bomb is cheap to write, not to walk)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, CommentedBase):
         comments = node.ca
         comments.comment = _scrub_slot(comments.comment)
@@ -607,10 +667,10 @@ def _scrub_marks(node: Any) -> None:
             comments.end = _scrub_slot(comments.end)
     if isinstance(node, dict):
         for value in node.values():
-            _scrub_marks(value)
+            _scrub_marks(value, seen)
     elif isinstance(node, list):
         for value in node:
-            _scrub_marks(value)
+            _scrub_marks(value, seen)
 
 
 def _scrub_slot(slot: Any) -> Any:
