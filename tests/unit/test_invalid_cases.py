@@ -28,7 +28,7 @@ REQUIRED_INVALID = {
     "no-recipients", "recipient-without-email", "kind-not-text", "port-not-integer", "several-unknown-fields",
     "bool-not-true-or-false", "not-utf8-after-bom", "server-typo-is-not-a-missing-server", "duration-out-of-range",
     "tab-indent", "wrong-indentation", "group-by-wildcard-and-labels", "list-named-discard", "server-without-lists",
-    "kubernetes-metadata",
+    "kubernetes-metadata", "group-by-empty",
 }
 REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders"}
 
