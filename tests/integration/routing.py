@@ -134,3 +134,34 @@ def receivers_reached(amtool: str, config_text: str, sets: Iterable[Labels]) -> 
             assert result.returncode == 0, f"amtool config routes test {dict(labels)}: {result.stderr}"
             answers.append(tuple(result.stdout.strip().split(",")))
         return answers
+
+
+def check_routing(amtool: str, base: str, rendered: str, lists: Iterable[tuple[str, tuple[str, ...]]],
+                  sets: list[dict[str, str]], base_answers: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Assert that for every label set the render reaches the base's receivers exactly as the
+    base alone does (order and repeats included), after exactly the lists whose matchers match
+    (`lists`: receiver name and matchers, in render order). A list with a regular expression
+    Python may read differently from Go is left out of the second check, not the first.
+    `base_answers` caches what the base alone reaches, keyed by `repr(labels)`."""
+    cache = {} if base_answers is None else base_answers
+    unknown = [labels for labels in sets if repr(sorted(labels.items())) not in cache]
+    for labels, answer in zip(unknown, receivers_reached(amtool, base, unknown)):
+        cache[repr(sorted(labels.items()))] = answer
+    lists = list(lists)
+    names = {name for name, _ in lists}
+    for labels, now in zip(sets, receivers_reached(amtool, rendered, sets)):
+        was = cache[repr(sorted(labels.items()))]
+        ours = [receiver for receiver in now if receiver in names]
+        assert now[len(ours):] == was, f"alert {labels}: the base reached {was}, the render {now}"
+        checkable = {name for name, matcher_texts in lists if _pythonic(matcher_texts)}
+        expected = [name for name, matcher_texts in lists if name in checkable and all_match(matcher_texts, labels)]
+        assert [n for n in ours if n in checkable] == [n for n in expected if n in checkable], \
+            f"alert {labels}: the lists reached are {ours}, their matchers say {expected}"
+
+
+def _pythonic(matcher_texts: Iterable[str]) -> bool:
+    for text in matcher_texts:
+        _, operator, value = parse_matcher(text)
+        if operator in ("=~", "!~") and not simple_regex(value):
+            return False
+    return True
