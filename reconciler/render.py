@@ -3,12 +3,15 @@
 Pure and deterministic: the same specs, base and options give the same bytes.
 
 What the reconciler owns in the rendered file, and replaces on every render:
-- the receivers named ``notify-reconciler/...`` (one per RecipientList, plus a
-  ``notify-reconciler/discard`` receiver when the reconciler had to make the root route);
+- the receivers it writes, named ``notify-reconciler/<list>`` (plus a
+  ``notify-reconciler/discard`` receiver when the reconciler had to make the root route),
+  recognised exactly; a base that uses that namespace for its own receivers is refused;
 - the routes to those receivers, placed first under ``route.routes`` with
-  ``continue: true`` so every list sees its alerts and the base's routes still apply;
-- a last route to the base's root receiver, so what no other route takes still reaches it
-  (a matching e-mail route would otherwise keep alerts from it);
+  ``continue: true`` so every list sees its alerts;
+- after them, when the base has its own root receiver, one route to that receiver that
+  matches everything, sets nothing and holds the base's routes as written: each alert walks
+  the base's tree exactly as it did in the base alone (`amtool config routes test` agrees,
+  tests/integration/test_routing_preserved.py);
 - the ``smtp_*`` keys of ``global`` (when an EmailServer exists).
 Everything else in the base (other receivers, routes, inhibit rules, templates, comments
 and key order) is kept as written. Rendering a base that already holds a render gives the
