@@ -107,3 +107,58 @@ def test_rendering_over_an_earlier_render_gives_the_render_of_the_clean_base(nam
     assert render_alertmanager_config(SPECS, once) == once
     disabled = parse_specs({"s.yaml": server(enabled="false").encode()})
     assert render_alertmanager_config(disabled, once) == render_alertmanager_config(disabled, BASES[name])
+
+
+GROUPING_BASE = """\
+route:
+  receiver: chat
+  group_by: [cluster]
+  routes:
+    - receiver: pager
+      matchers: [severity="page"]
+      continue: true
+    - receiver: dba
+      matchers: [team="db"]
+      routes:
+        - receiver: dba-night
+          matchers: [shift="night"]
+          group_by: [alertname]
+receivers: [{name: chat}, {name: pager}, {name: dba}, {name: dba-night}]
+"""
+
+
+def test_the_base_routes_group_alerts_as_before_on_the_real_alertmanager(tmp_path):
+    """Grouping is inherited from the root, and the route that holds the base's routes sets
+    none of its own: the real Alertmanager forms the same groups for the base's receivers."""
+    import json
+
+    from .services import Alertmanager, wait_until
+
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(GROUPING_BASE)
+    am = Alertmanager(require_binary("prometheus-alertmanager"), config, tmp_path / "data").start()
+    try:
+        am.post_alerts([{"labels": {"alertname": name, "cluster": cluster, **extra}}
+                        for name in ("A", "B") for cluster in ("c1", "c2")
+                        for extra in ({}, {"severity": "page"}, {"team": "db"}, {"team": "db", "shift": "night"},
+                                      {"team": "db", "severity": "page"})])
+
+        def groups() -> list[tuple[str, tuple, int]]:
+            found = json.loads(am.get("/api/v2/alerts/groups")[1])
+            return sorted((g["receiver"]["name"], tuple(sorted(g["labels"].items())), len(g["alerts"]))
+                          for g in found)
+
+        before = wait_until(lambda: groups() if sum(n for _, _, n in groups()) >= 24 else None, 10,
+                            "the base's groups")
+        config.write_text(render_alertmanager_config(SPECS, GROUPING_BASE))
+        assert am.reload()[0] == 200
+        def settled():  # every alert dispatched again, through the new routes
+            found = groups()
+            ours = [group for group in found if group[0].startswith(PREFIX)]
+            theirs = [group for group in found if not group[0].startswith(PREFIX)]
+            return theirs if ours and sum(n for _, _, n in theirs) >= sum(n for _, _, n in before) else None
+
+        assert wait_until(settled, 10, "the render's groups") == before
+        assert {r for r, _, _ in before} == {"chat", "pager", "dba", "dba-night"}
+    finally:
+        am.stop()
