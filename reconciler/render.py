@@ -127,6 +127,7 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     _give_leading_comment(route, "routes", _remove_owned(routes, _is_our_route, base_name, "route.routes",
                                                          leading_only=True))
     if routed:
+        _drop_old_fallback(route, routes)
         routes = _unwrap_base_routes(route, routes)
     _give_leading_comment(config, "receivers", _remove_owned(
         receivers, lambda item: _is_our_receiver(item, routed), base_name, "receivers"))
@@ -458,6 +459,16 @@ def _is_our_route(item: Any) -> bool:
     return (isinstance(item, dict) and isinstance(item.get("receiver"), str)
             and bool(_OUR_LIST_RECEIVER.fullmatch(item["receiver"])) and item.get("continue") is True
             and set(item) <= _OUR_ROUTE_KEYS)
+
+
+def _drop_old_fallback(route: CommentedMap, routes: CommentedSeq) -> None:
+    """Renders before the base's routes went under one route ended with a bare route to the
+    root's receiver, after the base's own routes: a render over such a render (whose routes of
+    ours were just removed) takes it away, as those renders did themselves."""
+    if len(routes) > 1 and isinstance(routes[-1], dict) and dict(routes[-1]) == {"receiver": route.get("receiver")}:
+        tail = _take_trailing_comment(routes[-1])
+        del routes[-1]
+        _give_trailing_comment(routes[-1], tail)
 
 
 def _unwrap_base_routes(route: CommentedMap, routes: CommentedSeq) -> CommentedSeq:

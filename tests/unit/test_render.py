@@ -486,3 +486,43 @@ def test_a_base_that_is_not_utf8_is_located():
         decode_base("route: {receiver: x}\n# café\n".encode("latin-1"), "base.yml")
     assert str(caught.value) == "base.yml:2:6: not UTF-8 text (byte 0xe9): save the base as UTF-8, as Alertmanager reads it"
     assert decode_base("# café\n".encode(), "base.yml") == "# café\n"
+
+
+OLD_FORMAT_RENDER = """\
+# managed by notify-reconciler: the notify-reconciler/* receivers, the routes to them and the global smtp_* keys come from the specs in git and are replaced on every render
+route:
+  receiver: chat
+  routes:
+    # managed by notify-reconciler: routes to notify-reconciler/* receivers
+    - receiver: notify-reconciler/ops
+      group_by: [alertname]
+      group_wait: 30s
+      group_interval: 5m
+      repeat_interval: 12h
+      continue: true
+    - receiver: pager
+      matchers: [severity="page"]
+      continue: true
+    # managed by notify-reconciler: what no route above took still reaches the root receiver
+    - receiver: chat
+receivers:
+  - {name: chat}
+  - {name: pager}
+  # managed by notify-reconciler: notify-reconciler/* receivers
+  - name: notify-reconciler/ops
+    email_configs:
+      - to: o@example.com
+        send_resolved: true
+        headers:
+          To: o@example.com
+"""
+"""What renders wrote before the base's routes went under one route: a last bare route to the
+root receiver, after the base's own."""
+
+
+def test_a_render_over_an_old_format_render_gives_the_render_of_the_clean_base():
+    clean = ("route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      matchers: [severity=\"page\"]\n"
+             "      continue: true\nreceivers:\n  - {name: chat}\n  - {name: pager}\n")
+    specs = specs_of(SERVER, OPS)
+    assert render_alertmanager_config(specs, OLD_FORMAT_RENDER, options=OPTIONS) == \
+        render_alertmanager_config(specs, clean, options=OPTIONS)
