@@ -74,6 +74,24 @@ def test_a_full_disk_behind_output_is_exit_2_and_leaves_the_old_file(tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
 
 
+def test_no_room_for_the_amtool_check_is_exit_2_with_a_message(tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    require_root("to mount a small tmpfs")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(mount)], check=True)
+    try:
+        subprocess.run(["dd", "if=/dev/zero", f"of={mount / 'filler'}", "bs=4k"], capture_output=True)
+        monkeypatch.setattr(tempfile, "tempdir", str(mount))  # where the candidate for amtool goes
+        assert main(["render", str(EXAMPLE)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == f"cannot run amtool check-config: No space left on device (the temporary folder {mount})\n"
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
 def test_a_base_that_is_not_utf8_is_a_located_error(tmp_path):
     base = tmp_path / "base.yml"
     base.write_bytes("route: {receiver: chat}\nreceivers: [{name: chat}]\n# café\n".encode("latin-1"))
