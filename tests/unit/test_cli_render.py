@@ -22,3 +22,16 @@ def test_render_and_secret_do_not_depend_on_the_machine_that_ran_them(monkeypatc
             assert host not in out and "smtp_hello" not in out
             outputs.append(out)
     assert outputs[:3] == outputs[3:]
+
+
+def test_diff_against_a_render_made_on_another_machine_is_no_change(tmp_path, monkeypatch, capsys):
+    output = tmp_path / "alertmanager.yml"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {tmp_path}}}\ntarget: {{output: {output}, base: {EXAMPLE_BASE}, "
+                      f"alertmanagers: []}}\nstateDir: {tmp_path / 'state'}\n")
+    monkeypatch.setattr(socket, "gethostname", lambda: "ci-runner-7")
+    assert main(["render", str(EXAMPLE), "--base", str(EXAMPLE_BASE), "-o", str(output)]) == 0
+    monkeypatch.setattr(socket, "gethostname", lambda: "alice-laptop")
+    capsys.readouterr()
+    assert main(["diff", str(EXAMPLE), "--config", str(config)]) == 0
+    assert capsys.readouterr().out == ""
