@@ -63,7 +63,7 @@ from reconciler.source import read_spec_folder  # noqa: E402
 
 HEAD = ("# yaml-language-server: $schema=../../schemas/document.json\n"
         "apiVersion: notify-reconciler/v1\n")
-OPTIONS = RenderOptions(hello_default="bench")
+OPTIONS = RenderOptions()
 
 
 class Failed(Exception):

@@ -19,12 +19,14 @@ from typing import Sequence
 from . import __version__
 from .config import Config, parse_config
 from .diff import colourise, unified_diff
-from .errors import (BaseConfigError, CommitRejected, ConfigError, EnvironmentProblem, Location, MailError,
-                     ReconcilerError, SpecError, SpecErrors)
+from .errors import (BaseConfigError, CommitRejected, ConfigError, DeployError, EnvironmentProblem, Location,
+                     MailError, ReconcilerError, SpecError, SpecErrors)
 from .files import write_atomically
 from .model import Specs
 from .pipeline import parse_specs
-from .render import RenderOptions, password_file_for, render_alertmanager_config, render_kubernetes_secret
+from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config,
+                     render_kubernetes_secret)
+from .render_check import check_render
 from .reconcile import Host, file_target, read_base, reconcile, render_options, source_for
 from .schema import email_problem
 from .source import Committed, committed_specs, read_spec_folder
@@ -180,9 +182,23 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     specs = _load_specs(args.dir)
-    base_text = _read_text(args.base) if args.base else None
-    options = RenderOptions(hello_default=socket.gethostname())
+    server = specs.server
+    if args.format == "secret" and server is not None and server.username and server.password_env:
+        # passwordEnv becomes a file the daemon writes on its own host: no pod has it.
+        where = server.location
+        shown = Location(os.path.normpath(os.path.join(args.dir, where.file)), where.line, where.column)
+        _print_errors([f"{shown}: spec.passwordEnv: a variable of the daemon's host cannot reach the Alertmanager "
+                       "pod a Secret runs in: use passwordFile with the path where the pod mounts the password "
+                       "(prometheus-operator: spec.secrets mounts /etc/alertmanager/secrets/<secret>/<key>)"])
+        return EXIT_INVALID
+    base_text = decode_base(_read_bytes(args.base), args.base) if args.base else None
+    options = RenderOptions()
     text = render_alertmanager_config(specs, base_text, base_name=args.base or "base", options=options)
+    try:
+        check_render(text, base_text, args.base or "base")  # what apply would refuse, render refuses too
+    except DeployError as exc:
+        _print_errors([str(exc)])
+        return EXIT_INVALID
     if args.format == "secret":
         text = render_kubernetes_secret(text, name=args.secret_name, namespace=args.namespace)
         password_file = password_file_for(specs.server, options) if specs.server and specs.server.username else None
@@ -194,8 +210,22 @@ def _render(args: argparse.Namespace) -> int:
     if args.output:
         write_atomically(args.output, text, new_mode=0o644)
     else:
-        sys.stdout.write(text)
+        _write_stdout(text)
     return EXIT_OK
+
+
+def _write_stdout(text: str) -> None:
+    """Write and flush now, so that a full disk or a closed pipe is an error we report (exit
+    2), not a traceback from the interpreter's own flush at exit."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        try:  # what is still buffered must not fail again at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        raise EnvironmentProblem(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 def _diff(args: argparse.Namespace) -> int:

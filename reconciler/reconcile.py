@@ -26,11 +26,11 @@ from typing import Callable, Mapping
 
 from .config import Config
 from .deploy import AlertmanagerFileTarget, Target
-from .errors import (BaseConfigError, CommitRejected, EnvironmentProblem, ReconcilerError, SourceError,
+from .errors import (CommitRejected, EnvironmentProblem, ReconcilerError, SourceError,
                      TransientDeployError)
 from .model import Specs
 from .pipeline import ParseCache
-from .render import RenderCache, RenderOptions, render_config
+from .render import RenderCache, RenderOptions, decode_base, render_config
 from .source import GitSource, committed_specs
 from .state import Attempt, State, TargetStatus, load_state, save_state
 from .values import Deployment, Outcome, Reason, Result, Revision, describe
@@ -149,11 +149,10 @@ def read_base(path: str | None) -> str | None:
     if not path:
         return None
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise BaseConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save the base config as UTF-8") from None
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot read the base config: {exc.strerror}") from exc
+    return decode_base(data, path)
 
 
 def _record(state: State, config: Config, host: Host, outcome: Outcome, digest: str | None) -> Outcome:

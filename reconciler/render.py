@@ -3,12 +3,15 @@
 Pure and deterministic: the same specs, base and options give the same bytes.
 
 What the reconciler owns in the rendered file, and replaces on every render:
-- the receivers named ``notify-reconciler/...`` (one per RecipientList, plus a
-  ``notify-reconciler/discard`` receiver when the reconciler had to make the root route);
+- the receivers it writes, named ``notify-reconciler/<list>`` (plus a
+  ``notify-reconciler/discard`` receiver when the reconciler had to make the root route),
+  recognised exactly; a base that uses that namespace for its own receivers is refused;
 - the routes to those receivers, placed first under ``route.routes`` with
-  ``continue: true`` so every list sees its alerts and the base's routes still apply;
-- a last route to the base's root receiver, so what no other route takes still reaches it
-  (a matching e-mail route would otherwise keep alerts from it);
+  ``continue: true`` so every list sees its alerts;
+- after them, when the base has its own root receiver, one route to that receiver that
+  matches everything, sets nothing and holds the base's routes as written: each alert walks
+  the base's tree exactly as it did in the base alone (`amtool config routes test` agrees,
+  tests/integration/test_routing_preserved.py);
 - the ``smtp_*`` keys of ``global`` (when an EmailServer exists).
 Everything else in the base (other receivers, routes, inhibit rules, templates, comments
 and key order) is kept as written. Rendering a base that already holds a render gives the
@@ -28,7 +31,7 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
@@ -52,8 +55,6 @@ MAX_HEADER_LINE = 998
 class RenderOptions:
     """What the render needs from the host it runs on, passed in to keep it pure."""
 
-    hello_default: str | None = None
-    """EHLO name when the EmailServer sets none (the daemon passes this host's name)."""
     secrets_dir: str = "/var/lib/notify-reconciler/secrets"
     """Where `apply` writes a password taken from passwordEnv; the render names the file."""
 
@@ -86,13 +87,13 @@ class Rendered:
     """Per RecipientList, in order: its route and its receiver, as the lines spliced in."""
     fixed: str
     """Our receivers that belong to no list (the discard receiver), as spliced."""
-    fallback: str = ""
-    """The last route, to the base's root receiver, as spliced (see render_config)."""
+    wrapped: bool = False
+    """The base's routes are nested under one route to its root receiver (see render_config)."""
 
     def with_lists(self, lists: list[tuple[str, str]]) -> str:
         """The config with only these lists' routes and receivers: a valid config on its own,
         since each list's route names only its own receiver."""
-        return _assemble(self.skeleton, lists, self.fixed, self.fallback)
+        return _assemble(self.skeleton, lists, self.fixed, wrapped=self.wrapped)
 
 
 class CachedPart(NamedTuple):
@@ -130,22 +131,29 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     # A comment or blank line after the last entry belongs to the end of the list, not to
     # that entry: keep it at the end while our entries come and go.
     receivers_tail, routes_tail = _take_trailing_comment(receivers), _take_trailing_comment(routes)
-    _give_leading_comment(config, "receivers", _remove_owned(receivers, "name"))
-    _give_leading_comment(route, "routes", _remove_owned(routes, "receiver"))
+    routed = {item["receiver"] for item in _leading(routes, _is_our_route)}
+    _give_leading_comment(route, "routes", _remove_owned(routes, _is_our_route, base_name, "route.routes",
+                                                         leading_only=True))
+    if routed:
+        _drop_old_fallback(route, routes)
+        routes = _unwrap_base_routes(route, routes)
+    _give_leading_comment(config, "receivers", _remove_owned(
+        receivers, lambda item: _is_our_receiver(item, routed), base_name, "receivers"))
+    _refuse_our_names_in_base_routes(route, base_name)
 
     # Our entries are many (1,000 lists is a real size) and plain: they are written as text
     # into the dump, and only a placeholder goes through ruamel's much slower round-trip emitter.
-    discard = route.get("receiver", "").startswith(PREFIX)
+    discard = route["receiver"] == DISCARD_RECEIVER
     lists = specs.lists if specs.email_enabled else ()
     # In Alertmanager a child route that matches, even with `continue: true`, keeps the alert
-    # from its parent's receiver. So that an e-mail list does not take alerts away from the
-    # base's root receiver ("anything not routed elsewhere goes to chat"), a last route sends
-    # what no other route took to that receiver, as the root itself would have.
-    fallback = bool(lists) and not discard
-    if fallback:
-        if routes and isinstance(routes[-1], dict) and dict(routes[-1]) == {"receiver": route["receiver"]}:
-            del routes[-1]  # the one an earlier render added
-        routes.append(_PLACEHOLDER.format("fallback"))
+    # from its parent's receiver; and once a base route with `continue: true` matched, every
+    # later sibling is tried too. So that the e-mail lists change nothing the base routes,
+    # the base's routes move, as written, under one child of the root that matches every
+    # alert and names the root's receiver: ours go before it with `continue: true`, and each
+    # alert then walks the base's tree exactly as before (that child sets nothing of its own,
+    # so it inherits grouping and timing from the root like the base's routes did).
+    if lists and not discard:
+        routes = _wrap_base_routes(route, routes)
     if lists:
         routes.insert(0, _PLACEHOLDER.format("routes"))
     if lists or discard:
@@ -154,15 +162,13 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     _give_trailing_comment(routes, routes_tail)
     if not routes:
         del route["routes"]
-    skeleton = _keep_comment_with_first_route(_dump(yaml, config))
+    skeleton = _dump(yaml, config)
     placed = [match.group("name") for match in _PLACEHOLDER_LINE.finditer(skeleton)]
-    expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else []) + (
-        ["fallback"] if fallback else [])
+    expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else [])
     assert sorted(placed) == sorted(expected), f"placeholders {placed} in the dump, expected {expected}"
 
     route_dash, receiver_dash = _placeholder_indent(skeleton, "routes"), _placeholder_indent(skeleton, "receivers")
     fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard else ""
-    fallback_route = "".join(_item_lines({"receiver": route["receiver"]}, route_dash)) if fallback else ""
     parts = []
     kept = RenderCache()
     tls = _tls_config(specs.server) if specs.server is not None else None
@@ -181,7 +187,8 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     if cache is not None:
         cache.clear()
         cache.update(kept)
-    return Rendered(_assemble(skeleton, parts, fixed, fallback_route), skeleton, tuple(parts), fixed, fallback_route)
+    return Rendered(_assemble(skeleton, parts, fixed, wrapped=bool(lists) and not discard), skeleton, tuple(parts),
+                    fixed, bool(lists) and not discard)
 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
@@ -215,9 +222,10 @@ def _set_smtp_globals(config: CommentedMap, server: EmailServer, options: Render
         ("smtp_smarthost", server.smarthost),
         ("smtp_from", server.sender),
     ]
-    hello = server.hello or options.hello_default
-    if hello:
-        ours.append(("smtp_hello", hello))
+    # Only when the spec names one: a render must not depend on the machine that made it
+    # (CI, a laptop, the daemon's host); without it Alertmanager says "localhost".
+    if server.hello:
+        ours.append(("smtp_hello", server.hello))
     if server.username:
         ours.append(("smtp_auth_username", server.username))
         password_file = password_file_for(server, options)
@@ -235,7 +243,7 @@ def _root_route(config: CommentedMap, specs: Specs) -> CommentedMap:
     if route is None:
         route = CommentedMap(receiver=DISCARD_RECEIVER)
         config.insert(_key_index_after(config, "global"), "route", route)
-    if route.get("receiver", "").startswith(PREFIX):
+    if route.get("receiver") == DISCARD_RECEIVER:
         # Our own root (no base, or a base that is an earlier render): keep it in step with
         # the policy so a re-render cannot leave stale values behind.
         route["receiver"] = DISCARD_RECEIVER
@@ -321,7 +329,26 @@ def _tls_config(server: EmailServer) -> dict | None:
 
 # -- the base and what we own in it ---------------------------------------------------------
 
+MAX_BASE_DEPTH = 100
+"""Nesting levels a base may have: fifty routes deep. Deeper, ruamel's recursive composer
+runs out of stack (after many seconds), and no Alertmanager config needs it."""
+
+
+def decode_base(data: bytes, name: str) -> str:
+    """The text of a base config read as bytes, or a BaseConfigError saying where it is not
+    UTF-8 (Alertmanager reads its config as UTF-8). For every command that reads a base."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        raise BaseConfigError(f"{name}:{line}:{column}: not UTF-8 text (byte 0x{data[exc.start]:02x}): save the "
+                              "base as UTF-8, as Alertmanager reads it") from None
+
+
 def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
+    _check_base_depth(text, name)
     try:
         config = yaml.load(text)
     except MarkedYAMLError as exc:
@@ -331,12 +358,32 @@ def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
         raise BaseConfigError(f"{where}: YAML syntax error: {problem}") from exc
     except YAMLError as exc:
         raise BaseConfigError(f"{name}: YAML error: {' '.join(str(exc).split())}") from exc
+    except ValueError as exc:  # an integer of more than 4,300 digits, among others
+        raise BaseConfigError(f"{name}: cannot read the base: {str(exc).split(';')[0]}") from exc
     if config is None:
         return None
     if not isinstance(config, CommentedMap):
         raise BaseConfigError(f"{name}:1:1: the base must be an Alertmanager config (a mapping with route, "
                               "receivers, ...)")
     return config
+
+
+def _check_base_depth(text: str, name: str) -> None:
+    """Count nesting on the event stream, which does not recurse, before composing."""
+    depth = 0
+    try:
+        for event in YAML(typ="safe", pure=True).parse(text):
+            kind = type(event).__name__
+            if kind in ("MappingStartEvent", "SequenceStartEvent"):
+                depth += 1
+                if depth > MAX_BASE_DEPTH:
+                    mark = event.start_mark
+                    raise BaseConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: nesting is deeper than the "
+                                          f"{MAX_BASE_DEPTH} levels a base may have")
+            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+                depth -= 1
+    except YAMLError:
+        return  # a syntax error: the load reports it, located
 
 
 def _check_base_shape(config: CommentedMap, name: str) -> None:
@@ -352,6 +399,10 @@ def _check_base_shape(config: CommentedMap, name: str) -> None:
             raise BaseConfigError(f"{name}:{_line_of(route, 'routes')}: route.routes: must be a list")
         if "receiver" in route and not isinstance(route["receiver"], str):
             raise BaseConfigError(f"{name}:{_line_of(route, 'receiver')}: route.receiver: must be a receiver name")
+        if not route.get("receiver"):
+            raise BaseConfigError(f"{name}:{_line_of(config, 'route')}: route: the root route has no receiver, which "
+                                  "Alertmanager requires (it gets every alert no other route takes): add `receiver: "
+                                  "<name>` naming one of the base's receivers")
 
 
 def _receivers(config: CommentedMap) -> CommentedSeq:
@@ -361,14 +412,28 @@ def _receivers(config: CommentedMap) -> CommentedSeq:
     return config["receivers"]
 
 
-def _remove_owned(entries: CommentedSeq, name_key: str) -> str:
-    """Remove our entries. A comment that stood below one of them belongs to the entry after
-    it (ruamel keeps it with the entry above), so it stays where it was; returns the one that
-    belongs above the first entry left, for `_give_leading_comment`."""
+def _remove_owned(entries: CommentedSeq, ours: Callable[[Any], bool], base_name: str, where: str,
+                  leading_only: bool = False) -> str:
+    """Remove our entries: those `ours` recognises (with `leading_only`, only the run of them
+    at the start, where a render puts them). One that only carries a name of ours is the
+    base's, and is refused: the render would drop or replace it. A comment that stood below
+    one of ours belongs to the entry after it (ruamel keeps it with the entry above), so it
+    stays where it was; returns the one that belongs above the first entry left, for
+    `_give_leading_comment`."""
+    count = len(_leading(entries, ours))
+    if not leading_only:
+        for index in range(count, len(entries)):
+            item = entries[index]
+            if not ours(item) and isinstance(item, dict) and _in_our_namespace(item.get("name")):
+                raise BaseConfigError(
+                    f"{base_name}:{_line_of(item, 'name')}: {where}[{index}].name: {item.get('name')!r} is a name "
+                    f"notify-reconciler keeps for the receivers it writes ({PREFIX}<list>, {DISCARD_RECEIVER}), "
+                    "and this one is not one of them: give your receiver (and its routes) a name that does not "
+                    f"start with {PREFIX!r}")
     lead = ""
     for index in reversed(range(len(entries))):
         item = entries[index]
-        if isinstance(item, dict) and str(item.get(name_key, "")).startswith(PREFIX):
+        if (index < count) if leading_only else ours(item):
             tail = _take_trailing_comment(item)
             del entries[index]
             if index > 0:
@@ -376,6 +441,178 @@ def _remove_owned(entries: CommentedSeq, name_key: str) -> str:
             else:
                 lead = tail
     return lead
+
+
+def _leading(entries: list, ours: Callable[[Any], bool]) -> list:
+    count = 0
+    while count < len(entries) and ours(entries[count]):
+        count += 1
+    return entries[:count]
+
+
+def _in_our_namespace(name: Any) -> bool:
+    return isinstance(name, str) and name.startswith(PREFIX)
+
+
+_OUR_LIST_RECEIVER = re.compile(re.escape(PREFIX) + r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_OUR_EMAIL_KEYS = frozenset({"to", "send_resolved", "headers"})
+_OUR_ROUTE_KEYS = frozenset({"receiver", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval",
+                             "continue"})
+
+
+def _is_our_receiver(item: Any, routed: set[str]) -> bool:
+    """A receiver exactly as a render writes it: the discard receiver, or, for a list whose
+    route (`routed`) a render wrote, one e-mail config with to, send_resolved, a To header
+    and perhaps tls_config."""
+    if not isinstance(item, dict):
+        return False
+    name = item.get("name")
+    if name == DISCARD_RECEIVER:
+        return set(item) == {"name"}
+    if name not in routed or set(item) != {"name", "email_configs"}:
+        return False
+    configs = item["email_configs"]
+    if not (isinstance(configs, list) and len(configs) == 1 and isinstance(configs[0], dict)):
+        return False
+    email = configs[0]
+    return (set(email) - {"tls_config"} == _OUR_EMAIL_KEYS and isinstance(email["headers"], dict)
+            and set(email["headers"]) == {"To"})
+
+
+def _is_our_route(item: Any) -> bool:
+    """A route exactly as a render writes it: to a list's receiver, continuing."""
+    return (isinstance(item, dict) and isinstance(item.get("receiver"), str)
+            and bool(_OUR_LIST_RECEIVER.fullmatch(item["receiver"])) and item.get("continue") is True
+            and set(item) <= _OUR_ROUTE_KEYS)
+
+
+def _drop_old_fallback(route: CommentedMap, routes: CommentedSeq) -> None:
+    """Renders before the base's routes went under one route ended with a bare route to the
+    root's receiver, after the base's own routes: a render over such a render (whose routes of
+    ours were just removed) takes it away, as those renders did themselves."""
+    if len(routes) > 1 and isinstance(routes[-1], dict) and dict(routes[-1]) == {"receiver": route.get("receiver")}:
+        tail = _take_trailing_comment(routes[-1])
+        del routes[-1]
+        _give_trailing_comment(routes[-1], tail)
+
+
+def _unwrap_base_routes(route: CommentedMap, routes: CommentedSeq) -> CommentedSeq:
+    """Undo `_wrap_base_routes` of an earlier render (whose own routes were just removed from
+    before it): the one route left, to the root's receiver and setting nothing else, gives
+    back the base's routes it holds."""
+    if len(routes) != 1 or not isinstance(routes[0], dict) or set(routes[0]) - {"receiver", "routes"} \
+            or routes[0].get("receiver") != route.get("receiver"):
+        return routes
+    wrapper = routes[0]
+    inner = wrapper.get("routes")
+    if not isinstance(inner, list):
+        inner = CommentedSeq()
+    inner = inner if isinstance(inner, CommentedSeq) else CommentedSeq(inner)
+    _move_key_comment(wrapper, route, "routes")
+    _shift_comments(inner, -_NESTED)
+    route["routes"] = inner
+    inner.fa.set_block_style()
+    return inner
+
+
+def _wrap_base_routes(route: CommentedMap, routes: CommentedSeq) -> CommentedSeq:
+    """The root's routes, moved under one new child of the root that names the root's
+    receiver; returns the root's new list of routes, holding only that child."""
+    wrapper = CommentedMap(receiver=route["receiver"])
+    if routes:
+        wrapper["routes"] = routes
+        _move_key_comment(route, wrapper, "routes")
+        _shift_comments(routes, _NESTED)
+    wrapper.fa.set_block_style()
+    outer = CommentedSeq([wrapper])
+    outer.fa.set_block_style()
+    route["routes"] = outer
+    return outer
+
+
+_NESTED = 4
+"""How much deeper the base's routes sit under the wrapper: `routes:` and its sequence indent."""
+
+
+def _shift_comments(node: Any, by: int, seen: set[int] | None = None) -> None:
+    """Indent every whole-line comment in `node` by `by` columns (or less, when negative), so
+    comments moved one level deeper or shallower with their routes stay in line with them.
+    ruamel writes a comment's first line at the token's column and the lines after it as
+    they are; one token can hang in two places, and is shifted once."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+
+    def shift(token: Any, first_line_inline: bool) -> None:
+        if isinstance(token, list):
+            for item in token:
+                shift(item, False)
+            return
+        if not isinstance(token, CommentToken) or id(token) in seen:
+            return
+        seen.add(id(token))
+        lines = token.value.split("\n")
+        for index, line in enumerate(lines):
+            if index == 0 and (first_line_inline or line.startswith("#")):
+                if line.startswith("#") and not first_line_inline:
+                    token.column = max(0, token.column + by)
+                continue
+            if not line.lstrip().startswith("#"):
+                continue
+            if by > 0:
+                lines[index] = " " * by + line
+            else:
+                lines[index] = line[min(-by, len(line) - len(line.lstrip(" "))):]
+        token.value = "\n".join(lines)
+
+    if isinstance(node, CommentedBase):
+        inline_slot = 2 if isinstance(node, CommentedMap) else 0
+        comments = node.ca
+        if comments.comment:
+            shift(comments.comment[0], True)
+            for slot in comments.comment[1:]:
+                shift(slot, False)
+        for slots in comments.items.values():
+            for index, slot in enumerate(slots):
+                shift(slot, index == inline_slot)
+    if isinstance(node, dict):
+        for value in node.values():
+            _shift_comments(value, by, seen)
+    elif isinstance(node, list):
+        for value in node:
+            _shift_comments(value, by, seen)
+
+
+def _move_key_comment(source: CommentedMap, target: CommentedMap, key: str) -> None:
+    """Move the comment that stands between `key:` and its first entry ("# pages go to the
+    pager" above the first route) from `source` to `target`, so it stays with that entry."""
+    slot = source.ca.items.get(key)
+    if slot and len(slot) > 3 and slot[3]:
+        target.ca.items.setdefault(key, [None, None, None, None])[3] = slot[3]
+        slot[3] = None
+
+
+def _refuse_our_names_in_base_routes(route: CommentedMap, base_name: str) -> None:
+    """Every route left is the base's: none may send to a name of ours, which the render
+    removes or replaces (the root may keep the discard receiver an earlier render gave it)."""
+    seen: set[int] = set()
+
+    def visit(node: Any, path: str) -> None:
+        if not isinstance(node, dict) or id(node) in seen:
+            return
+        seen.add(id(node))
+        receiver = node.get("receiver")
+        if _in_our_namespace(receiver) and not (path == "route" and receiver == DISCARD_RECEIVER):
+            raise BaseConfigError(
+                f"{base_name}:{_line_of(node, 'receiver')}: {path}.receiver: {receiver!r} is a receiver "
+                f"notify-reconciler writes and replaces on every render (names starting with {PREFIX!r} are "
+                "its own): route to a receiver of your own instead")
+        children = node.get("routes")
+        if isinstance(children, list):
+            for index, child in enumerate(children):
+                visit(child, f"{path}.routes[{index}]")
+    visit(route, "route")
 
 
 def _give_leading_comment(parent: CommentedMap, key: str, text: str) -> None:
@@ -453,8 +690,13 @@ def _add_header_comment(config: CommentedMap, text: str) -> None:
         config.ca.comment[1] = [token, *(config.ca.comment[1] or ())]
 
 
-def _scrub_marks(node: Any) -> None:
-    """Remove every comment line an earlier render wrote, wherever ruamel attached it."""
+def _scrub_marks(node: Any, seen: set[int] | None = None) -> None:
+    """Remove every comment line an earlier render wrote, wherever ruamel attached it. A
+    node an alias shares is visited once (an alias bomb is cheap to write, not to walk)."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, CommentedBase):
         comments = node.ca
         comments.comment = _scrub_slot(comments.comment)
@@ -464,10 +706,10 @@ def _scrub_marks(node: Any) -> None:
             comments.end = _scrub_slot(comments.end)
     if isinstance(node, dict):
         for value in node.values():
-            _scrub_marks(value)
+            _scrub_marks(value, seen)
     elif isinstance(node, list):
         for value in node:
-            _scrub_marks(value)
+            _scrub_marks(value, seen)
 
 
 def _scrub_slot(slot: Any) -> Any:
@@ -491,20 +733,8 @@ def _scrub_slot(slot: Any) -> Any:
 # -- our entries, written as text ------------------------------------------------------------
 
 _PLACEHOLDER = "notify-reconciler-generated-{}-go-here"
-_PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers|fallback)-go-here\n",
+_PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers)-go-here\n",
                                re.MULTILINE)
-
-
-_COMMENT_ABOVE_OUR_ROUTES = re.compile(r"^(?P<comment>(?:[ \t]*#.*\n|[ \t]*\n)+)"
-                                       r"(?P<placeholder> *- notify-reconciler-generated-routes-go-here\n)",
-                                       re.MULTILINE)
-
-
-def _keep_comment_with_first_route(skeleton: str) -> str:
-    """Our routes go first under route.routes, where ruamel writes the comment that stood
-    above the base's first route ("# Watchdog: dead man's switch only"). Put it back above
-    that route, after ours."""
-    return _COMMENT_ABOVE_OUR_ROUTES.sub(lambda m: m.group("placeholder") + m.group("comment"), skeleton, count=1)
 
 
 def _placeholder_indent(skeleton: str, name: str) -> int:
@@ -512,17 +742,21 @@ def _placeholder_indent(skeleton: str, name: str) -> int:
     return len(match.group(1)) if match else 0
 
 
-def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str,
-              fallback: str) -> str:
+def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str, *,
+              wrapped: bool = False) -> str:
     """Put our routes and receivers where the skeleton's placeholders are, formatted as
     ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
-    blocks = {"routes": (f"{MARK}: routes to {PREFIX}* receivers", [route for route, _ in lists]),
-              "receivers": (f"{MARK}: {PREFIX}* receivers", [fixed] + [receiver for _, receiver in lists]),
-              "fallback": (f"{MARK}: what no route above took still reaches the root receiver", [fallback])}
     pieces, position = [], 0
     for match in _PLACEHOLDER_LINE.finditer(skeleton):  # in the skeleton: a few kB, not the 2 MB result
-        comment, lines = blocks[match.group("name")]
-        pieces += [skeleton[position:match.start()], match.group("indent"), f"# {comment}\n", *lines]
+        indent = match.group("indent")
+        if match.group("name") == "routes":
+            lines = [f"{indent}# {MARK}: routes to {PREFIX}* receivers\n", *(route for route, _ in lists)]
+            if wrapped:
+                lines.append(f"{indent}# {MARK}: the base's own routes, as written, under one route to its "
+                             "root receiver\n")
+        else:
+            lines = [f"{indent}# {MARK}: {PREFIX}* receivers\n", fixed, *(receiver for _, receiver in lists)]
+        pieces += [skeleton[position:match.start()], *lines]
         position = match.end()
     pieces.append(skeleton[position:])
     return "".join(pieces)

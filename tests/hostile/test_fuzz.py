@@ -26,8 +26,10 @@ from hypothesis import strategies as st
 
 from reconciler.errors import SpecErrors
 from reconciler.pipeline import parse_specs
-from reconciler.render import RenderOptions, render_alertmanager_config
+from reconciler.render import PREFIX, RenderOptions, render_alertmanager_config
+from tests.integration.routing import check_routing, label_sets, matchers_of_config
 from tests.integration.services import require_binary
+from tests.integration.test_routing_preserved import BASES
 
 HANG_SECONDS = 10.0
 MEMORY_BYTES = 32 * 1024 * 1024
@@ -101,9 +103,30 @@ def amtool_refusal(amtool: str, text: str) -> str:
     return _amtool_verdicts[text]
 
 
-def outcome(files: dict[str, bytes], amtool: str) -> str:
+ROUTING_BUDGET = {"renders": 15}
+"""How many accepted specs per test run also get their routing compared (each costs about
+ten `amtool config routes test` calls); the rest get `check-config` only."""
+ROUTING_BASE = BASES["nested, continue at every level, legacy match"]
+_base_answers: dict[str, tuple[str, ...]] = {}
+
+
+def routing_meaning(amtool: str, specs, base: str = ROUTING_BASE, sets_per_render: int = 10) -> None:
+    """The differential half: what Alertmanager makes of the render (`amtool config routes
+    test`) for label sets drawn from every matcher must be what the specs and the base say:
+    the base's receivers exactly as the base alone reaches them, after exactly the lists whose
+    matchers match."""
+    text = render_alertmanager_config(specs, base)
+    assert not amtool_refusal(amtool, text), amtool_refusal(amtool, text)
+    lists = [(PREFIX + item.name, tuple(item.matchers)) for item in (specs.lists if specs.email_enabled else ())]
+    every_matcher = matchers_of_config(base) + [m for _, matchers in lists for m in matchers]
+    sets = label_sets(every_matcher, limit=sets_per_render)
+    check_routing(amtool, base, text, lists, sets, _base_answers if base == ROUTING_BASE else None)
+
+
+def outcome(files: dict[str, bytes], amtool: str, routing: bool = False) -> str:
     """"rejected" with every error located in one of `files`, or "accepted" with a render
-    amtool accepts."""
+    amtool accepts (and, with `routing` and while the budget lasts, whose routing means what
+    the specs say)."""
     with bounded():
         try:
             specs = parse_specs(files)
@@ -111,7 +134,7 @@ def outcome(files: dict[str, bytes], amtool: str) -> str:
             errors = exc.errors
         else:
             errors = []
-            text = render_alertmanager_config(specs, options=RenderOptions(hello_default="fuzz"))
+            text = render_alertmanager_config(specs, options=RenderOptions())
     if errors:
         for error in errors:
             if error.file == ".":
@@ -123,7 +146,14 @@ def outcome(files: dict[str, bytes], amtool: str) -> str:
         return "rejected"
     refusal = amtool_refusal(amtool, text)
     assert not refusal, f"validation accepted the specs but amtool refused the render:\n{refusal}\n{text}"
+    if routing and ROUTING_BUDGET["renders"] > 0 and text not in _routed:
+        ROUTING_BUDGET["renders"] -= 1
+        _routed.add(text)
+        routing_meaning(amtool, specs)
     return "accepted"
+
+
+_routed: set[str] = set()
 
 
 def test_the_bounds_fail_a_hang_and_a_memory_blow_up():
@@ -355,11 +385,47 @@ def test_near_valid_specs_end_in_a_located_error_or_a_render_amtool_accepts(amto
     @settings(FUZZ, max_examples=300)
     @given(near_valid_repos())
     def one_repo(files):
-        outcomes.append(outcome(files, amtool))
+        outcomes.append(outcome(files, amtool, routing=True))
 
     one_repo()
     # Near-valid must stay near: if most inputs stopped being accepted, amtool would go unasked.
     assert outcomes.count("accepted") >= len(outcomes) // 4, f"{outcomes.count('accepted')} of {len(outcomes)}"
+
+
+# -- routing: what Alertmanager reads is what the specs say, and the base keeps its meaning -------
+
+ROUTING_LABELS = st.sampled_from(["team", "severity", "alertname", "env"])
+ROUTING_VALUES = st.sampled_from(["db", "web", "critical", "page", "Watchdog", "prod", ""])
+ROUTING_REGEXES = st.sampled_from(["db|web", "crit.*", ".*", ".+", "page|critical", "Watch(dog)?", "prod|"])
+ROUTING_MATCHER = st.builds(lambda label, operator, value: f'{label}{operator}"{value}"', ROUTING_LABELS,
+                            st.sampled_from(["=", "!=", "=~", "!~"]), st.one_of(ROUTING_VALUES, ROUTING_REGEXES))
+
+
+@st.composite
+def routed_repos(draw) -> tuple[dict[str, bytes], str]:
+    """A valid repo of one to four lists with random matchers, and one of the sample bases."""
+    repo = {"server.yaml": [document("EmailServer", "smtp", {"host": "smtp.example.com", "from": "a@example.com"})]}
+    for index in range(draw(st.integers(1, 4))):
+        spec = {"recipients": [f"l{index}@example.com"]}
+        matchers = draw(st.lists(ROUTING_MATCHER, max_size=3, unique=True))
+        if matchers:
+            spec["matchers"] = matchers
+        repo[f"l{index}.yaml"] = [document("RecipientList", f"list-{index}", spec)]
+    return files_of(repo), draw(st.sampled_from(sorted(BASES)))
+
+
+def test_random_matchers_route_as_the_specs_say_and_the_base_keeps_its_routing(amtool):
+    """The differential test: the render's meaning, as the real Alertmanager reads it, against
+    the specs' and the base's. 20 repos x up to 10 label sets: about ten seconds."""
+    @settings(FUZZ, max_examples=20)
+    @given(routed_repos())
+    def one_repo(drawn):
+        files, base_name = drawn
+        with bounded():
+            specs = parse_specs(files)
+        routing_meaning(amtool, specs, BASES[base_name])
+
+    one_repo()
 
 
 # -- what amtool would refuse must be refused by validation first, where it is written ----------

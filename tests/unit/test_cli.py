@@ -141,6 +141,22 @@ def test_password_file_path_is_rendered_but_no_password_reaches_stdout(tmp_path,
     assert "smtp_auth_password_file" in captured.out
 
 
+def test_secret_format_refuses_a_password_from_the_daemons_environment(tmp_path, capsys):
+    """passwordEnv becomes a file on the daemon's host; no Alertmanager pod has it."""
+    (tmp_path / "server.yaml").write_text(
+        "apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: smtp}\n"
+        "spec: {host: smtp.example.com, port: 587, username: u, passwordEnv: NR_TEST_PASSWORD, "
+        "from: a@example.com}\n")
+    (tmp_path / "ops.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: ops}\n"
+                                       "spec: {recipients: [ops@example.com]}\n")
+    assert main(["render", str(tmp_path), "--format", "secret"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"{tmp_path}/server.yaml:1:1: spec.passwordEnv: a variable of the daemon's host "
+                                   "cannot reach the Alertmanager pod")
+    assert "use passwordFile" in captured.err
+
+
 @pytest.mark.parametrize("args, status", [(["--help"], 0), (["validate", "--help"], 0),
                                           (["render", "--help"], 0), (["bogus"], 2), ([], 2)])
 def test_console_script_help_and_usage(args, status):

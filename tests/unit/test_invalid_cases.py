@@ -31,6 +31,7 @@ REQUIRED_INVALID = {
     "kubernetes-metadata", "missing-api-version", "address-net-mail-rules", "yaml-1.1-line-breaks", "host-with-port",
     "password-pasted-into-password-file", "spec-in-a-file-not-read",
     "duplicate-recipient-through-alias", "empty-server-spec",
+    "group-by-empty",
 }
 REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders"}
 

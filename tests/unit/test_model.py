@@ -141,7 +141,7 @@ def test_a_list_that_could_not_be_read_is_not_also_reported_missing(files):
      ("1h", ("alertname",), "1m", "5m", True)),
     (policy("sendResolved: false, groupBy: [a, b]"), ", sendResolved: true, groupInterval: 10m",
      ("12h", ("a", "b"), "30s", "10m", True)),
-    (policy("sendResolved: true"), ", sendResolved: false, groupBy: []", ("12h", (), "30s", "5m", False)),
+    (policy("sendResolved: true"), ", sendResolved: false, groupBy: ['...']", ("12h", ("...",), "30s", "5m", False)),
     (None, ", repeatInterval: 4h, groupWait: 0s, groupBy: [cluster]", ("4h", ("cluster",), "0s", "5m", True)),
 ])
 def test_list_overrides_win_over_the_policy_which_wins_over_schema_defaults(policy_text, list_spec, expected):

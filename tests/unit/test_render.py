@@ -12,7 +12,7 @@ from reconciler.pipeline import parse_specs
 from reconciler.render import (DISCARD_RECEIVER, MAX_HEADER_LINE, PREFIX, RenderOptions,
                                render_alertmanager_config, render_kubernetes_secret, to_header)
 
-OPTIONS = RenderOptions(hello_default="reconciler-host", secrets_dir="/var/lib/nr/secrets")
+OPTIONS = RenderOptions(secrets_dir="/var/lib/nr/secrets")
 
 
 def doc(kind: str, name: str, spec: str) -> str:
@@ -157,8 +157,10 @@ def test_server_transport_settings(spec, smarthost, require_tls, tls_config):
     assert email.get("tls_config", {}) == (tls_config or {})
 
 
-def test_hello_comes_from_the_spec_else_the_host():
-    assert rendered(SERVER, OPS)["global"]["smtp_hello"] == "reconciler-host"
+def test_hello_is_rendered_only_when_the_spec_names_one():
+    # SPEC.md: not rendered without spec.hello (Alertmanager sends `localhost`), so a render
+    # never carries the name of the machine that made it.
+    assert "smtp_hello" not in rendered(SERVER, OPS)["global"]
     named = SERVER.replace("from: alerts@example.com", "from: alerts@example.com\n  hello: mx.example.com")
     assert rendered(named, OPS)["global"]["smtp_hello"] == "mx.example.com"
 
@@ -242,15 +244,17 @@ def test_base_keeps_comments_order_and_foreign_receivers():
                     "# the pager", "# keep this trailing comment"):
         assert comment in text
     # The comment above the base's first route stays with that route, below ours.
-    assert "    # pages go to the pager\n    - receiver: pager\n" in text
+    assert "        # pages go to the pager\n        - receiver: pager\n" in text
     assert text.index(f"- receiver: {PREFIX}ops") < text.index("# pages go to the pager")
     config = YAML(typ="safe").load(text)
     assert list(config) == ["global", "route", "receivers", "inhibit_rules"]
     assert [r["name"] for r in config["receivers"]] == ["chat", "pager", PREFIX + "ops"]
     assert config["route"]["receiver"] == "chat"
-    # Our route first; the base's own; last, what no route took goes to the root receiver still.
-    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "ops", "pager", "chat"]
-    assert config["route"]["routes"][-1] == {"receiver": "chat"}
+    # Our route first; then the base's own routes, as written, under one route to the root receiver.
+    assert config["route"]["routes"] == [
+        {"receiver": PREFIX + "ops", "group_by": ["alertname"], "group_wait": "30s", "group_interval": "5m",
+         "repeat_interval": "12h", "continue": True},
+        {"receiver": "chat", "routes": [{"receiver": "pager", "matchers": ['severity="page"']}]}]
 
 
 def test_without_lists_the_base_routes_are_left_as_written():
@@ -390,3 +394,135 @@ def test_render_cache_gives_the_bytes_of_a_cold_render(change, base):
     for part in warm.lists:
         alone = YAML(typ="safe").load(warm.with_lists([part]))
         assert [r["name"] for r in alone["receivers"]][-1] == part[1].split("name: ")[1].split("\n")[0]
+
+
+# -- the base: what it may not do, said where it does it ---------------------------------------
+
+def base_error(base: str, *documents: str) -> str:
+    with pytest.raises(BaseConfigError) as caught:
+        render_alertmanager_config(specs_of(*(documents or (SERVER, OPS))), base, base_name="base.yml", options=OPTIONS)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("base", ["route:\n  group_by: [alertname]\nreceivers: [{name: x}]\n",
+                                  "route:\n  receiver: ''\nreceivers: [{name: x}]\n"])
+def test_a_root_route_without_receiver_is_a_located_error(base):
+    assert base_error(base) == (
+        "base.yml:1:1: route: the root route has no receiver, which Alertmanager requires (it gets every alert no "
+        "other route takes): add `receiver: <name>` naming one of the base's receivers")
+
+
+def test_a_base_receiver_named_in_our_namespace_is_refused_not_dropped():
+    base = ("route:\n  receiver: x\n  routes:\n    - receiver: x\n      routes:\n"
+            "        - receiver: notify-reconciler/x\n"
+            "receivers:\n  - name: x\n  - name: notify-reconciler/x\n    webhook_configs: [{url: 'http://a/'}]\n")
+    assert base_error(base) == (
+        "base.yml:9:5: receivers[1].name: 'notify-reconciler/x' is a name notify-reconciler keeps for the receivers "
+        "it writes (notify-reconciler/<list>, notify-reconciler/discard), and this one is not one of them: give your "
+        "receiver (and its routes) a name that does not start with 'notify-reconciler/'")
+
+
+def test_an_email_receiver_shaped_like_ours_without_our_route_is_the_bases_and_refused():
+    base = ("route: {receiver: x}\nreceivers:\n  - name: x\n  - name: notify-reconciler/ops\n    email_configs:\n"
+            "      - {to: a@example.com, send_resolved: true, headers: {To: a@example.com}}\n")
+    assert base_error(base).startswith("base.yml:4:5: receivers[1].name: 'notify-reconciler/ops' is a name "
+                                       "notify-reconciler keeps")
+
+
+@pytest.mark.parametrize("base, where", [
+    ("route:\n  receiver: x\n  routes:\n    - receiver: x\n      routes:\n        - receiver: notify-reconciler/ops\n"
+     "receivers: [{name: x}]\n", "base.yml:6:11: route.routes[0].routes[0].receiver: 'notify-reconciler/ops'"),
+    ("route:\n  receiver: notify-reconciler/mine\nreceivers: [{name: x}]\n",
+     "base.yml:2:3: route.receiver: 'notify-reconciler/mine'"),
+])
+def test_a_base_route_to_a_receiver_of_ours_is_refused(base, where):
+    assert base_error(base) == (f"{where} is a receiver notify-reconciler writes and replaces on every render (names "
+                                "starting with 'notify-reconciler/' are its own): route to a receiver of your own "
+                                "instead")
+
+
+def test_names_that_only_look_like_ours_are_the_bases_and_kept():
+    base = ("route:\n  receiver: notify-reconciler-chat\n  routes:\n    - receiver: notify-reconcilerx\n"
+            "receivers:\n  - name: notify-reconciler-chat\n  - name: notify-reconcilerx\n")
+    config = rendered(SERVER, OPS, base=base)
+    assert [r["name"] for r in config["receivers"]] == ["notify-reconciler-chat", "notify-reconcilerx", PREFIX + "ops"]
+    assert config["route"]["routes"][-1] == {"receiver": "notify-reconciler-chat",
+                                             "routes": [{"receiver": "notify-reconcilerx"}]}
+
+
+def test_rendering_with_email_off_over_a_render_with_lists_gives_the_clean_base_render():
+    disabled = specs_of(SERVER + "  enabled: false\n", OPS)
+    earlier = render_alertmanager_config(specs_of(SERVER, OPS), BASE, options=OPTIONS)
+    assert render_alertmanager_config(disabled, earlier, options=OPTIONS) == \
+        render_alertmanager_config(disabled, BASE, options=OPTIONS)
+
+
+@pytest.mark.parametrize("base, message", [
+    ("a: " + "[" * 5000 + "]" * 5000 + "\n", "base.yml:1:103: nesting is deeper than the 100 levels a base may have"),
+    ("".join("  " * i + f"k{i}:\n" for i in range(3000)),
+     "base.yml:101:201: nesting is deeper than the 100 levels a base may have"),
+    ("route: {receiver: x}\n? " + "9" * 5000 + "\n: 1\n",
+     "base.yml: cannot read the base: Exceeds the limit (4300 digits) for integer string conversion: value has 5000 "
+     "digits"),
+])
+def test_a_base_python_cannot_hold_is_a_base_error_not_a_crash(base, message):
+    assert base_error(base) == message
+
+
+def test_a_base_shared_by_aliases_is_walked_once():
+    import time
+
+    layers = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8))
+    started = time.monotonic()
+    render_alertmanager_config(specs_of(SERVER, OPS), layers + "route: {receiver: x}\nreceivers: [{name: x}]\n")
+    assert time.monotonic() - started < 5  # 10**9 paths; walking each would take hours
+
+
+def test_a_base_that_is_not_utf8_is_located():
+    from reconciler.render import decode_base
+
+    with pytest.raises(BaseConfigError) as caught:
+        decode_base("route: {receiver: x}\n# café\n".encode("latin-1"), "base.yml")
+    assert str(caught.value) == "base.yml:2:6: not UTF-8 text (byte 0xe9): save the base as UTF-8, as Alertmanager reads it"
+    assert decode_base("# café\n".encode(), "base.yml") == "# café\n"
+
+
+OLD_FORMAT_RENDER = """\
+# managed by notify-reconciler: the notify-reconciler/* receivers, the routes to them and the global smtp_* keys come from the specs in git and are replaced on every render
+route:
+  receiver: chat
+  routes:
+    # managed by notify-reconciler: routes to notify-reconciler/* receivers
+    - receiver: notify-reconciler/ops
+      group_by: [alertname]
+      group_wait: 30s
+      group_interval: 5m
+      repeat_interval: 12h
+      continue: true
+    - receiver: pager
+      matchers: [severity="page"]
+      continue: true
+    # managed by notify-reconciler: what no route above took still reaches the root receiver
+    - receiver: chat
+receivers:
+  - {name: chat}
+  - {name: pager}
+  # managed by notify-reconciler: notify-reconciler/* receivers
+  - name: notify-reconciler/ops
+    email_configs:
+      - to: o@example.com
+        send_resolved: true
+        headers:
+          To: o@example.com
+"""
+"""What renders wrote before the base's routes went under one route: a last bare route to the
+root receiver, after the base's own."""
+
+
+def test_a_render_over_an_old_format_render_gives_the_render_of_the_clean_base():
+    clean = ("route:\n  receiver: chat\n  routes:\n    - receiver: pager\n      matchers: [severity=\"page\"]\n"
+             "      continue: true\nreceivers:\n  - {name: chat}\n  - {name: pager}\n")
+    specs = specs_of(SERVER, OPS)
+    assert render_alertmanager_config(specs, OLD_FORMAT_RENDER, options=OPTIONS) == \
+        render_alertmanager_config(specs, clean, options=OPTIONS)
