@@ -238,7 +238,8 @@ def check_config(text: str) -> None:
     except subprocess.TimeoutExpired as exc:
         raise DeployError(f"amtool check-config did not answer within {AMTOOL_TIMEOUT:.0f}s") from exc
     except OSError as exc:  # no room for the temporary file, amtool not executable, ...
-        raise EnvironmentProblem(f"cannot run amtool check-config: {exc.strerror or exc}") from exc
+        where = exc.filename or f"the temporary folder {tempfile.gettempdir()}"
+        raise EnvironmentProblem(f"cannot run amtool check-config: {exc.strerror or exc} ({where})") from exc
     if result.returncode != 0:
         reason = _amtool_reason(result.stdout + result.stderr)
         raise DeployError(f"amtool check-config refused the rendered config: {reason}")
