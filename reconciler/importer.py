@@ -612,8 +612,8 @@ class _Importer:
                     position = list(config).index("auth_password")
                     del config["auth_password"]
                     config.insert(position, "auth_password_file", path)
-                    self.notes.append(f"{self.name}: receivers[{index}].email_configs[{number}].auth_password: "
-                                      f"written as auth_password_file: {path} in {BASE_FILE}")
+                    self.notes.append(f"{BASE_FILE}: receivers[{index}].email_configs[{number}].auth_password: "
+                                      f"written as auth_password_file: {path}")
         for path in _secret_paths(self.config, ""):
             self.notes.append(f"{BASE_FILE}: {path}: holds a credential that would be committed with the base: "
                               "move it into a file Alertmanager reads (a *_file setting) before committing")
