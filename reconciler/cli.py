@@ -214,7 +214,7 @@ def _import(args: argparse.Namespace) -> int:
     default = SECRET_PASSWORD_FILE if inner is not None else DEFAULT_PASSWORD_FILE
     imported = import_config(text, name, password_file=password_file or default)
     for note in imported.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(note, file=sys.stderr)
     for relative, content in imported.files.items():
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         write_atomically(folder / relative, content, new_mode=0o644)

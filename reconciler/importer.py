@@ -69,6 +69,8 @@ _SERVER_KEYS = {"from": "smtp_from", "smarthost": "smtp_smarthost", "hello": "sm
                 "auth_username": "smtp_auth_username", "auth_password": "smtp_auth_password",
                 "auth_password_file": "smtp_auth_password_file", "auth_identity": "smtp_auth_identity",
                 "auth_secret": "smtp_auth_secret", "require_tls": "smtp_require_tls"}
+_GLOBAL_DEFAULTS = {"smtp_require_tls": True, "smtp_hello": "localhost"}
+"""What Alertmanager 0.25 assumes where the global section is silent."""
 _TLS_KEYS = {"ca_file": "caFile", "server_name": "serverName", "insecure_skip_verify": "insecureSkipVerify"}
 # Keys whose scalar value is a credential, wherever they appear in the base.
 _SECRET_KEYS = frozenset({"password", "auth_password", "auth_secret", "bearer_token", "api_key", "api_secret",
@@ -359,6 +361,12 @@ class _Importer:
     def run(self, yaml: YAML) -> Imported:
         receivers = self.config.get("receivers")
         receivers = receivers if isinstance(receivers, list) else []
+        for index, receiver in enumerate(receivers):
+            if isinstance(receiver, dict) and str(receiver.get("name", "")).startswith(PREFIX):
+                raise SpecErrors([SpecError(Location(self.name, *_item_position(receivers, index)),
+                                            f"receivers[{index}]", f"{receiver['name']!r} was rendered by "
+                                            "notify-reconciler, and the next render would drop it: import the "
+                                            "specs that config came from instead, or a config from before")])
         by_name = {str(r.get("name")): (i, r) for i, r in enumerate(receivers) if isinstance(r, dict)}
         root = self._tree(self.config["route"], "route", None)
         routes = list(_walk(root))
@@ -377,7 +385,8 @@ class _Importer:
                 if route is not None:
                     spec = {**spec, **_list_timing(route, matchers)}
             if route is None:
-                self.notes.append(f"{self.name}: receivers[{index}] {receiver_name!r}: left in {BASE_FILE} as it "
+                where = Location(self.name, *_item_position(receivers, index))
+                self.notes.append(f"{where}: receivers[{index}]: {receiver_name!r} is left in {BASE_FILE} as it "
                                   f"is, with its routes: {why}")
                 continue
             lists[receiver_name] = spec
@@ -388,6 +397,14 @@ class _Importer:
                             "no e-mail receiver could become a RecipientList"
                             + (f" ({len(self.notes)} left in the base, see the notes above)" if self.notes else
                                ": the config has no receiver with email_configs"))
+        continuing = [child.path for child in root.children if child.cont and child.receiver not in moved]
+        if self._sends(root.receiver) and (continuing or any(r.cont and r.parent is root for r in moved.values())):
+            # The render's own last route, not something the import can avoid: see README,
+            # "What the render owns".
+            where = Location(self.name, *_position(self.config["route"], "receiver"))
+            self.notes.append(f"{where}: route.receiver: the render ends the root's routes with one to "
+                              f"{root.receiver!r}, which then also gets the alerts that only routes with "
+                              "continue: true matched (before, a matching route kept them from it)")
         names = _list_names(list(lists))
         files = self._spec_files(settings, tls, lists, names, root)
         self._build_base(receivers, moved, by_name)
@@ -538,7 +555,7 @@ class _Importer:
                 return None, (f"email_configs[{number}] sets {', '.join(custom)}, which a RecipientList cannot say "
                               "(the render uses Alertmanager's default mail)")
             for key, global_key in _SERVER_KEYS.items():
-                if key in config and str(config[key]) != str(settings.get(global_key, "")):
+                if key in config and str(config[key]) != str(settings.get(global_key, _GLOBAL_DEFAULTS.get(global_key, ""))):
                     return None, (f"email_configs[{number}].{key} differs from the global smtp settings the "
                                   "EmailServer takes")
             if dict(config.get("tls_config") or {}) != tls or set(tls) - set(_TLS_KEYS):
@@ -702,6 +719,14 @@ def _commented(value: Any) -> Any:
             seq.fa.set_flow_style()
         return seq
     return value
+
+
+def _item_position(items: Any, index: int) -> tuple[int, int]:
+    try:
+        line, column = items.lc.item(index)
+        return line + 1, column + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return 1, 1
 
 
 def _position(node: Any, key: Any) -> tuple[int, int]:

@@ -362,7 +362,7 @@ def test_routes_import_only_where_the_meaning_is_kept(amtool, tmp_path, case):
     result, rendered = import_and_render(original, tmp_path)
     assert set(lists_of(result)) == imported
     for receiver in kept:
-        assert any(f"{receiver!r}: left in base.yml" in line for line in result.stderr.splitlines()), result.stderr
+        assert any(f"{receiver!r} is left in base.yml" in line for line in result.stderr.splitlines()), result.stderr
         assert f"name: {receiver}" in (tmp_path / "imported" / "base.yml").read_text()
     assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
                         {"severity": ["critical", "warning", "info"], "team": ["db", "web"], "env": ["prod"]},
@@ -428,3 +428,35 @@ def test_the_same_addresses_get_mail_through_the_real_alertmanager(tmp_path, mon
     assert before == after
     assert {name for name, _ in after} == {"DiskFull", "PostgresDown"}  # Watchdog and an info alert: nobody
     assert max(len(to) for _, to in after) == 50
+
+
+# -- the command's exit statuses -----------------------------------------------------------------
+
+def test_import_help_exits_0():
+    result = run_cli("import", "--help")
+    assert result.returncode == 0 and "-o DIR" in result.stdout and "--password-file" in result.stdout
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("global:\n  smtp_from: a@example.com\n  smtp_smarthost: smtp.example.com\nroute: {receiver: x}\n",
+     "<stdin>:3:3: global.smtp_smarthost: 'smtp.example.com' has no port"),
+    ("route:\n  receiver: x\n  routes:\n    - {receiver: x, matchers: ['a=\"b']}\n",
+     "<stdin>:4:21: route.routes[0].matchers: "),
+    (secret_manifest("global: {smtp_from: a@example.com}\nroute: {receiver: x}\n"),
+     "<stdin>[alertmanager.yaml]:1:9: global.smtp_smarthost: is missing"),
+])
+def test_input_that_cannot_be_imported_exits_1_with_a_located_error(tmp_path, text, expected):
+    result = run_cli("import", "-", "-o", str(tmp_path / "out"), stdin=text)
+    assert result.returncode == 1
+    assert result.stderr.startswith(expected), result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_import_that_cannot_run_exits_2(tmp_path):
+    missing = run_cli("import", str(tmp_path / "nope.yml"), "-o", str(tmp_path / "out"))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.yaml").write_text("x: 1\n")
+    busy = run_cli("import", "-", "-o", str(tmp_path / "full"), stdin=kubesphere())
+    assert busy.returncode == 2 and "not an empty folder" in busy.stderr
+    assert SECRET not in busy.stderr

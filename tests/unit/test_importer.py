@@ -135,7 +135,7 @@ def test_no_password_reaches_the_files_and_each_gets_a_file():
     assert "auth_password_file: /etc/alertmanager/smtp-password-legacy" in imported.files["base.yml"]
     assert "base.yml: receivers[1].email_configs[0].auth_password: written as auth_password_file" in imported.notes[1]
     assert all(SECRET_VALUE not in note for note in imported.notes)
-    assert any("'legacy': left in base.yml" in note and "html" in note for note in imported.notes)
+    assert any("'legacy' is left in base.yml" in note and "html" in note for note in imported.notes)
 
 
 def test_recipients_keep_their_display_names():
