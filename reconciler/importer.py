@@ -526,7 +526,8 @@ class _Importer:
         if settings.get("smtp_auth_password") and settings.get("smtp_auth_password_file"):
             raise self.fail(self.glob, "smtp_auth_password", "global.smtp_auth_password",
                             "goes with smtp_auth_password_file, which Alertmanager refuses: keep one")
-        if settings.get("smtp_auth_password"):
+        if settings.get("smtp_auth_password") and settings.get("smtp_auth_username"):
+            # Without a user name Alertmanager never logs in, and the password goes nowhere.
             self.passwords[self.password_file] = str(settings["smtp_auth_password"])
         tls = next((dict(c["tls_config"]) for c in configs if isinstance(c.get("tls_config"), dict)), {})
         return settings, tls

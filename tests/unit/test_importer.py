@@ -211,3 +211,37 @@ def test_a_secret_without_a_config_is_a_located_error(manifest, expected):
     with pytest.raises(SpecErrors) as caught:
         unwrap_secret(manifest, "s.yaml")
     assert str(caught.value.errors[0]).startswith(expected)
+
+
+def test_a_password_file_in_the_config_is_kept_and_nothing_to_create():
+    config = CONFIG.format(password="x").replace("smtp_auth_password: x", "smtp_auth_password_file: /run/pw")
+    imported = import_config(config, "am.yml")
+    assert "passwordFile: /run/pw" in imported.files["specs/email-server.yaml"]
+    assert "/run/pw" not in imported.passwords
+
+
+def test_the_root_receiver_and_a_second_route_keep_a_receiver_in_the_base():
+    config = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+route:
+  receiver: all-mail
+  routes:
+    - {receiver: twice, matchers: [a="1"], continue: true}
+    - {receiver: twice, matchers: [b="1"], continue: true}
+    - {receiver: once, matchers: [c="1"], continue: true}
+    - {receiver: stops, matchers: [d="1"]}
+receivers:
+  - {name: all-mail, email_configs: [{to: all@example.com}]}
+  - {name: twice, email_configs: [{to: twice@example.com}]}
+  - {name: once, email_configs: [{to: once@example.com}]}
+  - {name: stops, email_configs: [{to: stops@example.com}]}
+"""
+    imported = import_config(config, "am.yml")
+    assert imported.lists == {"once": "once"}
+    notes = "\n".join(imported.notes)
+    assert "am.yml:10:5: receivers[0]: 'all-mail' is left in base.yml" in notes and "root route" in notes
+    assert "am.yml:11:5: receivers[1]: 'twice' is left in base.yml" in notes and "2 routes lead to it" in notes
+    # Without continue, taking its route away would send its alerts to the root receiver instead.
+    assert "receivers[3]: 'stops' is left in base.yml" in notes and "would go to 'all-mail'" in notes
+    # The render's last route to the root receiver is said, not silent.
+    assert "am.yml:3:3: route.receiver: the render ends the root's routes with one to 'all-mail'" in notes
