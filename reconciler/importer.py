@@ -349,7 +349,8 @@ def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PA
 class _Importer:
     def __init__(self, config: CommentedMap, name: str, password_file: str) -> None:
         self.config, self.name, self.password_file = config, name, password_file
-        self.errors: list[SpecError] = []
+        self.left: list[SpecError] = []
+        """Each e-mail receiver left in the base, and why (also among the notes)."""
         self.notes: list[str] = []
         self.passwords: dict[str, str] = {}
         glob = config.get("global")
@@ -385,18 +386,20 @@ class _Importer:
                 if route is not None:
                     spec = {**spec, **_list_timing(route, matchers)}
             if route is None:
-                where = Location(self.name, *_item_position(receivers, index))
-                self.notes.append(f"{where}: receivers[{index}]: {receiver_name!r} is left in {BASE_FILE} as it "
-                                  f"is, with its routes: {why}")
+                left = SpecError(Location(self.name, *_item_position(receivers, index)), f"receivers[{index}]",
+                                 f"{receiver_name!r} is left in {BASE_FILE} as it is, with its routes: {why}")
+                self.left.append(left)
+                self.notes.append(str(left))
                 continue
             lists[receiver_name] = spec
             moved[receiver_name] = route
 
         if not lists:
-            raise self.fail(self.config, "receivers", "receivers",
-                            "no e-mail receiver could become a RecipientList"
-                            + (f" ({len(self.notes)} left in the base, see the notes above)" if self.notes else
-                               ": the config has no receiver with email_configs"))
+            summary = self.fail(self.config, "receivers", "receivers",
+                                "no e-mail receiver could become a RecipientList"
+                                + (", for the reasons given for each" if self.left else
+                                   ": the config has no receiver with email_configs")).errors
+            raise SpecErrors([*self.left, *summary])
         continuing = [child.path for child in root.children if child.cont and child.receiver not in moved]
         if self._sends(root.receiver) and (continuing or any(r.cont and r.parent is root for r in moved.values())):
             # The render's own last route, not something the import can avoid: see README,
@@ -556,7 +559,8 @@ class _Importer:
                 return None, (f"email_configs[{number}] sets {', '.join(custom)}, which a RecipientList cannot say "
                               "(the render uses Alertmanager's default mail)")
             for key, global_key in _SERVER_KEYS.items():
-                if key in config and str(config[key]) != str(settings.get(global_key, _GLOBAL_DEFAULTS.get(global_key, ""))):
+                server_value = settings.get(global_key, _GLOBAL_DEFAULTS.get(global_key, ""))
+                if key in config and str(config[key]) != str(server_value):
                     return None, (f"email_configs[{number}].{key} differs from the global smtp settings the "
                                   "EmailServer takes")
             if dict(config.get("tls_config") or {}) != tls or set(tls) - set(_TLS_KEYS):

@@ -146,7 +146,8 @@ def test_recipients_keep_their_display_names():
 
 
 def test_a_credential_left_in_the_base_is_named_without_its_value():
-    config = CONFIG.format(password=SECRET_VALUE) + "  - name: slack\n    slack_configs: [{api_url: 'https://hooks.example.com/T0/B0/xyz'}]\n"
+    config = (CONFIG.format(password=SECRET_VALUE)
+              + "  - name: slack\n    slack_configs: [{api_url: 'https://hooks.example.com/T0/B0/xyz'}]\n")
     imported = import_config(config, "am.yml")
     assert any("base.yml: receivers[2].slack_configs[0].api_url: holds a credential" in note for note in imported.notes)
     assert all("hooks.example.com" not in note for note in imported.notes)
@@ -176,7 +177,8 @@ def secret(section: str, config: str) -> str:
     value = base64.b64encode(config.encode()).decode() if section == "data" else config
     body = f"  alertmanager.yaml: {value}\n" if section == "data" else \
         "  alertmanager.yaml: |\n" + "".join(f"    {line}\n" for line in config.splitlines())
-    return ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: alertmanager-main\n  namespace: kubesphere-monitoring-system\n"
+    return ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: alertmanager-main\n"
+            "  namespace: kubesphere-monitoring-system\n"
             "  labels: {app: alertmanager}\n  resourceVersion: '12'\n  uid: abc\n  annotations:\n"
             "    kubectl.kubernetes.io/last-applied-configuration: '{\"old\": \"config\"}'\n"
             f"type: Opaque\n{section}:\n{body}")
@@ -245,3 +247,19 @@ receivers:
     assert "receivers[3]: 'stops' is left in base.yml" in notes and "would go to 'all-mail'" in notes
     # The render's last route to the root receiver is said, not silent.
     assert "am.yml:3:3: route.receiver: the render ends the root's routes with one to 'all-mail'" in notes
+
+
+def test_nothing_to_import_lists_every_reason():
+    config = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+route: {receiver: all-mail}
+receivers:
+  - {name: all-mail, email_configs: [{to: all@example.com}]}
+  - {name: custom, email_configs: [{to: c@example.com, text: 'hi'}]}
+"""
+    with pytest.raises(SpecErrors) as caught:
+        import_config(config, "am.yml")
+    lines = [str(error) for error in caught.value.errors]
+    assert lines[0].startswith("am.yml:3:1: receivers: no e-mail receiver could become a RecipientList")
+    assert lines[1].startswith("am.yml:4:5: receivers[0]: 'all-mail' is left in base.yml")
+    assert lines[2].startswith("am.yml:5:5: receivers[1]: 'custom' is left in base.yml") and "text" in lines[2]
