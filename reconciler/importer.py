@@ -302,7 +302,7 @@ class Imported:
     """Receiver name -> the RecipientList it became."""
 
 
-@dataclass
+@dataclass(eq=False)  # two routes written alike are still two routes: compared by identity
 class _Route:
     node: CommentedMap
     path: str
@@ -511,7 +511,7 @@ class _Importer:
             if global_key not in settings:
                 values = {str(c[key]) for c in configs if key in c}
                 if len(values) == 1 and all(key in c for c in configs):
-                    settings[global_key] = next(iter(values))
+                    settings[global_key] = configs[0][key]  # as written: require_tls stays a boolean
         for required, what in (("smtp_smarthost", "host:port"), ("smtp_from", "sender address")):
             if not settings.get(required):
                 raise self.fail(self.glob or self.config, required if required in self.glob else "global",

@@ -263,3 +263,39 @@ receivers:
     assert lines[0].startswith("am.yml:3:1: receivers: no e-mail receiver could become a RecipientList")
     assert lines[1].startswith("am.yml:4:5: receivers[0]: 'all-mail' is left in base.yml")
     assert lines[2].startswith("am.yml:5:5: receivers[1]: 'custom' is left in base.yml") and "text" in lines[2]
+
+
+def test_server_settings_the_receivers_agree_on_fill_in_for_the_global():
+    config = """\
+route:
+  receiver: silent
+  routes: [{receiver: ops, continue: true}]
+receivers:
+  - name: silent
+  - name: ops
+    email_configs: [{to: o@example.com, smarthost: 'mail.example.com:25', from: am@example.com, require_tls: false}]
+"""
+    spec = YAML(typ="safe").load(import_config(config, "am.yml").files["specs/email-server.yaml"])["spec"]
+    assert spec == {"host": "mail.example.com", "port": 25, "starttls": False, "from": "am@example.com"}
+
+
+def test_an_earlier_stop_above_the_route_counts_too():
+    # route.routes[0] stops the walk for team="db", env="prod" before the route above ops is tried:
+    # NOT(team="db" and env="prod") is no matcher list.
+    config = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+route:
+  receiver: silent
+  routes:
+    - {receiver: silent, matchers: [team="db", env="prod"]}
+    - receiver: silent
+      matchers: [team="db"]
+      routes: [{receiver: ops, matchers: [severity="critical"]}]
+receivers:
+  - name: silent
+  - name: ops
+    email_configs: [{to: o@example.com}]
+"""
+    with pytest.raises(SpecErrors) as caught:
+        import_config(config, "am.yml")
+    assert "the earlier route route.routes[0] (without continue: true) takes some of its alerts" in str(caught.value)
