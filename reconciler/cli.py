@@ -105,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     import_.add_argument("-o", "--output", required=True, metavar="DIR", help="new (or empty) folder to write")
     import_.add_argument("--password-file", metavar="PATH",
                          help="write the SMTP password here (mode 0600; outside DIR) and name it in the specs; "
-                              "default: name /etc/alertmanager/smtp-password and say what to put there")
+                              "default: name /etc/alertmanager/smtp-password (from a Secret: "
+                              "/etc/alertmanager/secrets/alertmanager-smtp/password, as the pod mounts it) and say "
+                              "what to put there")
     import_.set_defaults(handler=_import)
 
     diff = commands.add_parser(
