@@ -46,6 +46,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from .errors import Location, SpecError, SpecErrors
 from .loader import load_file
 from .model import check_document
+from .pipeline import parse_specs
 from .render import PREFIX
 from .schema import validate_document
 
@@ -69,6 +70,10 @@ _SERVER_KEYS = {"from": "smtp_from", "smarthost": "smtp_smarthost", "hello": "sm
                 "auth_username": "smtp_auth_username", "auth_password": "smtp_auth_password",
                 "auth_password_file": "smtp_auth_password_file", "auth_identity": "smtp_auth_identity",
                 "auth_secret": "smtp_auth_secret", "require_tls": "smtp_require_tls"}
+_SERVER_FIELDS = {"host": "smtp_smarthost", "port": "smtp_smarthost", "ssl": "smtp_smarthost",
+                  "starttls": "smtp_require_tls", "from": "smtp_from", "username": "smtp_auth_username",
+                  "passwordFile": "smtp_auth_password_file", "hello": "smtp_hello"}
+"""EmailServer field -> the global key it comes from, to locate a problem in the input."""
 _GLOBAL_DEFAULTS = {"smtp_require_tls": True, "smtp_hello": "localhost"}
 """What Alertmanager 0.25 assumes where the global section is silent."""
 _TLS_KEYS = {"ca_file": "caFile", "server_name": "serverName", "insecure_skip_verify": "insecureSkipVerify"}
@@ -410,6 +415,7 @@ class _Importer:
                               "continue: true matched (before, a matching route kept them from it)")
         names = _list_names(list(lists))
         files = self._spec_files(settings, tls, lists, names, root)
+        self._check_specs(files, {name: receiver for receiver, name in names.items()}, receivers)
         self._build_base(receivers, moved, by_name)
         files[BASE_FILE] = _dump(yaml, self.config)
         return Imported(files, tuple(self.notes), dict(self.passwords), names)
@@ -585,6 +591,34 @@ class _Importer:
         return spec, ""
 
     # -- output
+
+    def _check_specs(self, files: dict[str, str], receiver_of: dict[str, str], receivers: list) -> None:
+        """The specs must validate as the render will read them: a value Alertmanager takes but a
+        spec may not (a sender with a display name, say) is an error located in the input."""
+        prefix = f"{SPEC_FOLDER}/"
+        try:
+            parse_specs({path.removeprefix(prefix): text.encode() for path, text in files.items()
+                         if path.startswith(prefix)})
+        except SpecErrors as exc:
+            errors = []
+            for error in exc.errors:
+                field_name = error.path.removeprefix("spec.").split(".")[0].split("[")[0]
+                if error.file == "email-server.yaml":
+                    key = _SERVER_FIELDS.get(field_name, "smtp_smarthost")
+                    node, path = (self.glob, f"global.{key}") if key in self.glob else (self.config, "global")
+                    where = Location(self.name, *_position(node, key if key in self.glob else "global"))
+                elif error.file.removesuffix(".yaml") in receiver_of:
+                    receiver = receiver_of[error.file.removesuffix(".yaml")]
+                    index = next(i for i, r in enumerate(receivers) if isinstance(r, dict)
+                                 and str(r.get("name")) == receiver)
+                    where, path = Location(self.name, *_item_position(receivers, index)), f"receivers[{index}]"
+                else:
+                    where, path = Location(self.name, *_position(self.config, "route")), "route"
+                kind = {"email-server.yaml": "EmailServer", "notification-policy.yaml": "NotificationPolicy"}.get(
+                    error.file, "RecipientList")
+                errors.append(SpecError(where, path, f"the {kind} this becomes would be invalid: {error.path}: "
+                                                     f"{error.message}"))
+            raise SpecErrors(errors) from None
 
     def _spec_files(self, settings: dict[str, Any], tls: dict, lists: dict[str, dict], names: dict[str, str],
                     root: _Route) -> dict[str, str]:

@@ -299,3 +299,19 @@ receivers:
     with pytest.raises(SpecErrors) as caught:
         import_config(config, "am.yml")
     assert "the earlier route route.routes[0] (without continue: true) takes some of its alerts" in str(caught.value)
+
+
+def test_a_value_a_spec_may_not_hold_is_a_located_error():
+    config = """\
+global:
+  smtp_smarthost: 'h:25'
+  smtp_from: 'Alerts <am@example.com>'
+route:
+  receiver: silent
+  routes: [{receiver: ops, continue: true}]
+receivers: [{name: silent}, {name: ops, email_configs: [{to: o@example.com}]}]
+"""
+    with pytest.raises(SpecErrors) as caught:
+        import_config(config, "am.yml")
+    assert str(caught.value).startswith("am.yml:3:3: global.smtp_from: the EmailServer this becomes would be "
+                                        "invalid: spec.from: 'Alerts <am@example.com>' is not an e-mail address")
