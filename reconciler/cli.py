@@ -22,6 +22,8 @@ from .diff import colourise, unified_diff
 from .errors import (BaseConfigError, CommitRejected, ConfigError, DeployError, EnvironmentProblem, Location,
                      MailError, ReconcilerError, SpecError, SpecErrors)
 from .files import write_atomically
+from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASSWORD_FILE, SPEC_FOLDER, import_config,
+                       unwrap_secret, wrap_secret)
 from .model import Specs
 from .pipeline import parse_specs
 from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config,
@@ -93,11 +95,28 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     render.add_argument("--format", choices=("alertmanager", "secret"), default="alertmanager",
                         help="alertmanager.yml, or a Kubernetes Secret holding it (default: alertmanager)")
-    render.add_argument("--secret-name", default="alertmanager-main", type=_kubernetes_name("a Secret name", 253),
-                        help="Secret name (default: %(default)s)")
-    render.add_argument("--namespace", default="kubesphere-monitoring-system",
-                        type=_kubernetes_name("a namespace", 63), help="Secret namespace (default: %(default)s)")
+    render.add_argument("--secret-name", type=_kubernetes_name("a Secret name", 253),
+                        help="Secret name (default: the --base Secret's, else alertmanager-main)")
+    render.add_argument("--namespace", type=_kubernetes_name("a namespace", 63),
+                        help="Secret namespace (default: the --base Secret's, else kubesphere-monitoring-system)")
     render.set_defaults(handler=_render)
+
+    import_ = commands.add_parser(
+        "import", help="turn an alertmanager.yml or its Kubernetes Secret into specs plus a base",
+        description="Read an Alertmanager config, or a Secret manifest holding one (kubectl get secret "
+                    "alertmanager-main -o yaml), and write DIR/specs/ (EmailServer, one RecipientList per e-mail "
+                    "receiver whose routing the specs can say, NotificationPolicy) and DIR/base.yml (everything "
+                    "else, comments kept). What cannot be said as specs stays in the base, and stderr says why. "
+                    "No password is written into DIR. Exit 0 written, 1 the input is invalid or holds nothing to "
+                    "import, 2 could not run.")
+    import_.add_argument("file", metavar="FILE", help="alertmanager.yml or a Secret manifest; - reads stdin")
+    import_.add_argument("-o", "--output", required=True, metavar="DIR", help="new (or empty) folder to write")
+    import_.add_argument("--password-file", metavar="PATH",
+                         help="write the SMTP password here (mode 0600; outside DIR) and name it in the specs; "
+                              "default: name /etc/alertmanager/smtp-password (from a Secret: "
+                              "/etc/alertmanager/secrets/alertmanager-smtp/password, as the pod mounts it) and say "
+                              "what to put there")
+    import_.set_defaults(handler=_import)
 
     diff = commands.add_parser(
         "diff", help="dry run: what DIR would change in the live config",
@@ -192,6 +211,9 @@ def _render(args: argparse.Namespace) -> int:
                        "(prometheus-operator: spec.secrets mounts /etc/alertmanager/secrets/<secret>/<key>)"])
         return EXIT_INVALID
     base_text = decode_base(_read_bytes(args.base), args.base) if args.base else None
+    base_secret = None
+    if base_text is not None and (inner := unwrap_secret(base_text, args.base)) is not None:
+        base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
     options = RenderOptions()
     text = render_alertmanager_config(specs, base_text, base_name=args.base or "base", options=options)
     try:
@@ -199,8 +221,15 @@ def _render(args: argparse.Namespace) -> int:
     except DeployError as exc:
         _print_errors([str(exc)])
         return EXIT_INVALID
-    if args.format == "secret":
-        text = render_kubernetes_secret(text, name=args.secret_name, namespace=args.namespace)
+    if args.format == "secret" and base_secret is not None:
+        text = wrap_secret(text, base_secret, name=args.secret_name, namespace=args.namespace)
+    elif args.format == "secret":
+        if base_text is None:
+            print("warning: no --base: this Secret replaces Alertmanager's whole config, and every receiver, route "
+                  "and inhibit rule not in the specs is lost; give the current one with --base (kubectl get secret "
+                  "alertmanager-main -n kubesphere-monitoring-system -o yaml > base.yaml)", file=sys.stderr)
+        text = render_kubernetes_secret(text, name=args.secret_name or "alertmanager-main",
+                                        namespace=args.namespace or "kubesphere-monitoring-system")
         password_file = password_file_for(specs.server, options) if specs.server and specs.server.username else None
         if password_file:
             # The password stays out of the Secret; the pod must have the file the config names.
@@ -226,6 +255,43 @@ def _write_stdout(text: str) -> None:
         except (OSError, ValueError):
             pass
         raise EnvironmentProblem(f"cannot write to standard output: {exc.strerror or exc}") from None
+
+
+def _import(args: argparse.Namespace) -> int:
+    name = "<stdin>" if args.file == "-" else args.file
+    text = sys.stdin.read() if args.file == "-" else _read_text(args.file)
+    folder = Path(args.output)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise EnvironmentProblem(f"{folder}: exists and is not an empty folder: give a new folder")
+    password_file = os.path.abspath(args.password_file) if args.password_file else None
+    if password_file and Path(password_file).resolve().is_relative_to(folder.resolve()):
+        raise EnvironmentProblem(f"--password-file {args.password_file}: inside {folder}, which is meant for git: "
+                                 "put the password file outside it (e.g. /etc/alertmanager/smtp-password)")
+    inner = unwrap_secret(text, name)
+    if inner is not None:
+        text, name = inner, f"{name}[{SECRET_KEY}]"
+    default = SECRET_PASSWORD_FILE if inner is not None else DEFAULT_PASSWORD_FILE
+    imported = import_config(text, name, password_file=password_file or default)
+    for note in imported.notes:
+        print(note, file=sys.stderr)
+    for relative, content in imported.files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / relative, content, new_mode=0o644)
+    for path, password in imported.passwords.items():
+        if password_file:
+            write_atomically(path, password, new_mode=0o600)  # no line break: Alertmanager would send it
+            os.chmod(path, 0o600)
+            print(f"wrote the SMTP password of the imported config to {path} (mode 0600)", file=sys.stderr)
+        else:
+            print(f"create {path} (mode 0600, readable by Alertmanager's user) holding the SMTP password of the "
+                  "imported config, without a trailing line break (printf '%s' ...)"
+                  + (": in Kubernetes, a Secret alertmanager-smtp with key password, listed in the Alertmanager "
+                     "resource's spec.secrets" if path == SECRET_PASSWORD_FILE else ""), file=sys.stderr)
+    lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
+    print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}) and "
+          f"{folder / BASE_FILE}; check with: notify-reconciler render {folder / SPEC_FOLDER} --base "
+          f"{folder / BASE_FILE}")
+    return EXIT_OK
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -1,0 +1,807 @@
+"""An existing alertmanager.yml (or the Kubernetes Secret holding it) -> a spec folder and a base.
+
+Pure: text in, ``{path: text}`` and notes out; the CLI writes the files. What it guarantees:
+
+- the EmailServer comes from ``global.smtp_*``; a plaintext password (``smtp_auth_password``,
+  an e-mail receiver's ``auth_password``) is never written into any output file: the specs and
+  the base name a password file instead, and `Imported.passwords` says which file should hold
+  which password, for the caller to write or to tell the user about;
+- an e-mail receiver becomes a RecipientList only when the render (which puts every list's
+  route first under the root, with ``continue: true``) sends that list exactly the alerts the
+  receiver got before, with the same timing, and no other receiver gains or loses an alert by
+  the move. Everything else stays in the base untouched, and a note says which and why;
+- ``base.yml`` keeps the rest of the config (other receivers and routes, inhibit rules,
+  templates, time intervals, comments) as written, without the ``smtp_*`` keys the render owns.
+
+How a route is judged (Alertmanager walks a route's children in order; a child that matches
+without ``continue: true`` ends the walk at its level; a route none of whose children match
+sends to its own receiver): a receiver's route R can move to the front when
+1. R is the only route that leads to the receiver, and has no children and no time intervals
+   (nor have the routes above it);
+2. the alerts that reach R can be written as matchers: those of R and the routes above it, plus
+   the negation of each earlier route without ``continue`` that has a single matcher (a route
+   that provably takes none of R's alerts is ignored);
+3. taking R away changes nobody else's alerts: either R continues, or no later route beside it
+   can match R's alerts; and the route above R, left without R, would not send them to its own
+   receiver instead (it has none that sends anything, or it is the root and R continues, where
+   the render's last route to the root receiver applies as for any continuing route).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+from typing import Any, NamedTuple
+
+import re2
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import LiteralScalarString
+
+from .errors import Location, SpecError, SpecErrors
+from .loader import load_file
+from .model import check_document
+from .pipeline import parse_specs
+from .render import PREFIX
+from .schema import validate_document
+
+DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
+"""Where the imported config reads the SMTP password from, unless told otherwise."""
+SECRET_PASSWORD_FILE = "/etc/alertmanager/secrets/alertmanager-smtp/password"
+"""The same inside an Alertmanager pod: prometheus-operator mounts each Secret listed in the
+Alertmanager resource's spec.secrets at /etc/alertmanager/secrets/<name>/."""
+SECRET_KEY = "alertmanager.yaml"
+"""The key prometheus-operator (and KubeSphere) keep the config under."""
+SPEC_FOLDER = "specs"
+BASE_FILE = "base.yml"
+
+# Alertmanager 0.25's defaults for what a route does not say (config.DefaultRouteOpts).
+_ROUTE_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+_TIMING = ("group_wait", "group_interval", "repeat_interval")
+_TIME_INTERVALS = ("mute_time_intervals", "active_time_intervals")
+# An email_config key a RecipientList can say (`to`, `send_resolved`), or one the EmailServer
+# says for every list (each must equal the server's setting).
+_SERVER_KEYS = {"from": "smtp_from", "smarthost": "smtp_smarthost", "hello": "smtp_hello",
+                "auth_username": "smtp_auth_username", "auth_password": "smtp_auth_password",
+                "auth_password_file": "smtp_auth_password_file", "auth_identity": "smtp_auth_identity",
+                "auth_secret": "smtp_auth_secret", "require_tls": "smtp_require_tls"}
+_SERVER_FIELDS = {"host": "smtp_smarthost", "port": "smtp_smarthost", "ssl": "smtp_smarthost",
+                  "starttls": "smtp_require_tls", "from": "smtp_from", "username": "smtp_auth_username",
+                  "passwordFile": "smtp_auth_password_file", "hello": "smtp_hello"}
+"""EmailServer field -> the global key it comes from, to locate a problem in the input."""
+_GLOBAL_DEFAULTS = {"smtp_require_tls": True, "smtp_hello": "localhost"}
+"""What Alertmanager 0.25 assumes where the global section is silent."""
+_TLS_KEYS = {"ca_file": "caFile", "server_name": "serverName", "insecure_skip_verify": "insecureSkipVerify"}
+# Keys whose scalar value is a credential, wherever they appear in the base.
+_SECRET_KEYS = frozenset({"password", "auth_password", "auth_secret", "bearer_token", "api_key", "api_secret",
+                          "service_key", "routing_key", "user_key", "token", "bot_token", "webhook_url",
+                          "api_url", "smtp_auth_password", "smtp_auth_secret", "slack_api_url",
+                          "opsgenie_api_key", "victorops_api_key", "wechat_api_secret", "telegram_bot_token"})
+
+
+# -- matchers --------------------------------------------------------------------------------
+
+class Matcher(NamedTuple):
+    """One Alertmanager matcher: label, operator (= != =~ !~), value (unescaped)."""
+
+    name: str
+    op: str
+    value: str
+
+    def text(self) -> str:
+        """As a RecipientList writes it: label, operator, double-quoted value."""
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.op}"{escaped}"'
+
+    def negated(self) -> Matcher:
+        return Matcher(self.name, {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}[self.op], self.value)
+
+    def matches(self, value: str) -> bool | None:
+        """Whether a label with `value` (\"\" when absent) passes; None if the regex cannot be judged."""
+        if self.op in ("=", "!="):
+            return (value == self.value) == (self.op == "=")
+        try:
+            found = re2.compile(f"^(?:{self.value})$").fullmatch(value) is not None
+        except re2.error:
+            return None
+        return found == (self.op == "=~")
+
+
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MATCHER_PART = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*((?s:.*?))\s*$')
+
+
+def matchers_from_match(match: dict, match_re: dict) -> list[Matcher]:
+    """The deprecated ``match`` / ``match_re`` maps as matchers, in that order."""
+    return ([Matcher(str(k), "=", _label_value(v)) for k, v in match.items()]
+            + [Matcher(str(k), "=~", _label_value(v)) for k, v in match_re.items()])
+
+
+def parse_matchers(line: str) -> list[Matcher]:
+    """One entry of a route's ``matchers`` as Alertmanager 0.25 reads it: one or more
+    comma-separated matchers, optionally in braces, each value quoted or bare. Raises
+    ValueError with the reason."""
+    text = line.strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1]
+    parts, current, quoted, escaped = [], "", False, False
+    for char in text:
+        if escaped:
+            current, escaped = current + char, False
+        elif char == "\\":
+            current, escaped = current + char, True
+        elif char == '"':
+            current, quoted = current + char, not quoted
+        elif char == "," and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    if current.strip() or not parts:
+        parts.append(current)
+    return [_parse_one(part, line) for part in parts]
+
+
+def _parse_one(part: str, line: str) -> Matcher:
+    found = _MATCHER_PART.match(part)
+    if not found:
+        raise ValueError(f"{line!r} is not a matcher Alertmanager reads (label, one of = != =~ !~, value)")
+    name, op, raw = found.groups()
+    if raw.startswith('"'):
+        if len(raw) < 2 or not raw.endswith('"'):
+            raise ValueError(f"{line!r}: the value's closing double quote is missing")
+        raw = raw[1:-1]
+    value, escaped = "", False
+    for index, char in enumerate(raw):
+        if escaped:
+            value += {"n": "\n", '"': '"', "\\": "\\"}.get(char, "\\" + char)
+            escaped = False
+        elif char == "\\" and index < len(raw) - 1:
+            escaped = True
+        elif char == '"':
+            raise ValueError(f"{line!r}: the value holds an unescaped double quote")
+        else:
+            value += char
+    return Matcher(name, op, value)
+
+
+def _label_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def disjoint(these: list[Matcher] | tuple[Matcher, ...], those: list[Matcher] | tuple[Matcher, ...]) -> bool:
+    """True when no alert can match all of `these` and all of `those` (judged pairwise on one
+    label where one side is an equality: conservative, False when in doubt)."""
+    for mine in these:
+        for theirs in those:
+            if mine.name != theirs.name:
+                continue
+            for equal, other in ((mine, theirs), (theirs, mine)):
+                if equal.op == "=" and other.matches(equal.value) is False:
+                    return True
+    return False
+
+
+# -- the SMTP server ---------------------------------------------------------------------------
+
+def parse_smarthost(text: str) -> tuple[str, int]:
+    """'smtp.example.com:587' -> ('smtp.example.com', 587); '[::1]:25' -> ('::1', 25).
+    Raises ValueError with what is wrong (Alertmanager needs host and port)."""
+    text = str(text).strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or not rest.startswith(":"):
+            raise ValueError(f"{text!r} is not host:port: an IPv6 address is written [::1]:25")
+        port = rest[1:]
+    else:
+        host, colon, port = text.rpartition(":")
+        if not colon or ":" in host:
+            raise ValueError(f"{text!r} has no port: write host:port, such as smtp.example.com:587")
+    if not host:
+        raise ValueError(f"{text!r} has no host: write host:port, such as smtp.example.com:587")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r}: {port!r} is not a port number")
+    return host, int(port)
+
+
+def server_spec(settings: dict[str, Any], tls: dict[str, Any], password_file: str | None) -> dict[str, Any]:
+    """The EmailServer spec for Alertmanager's effective smtp settings (keys as in `global`)."""
+    host, port = parse_smarthost(settings["smtp_smarthost"])
+    spec: dict[str, Any] = {"host": host, "port": port}
+    if port == 465:
+        spec["ssl"] = True  # Alertmanager speaks implicit TLS on 465, whatever require_tls says
+    else:
+        spec["starttls"] = bool(settings.get("smtp_require_tls", True))
+    if tls:
+        spec["tls"] = {_TLS_KEYS[key]: value for key, value in tls.items()}
+    if settings.get("smtp_auth_username"):
+        spec["username"] = str(settings["smtp_auth_username"])
+        if password_file:
+            spec["passwordFile"] = password_file
+    spec["from"] = str(settings["smtp_from"])
+    if settings.get("smtp_hello"):
+        spec["hello"] = str(settings["smtp_hello"])
+    return spec
+
+
+# -- Kubernetes Secret manifests ----------------------------------------------------------------
+
+def unwrap_secret(text: str, name: str = "-") -> str | None:
+    """The alertmanager.yaml held by `text` if it is a Kubernetes Secret manifest (``data``
+    base64 or ``stringData``), else None. Raises SpecErrors if it is a Secret without it."""
+    try:
+        document = _yaml().load(text)
+    except YAMLError:
+        return None  # not ours to report: the caller's own parse says where
+    if not isinstance(document, dict) or document.get("kind") != "Secret":
+        return None
+    where = Location(name, *_position(document, "kind"))
+    for section, encoded in (("stringData", False), ("data", True)):
+        values = document.get(section)
+        if isinstance(values, dict) and SECRET_KEY in values:
+            value = values[SECRET_KEY]
+            if not encoded:
+                return str(value)
+            try:
+                return base64.b64decode(str(value), validate=True).decode("utf-8")
+            except (binascii.Error, ValueError, UnicodeDecodeError):
+                raise SpecErrors([SpecError(Location(name, *_position(values, SECRET_KEY)), f"data.{SECRET_KEY}",
+                                            "is not base64 of UTF-8 text: give the Secret as kubectl get secret "
+                                            "-o yaml prints it")]) from None
+    keys = sorted({str(k) for section in ("data", "stringData") if isinstance(document.get(section), dict)
+                   for k in document[section]})
+    raise SpecErrors([SpecError(where, "data", f"this Secret holds no {SECRET_KEY} (it has "
+                                               f"{', '.join(keys) or 'no keys'}): give the Secret prometheus-operator "
+                                               "reads, such as alertmanager-main")])
+
+
+def wrap_secret(config_text: str, secret_text: str, *, name: str | None = None,
+                namespace: str | None = None) -> str:
+    """`config_text` put back into the Secret manifest `secret_text`, in the same shape: the
+    same section (``stringData``, or ``data`` base64), name, namespace, labels and other keys;
+    `name`/`namespace` replace its own when given. What the API server wrote (uid,
+    resourceVersion, timestamps, managed fields) and kubectl's last-applied copy (which holds the
+    old config, passwords included) are left out, so `kubectl apply` takes it as a new state."""
+    yaml = _yaml()
+    secret = yaml.load(secret_text)
+    metadata = secret.setdefault("metadata", CommentedMap())
+    for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "selfLink", "generation"):
+        metadata.pop(key, None)
+    annotations = metadata.get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+        if not annotations:
+            del metadata["annotations"]
+    if name:
+        metadata["name"] = name
+    if namespace:
+        metadata["namespace"] = namespace
+    if isinstance(secret.get("stringData"), dict) and SECRET_KEY in secret["stringData"]:
+        secret["stringData"][SECRET_KEY] = LiteralScalarString(config_text)
+    else:
+        data = secret.get("data")
+        if not isinstance(data, dict):
+            data = secret["data"] = CommentedMap()
+        data[SECRET_KEY] = base64.b64encode(config_text.encode("utf-8")).decode("ascii")
+    return _dump(yaml, secret)
+
+
+# -- the import ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Imported:
+    files: dict[str, str]
+    """Path relative to the output folder -> text: specs/*.yaml and base.yml."""
+    notes: tuple[str, ...]
+    """What the user must know: what stayed in the base and why, secrets left in the base."""
+    passwords: dict[str, str] = field(repr=False)
+    """Password file path -> the password it must hold (never written into `files`)."""
+    lists: dict[str, str] = field(default_factory=dict)
+    """Receiver name -> the RecipientList it became."""
+
+
+@dataclass(eq=False)  # two routes written alike are still two routes: compared by identity
+class _Route:
+    node: CommentedMap
+    path: str
+    parent: _Route | None
+    own: list[Matcher]
+    cont: bool
+    receiver: str
+    group_by: list[str]
+    timing: dict[str, str]
+    problem: str | None = None
+    children: list[_Route] = field(default_factory=list)
+
+    def chain(self) -> list[_Route]:
+        """This route and those above it, root excluded, from the top down."""
+        routes, node = [], self
+        while node.parent is not None:
+            routes.append(node)
+            node = node.parent
+        return routes[::-1]
+
+    def siblings(self) -> list[_Route]:
+        return self.parent.children if self.parent else [self]
+
+
+def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PASSWORD_FILE) -> Imported:
+    """The spec folder and base for the Alertmanager config `text` (read from `name`).
+    Raises SpecErrors, located in `name`, for what cannot be imported at all."""
+    yaml = _yaml()
+    try:
+        config = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
+        raise SpecErrors([SpecError(where, "", "YAML syntax error: "
+                                               + " ".join(p for p in (exc.context, exc.problem) if p))]) from None
+    except YAMLError as exc:
+        raise SpecErrors([SpecError(Location(name), "", f"YAML error: {' '.join(str(exc).split())}")]) from None
+    if not isinstance(config, CommentedMap) or not isinstance(config.get("route"), dict):
+        raise SpecErrors([SpecError(Location(name, 1, 1), "", "is not an Alertmanager config (a mapping with route "
+                                                              "and receivers) nor a Secret holding one")])
+    return _Importer(config, name, password_file).run(yaml)
+
+
+class _Importer:
+    def __init__(self, config: CommentedMap, name: str, password_file: str) -> None:
+        self.config, self.name, self.password_file = config, name, password_file
+        self.left: list[SpecError] = []
+        """Each e-mail receiver left in the base, and why (also among the notes)."""
+        self.notes: list[str] = []
+        self.passwords: dict[str, str] = {}
+        glob = config.get("global")
+        self.glob = glob if isinstance(glob, dict) else {}
+
+    def fail(self, node: Any, key: Any, path: str, message: str) -> SpecErrors:
+        return SpecErrors([SpecError(Location(self.name, *_position(node, key)), path, message)])
+
+    def run(self, yaml: YAML) -> Imported:
+        receivers = self.config.get("receivers")
+        receivers = receivers if isinstance(receivers, list) else []
+        for index, receiver in enumerate(receivers):
+            if isinstance(receiver, dict) and str(receiver.get("name", "")).startswith(PREFIX):
+                raise SpecErrors([SpecError(Location(self.name, *_item_position(receivers, index)),
+                                            f"receivers[{index}]", f"{receiver['name']!r} was rendered by "
+                                            "notify-reconciler, and the next render would drop it: import the "
+                                            "specs that config came from instead, or a config from before")])
+        by_name = {str(r.get("name")): (i, r) for i, r in enumerate(receivers) if isinstance(r, dict)}
+        root = self._tree(self.config["route"], "route", None)
+        routes = list(_walk(root))
+        settings, tls = self._server_settings(receivers)
+
+        lists: dict[str, dict] = {}       # receiver name -> RecipientList spec
+        moved: dict[str, _Route] = {}     # receiver name -> its route, removed from the base
+        for index, receiver in enumerate(receivers):
+            if not isinstance(receiver, dict) or not receiver.get("email_configs"):
+                continue
+            receiver_name = str(receiver.get("name"))
+            spec, why = self._recipient_list(receiver, settings, tls)
+            route = None
+            if spec is not None:
+                route, matchers, why = self._route_for(receiver_name, routes, root)
+                if route is not None:
+                    spec = {**spec, **_list_timing(route, matchers)}
+            if route is None:
+                left = SpecError(Location(self.name, *_item_position(receivers, index)), f"receivers[{index}]",
+                                 f"{receiver_name!r} is left in {BASE_FILE} as it is, with its routes: {why}")
+                self.left.append(left)
+                self.notes.append(str(left))
+                continue
+            lists[receiver_name] = spec
+            moved[receiver_name] = route
+
+        if not lists:
+            summary = self.fail(self.config, "receivers", "receivers",
+                                "no e-mail receiver could become a RecipientList"
+                                + (", for the reasons given for each" if self.left else
+                                   ": the config has no receiver with email_configs")).errors
+            raise SpecErrors([*self.left, *summary])
+        continuing = [child.path for child in root.children if child.cont and child.receiver not in moved]
+        if self._sends(root.receiver) and (continuing or any(r.cont and r.parent is root for r in moved.values())):
+            # The render puts the base's routes under one route to the root's receiver (see
+            # README, "What the render owns"): an alert that only a moved route matched now
+            # reaches that receiver, which a matching route used to keep from it.
+            where = Location(self.name, *_position(self.config["route"], "receiver"))
+            self.notes.append(f"{where}: route.receiver: the render puts the base's routes under one route to "
+                              f"{root.receiver!r}, which then also gets the alerts that only the routes moved into "
+                              "RecipientLists matched (before, a matching route kept them from it)")
+        names = _list_names(list(lists))
+        files = self._spec_files(settings, tls, lists, names, root)
+        self._check_specs(files, {name: receiver for receiver, name in names.items()}, receivers)
+        self._build_base(receivers, moved, by_name)
+        files[BASE_FILE] = _dump(yaml, self.config)
+        return Imported(files, tuple(self.notes), dict(self.passwords), names)
+
+    # -- routes
+
+    def _tree(self, node: Any, path: str, parent: _Route | None) -> _Route:
+        if not isinstance(node, dict):
+            raise self.fail(parent.node if parent else self.config, "routes", path, "is not a route (a mapping)")
+        problem = None
+        try:
+            own = matchers_from_match(node.get("match") or {}, node.get("match_re") or {})
+            for line in node.get("matchers") or ():
+                own += parse_matchers(str(line))
+        except (ValueError, AttributeError) as exc:
+            raise self.fail(node, "matchers" if "matchers" in node else "match", f"{path}.matchers", str(exc)) from None
+        if any(not _LABEL.fullmatch(m.name) for m in own):
+            problem = "its matchers use a label name with ':', which RecipientList matchers cannot write"
+        group_by = [str(g) for g in node.get("group_by") or ()]
+        route = _Route(node, path, parent, own, bool(node.get("continue", False)),
+                       str(node.get("receiver") or (parent.receiver if parent else "")),
+                       group_by or (parent.group_by if parent else []),
+                       {key: str(node[key]) if node.get(key) is not None else
+                        (parent.timing[key] if parent else _ROUTE_DEFAULTS[key]) for key in _TIMING},
+                       problem)
+        children = node.get("routes") or []
+        if not isinstance(children, list):
+            raise self.fail(node, "routes", f"{path}.routes", "must be a list of routes")
+        route.children = [self._tree(child, f"{path}.routes[{i}]", route) for i, child in enumerate(children)]
+        return route
+
+    def _route_for(self, receiver: str, routes: list[_Route], root: _Route) -> tuple[_Route | None, list[Matcher], str]:
+        """The route that can move to the front for `receiver`, with the list's matchers; or
+        None and why not."""
+        leading = [r for r in routes if r.receiver == receiver]
+        if not leading:
+            return None, [], "no route leads to it"
+        if root in leading:
+            return None, [], ("it is the root route's receiver (every alert no other route takes), which a "
+                              "RecipientList's matchers cannot express")
+        if len(leading) > 1:
+            return None, [], (f"{len(leading)} routes lead to it ({', '.join(r.path for r in leading)}), "
+                              "possibly with different timing")
+        route = leading[0]
+        if route.children:
+            return None, [], f"its route {route.path} has child routes"
+        chain = route.chain()
+        for step in chain:
+            if step.problem:
+                return None, [], f"{step.path}: {step.problem}"
+            intervals = [key for key in _TIME_INTERVALS if step.node.get(key)]
+            if intervals:
+                return None, [], (f"{step.path} has {' and '.join(intervals)}, which the import does not "
+                                  "carry over to TimeWindows")
+        matchers = [m for step in chain for m in step.own]
+        for step in chain:
+            for earlier in step.siblings()[:step.siblings().index(step)]:
+                if earlier.cont or disjoint(matchers, earlier.own):
+                    continue
+                if earlier.problem:
+                    return None, [], f"an earlier route {earlier.path}: {earlier.problem}"
+                if len(earlier.own) != 1:
+                    what = "every alert" if not earlier.own else "some of its alerts"
+                    return None, [], (f"the earlier route {earlier.path} (without continue: true) takes {what} "
+                                      f"first, which RecipientList matchers cannot express")
+                matchers.append(earlier.own[0].negated())
+        if not route.cont:
+            siblings = route.siblings()
+            for later in siblings[siblings.index(route) + 1:]:
+                if later.problem or not disjoint(matchers, later.own):
+                    return None, [], (f"its route {route.path} has no continue: true and the later route "
+                                      f"{later.path} may match the same alerts: the render puts a list's route "
+                                      f"first with continue: true, so {later.path} would get them too")
+        parent = route.parent
+        assert parent is not None
+        if not (parent is root and route.cont) and self._sends(parent.receiver):
+            return None, [], (f"without its route {route.path}, the alerts it took would go to "
+                              f"{parent.receiver!r}, the receiver of the route above it")
+        unique = list(dict.fromkeys(matchers))
+        if len(unique) > 50:
+            return None, [], f"its alerts need {len(unique)} matchers; a RecipientList takes at most 50"
+        return route, unique, ""
+
+    def _sends(self, receiver: str) -> bool:
+        for item in self.config.get("receivers") or ():
+            if isinstance(item, dict) and str(item.get("name")) == receiver:
+                return any(key.endswith("_configs") and value for key, value in item.items())
+        return False
+
+    # -- receivers
+
+    def _server_settings(self, receivers: list) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The effective smtp_* settings (global, completed by the e-mail receivers when they all
+        agree on what the global leaves out) and the TLS settings of the first e-mail config."""
+        settings = {key: value for key, value in self.glob.items() if str(key).startswith("smtp_")}
+        configs = [c for r in receivers if isinstance(r, dict) for c in r.get("email_configs") or ()
+                   if isinstance(c, dict)]
+        for key, global_key in _SERVER_KEYS.items():
+            if global_key not in settings:
+                values = {str(c[key]) for c in configs if key in c}
+                if len(values) == 1 and all(key in c for c in configs):
+                    settings[global_key] = configs[0][key]  # as written: require_tls stays a boolean
+        for required, what in (("smtp_smarthost", "host:port"), ("smtp_from", "sender address")):
+            if not settings.get(required):
+                raise self.fail(self.glob or self.config, required if required in self.glob else "global",
+                                f"global.{required}", f"is missing, and the e-mail receivers do not agree on "
+                                                      f"one: the EmailServer needs the SMTP {what}")
+        try:
+            parse_smarthost(settings["smtp_smarthost"])
+        except ValueError as exc:
+            raise self.fail(self.glob, "smtp_smarthost", "global.smtp_smarthost", str(exc)) from None
+        for unsupported in ("smtp_auth_secret", "smtp_auth_identity"):
+            if settings.get(unsupported):
+                raise self.fail(self.glob, unsupported, f"global.{unsupported}",
+                                "an EmailServer cannot say this (CRAM-MD5 secret or PLAIN identity): remove it if "
+                                "the server does not need it, then import again")
+        if settings.get("smtp_auth_password") and settings.get("smtp_auth_password_file"):
+            raise self.fail(self.glob, "smtp_auth_password", "global.smtp_auth_password",
+                            "goes with smtp_auth_password_file, which Alertmanager refuses: keep one")
+        if settings.get("smtp_auth_password") and settings.get("smtp_auth_username"):
+            # Without a user name Alertmanager never logs in, and the password goes nowhere.
+            self.passwords[self.password_file] = str(settings["smtp_auth_password"])
+        tls = next((dict(c["tls_config"]) for c in configs if isinstance(c.get("tls_config"), dict)), {})
+        return settings, tls
+
+    def _password_file(self, settings: dict[str, Any]) -> str | None:
+        if settings.get("smtp_auth_password_file"):
+            return str(settings["smtp_auth_password_file"])
+        if settings.get("smtp_auth_password"):
+            return self.password_file
+        return None
+
+    def _recipient_list(self, receiver: dict, settings: dict[str, Any], tls: dict) -> tuple[dict | None, str]:
+        """The RecipientList spec (recipients, sendResolved) for an e-mail receiver, or None and why."""
+        others = sorted(key for key, value in receiver.items() if key.endswith("_configs") and key != "email_configs"
+                        and value)
+        if others:
+            return None, f"it also has {', '.join(others)}, which a RecipientList cannot hold"
+        configs = receiver["email_configs"]
+        recipients: list[Any] = []
+        resolved = set()
+        for number, config in enumerate(configs):
+            if not isinstance(config, dict):
+                return None, f"email_configs[{number}] is not a mapping"
+            custom = sorted(set(config) - set(_SERVER_KEYS) - {"to", "send_resolved", "tls_config"})
+            if custom:
+                return None, (f"email_configs[{number}] sets {', '.join(custom)}, which a RecipientList cannot say "
+                              "(the render uses Alertmanager's default mail)")
+            for key, global_key in _SERVER_KEYS.items():
+                server_value = settings.get(global_key, _GLOBAL_DEFAULTS.get(global_key, ""))
+                if key in config and str(config[key]) != str(server_value):
+                    return None, (f"email_configs[{number}].{key} differs from the global smtp settings the "
+                                  "EmailServer takes")
+            if dict(config.get("tls_config") or {}) != tls or set(tls) - set(_TLS_KEYS):
+                return None, (f"email_configs[{number}].tls_config differs from the other e-mail receivers' or "
+                              "sets what an EmailServer cannot (client certificates, TLS versions)")
+            to = str(config.get("to") or "")
+            if "{{" in to:
+                return None, f"email_configs[{number}].to is a template; a RecipientList lists addresses"
+            for display, address in getaddresses([to]):
+                if not address:
+                    continue
+                recipients.append({"name": display, "email": address} if display else address)
+            resolved.add(bool(config.get("send_resolved", False)))
+        if not recipients:
+            return None, "it has no address in to"
+        if len(resolved) > 1:
+            return None, "its email_configs disagree on send_resolved"
+        spec = {"recipients": recipients, "sendResolved": resolved.pop()}
+        problem = _list_problem(spec)
+        if problem:
+            return None, problem
+        return spec, ""
+
+    # -- output
+
+    def _check_specs(self, files: dict[str, str], receiver_of: dict[str, str], receivers: list) -> None:
+        """The specs must validate as the render will read them: a value Alertmanager takes but a
+        spec may not (a sender with a display name, say) is an error located in the input."""
+        prefix = f"{SPEC_FOLDER}/"
+        try:
+            parse_specs({path.removeprefix(prefix): text.encode() for path, text in files.items()
+                         if path.startswith(prefix)})
+        except SpecErrors as exc:
+            errors = []
+            for error in exc.errors:
+                field_name = error.path.removeprefix("spec.").split(".")[0].split("[")[0]
+                if error.file == "email-server.yaml":
+                    key = _SERVER_FIELDS.get(field_name, "smtp_smarthost")
+                    node, path = (self.glob, f"global.{key}") if key in self.glob else (self.config, "global")
+                    where = Location(self.name, *_position(node, key if key in self.glob else "global"))
+                elif error.file.removesuffix(".yaml") in receiver_of:
+                    receiver = receiver_of[error.file.removesuffix(".yaml")]
+                    index = next(i for i, r in enumerate(receivers) if isinstance(r, dict)
+                                 and str(r.get("name")) == receiver)
+                    where, path = Location(self.name, *_item_position(receivers, index)), f"receivers[{index}]"
+                else:
+                    where, path = Location(self.name, *_position(self.config, "route")), "route"
+                kind = {"email-server.yaml": "EmailServer", "notification-policy.yaml": "NotificationPolicy"}.get(
+                    error.file, "RecipientList")
+                errors.append(SpecError(where, path, f"the {kind} this becomes would be invalid: {error.path}: "
+                                                     f"{error.message}"))
+            raise SpecErrors(errors) from None
+
+    def _spec_files(self, settings: dict[str, Any], tls: dict, lists: dict[str, dict], names: dict[str, str],
+                    root: _Route) -> dict[str, str]:
+        header = f"# imported from {self.name} by notify-reconciler import\n"
+        server = server_spec(settings, tls, self._password_file(settings))
+        policy = {"repeatInterval": root.timing["repeat_interval"], "groupBy": list(root.group_by),
+                  "groupWait": root.timing["group_wait"], "groupInterval": root.timing["group_interval"]}
+        if not root.group_by:
+            # A root that groups by nothing sends one notification for all alerts; a spec
+            # cannot say that (an empty groupBy reads as "as the parent" on a child route).
+            del policy["groupBy"]
+            self.notes.append(f"{self.name}: route.group_by: the root route groups by nothing (one notification "
+                              "for all alerts); the NotificationPolicy takes the default, [alertname]: set its "
+                              "groupBy if you want other grouping")
+        sends = [spec["sendResolved"] for spec in lists.values()]
+        policy["sendResolved"] = max(set(sends), key=lambda value: (sends.count(value), not value))
+        files = {f"{SPEC_FOLDER}/email-server.yaml": header + _document("EmailServer", "smtp", server),
+                 f"{SPEC_FOLDER}/notification-policy.yaml": header + _document("NotificationPolicy", "default", policy)}
+        keys = {"repeatInterval": "repeatInterval", "groupBy": "groupBy", "groupWait": "groupWait",
+                "groupInterval": "groupInterval", "sendResolved": "sendResolved"}
+        for receiver, spec in lists.items():
+            trimmed = {key: value for key, value in spec.items() if key not in keys or value != policy[keys[key]]}
+            files[f"{SPEC_FOLDER}/{names[receiver]}.yaml"] = (
+                f"# imported from {self.name} by notify-reconciler import: the receiver {receiver!r}\n"
+                + _document("RecipientList", names[receiver], trimmed))
+        return files
+
+    def _build_base(self, receivers: list, moved: dict[str, _Route], by_name: dict) -> None:
+        """The config without what the specs now say: their receivers and routes, and the
+        smtp_* keys (the render writes its own, with the password as a file)."""
+        for receiver, route in sorted(moved.items(), key=lambda item: item[1].path, reverse=True):
+            parent = route.parent
+            assert parent is not None
+            siblings = parent.node["routes"]
+            siblings.pop(_index_of(siblings, route.node))
+            if not siblings:
+                del parent.node["routes"]
+        for receiver in moved:
+            receivers.pop(_index_of(receivers, by_name[receiver][1]))
+        if isinstance(self.config.get("global"), dict):
+            for key in [k for k in self.config["global"] if str(k).startswith("smtp_")]:
+                del self.config["global"][key]
+            if not self.config["global"]:
+                del self.config["global"]
+        # E-mail receivers left in the base keep working with the render's smtp_* globals; a
+        # password of their own becomes a file too.
+        for index, receiver in enumerate(receivers):
+            for number, config in enumerate(receiver.get("email_configs") or () if isinstance(receiver, dict) else ()):
+                if isinstance(config, dict) and config.get("auth_password"):
+                    password = str(config["auth_password"])
+                    path = next((p for p, known in self.passwords.items() if known == password),
+                                f"{self.password_file}-{_slug(str(receiver.get('name')))}")
+                    self.passwords[path] = password
+                    position = list(config).index("auth_password")
+                    del config["auth_password"]
+                    config.insert(position, "auth_password_file", path)
+                    self.notes.append(f"{BASE_FILE}: receivers[{index}].email_configs[{number}].auth_password: "
+                                      f"written as auth_password_file: {path}")
+        for path in _secret_paths(self.config, ""):
+            self.notes.append(f"{BASE_FILE}: {path}: holds a credential that would be committed with the base: "
+                              "move it into a file Alertmanager reads (a *_file setting) before committing")
+
+
+def _walk(route: _Route):
+    yield route
+    for child in route.children:
+        yield from _walk(child)
+
+
+def _list_timing(route: _Route, matchers: list[Matcher]) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if matchers:
+        spec["matchers"] = [m.text() for m in matchers]
+    spec.update({"repeatInterval": route.timing["repeat_interval"], "groupBy": list(route.group_by),
+                 "groupWait": route.timing["group_wait"], "groupInterval": route.timing["group_interval"]})
+    if not spec["groupBy"]:
+        del spec["groupBy"]  # grouping by nothing: the policy's note says what it becomes
+    return spec
+
+
+def _list_problem(spec: dict) -> str | None:
+    """Why `spec` is not a valid RecipientList (the schema's and the model's words), or None."""
+    text = _document("RecipientList", "check", spec)
+    documents, errors = load_file("check.yaml", text.encode())
+    for document in documents:
+        errors += validate_document(document) + check_document(document)
+    if errors:
+        return "; ".join(f"{error.path}: {error.message}" for error in errors[:3])
+    return None
+
+
+def _list_names(receivers: list[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for receiver in receivers:
+        base = _slug(receiver.removeprefix(PREFIX))
+        if base == "discard":
+            base = "discard-list"
+        name, number = base, 2
+        while name in names.values() or name in ("email-server", "notification-policy"):
+            suffix = f"-{number}"
+            name, number = base[:63 - len(suffix)].rstrip("-") + suffix, number + 1
+        names[receiver] = name
+    return names
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:63].strip("-")
+    return slug or "list"
+
+
+def _index_of(items: list, item: Any) -> int:
+    return next(i for i, candidate in enumerate(items) if candidate is item)
+
+
+def _secret_paths(node: Any, path: str):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = f"{path}.{key}" if path else str(key)
+            if str(key) in _SECRET_KEYS and isinstance(value, (str, int)) and str(value):
+                yield here
+            else:
+                yield from _secret_paths(value, here)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _secret_paths(value, f"{path}[{index}]")
+
+
+_SPEC_ORDER = ("host", "port", "ssl", "starttls", "tls", "username", "passwordFile", "from", "hello", "recipients",
+               "matchers", "repeatInterval", "groupBy", "groupWait", "groupInterval", "sendResolved")
+
+
+def _document(kind: str, name: str, spec: dict) -> str:
+    ordered = {key: spec[key] for key in sorted(spec, key=_SPEC_ORDER.index)}
+    document = {"apiVersion": "notify-reconciler/v1", "kind": kind, "metadata": {"name": name}, "spec": ordered}
+    return _dump(_yaml(), _commented(document))
+
+
+def _commented(value: Any) -> Any:
+    """Plain values as ruamel's: mappings in block style, lists of scalars in flow style
+    (`groupBy: [alertname]`), lists of mappings in block style."""
+    if isinstance(value, dict):
+        return CommentedMap((str(k), _commented(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        seq = CommentedSeq(_commented(v) for v in value)
+        if not any(isinstance(v, (dict, list)) for v in value) and len(value) <= 5:
+            seq.fa.set_flow_style()
+        return seq
+    return value
+
+
+def _item_position(items: Any, index: int) -> tuple[int, int]:
+    try:
+        line, column = items.lc.item(index)
+        return line + 1, column + 1
+    except (AttributeError, KeyError, TypeError, IndexError):
+        return 1, 1
+
+
+def _position(node: Any, key: Any) -> tuple[int, int]:
+    try:
+        line, column = node.lc.key(key)
+        return line + 1, column + 1
+    except (AttributeError, KeyError, TypeError):
+        try:
+            return node.lc.line + 1, node.lc.col + 1
+        except AttributeError:
+            return 1, 1
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.width = 1_000_000
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def _dump(yaml: YAML, data: Any) -> str:
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+__all__ = ["DEFAULT_PASSWORD_FILE", "Imported", "Matcher", "disjoint", "import_config", "matchers_from_match",
+           "parse_matchers", "parse_smarthost", "server_spec", "unwrap_secret", "wrap_secret"]

@@ -1,0 +1,318 @@
+"""The import's conversions, one table per rule; the round trip through amtool is in
+tests/integration/test_import.py."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from ruamel.yaml import YAML
+
+from reconciler.errors import SpecErrors
+from reconciler.importer import (Matcher, disjoint, import_config, matchers_from_match, parse_matchers,
+                                 parse_smarthost, server_spec, unwrap_secret, wrap_secret)
+
+SECRET_VALUE = "imported-test-value"  # not the audit's SECRET: these texts stay in memory
+
+
+@pytest.mark.parametrize("match, match_re, expected", [
+    ({"severity": "critical"}, {}, ['severity="critical"']),
+    ({}, {"service": "(postgres|mysql)-.*"}, ['service=~"(postgres|mysql)-.*"']),
+    ({"a": "x"}, {"b": "y|z"}, ['a="x"', 'b=~"y|z"']),
+    ({"quote": 'say "hi"'}, {}, ['quote="say \\"hi\\""']),
+    ({}, {"path": r"C:\\temp\d+"}, [r'path=~"C:\\\\temp\\d+"']),
+    ({"flag": True, "count": 3}, {}, ['flag="true"', 'count="3"']),
+])
+def test_match_and_match_re_become_matchers(match, match_re, expected):
+    assert [m.text() for m in matchers_from_match(match, match_re)] == expected
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('severity="critical"', [Matcher("severity", "=", "critical")]),
+    ("severity=critical", [Matcher("severity", "=", "critical")]),
+    ('  team =~ "db|web" ', [Matcher("team", "=~", "db|web")]),
+    ('{a="1", b!~"x,y"}', [Matcher("a", "=", "1"), Matcher("b", "!~", "x,y")]),
+    ("a=1,b!=2", [Matcher("a", "=", "1"), Matcher("b", "!=", "2")]),
+    (r'msg="a \"quoted\" \\ word"', [Matcher("msg", "=", 'a "quoted" \\ word')]),
+    (r'path=~"\d+"', [Matcher("path", "=~", r"\d+")]),  # a spurious escape stays, as in Alertmanager
+])
+def test_matchers_are_read_as_alertmanager_reads_them(line, expected):
+    assert parse_matchers(line) == expected
+
+
+@pytest.mark.parametrize("line", ['severity', '="x"', 'a="unterminated', 'a="x"y"'])
+def test_a_matcher_alertmanager_would_refuse_is_an_error(line):
+    with pytest.raises(ValueError):
+        parse_matchers(line)
+
+
+def test_a_matcher_written_back_reads_the_same():
+    for matcher in (Matcher("a", "=", 'x"y\\z'), Matcher("b", "=~", r"\d+|\\"), Matcher("c", "!=", "line\nbreak")):
+        assert parse_matchers(matcher.text()) == [matcher]
+
+
+@pytest.mark.parametrize("these, those, expected", [
+    ([Matcher("a", "=", "x")], [Matcher("a", "=", "y")], True),
+    ([Matcher("a", "=", "x")], [Matcher("a", "=", "x")], False),
+    ([Matcher("a", "=", "x")], [Matcher("a", "!=", "x")], True),
+    ([Matcher("a", "=", "db")], [Matcher("a", "=~", "web|api")], True),
+    ([Matcher("a", "=~", "d.*")], [Matcher("a", "=", "db")], False),
+    ([Matcher("a", "=~", "x")], [Matcher("a", "=~", "y")], False),  # two regexes: not judged, so "may overlap"
+    ([Matcher("a", "=", "x")], [Matcher("b", "=", "y")], False),
+    ([Matcher("a", "=", "x")], [], False),
+])
+def test_disjoint_is_proved_or_denied(these, those, expected):
+    assert disjoint(these, those) is expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("smtp.example.com:587", ("smtp.example.com", 587)),
+    ("mail.example.com:25", ("mail.example.com", 25)),
+    ("192.0.2.10:465", ("192.0.2.10", 465)),
+    ("[::1]:25", ("::1", 25)),
+    ("[2001:db8::5]:587", ("2001:db8::5", 587)),
+])
+def test_smarthost_is_split_into_host_and_port(text, expected):
+    assert parse_smarthost(text) == expected
+
+
+@pytest.mark.parametrize("text, words", [
+    ("smtp.example.com", "no port"),
+    ("::1:25", "no port"),
+    ("[::1]", "IPv6"),
+    (":25", "no host"),
+    ("smtp.example.com:smtp", "not a port"),
+    ("smtp.example.com:70000", "not a port"),
+])
+def test_a_smarthost_without_host_or_port_is_refused(text, words):
+    with pytest.raises(ValueError, match=words):
+        parse_smarthost(text)
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"smtp_smarthost": "smtp.example.com:465"}, {"host": "smtp.example.com", "port": 465, "ssl": True}),
+    ({"smtp_smarthost": "smtp.example.com:465", "smtp_require_tls": True}, {"port": 465, "ssl": True}),
+    ({"smtp_smarthost": "smtp.example.com:587"}, {"port": 587, "starttls": True}),
+    ({"smtp_smarthost": "mail.example.com:25", "smtp_require_tls": False}, {"port": 25, "starttls": False}),
+    ({"smtp_smarthost": "[::1]:25", "smtp_hello": "am.example.com"}, {"host": "::1", "hello": "am.example.com"}),
+    ({"smtp_smarthost": "s:587", "smtp_auth_username": "u"}, {"username": "u", "passwordFile": "/p"}),
+])
+def test_server_settings_become_an_email_server(settings, expected):
+    spec = server_spec({"smtp_from": "am@example.com", **settings}, {}, "/p")
+    assert {key: spec.get(key) for key in expected} == expected
+    assert "ssl" not in spec or "starttls" not in spec  # never both: the schema refuses ssl with starttls
+
+
+CONFIG = """\
+global:
+  smtp_smarthost: smtp.example.com:587
+  smtp_from: am@example.com
+  smtp_auth_username: am@example.com
+  smtp_auth_password: {password}
+route:
+  receiver: nobody
+  routes:
+    - {{receiver: ops, matchers: [severity="critical"], continue: true}}
+    - {{receiver: legacy, matchers: [team="old"], continue: true}}
+receivers:
+  - name: nobody
+  - name: ops
+    email_configs: [{{to: 'Ops Lead <lead@example.com>, ops@example.com'}}]
+  - name: legacy
+    email_configs:
+      - to: old@example.com
+        auth_password: other-{password}
+        html: '<b>custom</b>'
+"""
+
+
+def test_no_password_reaches_the_files_and_each_gets_a_file():
+    imported = import_config(CONFIG.format(password=SECRET_VALUE), "am.yml")
+    for name, text in imported.files.items():
+        assert SECRET_VALUE not in text, name
+    assert imported.passwords == {"/etc/alertmanager/smtp-password": SECRET_VALUE,
+                                  "/etc/alertmanager/smtp-password-legacy": f"other-{SECRET_VALUE}"}
+    assert "auth_password_file: /etc/alertmanager/smtp-password-legacy" in imported.files["base.yml"]
+    assert any("base.yml: receivers[1].email_configs[0].auth_password: written as auth_password_file" in note
+               for note in imported.notes)
+    assert all(SECRET_VALUE not in note for note in imported.notes)
+    assert any("'legacy' is left in base.yml" in note and "html" in note for note in imported.notes)
+
+
+def test_recipients_keep_their_display_names():
+    imported = import_config(CONFIG.format(password=SECRET_VALUE), "am.yml")
+    spec = YAML(typ="safe").load(imported.files["specs/ops.yaml"])["spec"]
+    assert spec["recipients"] == [{"name": "Ops Lead", "email": "lead@example.com"}, "ops@example.com"]
+    assert spec["matchers"] == ['severity="critical"']
+
+
+def test_a_credential_left_in_the_base_is_named_without_its_value():
+    config = (CONFIG.format(password=SECRET_VALUE)
+              + "  - name: slack\n    slack_configs: [{api_url: 'https://hooks.example.com/T0/B0/xyz'}]\n")
+    imported = import_config(config, "am.yml")
+    assert any("base.yml: receivers[2].slack_configs[0].api_url: holds a credential" in note for note in imported.notes)
+    assert all("hooks.example.com" not in note for note in imported.notes)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("route: [", "am.yml:1:9: YAML syntax error"),
+    ("- a\n- b\n", "am.yml:1:1: is not an Alertmanager config"),
+    ("global: {smtp_from: a@example.com, smtp_smarthost: smtp.example.com}\nroute: {receiver: x}\n",
+     "am.yml:1:36: global.smtp_smarthost: 'smtp.example.com' has no port"),
+    ("global: {smtp_smarthost: 'smtp.example.com:25'}\nroute: {receiver: x}\n",
+     "am.yml:1:9: global.smtp_from: is missing"),
+    ("global: {smtp_from: a@example.com, smtp_smarthost: 'h:25'}\nroute:\n  receiver: x\n  routes:\n"
+     "    - {receiver: x, matchers: ['a=\"x']}\n", "am.yml:5:21: route.routes[0].matchers: 'a=\"x'"),
+    ("global: {smtp_from: a@example.com, smtp_smarthost: 'h:25', smtp_auth_secret: s}\nroute: {receiver: x}\n",
+     "am.yml:1:60: global.smtp_auth_secret: an EmailServer cannot say this"),
+    ("global: {smtp_from: a@example.com, smtp_smarthost: 'h:25'}\nroute: {receiver: x}\nreceivers: [{name: x}]\n",
+     "am.yml:3:1: receivers: no e-mail receiver could become a RecipientList: the config has no receiver"),
+])
+def test_errors_name_file_line_column_and_path(text, expected):
+    with pytest.raises(SpecErrors) as caught:
+        import_config(text, "am.yml")
+    assert str(caught.value.errors[0]).startswith(expected), str(caught.value.errors[0])
+
+
+def secret(section: str, config: str) -> str:
+    value = base64.b64encode(config.encode()).decode() if section == "data" else config
+    body = f"  alertmanager.yaml: {value}\n" if section == "data" else \
+        "  alertmanager.yaml: |\n" + "".join(f"    {line}\n" for line in config.splitlines())
+    return ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: alertmanager-main\n"
+            "  namespace: kubesphere-monitoring-system\n"
+            "  labels: {app: alertmanager}\n  resourceVersion: '12'\n  uid: abc\n  annotations:\n"
+            "    kubectl.kubernetes.io/last-applied-configuration: '{\"old\": \"config\"}'\n"
+            f"type: Opaque\n{section}:\n{body}")
+
+
+@pytest.mark.parametrize("section", ["data", "stringData"])
+def test_a_secret_is_unwrapped_and_wrapped_back_in_the_same_shape(section):
+    config = "route:\n  receiver: x\nreceivers:\n  - name: x\n"
+    manifest = secret(section, config)
+    assert unwrap_secret(manifest, "s.yaml") == config
+    wrapped = YAML(typ="safe").load(wrap_secret("route: {receiver: y}\n", manifest))
+    assert set(wrapped) == {"apiVersion", "kind", "metadata", "type", section}
+    assert wrapped["metadata"] == {"name": "alertmanager-main", "namespace": "kubesphere-monitoring-system",
+                                   "labels": {"app": "alertmanager"}}
+    assert unwrap_secret(wrap_secret("route: {receiver: y}\n", manifest)) == "route: {receiver: y}\n"
+    renamed = YAML(typ="safe").load(wrap_secret("x: 1\n", manifest, name="am", namespace="mon"))["metadata"]
+    assert (renamed["name"], renamed["namespace"]) == ("am", "mon")
+
+
+def test_not_a_secret_is_left_to_the_caller():
+    assert unwrap_secret("route: {receiver: x}\n") is None
+    assert unwrap_secret("kind: ConfigMap\ndata: {}\n") is None
+    assert unwrap_secret("{not yaml") is None
+
+
+@pytest.mark.parametrize("manifest, expected", [
+    ("kind: Secret\ndata:\n  other.yaml: eA==\n", "s.yaml:1:1: data: this Secret holds no alertmanager.yaml (it has "
+                                                   "other.yaml)"),
+    ("kind: Secret\ndata:\n  alertmanager.yaml: '%%%'\n", "s.yaml:3:3: data.alertmanager.yaml: is not base64"),
+])
+def test_a_secret_without_a_config_is_a_located_error(manifest, expected):
+    with pytest.raises(SpecErrors) as caught:
+        unwrap_secret(manifest, "s.yaml")
+    assert str(caught.value.errors[0]).startswith(expected)
+
+
+def test_a_password_file_in_the_config_is_kept_and_nothing_to_create():
+    config = CONFIG.format(password="x").replace("smtp_auth_password: x", "smtp_auth_password_file: /run/pw")
+    imported = import_config(config, "am.yml")
+    assert "passwordFile: /run/pw" in imported.files["specs/email-server.yaml"]
+    assert "/run/pw" not in imported.passwords
+
+
+def test_the_root_receiver_and_a_second_route_keep_a_receiver_in_the_base():
+    config = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+route:
+  receiver: all-mail
+  routes:
+    - {receiver: twice, matchers: [a="1"], continue: true}
+    - {receiver: twice, matchers: [b="1"], continue: true}
+    - {receiver: once, matchers: [c="1"], continue: true}
+    - {receiver: stops, matchers: [d="1"]}
+receivers:
+  - {name: all-mail, email_configs: [{to: all@example.com}]}
+  - {name: twice, email_configs: [{to: twice@example.com}]}
+  - {name: once, email_configs: [{to: once@example.com}]}
+  - {name: stops, email_configs: [{to: stops@example.com}]}
+"""
+    imported = import_config(config, "am.yml")
+    assert imported.lists == {"once": "once"}
+    notes = "\n".join(imported.notes)
+    assert "am.yml:10:5: receivers[0]: 'all-mail' is left in base.yml" in notes and "root route" in notes
+    assert "am.yml:11:5: receivers[1]: 'twice' is left in base.yml" in notes and "2 routes lead to it" in notes
+    # Without continue, taking its route away would send its alerts to the root receiver instead.
+    assert "receivers[3]: 'stops' is left in base.yml" in notes and "would go to 'all-mail'" in notes
+    # The render's last route to the root receiver is said, not silent.
+    assert "am.yml:3:3: route.receiver: the render puts the base's routes under one route to 'all-mail'" in notes
+
+
+def test_nothing_to_import_lists_every_reason():
+    config = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+route: {receiver: all-mail}
+receivers:
+  - {name: all-mail, email_configs: [{to: all@example.com}]}
+  - {name: custom, email_configs: [{to: c@example.com, text: 'hi'}]}
+"""
+    with pytest.raises(SpecErrors) as caught:
+        import_config(config, "am.yml")
+    lines = [str(error) for error in caught.value.errors]
+    assert lines[0].startswith("am.yml:3:1: receivers: no e-mail receiver could become a RecipientList")
+    assert lines[1].startswith("am.yml:4:5: receivers[0]: 'all-mail' is left in base.yml")
+    assert lines[2].startswith("am.yml:5:5: receivers[1]: 'custom' is left in base.yml") and "text" in lines[2]
+
+
+def test_server_settings_the_receivers_agree_on_fill_in_for_the_global():
+    config = """\
+route:
+  receiver: silent
+  routes: [{receiver: ops, continue: true}]
+receivers:
+  - name: silent
+  - name: ops
+    email_configs: [{to: o@example.com, smarthost: 'mail.example.com:25', from: am@example.com, require_tls: false}]
+"""
+    spec = YAML(typ="safe").load(import_config(config, "am.yml").files["specs/email-server.yaml"])["spec"]
+    assert spec == {"host": "mail.example.com", "port": 25, "starttls": False, "from": "am@example.com"}
+
+
+def test_an_earlier_stop_above_the_route_counts_too():
+    # route.routes[0] stops the walk for team="db", env="prod" before the route above ops is tried:
+    # NOT(team="db" and env="prod") is no matcher list.
+    config = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+route:
+  receiver: silent
+  routes:
+    - {receiver: silent, matchers: [team="db", env="prod"]}
+    - receiver: silent
+      matchers: [team="db"]
+      routes: [{receiver: ops, matchers: [severity="critical"]}]
+receivers:
+  - name: silent
+  - name: ops
+    email_configs: [{to: o@example.com}]
+"""
+    with pytest.raises(SpecErrors) as caught:
+        import_config(config, "am.yml")
+    assert "the earlier route route.routes[0] (without continue: true) takes some of its alerts" in str(caught.value)
+
+
+def test_a_value_a_spec_may_not_hold_is_a_located_error():
+    config = """\
+global:
+  smtp_smarthost: 'h:25'
+  smtp_from: 'Alerts <am@example.com>'
+route:
+  receiver: silent
+  routes: [{receiver: ops, continue: true}]
+receivers: [{name: silent}, {name: ops, email_configs: [{to: o@example.com}]}]
+"""
+    with pytest.raises(SpecErrors) as caught:
+        import_config(config, "am.yml")
+    assert str(caught.value).startswith("am.yml:3:3: global.smtp_from: the EmailServer this becomes would be "
+                                        "invalid: spec.from: 'Alerts <am@example.com>' is not an e-mail address")
