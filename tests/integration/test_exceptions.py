@@ -368,3 +368,13 @@ def test_the_cli_turns_an_unexpected_exception_into_one_line(repo, tmp_path, cap
     assert cli.main(["status", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "notify-reconciler: internal error (a bug, please report it): RuntimeError: boom"
+
+
+def test_messages_say_what_to_do_for_a_missing_folder_and_an_unreachable_alertmanager(tmp_path):
+    missing = raises_ours(write_atomically, tmp_path / "no-such-folder" / "alertmanager.yml", b"x")
+    assert str(missing) == (f"{tmp_path}/no-such-folder/alertmanager.yml: cannot write: the folder "
+                            f"{tmp_path}/no-such-folder does not exist: create it (mkdir -p), or correct the path")
+    url = f"http://127.0.0.1:{free_port()}"
+    unreachable = raises_ours(wait_until_ready, url, **NO_SLEEP)
+    assert str(unreachable).startswith(f"{url}: unreachable: ")
+    assert str(unreachable).endswith(": start it, or remove it from target.alertmanagers")
