@@ -18,6 +18,7 @@ WATCHDOG=1 pings while the loop is alive.
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 import os
@@ -46,7 +47,7 @@ from .model import EmailServer, TLSSettings
 from .probe import ProbeReport, probe
 from .model import duration_seconds
 from .reconcile import Caches, Host, file_target, reconcile, source_for
-from .state import acquire_lock, load_alerting, save_alerting
+from .state import acquire_lock, alerting_document, load_alerting, save_alerting
 from .status import gather_status, report_lines
 from .values import Notice, Outcome, Reason, Result
 
@@ -155,6 +156,8 @@ class Daemon:
         self.alerting = load_alerting(config.state_dir)
         self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alerts.grace))
         self._alert_lock = threading.RLock()
+        self._saved_alerting: dict | None = None
+        """What alerting.json holds, as last written by this process."""
         """The reconcile loop and the probe both raise alerts: one at a time."""
         self.outbox = Outbox(Path(config.state_dir, "outbox"))
         self.caches = Caches()
@@ -279,7 +282,7 @@ class Daemon:
 
     def _update_health(self) -> None:
         try:
-            self.metrics.healthy.set(1 if gather_status(self.config).healthy else 0)
+            self.metrics.healthy.set(1 if gather_status(self.config, mail=False).healthy else 0)
         except ReconcilerError as exc:
             self.metrics.healthy.set(0)
             log.error("event=status_unreadable error=%r", str(exc))
@@ -318,10 +321,15 @@ class Daemon:
         for notice in notices:
             self._queue(notice, now)
         self.alerting.alerts = self.stream.state
+        document = alerting_document(self.alerting)
+        if document == self._saved_alerting:
+            return  # nothing new: no write (and no fsync) on every pass
         try:
             save_alerting(self.config.state_dir, self.alerting)
         except EnvironmentProblem as exc:
             log.error("event=state_not_saved error=%r", str(exc))
+        else:
+            self._saved_alerting = copy.deepcopy(document)
 
     def _queue(self, notice: Notice, now: float) -> None:
         server = self.alerting.server

@@ -123,13 +123,17 @@ def load_alerting(state_dir: str | Path) -> Alerting:
                                  "aside to start afresh") from exc
 
 
-def save_alerting(state_dir: str | Path, alerting: Alerting) -> None:
+def alerting_document(alerting: Alerting) -> dict:
+    """What `save_alerting` writes: compare two to know whether there is anything to write."""
     server = asdict(alerting.server) if alerting.server else None
     if server:
         server.pop("location", None)
-    _write_json(state_dir, ALERTING_FILE, {
-        "server": server, "recipients": alerting.recipients, "repeat_seconds": alerting.repeat_seconds,
-        "alerts": {str(name): alert.to_json() for name, alert in alerting.alerts.items()}})
+    return {"server": server, "recipients": alerting.recipients, "repeat_seconds": alerting.repeat_seconds,
+            "alerts": {str(name): alert.to_json() for name, alert in alerting.alerts.items()}}
+
+
+def save_alerting(state_dir: str | Path, alerting: Alerting) -> None:
+    _write_json(state_dir, ALERTING_FILE, alerting_document(alerting))
 
 
 def acquire_lock(state_dir: str | Path, busy_hint: str = "stop it, or give this one its own stateDir") -> int:

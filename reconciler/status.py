@@ -19,9 +19,10 @@ from .state import load_alerting, load_state
 from .values import Revision, StatusReport, TargetHealth
 
 
-def gather_status(config: Config, target: Target | None = None) -> StatusReport:
+def gather_status(config: Config, target: Target | None = None, *, mail: bool = True) -> StatusReport:
     """The report from the state directory, and from `target` asked live when given (else
-    from what each Alertmanager last said, as recorded)."""
+    from what each Alertmanager last said, as recorded). `mail=False` leaves out the outbox
+    and the own alerts (health does not depend on them; the daemon asks after every pass)."""
     state = load_state(config.state_dir)
     if target is not None:
         targets = list(target.status(state.applied_digest))
@@ -32,6 +33,8 @@ def gather_status(config: Config, target: Target | None = None) -> StatusReport:
                                                                       f"{recorded.message}")
     else:
         targets = [TargetHealth(url, recorded.ok, recorded.message) for url, recorded in state.alertmanagers.items()]
+    if not mail:
+        return StatusReport(state.applied, state.applied_at, state.attempted, tuple(targets), 0, 0, None, ())
     outbox = Outbox(Path(config.state_dir, "outbox"))
     pending, failed = outbox.pending(), outbox.failed()
     return StatusReport(
