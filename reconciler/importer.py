@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -47,7 +46,7 @@ from .errors import Location, SpecError, SpecErrors
 from .loader import load_file
 from .model import check_document
 from .pipeline import parse_specs
-from .render import PREFIX
+from .render import PREFIX, dump_yaml, yaml_writer
 from .schema import validate_document
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
@@ -237,7 +236,7 @@ def unwrap_secret(text: str, name: str = "-") -> str | None:
     """The alertmanager.yaml held by `text` if it is a Kubernetes Secret manifest (``data``
     base64 or ``stringData``), else None. Raises SpecErrors if it is a Secret without it."""
     try:
-        document = _yaml().load(text)
+        document = yaml_writer().load(text)
     except YAMLError:
         return None  # not ours to report: the caller's own parse says where
     if not isinstance(document, dict) or document.get("kind") != "Secret":
@@ -269,7 +268,7 @@ def wrap_secret(config_text: str, secret_text: str, *, name: str | None = None,
     `name`/`namespace` replace its own when given. What the API server wrote (uid,
     resourceVersion, timestamps, managed fields) and kubectl's last-applied copy (which holds the
     old config, passwords included) are left out, so `kubectl apply` takes it as a new state."""
-    yaml = _yaml()
+    yaml = yaml_writer()
     secret = yaml.load(secret_text)
     metadata = secret.setdefault("metadata", CommentedMap())
     for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "selfLink", "generation"):
@@ -290,7 +289,7 @@ def wrap_secret(config_text: str, secret_text: str, *, name: str | None = None,
         if not isinstance(data, dict):
             data = secret["data"] = CommentedMap()
         data[SECRET_KEY] = base64.b64encode(config_text.encode("utf-8")).decode("ascii")
-    return _dump(yaml, secret)
+    return dump_yaml(yaml, secret)
 
 
 # -- the import ---------------------------------------------------------------------------------
@@ -335,7 +334,7 @@ class _Route:
 def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PASSWORD_FILE) -> Imported:
     """The spec folder and base for the Alertmanager config `text` (read from `name`).
     Raises SpecErrors, located in `name`, for what cannot be imported at all."""
-    yaml = _yaml()
+    yaml = yaml_writer()
     try:
         config = yaml.load(text)
     except MarkedYAMLError as exc:
@@ -418,7 +417,7 @@ class _Importer:
         files = self._spec_files(settings, tls, lists, names, root)
         self._check_specs(files, {name: receiver for receiver, name in names.items()}, receivers)
         self._build_base(receivers, moved, by_name)
-        files[BASE_FILE] = _dump(yaml, self.config)
+        files[BASE_FILE] = dump_yaml(yaml, self.config)
         return Imported(files, tuple(self.notes), dict(self.passwords), names)
 
     # -- routes
@@ -754,7 +753,7 @@ _SPEC_ORDER = ("host", "port", "ssl", "starttls", "tls", "username", "passwordFi
 def _document(kind: str, name: str, spec: dict) -> str:
     ordered = {key: spec[key] for key in sorted(spec, key=_SPEC_ORDER.index)}
     document = {"apiVersion": "notify-reconciler/v1", "kind": kind, "metadata": {"name": name}, "spec": ordered}
-    return _dump(_yaml(), _commented(document))
+    return dump_yaml(yaml_writer(), _commented(document))
 
 
 def _commented(value: Any) -> Any:
@@ -787,20 +786,6 @@ def _position(node: Any, key: Any) -> tuple[int, int]:
             return node.lc.line + 1, node.lc.col + 1
         except AttributeError:
             return 1, 1
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.width = 1_000_000
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.preserve_quotes = True
-    return yaml
-
-
-def _dump(yaml: YAML, data: Any) -> str:
-    out = io.StringIO()
-    yaml.dump(data, out)
-    return out.getvalue()
 
 
 __all__ = ["DEFAULT_PASSWORD_FILE", "Imported", "Matcher", "disjoint", "import_config", "matchers_from_match",

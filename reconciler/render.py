@@ -114,7 +114,7 @@ class RenderCache(dict):
 def render_config(specs: Specs, base_text: str | None = None, *, base_name: str = "base",
                   options: RenderOptions = RenderOptions(), cache: RenderCache | None = None) -> Rendered:
     """`render_alertmanager_config`, keeping the parts; `cache` carries list texts between renders."""
-    yaml = _yaml()
+    yaml = yaml_writer()
     config = _load_base(yaml, base_text, base_name) if base_text is not None else None
     if config is None:
         config = CommentedMap()
@@ -162,7 +162,7 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     _give_trailing_comment(routes, routes_tail)
     if not routes:
         del route["routes"]
-    skeleton = _dump(yaml, config)
+    skeleton = dump_yaml(yaml, config)
     placed = [match.group("name") for match in _PLACEHOLDER_LINE.finditer(skeleton)]
     expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else [])
     assert sorted(placed) == sorted(expected), f"placeholders {placed} in the dump, expected {expected}"
@@ -202,7 +202,7 @@ def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main
                                       labels=CommentedMap({"app.kubernetes.io/managed-by": "notify-reconciler"}))
     secret["type"] = "Opaque"
     secret["stringData"] = CommentedMap({key: LiteralScalarString(config_text)})
-    return _dump(_yaml(), secret)
+    return dump_yaml(yaml_writer(), secret)
 
 
 # -- building our parts --------------------------------------------------------------------
@@ -812,7 +812,8 @@ def _scalar_text(value: Any, flow: bool = False) -> str:
 
 # -- YAML plumbing ---------------------------------------------------------------------------
 
-def _yaml() -> YAML:
+def yaml_writer() -> YAML:
+    """The round-trip YAML every file we write goes through: block style, no folding."""
     yaml = YAML(typ="rt")
     yaml.width = 1_000_000  # never fold a long `to:` list over lines
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -820,7 +821,7 @@ def _yaml() -> YAML:
     return yaml
 
 
-def _dump(yaml: YAML, data: Any) -> str:
+def dump_yaml(yaml: YAML, data: Any) -> str:
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()
