@@ -188,10 +188,12 @@ def test_deleted_remote_branch_mails_source_unavailable_and_resolves_when_it_is_
         code, text = status_output(config)
         assert code == 1 and "own alerts: SourceUnavailable firing" in text
 
-        # Pushed again, with a new commit on it.
-        upstream.git("checkout", "-q", "-b", "main")
+        # Pushed again, with a new commit on it: the branch appears at that commit at once (a
+        # poll between re-creating it at the old commit and committing would resolve the
+        # alert with the old commit, which is right, but not what this test waits for).
         back = upstream.commit("slower repeats",
                                **{"policy.yaml": document("NotificationPolicy", "p", "repeatInterval: 6h\n")})
+        upstream.git("branch", "-q", "main", back)
         smtp.wait_for(2, timeout=30)
         assert subjects(smtp)[1].startswith("[RESOLVED] SourceUnavailable resolved: applied " + back[:7])
         assert "repeat_interval: 6h" in output.read_text()
