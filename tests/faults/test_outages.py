@@ -156,10 +156,14 @@ def test_unreachable_remote_mails_source_unavailable_and_resolves_after_a_force_
         assert metric(listen, "notify_reconciler_reconciles_total", '{result="failed"}') >= 1
 
         # Back, with history rewritten: the branch now ends in a commit the clone never saw.
-        away.rename(upstream.path)
+        # Rewritten while away, so that no poll sees the old head back for a moment (that
+        # would resolve the alert with the old commit: right, but not what this waits for).
+        home, upstream.path = upstream.path, away
         upstream.git("reset", "-q", "--hard", first)
         rewritten = upstream.commit("rewritten: weekly repeats",
                                     **{"policy.yaml": document("NotificationPolicy", "p", "repeatInterval: 168h\n")})
+        upstream.path = home
+        away.rename(home)
         smtp.wait_for(2, timeout=30)
         assert subjects(smtp)[1].startswith("[RESOLVED] SourceUnavailable resolved: applied " + rewritten[:7])
         assert "repeat_interval: 168h" in output.read_text()
