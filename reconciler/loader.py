@@ -271,22 +271,31 @@ class _TooDeep(Exception):
         self.line, self.column = line, column
 
 
-def _check_depth(text: str, limit: int = 64) -> None:
-    """The C composer recurses once per level and crashes the process (a segmentation fault)
-    a few ten thousand levels deep; the event stream does not. Count depth on the events
-    first and stop at `limit` (more than the loader's own max_depth, which then says so)."""
+def too_deep(text: str, limit: int, *, pure: bool = False) -> tuple[int, int] | None:
+    """(line, column), 1-based, of the first mapping or list nested deeper than `limit`, or
+    None. Counted on the event stream, which does not recurse: a composer (the C one
+    crashes the process a few ten thousand levels deep) would. A syntax error is None here:
+    the parse that follows reports it, located."""
     depth = 0
     try:
-        for event in YAML(typ="safe", pure=False).parse(text):
+        for event in YAML(typ="safe", pure=pure).parse(text):
             name = type(event).__name__
             if name in ("MappingStartEvent", "SequenceStartEvent"):
                 depth += 1
                 if depth > limit:
-                    raise _TooDeep(event.start_mark.line + 1, event.start_mark.column + 1)
+                    return event.start_mark.line + 1, event.start_mark.column + 1
             elif name in ("MappingEndEvent", "SequenceEndEvent"):
                 depth -= 1
     except YAMLError:
-        return  # a syntax error: the parsers below report it, located
+        return None
+    return None
+
+
+def _check_depth(text: str, limit: int = 64) -> None:
+    """Stop at `limit` (more than the loader's own max_depth, which then says so)."""
+    where = too_deep(text, limit)
+    if where is not None:
+        raise _TooDeep(*where)
 
 
 try:

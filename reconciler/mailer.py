@@ -124,11 +124,7 @@ def send(server: EmailServer, password: str | None, sender: str, recipients: lis
                 note(f"MAIL FROM {sender}: all {len(recipients)} recipient(s) accepted; DATA accepted")
             return Delivery(accepted, {r: f"{c} {_text(m)}" for r, (c, m) in refused.items()}, tuple(transcript))
         finally:
-            if client is not None:
-                try:
-                    client.quit()
-                except (smtplib.SMTPException, OSError):
-                    client.close()
+            close_politely(client)
     except MailError:
         raise
     except ssl.SSLCertVerificationError as exc:
@@ -156,6 +152,16 @@ def send(server: EmailServer, password: str | None, sender: str, recipients: lis
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise TemporaryMailError(f"cannot talk to {server.smarthost}: {reason}", transcript) from exc
+
+
+def close_politely(client: smtplib.SMTP | None) -> None:
+    """QUIT, or just close a connection the server already dropped."""
+    if client is None:
+        return
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 def _login(client: smtplib.SMTP, username: str, password: str) -> None:

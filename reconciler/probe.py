@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .mailer import SMTP_TIMEOUT, _SMTPS, _text, _tls_context
+from .mailer import SMTP_TIMEOUT, _SMTPS, _text, _tls_context, close_politely
 from .model import EmailServer
 from .values import Reason
 
@@ -160,11 +160,7 @@ def probe(server: EmailServer, environ: Mapping[str, str], *, timeout: float = S
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         report.found(Reason.SMTP_UNREACHABLE, f"{server.smarthost} ended the conversation: {reason}")
     finally:
-        if client is not None:
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        close_politely(client)
     return report
 
 

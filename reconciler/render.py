@@ -41,6 +41,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from .errors import BaseConfigError
 from .model import EmailServer, RecipientList, Recipient, Routing, Specs
+from .loader import too_deep
 
 PREFIX = "notify-reconciler/"
 """Receivers whose name starts with this are the reconciler's."""
@@ -369,21 +370,10 @@ def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
 
 
 def _check_base_depth(text: str, name: str) -> None:
-    """Count nesting on the event stream, which does not recurse, before composing."""
-    depth = 0
-    try:
-        for event in YAML(typ="safe", pure=True).parse(text):
-            kind = type(event).__name__
-            if kind in ("MappingStartEvent", "SequenceStartEvent"):
-                depth += 1
-                if depth > MAX_BASE_DEPTH:
-                    mark = event.start_mark
-                    raise BaseConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: nesting is deeper than the "
-                                          f"{MAX_BASE_DEPTH} levels a base may have")
-            elif kind in ("MappingEndEvent", "SequenceEndEvent"):
-                depth -= 1
-    except YAMLError:
-        return  # a syntax error: the load reports it, located
+    where = too_deep(text, MAX_BASE_DEPTH, pure=True)
+    if where is not None:
+        raise BaseConfigError(f"{name}:{where[0]}:{where[1]}: nesting is deeper than the {MAX_BASE_DEPTH} levels "
+                              "a base may have")
 
 
 def _check_base_shape(config: CommentedMap, name: str) -> None:

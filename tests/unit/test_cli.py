@@ -127,13 +127,18 @@ def test_render_with_broken_base_exits_1_located(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"{base}:3:")
 
 
-def test_password_file_path_is_rendered_but_no_password_reaches_stdout(tmp_path, capsys, monkeypatch):
-    (tmp_path / "server.yaml").write_text(
+def specs_with_password_env(folder) -> None:
+    """An EmailServer whose password comes from the daemon's environment, and one list."""
+    (folder / "server.yaml").write_text(
         "apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: smtp}\n"
         "spec: {host: smtp.example.com, port: 587, username: u, passwordEnv: NR_TEST_PASSWORD, "
         "from: a@example.com}\n")
-    (tmp_path / "ops.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: ops}\n"
+    (folder / "ops.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: ops}\n"
                                        "spec: {recipients: [ops@example.com]}\n")
+
+
+def test_password_file_path_is_rendered_but_no_password_reaches_stdout(tmp_path, capsys, monkeypatch):
+    specs_with_password_env(tmp_path)
     monkeypatch.setenv("NR_TEST_PASSWORD", "correct-horse-battery-staple")
     assert main(["render", str(tmp_path)]) == 0
     captured = capsys.readouterr()
@@ -143,12 +148,7 @@ def test_password_file_path_is_rendered_but_no_password_reaches_stdout(tmp_path,
 
 def test_secret_format_refuses_a_password_from_the_daemons_environment(tmp_path, capsys):
     """passwordEnv becomes a file on the daemon's host; no Alertmanager pod has it."""
-    (tmp_path / "server.yaml").write_text(
-        "apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: smtp}\n"
-        "spec: {host: smtp.example.com, port: 587, username: u, passwordEnv: NR_TEST_PASSWORD, "
-        "from: a@example.com}\n")
-    (tmp_path / "ops.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: ops}\n"
-                                       "spec: {recipients: [ops@example.com]}\n")
+    specs_with_password_env(tmp_path)
     assert main(["render", str(tmp_path), "--format", "secret"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
