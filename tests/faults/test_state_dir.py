@@ -105,7 +105,7 @@ def test_state_dir_turning_read_only_under_the_daemon_loses_no_commit_and_no_mai
         repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
         smtp.wait_for(2, timeout=20)
         assert "repeat_interval: 6h" in output.read_text()
-        assert "kept in memory and sent anyway" in daemon.text()
+        wait_until(lambda: "kept in memory and sent anyway" in daemon.text(), 10, "the log line about the state dir")
         assert daemon.process.poll() is None
 
         remount(small_disk, "rw")
