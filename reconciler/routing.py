@@ -66,10 +66,19 @@ class Route:
 
 def routing_tree(config_text: str) -> Route:
     """The root route of an Alertmanager config's text; BaseConfigError if it has none."""
+    return route_tree(read_config(config_text))
+
+
+def read_config(config_text: str) -> Any:
+    """An Alertmanager config's text as plain data; BaseConfigError if it is not YAML."""
     try:
-        config = YAML(typ="safe", pure=True).load(config_text)
+        return YAML(typ="safe", pure=True).load(config_text)
     except YAMLError as exc:
         raise BaseConfigError(f"the config is not YAML: {exc}") from None
+
+
+def route_tree(config: Any) -> Route:
+    """The root route of a config read by `read_config`; BaseConfigError if it has none."""
     root = config.get("route") if isinstance(config, dict) else None
     if not isinstance(root, dict):
         raise BaseConfigError("the config has no route: nothing is routed")
