@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from .errors import BaseConfigError
 from .matchers import Matcher
 from .model import duration_nanoseconds
-from .render import DISCARD_RECEIVER, PREFIX
+from .render import DISCARD_RECEIVER, MARK, PREFIX
 from .routing import Route, read_config, route_tree
 
 NO_CHANGE = "no change in who is mailed"
@@ -77,6 +77,8 @@ class Mailing:
     """The tls_config of our e-mail configs (the render gives each the same); None: no list."""
     base_routes: Mapping[str, frozenset] = field(default_factory=dict)
     """Each of the base's routed receivers -> what its routes match and how they time."""
+    rendered: bool = False
+    """A render wrote it (its comment says so): no list then means e-mail is off."""
 
 
 def read_mailing(config_text: str | None) -> Mailing:
@@ -108,7 +110,8 @@ def read_mailing(config_text: str | None) -> Mailing:
     server = glob if glob.get("smtp_smarthost") else None
     first = next((email for item in lists.values() for email in item.emails), None)
     tls = (first.get("tls_config") or {}) if first is not None else None
-    return Mailing(lists, server, tls, {name: frozenset(routes) for name, routes in base.items()})
+    return Mailing(lists, server, tls, {name: frozenset(routes) for name, routes in base.items()},
+                   rendered=MARK in config_text)
 
 
 def _walk(route: Route, path: tuple[Matcher, ...]):
@@ -251,7 +254,7 @@ def mailing_changes(before: Mailing, after: Mailing) -> list[str]:
     lines = []
     if before.lists and not after.lists:
         lines.append("e-mail: on -> off (EmailServer enabled: false): no RecipientList is mailed")
-    elif after.lists and not before.lists and before.server is not None:
+    elif after.lists and not before.lists and before.rendered:
         lines.append("e-mail: off -> on")
     for name in sorted(set(before.lists) | set(after.lists)):
         old, new = before.lists.get(name), after.lists.get(name)
