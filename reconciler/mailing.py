@@ -22,6 +22,7 @@ fills in is filled in on both sides before comparing, and durations compare by l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Mapping, NamedTuple
 
 from .errors import BaseConfigError
@@ -55,7 +56,7 @@ class MailedList:
     emails: tuple[Mapping[str, Any], ...]
     """Its receiver's email_configs, one per message an alert is sent as."""
 
-    @property
+    @cached_property
     def recipients(self) -> dict[str, str]:
         """Address as compared (case ignored, as the specs do) -> as written, in order."""
         found: dict[str, str] = {}
@@ -268,6 +269,8 @@ def mailing_changes(before: Mailing, after: Mailing) -> list[str]:
             lines.append(f"list {name}: gone: {_addresses(list(old.recipients.values()))} no longer mailed "
                          f"(it took {matchers_text(old.route.matchers)})")
             continue
+        if old.route == new.route and old.emails == new.emails:
+            continue  # most lists of a thousand: nothing to compare
         changes = []
         added = [address for key, address in new.recipients.items() if key not in old.recipients]
         removed = [address for key, address in old.recipients.items() if key not in new.recipients]
