@@ -14,6 +14,8 @@ fills in is filled in on both sides before comparing, and durations compare by l
 - The SMTP server is the ``global.smtp_*`` keys and our e-mail configs' ``tls_config``; the
   password only as where it comes from (a file's path, or "in the config"): its value, a
   password file's contents and a passwordEnv variable's value are never read here.
+- A time window (``time_intervals``) whose times change is named with the lists it mails
+  or mutes; Alertmanager's own view spells months as numbers, so both sides are normalised.
 - The base's own receivers are summarised by name: routed now or no longer, or their routes
   changed (the render moves the base's routes under one route that matches everything and
   sets nothing; that move is no change).
@@ -80,6 +82,8 @@ class Mailing:
     """Each of the base's routed receivers -> what its routes match and how they time."""
     rendered: bool = False
     """A render wrote it (its comment says so): no list then means e-mail is off."""
+    windows: Mapping[str, Any] = field(default_factory=dict)
+    """Each time interval's name -> its definition, as compared (`_window_key`)."""
 
 
 def read_mailing(config_text: str | None) -> Mailing:
@@ -111,8 +115,11 @@ def read_mailing(config_text: str | None) -> Mailing:
     server = glob if glob.get("smtp_smarthost") else None
     first = next((email for item in lists.values() for email in item.emails), None)
     tls = (first.get("tls_config") or {}) if first is not None else None
+    windows = {str(item.get("name")): _window_key(item.get("time_intervals"))
+               for key in ("time_intervals", "mute_time_intervals") for item in config.get(key) or ()
+               if isinstance(item, dict)}
     return Mailing(lists, server, tls, {name: frozenset(routes) for name, routes in base.items()},
-                   rendered=MARK in config_text)
+                   rendered=MARK in config_text, windows=windows)
 
 
 def _walk(route: Route, path: tuple[Matcher, ...]):
@@ -121,6 +128,22 @@ def _walk(route: Route, path: tuple[Matcher, ...]):
     yield route, path
     for child in route.routes:
         yield from _walk(child, path)
+
+
+_MONTHS = {name: str(number) for number, name in enumerate(
+    ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+     "december"), start=1)}
+
+
+def _window_key(value: Any, key: str = "") -> Any:
+    """A time interval's definition as compared: Alertmanager's own view spells months as
+    numbers (january:march is 1:3) and may reorder keys."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(name), _window_key(item, str(name))) for name, item in value.items()))
+    if isinstance(value, list):
+        return tuple(_window_key(item, key) for item in value)
+    text = str(value).strip().lower()
+    return ":".join(_MONTHS.get(part, part) for part in text.split(":")) if key == "months" else text
 
 
 # -- how each compared value is shown -----------------------------------------------------
@@ -281,6 +304,7 @@ def mailing_changes(before: Mailing, after: Mailing) -> list[str]:
         changes += _compared(LIST_FIELDS, old, new)
         if changes:
             lines.append(f"list {name}: " + "; ".join(changes))
+    lines += _window_changes(before, after)
     lines += _server_changes(before, after)
     for name in sorted(set(before.base_routes) | set(after.base_routes)):
         old_routes, new_routes = before.base_routes.get(name), after.base_routes.get(name)
@@ -290,6 +314,21 @@ def mailing_changes(before: Mailing, after: Mailing) -> list[str]:
             lines.append(f"base receiver {name}: no longer routed (it gets no alert)")
         elif old_routes != new_routes:
             lines.append(f"base receiver {name}: its routes changed (which alerts it gets, or when, may differ)")
+    return lines
+
+
+def _window_changes(before: Mailing, after: Mailing) -> list[str]:
+    """A time window whose times changed, with the lists it changes: those mailed only during
+    it or muted during it (a list that starts or stops using one says so itself)."""
+    lines = []
+    for name in sorted(set(before.windows) & set(after.windows)):
+        if before.windows[name] == after.windows[name]:
+            continue
+        users = [f"{item.name} ({how})" for item in sorted(after.lists.values(), key=lambda item: item.name)
+                 for how, names in (("active during", item.route.active_time_intervals),
+                                    ("muted during", item.route.mute_time_intervals)) if name in names]
+        if users:
+            lines.append(f"time window {name}: times changed, for list {', list '.join(users)}")
     return lines
 
 

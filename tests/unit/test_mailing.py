@@ -184,3 +184,34 @@ def test_a_password_in_the_live_config_is_described_never_shown():
     assert lines[1:] == ["  SMTP server: password in the config -> from file /etc/alertmanager/smtp-password"]
     assert "Hunter2" not in "\n".join(lines)
     assert "Hunter2" not in repr(read_mailing(live).lists)
+
+
+WINDOWS = """time_intervals:
+- name: business-hours
+  time_intervals:
+  - weekdays: ['monday:friday']
+    times: [{start_time: '09:00', end_time: '17:00'}]
+    months: ['january:march']
+    location: Europe/Berlin
+"""
+
+
+def with_window(config: str, list_name: str, key: str, window: str = WINDOWS) -> str:
+    """A render with a time window on one list's route, as a TimeWindow will render."""
+    route = f"    - receiver: notify-reconciler/{list_name}\n"
+    assert route in config
+    return config.replace(route, f"{route}      {key}: [business-hours]\n") + window
+
+
+def test_time_windows_of_a_list_and_changes_of_their_times_are_named():
+    plain = render(EXAMPLE)
+    active = with_window(plain, "team-db", "active_time_intervals")
+    assert summary_lines(plain, active)[1:] == ["  list team-db: active during always -> business-hours"]
+    muted = with_window(plain, "platform-oncall", "mute_time_intervals")
+    assert summary_lines(plain, muted)[1:] == ["  list platform-oncall: muted during never -> business-hours"]
+    longer = with_window(plain, "team-db", "active_time_intervals", WINDOWS.replace("17:00", "19:00"))
+    assert summary_lines(active, longer)[1:] == [
+        "  time window business-hours: times changed, for list team-db (active during)"]
+    # Alertmanager's own view writes months as numbers and keys in its order: no change.
+    respelled = with_window(plain, "team-db", "active_time_intervals", WINDOWS.replace("january:march", "1:3"))
+    assert summary_lines(active, respelled)[0].startswith(NO_CHANGE)
