@@ -101,9 +101,10 @@ def read_mailing(config_text: str | None) -> Mailing:
     for route, path in _walk(route_tree(config), ()):
         if route.receiver.startswith(PREFIX):
             receiver = receivers.get(route.receiver)
-            if route.receiver != DISCARD_RECEIVER and receiver is not None and route.receiver[len(PREFIX):] not in lists:
+            name = route.receiver[len(PREFIX):]
+            if route.receiver != DISCARD_RECEIVER and receiver is not None and name not in lists:
                 emails = tuple(email for email in receiver.get("email_configs") or () if isinstance(email, dict))
-                lists[route.receiver[len(PREFIX):]] = MailedList(route.receiver[len(PREFIX):], route, emails)
+                lists[name] = MailedList(name, route, emails)
             continue
         # Matchers along the path, not per level: the route the render wraps the base's
         # routes in matches everything, so wrapped or not is the same.
@@ -112,7 +113,8 @@ def read_mailing(config_text: str | None) -> Mailing:
             _duration(route.group_interval).key, _duration(route.repeat_interval).key,
             route.mute_time_intervals, route.active_time_intervals))
     glob = config.get("global") if isinstance(config.get("global"), dict) else {}
-    server = glob if glob.get("smtp_smarthost") else None
+    server = {key: "<secret>" if key in _SECRET_SETTINGS and value else value
+              for key, value in glob.items() if str(key).startswith("smtp_")} if glob.get("smtp_smarthost") else None
     first = next((email for item in lists.values() for email in item.emails), None)
     tls = (first.get("tls_config") or {}) if first is not None else None
     windows = {str(item.get("name")): _window_key(item.get("time_intervals"))
@@ -200,8 +202,8 @@ LIST_FIELDS: tuple[tuple[str, Callable[[MailedList], Shown]], ...] = (
     ("group wait", lambda item: _duration(item.route.group_wait)),
     ("group interval", lambda item: _duration(item.route.group_interval)),
     ("grouped by", lambda item: _grouping(item.route)),
-    ("resolved mails", lambda item: Shown(*((True, "on") if any(e.get("send_resolved") for e in item.emails)
-                                            else (False, "off")))),
+    ("resolved mails", lambda item: Shown(True, "on") if any(email.get("send_resolved") for email in item.emails)
+                                    else Shown(False, "off")),
     ("delivery", _delivery),
     ("active during", lambda item: _windows(item.route.active_time_intervals, "always")),
     ("muted during", lambda item: _windows(item.route.mute_time_intervals, "never")),
@@ -214,35 +216,49 @@ NEW_LIST_FIELDS = ("takes", "repeat", "active during", "muted during")
 """What a new list's line says besides its recipients (when not the default)."""
 
 
-def _port(server: Mapping[str, Any]) -> str:
-    return str(server.get("smtp_smarthost")).rpartition(":")[2]
+def _setting(key: str, default: str, compare: Callable[[str], Any] = str.lower) -> Callable[[Mapping], Shown]:
+    """A setting's value, or what it means when unset; compared as `compare` makes it."""
+    def shown(settings: Mapping[str, Any]) -> Shown:
+        text = str(settings.get(key) or default)
+        return Shown(compare(text), text)
+    return shown
+
+
+def _tls_mode(server: Mapping[str, Any]) -> Shown:
+    """How Alertmanager talks to the server: port 465 is implicit TLS, whatever require_tls says."""
+    if str(server.get("smtp_smarthost")).rpartition(":")[2] == "465":
+        return Shown("implicit", "implicit TLS")
+    if server.get("smtp_require_tls", True) is not False:
+        return Shown("starttls", "STARTTLS required")
+    return Shown("plain", "plain, no TLS")
 
 
 def _password(server: Mapping[str, Any]) -> Shown:
     """Where the password comes from; never its value."""
     if server.get("smtp_auth_password_file"):
-        return Shown(("file", str(server["smtp_auth_password_file"])), f"from file {server['smtp_auth_password_file']}")
+        path = str(server["smtp_auth_password_file"])
+        return Shown(("file", path), f"from file {path}")
     if server.get("smtp_auth_password"):
         return Shown("config", "in the config")
     return Shown(None, "none")
 
 
 SERVER_FIELDS: tuple[tuple[str, Callable[[Mapping[str, Any]], Shown]], ...] = (
-    ("address", lambda server: Shown(str(server.get("smtp_smarthost")).lower(), str(server.get("smtp_smarthost")))),
-    ("TLS", lambda server: Shown(*(("implicit", "implicit TLS") if _port(server) == "465" else
-                                   ("starttls", "STARTTLS required") if server.get("smtp_require_tls", True) is not False
-                                   else ("plain", "plain, no TLS")))),
-    ("sender", lambda server: Shown(str(server.get("smtp_from") or "").casefold(), str(server.get("smtp_from") or "none"))),
-    ("EHLO name", lambda server: Shown(str(server.get("smtp_hello") or "localhost"), str(server.get("smtp_hello") or "localhost"))),
-    ("login", lambda server: Shown(server.get("smtp_auth_username") or None, str(server.get("smtp_auth_username") or "none"))),
+    ("address", _setting("smtp_smarthost", "none")),
+    ("TLS", _tls_mode),
+    ("sender", _setting("smtp_from", "none")),
+    ("EHLO name", _setting("smtp_hello", "localhost")),  # Alertmanager's default
+    ("login", _setting("smtp_auth_username", "none", str)),
     ("password", _password),
 )
 TLS_FIELDS: tuple[tuple[str, Callable[[Mapping[str, Any]], Shown]], ...] = (
-    ("CA file", lambda tls: Shown(tls.get("ca_file") or None, str(tls.get("ca_file") or "system CAs"))),
-    ("certificate name", lambda tls: Shown(tls.get("server_name") or None, str(tls.get("server_name") or "the host"))),
-    ("certificate check", lambda tls: Shown(bool(tls.get("insecure_skip_verify")),
-                                            "skipped" if tls.get("insecure_skip_verify") else "on")),
+    ("CA file", _setting("ca_file", "system CAs", str)),
+    ("certificate name", _setting("server_name", "the host")),
+    ("certificate check", lambda tls: Shown(True, "skipped") if tls.get("insecure_skip_verify")
+                                      else Shown(False, "on")),
 )
+_SECRET_SETTINGS = ("smtp_auth_password", "smtp_auth_secret")
+"""Read only as "set"; their values are not kept."""
 
 
 # -- the changes ---------------------------------------------------------------------------
