@@ -26,7 +26,7 @@ from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASS
                        unwrap_secret, wrap_secret)
 from .model import Specs
 from .pipeline import parse_specs
-from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config,
+from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config, render_config,
                      render_kubernetes_secret)
 from .render_check import check_render
 from .reconcile import Host, file_target, read_base, reconcile, render_options, source_for
@@ -215,21 +215,25 @@ def _render(args: argparse.Namespace) -> int:
     if base_text is not None and (inner := unwrap_secret(base_text, args.base)) is not None:
         base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
     options = RenderOptions()
-    text = render_alertmanager_config(specs, base_text, base_name=args.base or "base", options=options)
+    if args.format == "secret":
+        from .templates import SECRET_TEMPLATE_DIR
+        options = RenderOptions(templates_dir=SECRET_TEMPLATE_DIR)  # where the pod mounts the Secret's keys
+    rendered = render_config(specs, base_text, base_name=args.base or "base", options=options)
+    text, templates = rendered.text, rendered.templates
     try:
-        check_render(text, base_text, args.base or "base")  # what apply would refuse, render refuses too
+        check_render(text, base_text, args.base or "base", templates)  # what apply would refuse, render refuses too
     except DeployError as exc:
         _print_errors([str(exc)])
         return EXIT_INVALID
     if args.format == "secret" and base_secret is not None:
-        text = wrap_secret(text, base_secret, name=args.secret_name, namespace=args.namespace)
+        text = wrap_secret(text, base_secret, name=args.secret_name, namespace=args.namespace, templates=templates)
     elif args.format == "secret":
         if base_text is None:
             print("warning: no --base: this Secret replaces Alertmanager's whole config, and every receiver, route "
                   "and inhibit rule not in the specs is lost; give the current one with --base (kubectl get secret "
                   "alertmanager-main -n kubesphere-monitoring-system -o yaml > base.yaml)", file=sys.stderr)
         text = render_kubernetes_secret(text, name=args.secret_name or "alertmanager-main",
-                                        namespace=args.namespace or "kubesphere-monitoring-system")
+                                        namespace=args.namespace or "kubesphere-monitoring-system", templates=templates)
         password_file = password_file_for(specs.server, options) if specs.server and specs.server.username else None
         if password_file:
             # The password stays out of the Secret; the pod must have the file the config names.
@@ -237,8 +241,15 @@ def _render(args: argparse.Namespace) -> int:
                   "Alertmanager pod (prometheus-operator: spec.secrets mounts /etc/alertmanager/secrets/<name>/)",
                   file=sys.stderr)
     if args.output:
+        if args.format != "secret" and templates:
+            from .deploy import write_template_files
+            write_template_files(args.output, templates)  # where the config's templates: entries point
         write_atomically(args.output, text, new_mode=0o644)
     else:
+        if args.format != "secret" and templates:
+            print(f"note: the config names {len(templates)} template file(s) Alertmanager must find next to it "
+                  f"({', '.join(name for name, _ in templates)}): render with -o FILE to write them there",
+                  file=sys.stderr)
         _write_stdout(text)
     return EXIT_OK
 
@@ -552,9 +563,15 @@ def _kubernetes_name(what: str, longest: int):
 def _load_specs(folder: str) -> Specs:
     """The specs of a folder on disk. Errors name each file as seen from here (DIR/file, as
     a compiler would), so that an editor or a terminal can open it at the line."""
+    from .template_engine import check_templates
+
     tree = read_spec_folder(folder)
     try:
-        return parse_specs(tree.files, extra_errors=tree.errors)
+        specs = parse_specs(tree.files, extra_errors=tree.errors, templates=tree.templates)
+        template_errors = check_templates(specs)  # Alertmanager's own engine, through amtool
+        if template_errors:
+            raise SpecErrors(template_errors)
+        return specs
     except SpecErrors as exc:
         raise SpecErrors([SpecError(Location(os.path.normpath(os.path.join(folder, error.file)), error.line,
                                              error.column), error.path, error.message)
