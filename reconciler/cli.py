@@ -174,6 +174,25 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or json for scripts")
     who.set_defaults(handler=_who_gets)
 
+    preview = commands.add_parser(
+        "preview", help="the mail a RecipientList would get for a sample alert, as .eml and .html",
+        description="Render the mail list NAME would get for one firing alert with these labels and annotations "
+                    "(subject, headers, HTML and text parts), with Alertmanager's own template engine (amtool), "
+                    "and write it as FILE.eml (a mail program opens it) and FILE.html (a browser opens it). "
+                    "Exit 0 written, 1 invalid specs, unknown list or a template that does not render, "
+                    "2 could not run.")
+    preview.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
+    preview.add_argument("--list", required=True, metavar="NAME", help="the RecipientList")
+    preview.add_argument("--labels", nargs="+", action="extend", default=[], metavar="K=V",
+                         help="the sample alert's labels (default: alertname=ExampleAlert)")
+    preview.add_argument("--annotations", nargs="+", action="extend", default=[], metavar="K=V",
+                         help="its annotations (default: a summary)")
+    preview.add_argument("--external-url", default="http://localhost:9093", metavar="URL",
+                         help="Alertmanager's external URL, for the links in the mail (default: %(default)s)")
+    preview.add_argument("-o", "--output", required=True, metavar="FILE",
+                         help="writes FILE.eml and FILE.html (a trailing .eml or .html is dropped first)")
+    preview.set_defaults(handler=_preview)
+
     status = commands.add_parser(
         "status", help="applied and attempted revisions, last error, each Alertmanager",
         description="Show what runs and what was last tried. Exit 0 healthy, 1 not.")
@@ -491,6 +510,36 @@ def _who_gets(args: argparse.Namespace) -> int:
         print(f"nobody is mailed for {{{shown}}}: no RecipientList's matchers take it"
               + (f" (it goes to {', '.join(others)} only)" if others else ""), file=sys.stderr)
         return EXIT_INVALID
+    return EXIT_OK
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from .preview import preview_mail
+
+    pairs = {}
+    for option, words in (("--labels", args.labels), ("--annotations", args.annotations)):
+        pairs[option] = {}
+        for word in words:
+            name, equals, value = word.partition("=")
+            if not equals or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+                print(f"{option}: {word!r} is not NAME=VALUE (a name is letters, digits and '_')", file=sys.stderr)
+                return EXIT_CANNOT_RUN
+            pairs[option][name] = value
+    labels = pairs["--labels"] or {"alertname": "ExampleAlert"}
+    from .preview import DEFAULT_ANNOTATIONS
+    annotations = pairs["--annotations"] or DEFAULT_ANNOTATIONS
+    specs = _load_specs(args.dir)
+    mail = preview_mail(specs, args.list, labels, annotations, now=datetime.now(timezone.utc),
+                        external_url=args.external_url)
+    stem = re.sub(r"\.(eml|html)$", "", args.output)
+    write_atomically(f"{stem}.eml", mail.eml, new_mode=0o644)
+    # A byte-order mark: a browser opening a local file then reads it as UTF-8, as a mail program would.
+    write_atomically(f"{stem}.html", "\ufeff" + mail.html, new_mode=0o644)
+    print(f"wrote {stem}.eml and {stem}.html: the mail {args.list} would get for "
+          f"{{{', '.join(f'{k}={v}' for k, v in labels.items())}}}")
+    print(f"Subject: {mail.subject}")
     return EXIT_OK
 
 
