@@ -35,17 +35,48 @@ class TemplateRefused(Exception):
     """amtool refused a template: its one-line reason, as Go's template package gave it."""
 
 
+DEFAULT_TEMPLATE_DIRS = ("/usr/share/prometheus/alertmanager",)
+"""Where a packaged Alertmanager keeps its default.tmpl and email.tmpl outside the binary.
+Debian's server reads them from there, and Debian's amtool 0.25 does not load them at all
+(`{{ template "email.default.subject" . }}` is "not defined" to it)."""
+_defaults_for: dict[str, tuple[str, ...]] = {}
+
+
+def default_template_globs(amtool: str) -> tuple[str, ...]:
+    """The --template.glob options that give amtool Alertmanager's default templates, as the
+    server has them: none when amtool has them built in, else the packaged files."""
+    if amtool in _defaults_for:
+        return _defaults_for[amtool]
+    with tempfile.TemporaryDirectory(prefix="notify-reconciler-templates-") as empty:
+        try:
+            Engine(amtool, Path(empty)).render('{{ template "email.default.subject" . }}')
+            globs: tuple[str, ...] = ()
+        except TemplateRefused:
+            found = [folder for folder in DEFAULT_TEMPLATE_DIRS
+                     if all(Path(folder, name).is_file() for name in ("default.tmpl", "email.tmpl"))]
+            if not found:
+                raise EnvironmentProblem(f"{amtool} does not know Alertmanager's default templates and they are "
+                                         f"not in {', '.join(DEFAULT_TEMPLATE_DIRS)}: install Debian's "
+                                         "prometheus-alertmanager") from None
+            globs = (f"{found[0]}/default.tmpl", f"{found[0]}/email.tmpl")
+    _defaults_for[amtool] = globs
+    return globs
+
+
 @dataclass(frozen=True)
 class Engine:
     """amtool with a folder holding the carried template files (a context manager)."""
 
     amtool: str
     folder: Path
+    defaults: tuple[str, ...] = ()
+    """--template.glob values loaded first: Alertmanager's default templates, when amtool lacks them."""
 
     def render(self, text: str, *, html: bool = False, data: Mapping | None = None) -> str:
         """`text` rendered as Alertmanager renders a header (text) or the html field, with
         `data` (template.Data's JSON) or amtool's example data. Raises TemplateRefused."""
-        command = [self.amtool, "template", "render", f"--template.glob={self.folder}/*.tmpl",
+        command = [self.amtool, "template", "render", *(f"--template.glob={glob}" for glob in self.defaults),
+                   f"--template.glob={self.folder}/*.tmpl",
                    f"--template.text={text}", f"--template.type={'html' if html else 'text'}"]
         if data is not None:
             data_file = self.folder / "data.json"
@@ -85,7 +116,7 @@ class engine:
         except OSError as exc:
             raise EnvironmentProblem(f"cannot write template files to a temporary folder: "
                                      f"{exc.strerror or exc}") from exc
-        return Engine(amtool, folder)
+        return Engine(amtool, folder, default_template_globs(amtool))
 
     def __exit__(self, *exc_info) -> None:
         if self._folder is not None:
