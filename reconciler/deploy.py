@@ -104,7 +104,7 @@ class AlertmanagerFileTarget:
                 raise problem
         # The template files first: their names change with their content, so none that the
         # live config reads is touched, and a rollback finds them all as they were.
-        write_template_files(self.output, rendered.templates)
+        new_templates = write_template_files(self.output, rendered.templates)
         self.known = data  # before the write: the watch sees the rename at once
         write_atomically(self.output, data)
         errors = dict(zip(self.alertmanagers, self._each(lambda url: reload_and_verify(url, data, sleep=self.sleep))))
@@ -113,6 +113,7 @@ class AlertmanagerFileTarget:
             return Deployment(Result.APPLIED, tuple(TargetResult(url, True, "reloaded and verified")
                                                     for url in self.alertmanagers), drift)
         self._roll_back(previous)
+        remove_template_files(self.output, new_templates)  # a glob of the base's must not find them
         return Deployment(Result.FAILED, tuple(
             TargetResult(url, False, str(error), transient=isinstance(error, TransientDeployError))
             if error is not None else TargetResult(url, True, "rolled back to the previous config")
@@ -254,19 +255,31 @@ def check_config(text: str, templates: tuple[tuple[str, bytes], ...] = ()) -> No
         raise DeployError(f"amtool check-config refused the rendered config: {reason}")
 
 
-def write_template_files(output: str, templates: tuple[tuple[str, bytes], ...]) -> None:
+def write_template_files(output: str, templates: tuple[tuple[str, bytes], ...]) -> list[str]:
     """Each template file the render carries, next to `output` (where the config's relative
     `templates:` entries point), written atomically; one already there as it should be is
-    left alone."""
+    left alone. Returns the names of those that were not there before."""
     folder = Path(output).parent
+    new = []
     for name, content in templates:
         path = folder / name
         try:
             if path.is_file() and path.read_bytes() == content:
                 continue
+            if not path.exists():
+                new.append(name)
         except OSError:
             pass
         write_atomically(path, content, new_mode=0o644)
+    return new
+
+
+def remove_template_files(output: str, names: list[str]) -> None:
+    for name in names:
+        try:
+            (Path(output).parent / name).unlink()
+        except OSError:
+            pass  # a leftover is harmless: the config does not list it
 
 
 def remove_stale_template_files(output: str, templates: tuple[tuple[str, bytes], ...]) -> None:

@@ -80,7 +80,10 @@ class Engine:
                    f"--template.text={text}", f"--template.type={'html' if html else 'text'}"]
         if data is not None:
             data_file = self.folder / "data.json"
-            data_file.write_text(json.dumps(data), encoding="utf-8")
+            try:
+                data_file.write_text(json.dumps(data), encoding="utf-8")
+            except OSError as exc:
+                raise EnvironmentProblem(f"cannot write the template data for amtool: {exc.strerror or exc}") from exc
             command.append(f"--template.data={data_file}")
         try:
             result = subprocess.run(command, capture_output=True, timeout=AMTOOL_TIMEOUT)
@@ -116,7 +119,10 @@ class engine:
         except OSError as exc:
             raise EnvironmentProblem(f"cannot write template files to a temporary folder: "
                                      f"{exc.strerror or exc}") from exc
-        return Engine(amtool, folder, default_template_globs(amtool))
+        try:
+            return Engine(amtool, folder, default_template_globs(amtool))
+        except OSError as exc:  # the probe's temporary folder
+            raise EnvironmentProblem(f"cannot run amtool template render: {exc.strerror or exc}") from exc
 
     def __exit__(self, *exc_info) -> None:
         if self._folder is not None:
@@ -154,8 +160,13 @@ def _check(specs: Specs, mails: list[MailFormat]) -> list[SpecError]:
         try:  # the usual case: everything renders, in two runs of amtool
             for html in (False, True):
                 texts = [text for text, is_html in calls if is_html == html]
-                if texts:
-                    amtool.render("".join(texts), html=html)
+                # One argument of a command line holds at most 128 KiB (Linux): a few runs at most.
+                while texts:
+                    batch = texts[:1]
+                    while len(batch) < len(texts) and sum(map(len, batch)) + len(texts[len(batch)]) < 60_000:
+                        batch.append(texts[len(batch)])
+                    amtool.render("".join(batch), html=html)
+                    texts = texts[len(batch):]
             return []
         except TemplateRefused:
             pass

@@ -175,3 +175,39 @@ def test_a_template_sees_alert_data_only_never_the_server_or_its_password(tmp_pa
     assert set(sample_data("r", {}, {}, None, "2026-01-01T00:00:00Z", "u")) == {
         "receiver", "status", "alerts", "groupLabels", "commonLabels", "commonAnnotations", "externalURL"}
     assert json.dumps(sample_data("r", {"a": "b"}, {}, ("a",), "x", "u")["groupLabels"]) == '{"a": "b"}'
+
+
+@pytest.mark.alertmanager
+def test_a_refused_config_takes_its_new_template_files_away_again(tmp_path, request, capsys):
+    """Alertmanager runs as nobody and cannot read the config (0600, root), which amtool, run
+    by us, accepts: the reload is refused, the old config is put back, and the template files
+    written for the new one go too (a glob of the base's could otherwise load them)."""
+    import tempfile
+
+    from .services import require_root
+    require_root("to run Alertmanager as another user")
+    require_binary("amtool")
+    binary = require_binary("prometheus-alertmanager")
+    shared = Path(tempfile.mkdtemp(prefix="nr-nobody-"))
+    request.addfinalizer(lambda: shutil.rmtree(shared, ignore_errors=True))
+    shared.chmod(0o755)
+    output = shared / "alertmanager.yml"
+    output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    output.chmod(0o644)
+    am = Alertmanager(binary, output, shared / "data", run_as="nobody").start()
+    try:
+        repo = GitRepo(tmp_path / "config-repo")
+        repo.commit("a list with a template", **{
+            "server.yaml": server(), "ops.yaml": recipient_list("ops", ["ops@example.com"],
+                                                                templates="{html: ops.tmpl}"),
+            "ops.tmpl": OPS_HTML})
+        config = tmp_path / "config.yaml"
+        config.write_text(f"source: {{repo: {repo.path}, branch: main}}\ntarget: {{output: {output}, "
+                          f"alertmanagers: [{am.url}]}}\nstateDir: {tmp_path / 'state'}\n")
+        output.chmod(0o600)  # our atomic write keeps the mode it finds
+        assert main(["apply", "--config", str(config)]) == 1
+        assert "refused the new config" in capsys.readouterr().err
+        assert output.read_text().startswith("route: {receiver: x}")
+        assert list(shared.glob("notify-reconciler-*")) == []
+    finally:
+        am.stop()
