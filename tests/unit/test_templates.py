@@ -126,3 +126,18 @@ def test_an_ambiguous_body_is_a_located_error():
         parse_specs({"server.yaml": SERVER, "ops.yaml": list_doc("ops", "  templates: {html: m.tmpl}\n")},
                     templates={"m.tmpl": b'\n{{ define "a" }}{{ end }}{{ define "b" }}{{ end }}'})
     assert [str(error).split(" and has")[0] for error in caught.value.errors] == ["m.tmpl:1:1: defines 'a', 'b'"]
+
+
+def test_rendering_into_a_live_secret_replaces_the_template_keys_of_an_earlier_render():
+    import base64
+
+    from ruamel.yaml import YAML
+
+    from reconciler.importer import wrap_secret
+
+    live = ("apiVersion: v1\nkind: Secret\nmetadata: {name: alertmanager-main, namespace: m}\ndata:\n"
+            "  alertmanager.yaml: cm91dGU6IHtyZWNlaXZlcjogeH0K\n  notify-reconciler-old-0123456789ab.tmpl: eA==\n"
+            "  team.tmpl: eQ==\n")
+    wrapped = YAML(typ="safe").load(wrap_secret("route: {}\n", live, templates=(("notify-reconciler-new.tmpl", b"z"),)))
+    assert sorted(wrapped["data"]) == ["alertmanager.yaml", "notify-reconciler-new.tmpl", "team.tmpl"]
+    assert base64.b64decode(wrapped["data"]["notify-reconciler-new.tmpl"]) == b"z"
