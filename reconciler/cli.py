@@ -340,9 +340,13 @@ def _diff(args: argparse.Namespace) -> int:
     if not diff:
         print(f"no change: {live.label} already holds what {args.dir} renders", file=sys.stderr)
         return EXIT_OK
+    from .mailing import summary_lines
+
+    # Who gains or loses mail first, then the YAML: read from both configs' routing.
+    summary = summary_lines(live.text, rendered, before_name=live.label, after_name=f"the render of {args.dir}")
     colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
                                         and not os.environ.get("NO_COLOR"))
-    sys.stdout.write(colourise(diff) if colour else diff)
+    sys.stdout.write("\n".join(summary) + "\n\n" + (colourise(diff) if colour else diff))
     return EXIT_INVALID
 
 
