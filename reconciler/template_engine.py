@@ -148,6 +148,9 @@ def check_templates(specs: Specs) -> list[SpecError]:
     if _last_checked[0] == key:
         return list(_last_checked[1])
     errors = _check(specs, mails)
+    # A file whose structure the scan could not read has an unknown body: refused even when
+    # Alertmanager parses it (a mail with the wrong body would be worse than a clear error).
+    errors = errors or [item.scan_error for item in specs.template_files if item.scan_error is not None]
     _last_checked[:] = [key, errors]
     return list(errors)
 

@@ -163,7 +163,7 @@ def scan(text: str) -> tuple[list[tuple[str, int]], bool]:
         inner_start = start + 2
         if text.startswith("- ", inner_start) or text.startswith("-\t", inner_start) \
                 or text.startswith("-\n", inner_start) or text.startswith("-\r", inner_start):
-            inner_start += 1
+            inner_start += 2  # Go's trim marker is '-' and one space; a comment may follow it
         body_start = inner_start
         while body_start < len(text) and text[body_start] in " \t\r\n":
             body_start += 1

@@ -31,6 +31,7 @@ def list_doc(name: str, extra: str = "") -> bytes:
     ('{{ define "a" }}{{ "}}" }}{{ `{{ end }}` }}{{ end }}\n{{ define `b` }}y{{ end }}', [("a", 1), ("b", 2)], False),
     ('{{ block "main" . }}default{{ end }}', [("main", 1)], True),
     ('text {{/* {{ end }} */}}', [], True),
+    ('{{- /* don\'t "quote" */ -}}\n{{ define "a" }}x{{ end }}', [("a", 2)], False),
 ])
 def test_the_scan_finds_defines_and_what_stands_outside_them(text, defines, top_level):
     assert scan(text) == (defines, top_level)
