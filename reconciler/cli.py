@@ -26,7 +26,7 @@ from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASS
                        unwrap_secret, wrap_secret)
 from .model import Specs
 from .pipeline import parse_specs
-from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config,
+from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config, render_config,
                      render_kubernetes_secret)
 from .render_check import check_render
 from .reconcile import Host, file_target, read_base, reconcile, render_options, source_for
@@ -174,6 +174,25 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or json for scripts")
     who.set_defaults(handler=_who_gets)
 
+    preview = commands.add_parser(
+        "preview", help="the mail a RecipientList would get for a sample alert, as .eml and .html",
+        description="Render the mail list NAME would get for one firing alert with these labels and annotations "
+                    "(subject, headers, HTML and text parts), with Alertmanager's own template engine (amtool), "
+                    "and write it as FILE.eml (a mail program opens it) and FILE.html (a browser opens it). "
+                    "Exit 0 written, 1 invalid specs, unknown list or a template that does not render, "
+                    "2 could not run.")
+    preview.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
+    preview.add_argument("--list", required=True, metavar="NAME", help="the RecipientList")
+    preview.add_argument("--labels", nargs="+", action="extend", default=[], metavar="K=V",
+                         help="the sample alert's labels (default: alertname=ExampleAlert)")
+    preview.add_argument("--annotations", nargs="+", action="extend", default=[], metavar="K=V",
+                         help="its annotations (default: a summary)")
+    preview.add_argument("--external-url", default="http://localhost:9093", metavar="URL",
+                         help="Alertmanager's external URL, for the links in the mail (default: %(default)s)")
+    preview.add_argument("-o", "--output", required=True, metavar="FILE",
+                         help="writes FILE.eml and FILE.html (a trailing .eml or .html is dropped first)")
+    preview.set_defaults(handler=_preview)
+
     status = commands.add_parser(
         "status", help="applied and attempted revisions, last error, each Alertmanager",
         description="Show what runs and what was last tried. Exit 0 healthy, 1 not.")
@@ -215,21 +234,25 @@ def _render(args: argparse.Namespace) -> int:
     if base_text is not None and (inner := unwrap_secret(base_text, args.base)) is not None:
         base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
     options = RenderOptions()
-    text = render_alertmanager_config(specs, base_text, base_name=args.base or "base", options=options)
+    if args.format == "secret":
+        from .templates import SECRET_TEMPLATE_DIR
+        options = RenderOptions(templates_dir=SECRET_TEMPLATE_DIR)  # where the pod mounts the Secret's keys
+    rendered = render_config(specs, base_text, base_name=args.base or "base", options=options)
+    text, templates = rendered.text, rendered.templates
     try:
-        check_render(text, base_text, args.base or "base")  # what apply would refuse, render refuses too
+        check_render(text, base_text, args.base or "base", templates)  # what apply would refuse, render refuses too
     except DeployError as exc:
         _print_errors([str(exc)])
         return EXIT_INVALID
     if args.format == "secret" and base_secret is not None:
-        text = wrap_secret(text, base_secret, name=args.secret_name, namespace=args.namespace)
+        text = wrap_secret(text, base_secret, name=args.secret_name, namespace=args.namespace, templates=templates)
     elif args.format == "secret":
         if base_text is None:
             print("warning: no --base: this Secret replaces Alertmanager's whole config, and every receiver, route "
                   "and inhibit rule not in the specs is lost; give the current one with --base (kubectl get secret "
                   "alertmanager-main -n kubesphere-monitoring-system -o yaml > base.yaml)", file=sys.stderr)
         text = render_kubernetes_secret(text, name=args.secret_name or "alertmanager-main",
-                                        namespace=args.namespace or "kubesphere-monitoring-system")
+                                        namespace=args.namespace or "kubesphere-monitoring-system", templates=templates)
         password_file = password_file_for(specs.server, options) if specs.server and specs.server.username else None
         if password_file:
             # The password stays out of the Secret; the pod must have the file the config names.
@@ -237,8 +260,15 @@ def _render(args: argparse.Namespace) -> int:
                   "Alertmanager pod (prometheus-operator: spec.secrets mounts /etc/alertmanager/secrets/<name>/)",
                   file=sys.stderr)
     if args.output:
+        if args.format != "secret" and templates:
+            from .deploy import write_template_files
+            write_template_files(args.output, templates)  # where the config's templates: entries point
         write_atomically(args.output, text, new_mode=0o644)
     else:
+        if args.format != "secret" and templates:
+            print(f"note: the config names {len(templates)} template file(s) Alertmanager must find next to it "
+                  f"({', '.join(name for name, _ in templates)}): render with -o FILE to write them there",
+                  file=sys.stderr)
         _write_stdout(text)
     return EXIT_OK
 
@@ -487,6 +517,36 @@ def _who_gets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _preview(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from .preview import preview_mail
+
+    pairs = {}
+    for option, words in (("--labels", args.labels), ("--annotations", args.annotations)):
+        pairs[option] = {}
+        for word in words:
+            name, equals, value = word.partition("=")
+            if not equals or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+                print(f"{option}: {word!r} is not NAME=VALUE (a name is letters, digits and '_')", file=sys.stderr)
+                return EXIT_CANNOT_RUN
+            pairs[option][name] = value
+    labels = pairs["--labels"] or {"alertname": "ExampleAlert"}
+    from .preview import DEFAULT_ANNOTATIONS
+    annotations = pairs["--annotations"] or DEFAULT_ANNOTATIONS
+    specs = _load_specs(args.dir)
+    mail = preview_mail(specs, args.list, labels, annotations, now=datetime.now(timezone.utc),
+                        external_url=args.external_url)
+    stem = re.sub(r"\.(eml|html)$", "", args.output)
+    write_atomically(f"{stem}.eml", mail.eml, new_mode=0o644)
+    # A byte-order mark: a browser opening a local file then reads it as UTF-8, as a mail program would.
+    write_atomically(f"{stem}.html", "\ufeff" + mail.html, new_mode=0o644)
+    print(f"wrote {stem}.eml and {stem}.html: the mail {args.list} would get for "
+          f"{{{', '.join(f'{k}={v}' for k, v in labels.items())}}}")
+    print(f"Subject: {mail.subject}")
+    return EXIT_OK
+
+
 def _last_verified(config: Config, quiet: bool = False) -> Committed:
     """The branch's head if it may be applied, else the last commit that was (verified
     again): a command that logs in with the real password never follows an unverified or
@@ -556,9 +616,15 @@ def _kubernetes_name(what: str, longest: int):
 def _load_specs(folder: str) -> Specs:
     """The specs of a folder on disk. Errors name each file as seen from here (DIR/file, as
     a compiler would), so that an editor or a terminal can open it at the line."""
+    from .template_engine import check_templates
+
     tree = read_spec_folder(folder)
     try:
-        return parse_specs(tree.files, extra_errors=tree.errors)
+        specs = parse_specs(tree.files, extra_errors=tree.errors, templates=tree.templates)
+        template_errors = check_templates(specs)  # Alertmanager's own engine, through amtool
+        if template_errors:
+            raise SpecErrors(template_errors)
+        return specs
     except SpecErrors as exc:
         raise SpecErrors([SpecError(Location(os.path.normpath(os.path.join(folder, error.file)), error.line,
                                              error.column), error.path, error.message)

@@ -92,6 +92,7 @@ class AlertmanagerFileTarget:
         write_password_files(specs, self.options, self.environ)
         previous = self._read()
         if previous == data:
+            write_template_files(self.output, rendered.templates)  # put back one deleted by hand
             deployment = self.correct_drift(data)
             self.known = data
             return deployment
@@ -101,13 +102,18 @@ class AlertmanagerFileTarget:
         for problem in self._each(lambda url: wait_until_ready(url, sleep=self.sleep)):
             if problem is not None:
                 raise problem
+        # The template files first: their names change with their content, so none that the
+        # live config reads is touched, and a rollback finds them all as they were.
+        new_templates = write_template_files(self.output, rendered.templates)
         self.known = data  # before the write: the watch sees the rename at once
         write_atomically(self.output, data)
         errors = dict(zip(self.alertmanagers, self._each(lambda url: reload_and_verify(url, data, sleep=self.sleep))))
         if not any(errors.values()):
+            remove_stale_template_files(self.output, rendered.templates)
             return Deployment(Result.APPLIED, tuple(TargetResult(url, True, "reloaded and verified")
                                                     for url in self.alertmanagers), drift)
         self._roll_back(previous)
+        remove_template_files(self.output, new_templates)  # a glob of the base's must not find them
         return Deployment(Result.FAILED, tuple(
             TargetResult(url, False, str(error), transient=isinstance(error, TransientDeployError))
             if error is not None else TargetResult(url, True, "rolled back to the previous config")
@@ -201,20 +207,22 @@ def check_rendered(rendered: Rendered, checked: CheckedParts | None = None) -> N
     config. Anything else (a new base, server or policy) checks the whole text."""
     if checked is not None and checked.skeleton == rendered.skeleton:
         try:
-            check_config(rendered.with_lists([part for part in rendered.lists if part not in checked.lists]))
+            check_config(rendered.with_lists([part for part in rendered.lists if part not in checked.lists]),
+                         rendered.templates)
         except DeployError:
-            check_config(rendered.text)  # refused: say it with the line numbers of the real file
+            check_config(rendered.text, rendered.templates)  # refused: say it with the line numbers of the real file
             raise
     else:
-        check_config(rendered.text)
+        check_config(rendered.text, rendered.templates)
     if checked is not None:
         checked.skeleton, checked.lists = rendered.skeleton, frozenset(rendered.lists)
 
 
-def check_config(text: str) -> None:
+def check_config(text: str, templates: tuple[tuple[str, bytes], ...] = ()) -> None:
     """Our own checks always, and `amtool check-config` when it is installed; without amtool
     the text must at least parse as YAML. (Parsing a 2 MB render in Python costs 0.6 s;
-    amtool parses it, and checks far more, in 0.08 s.)"""
+    amtool parses it, and checks far more, in 0.08 s.) `templates`, the files the render
+    carries, are put next to the config, where Alertmanager will find them."""
     for line in text.splitlines():
         stripped = line.lstrip()
         if stripped.startswith("To: ") and len(stripped) > MAX_HEADER_LINE:
@@ -233,6 +241,8 @@ def check_config(text: str) -> None:
         with tempfile.TemporaryDirectory(prefix="notify-reconciler-") as folder:
             candidate = Path(folder, "alertmanager.yml")
             candidate.write_text(text, encoding="utf-8")
+            for name, content in templates:
+                Path(folder, name).write_bytes(content)
             result = subprocess.run([amtool, "check-config", str(candidate)], capture_output=True, text=True,
                                     timeout=AMTOOL_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
@@ -243,6 +253,47 @@ def check_config(text: str) -> None:
     if result.returncode != 0:
         reason = _amtool_reason(result.stdout + result.stderr)
         raise DeployError(f"amtool check-config refused the rendered config: {reason}")
+
+
+def write_template_files(output: str, templates: tuple[tuple[str, bytes], ...]) -> list[str]:
+    """Each template file the render carries, next to `output` (where the config's relative
+    `templates:` entries point), written atomically; one already there as it should be is
+    left alone. Returns the names of those that were not there before."""
+    folder = Path(output).parent
+    new = []
+    for name, content in templates:
+        path = folder / name
+        try:
+            if path.is_file() and path.read_bytes() == content:
+                continue
+            if not path.exists():
+                new.append(name)
+        except OSError:
+            pass
+        write_atomically(path, content, new_mode=0o644)
+    return new
+
+
+def remove_template_files(output: str, names: list[str]) -> None:
+    for name in names:
+        try:
+            (Path(output).parent / name).unlink()
+        except OSError:
+            pass  # a leftover is harmless: the config does not list it
+
+
+def remove_stale_template_files(output: str, templates: tuple[tuple[str, bytes], ...]) -> None:
+    """After a config is live: the template files an earlier render carried and this one does
+    not (notify-reconciler-*.tmpl next to `output`) are read by nothing any more."""
+    from .templates import CARRIED_PREFIX
+
+    keep = {name for name, _ in templates}
+    for path in Path(output).parent.glob(f"{CARRIED_PREFIX}*.tmpl"):
+        if path.name not in keep:
+            try:
+                path.unlink()
+            except OSError:
+                pass  # a leftover is harmless: nothing lists it
 
 
 def write_password_files(specs: Specs, options: RenderOptions, environ: Mapping[str, str]) -> None:

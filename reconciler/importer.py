@@ -46,6 +46,7 @@ from .errors import Location, SpecError, SpecErrors
 from .loader import load_file
 from .model import check_document
 from .pipeline import parse_specs
+from .templates import CARRIED_PREFIX
 from .render import PREFIX, dump_yaml, yaml_writer
 from .schema import validate_document
 
@@ -262,7 +263,7 @@ def unwrap_secret(text: str, name: str = "-") -> str | None:
 
 
 def wrap_secret(config_text: str, secret_text: str, *, name: str | None = None,
-                namespace: str | None = None) -> str:
+                namespace: str | None = None, templates: tuple[tuple[str, bytes], ...] = ()) -> str:
     """`config_text` put back into the Secret manifest `secret_text`, in the same shape: the
     same section (``stringData``, or ``data`` base64), name, namespace, labels and other keys;
     `name`/`namespace` replace its own when given. What the API server wrote (uid,
@@ -282,13 +283,23 @@ def wrap_secret(config_text: str, secret_text: str, *, name: str | None = None,
         metadata["name"] = name
     if namespace:
         metadata["namespace"] = namespace
+    # The template files the render carries are keys beside the config (prometheus-operator
+    # mounts them next to it); those of an earlier render go.
+    for section in ("stringData", "data"):
+        if isinstance(secret.get(section), dict):
+            for key in [key for key in secret[section] if str(key).startswith(CARRIED_PREFIX)]:
+                del secret[section][key]
     if isinstance(secret.get("stringData"), dict) and SECRET_KEY in secret["stringData"]:
         secret["stringData"][SECRET_KEY] = LiteralScalarString(config_text)
+        for key, content in templates:
+            secret["stringData"][key] = LiteralScalarString(content.decode("utf-8"))
     else:
         data = secret.get("data")
         if not isinstance(data, dict):
             data = secret["data"] = CommentedMap()
         data[SECRET_KEY] = base64.b64encode(config_text.encode("utf-8")).decode("ascii")
+        for key, content in templates:
+            data[key] = base64.b64encode(content).decode("ascii")
     return dump_yaml(yaml, secret)
 
 

@@ -9,8 +9,9 @@ a list, no zero intervals, matchers Alertmanager can parse. Defaults come from t
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Collection, NamedTuple
 
@@ -18,6 +19,7 @@ from .errors import Location, SpecError
 from .loader import Document, format_path
 from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
+from .templates import TemplateFile
 
 _POLICY = "notificationpolicy.json"
 
@@ -105,6 +107,33 @@ _NO_OVERRIDES = Routing()
 
 
 @dataclass(frozen=True)
+class MailFormat:
+    """What a mail looks like: the Subject (an Alertmanager template string) and the template
+    files of its HTML and text bodies (paths relative to the spec folder). None: not set here
+    (a list's falls back to the policy's, the policy's to Alertmanager's default)."""
+
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    subject_at: Location | None = field(default=None, compare=False)
+    html_at: Location | None = field(default=None, compare=False)
+    text_at: Location | None = field(default=None, compare=False)
+
+    def over(self, base: MailFormat) -> MailFormat:
+        """These settings where given, `base`'s elsewhere, each with where it was written."""
+        if self == _NO_MAIL_FORMAT:
+            return base
+        pick = [(mine, at) if mine is not None else (theirs, theirs_at) for mine, at, theirs, theirs_at in (
+            (self.subject, self.subject_at, base.subject, base.subject_at),
+            (self.html, self.html_at, base.html, base.html_at),
+            (self.text, self.text_at, base.text, base.text_at))]
+        return MailFormat(pick[0][0], pick[1][0], pick[2][0], pick[0][1], pick[1][1], pick[2][1])
+
+
+_NO_MAIL_FORMAT = MailFormat()
+
+
+@dataclass(frozen=True)
 class RecipientList:
     name: str
     recipients: tuple[Recipient, ...]
@@ -113,6 +142,8 @@ class RecipientList:
     location: Location = field(default=Location(""), compare=False)
     delivery: str = "single"
     """single: one message to the whole list; perRecipient: one message each, own To:."""
+    mail: MailFormat = MailFormat()
+    """Subject and body templates set on this list (see Specs.mail_for)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +151,7 @@ class NotificationPolicy:
     name: str
     routing: Routing
     location: Location = field(default=Location(""), compare=False)
+    mail: MailFormat = MailFormat()
 
 
 def default_routing() -> Routing:
@@ -153,6 +185,18 @@ class Specs:
     def routing_for(self, recipient_list: RecipientList) -> Routing:
         return recipient_list.overrides.over(self.routing)
 
+    template_files: tuple[TemplateFile, ...] = ()
+    """The template files (*.tmpl) the lists and the policy name, checked and named as carried."""
+
+    def mail_for(self, recipient_list: RecipientList) -> MailFormat:
+        """The list's subject and templates, the policy's where the list sets none."""
+        return recipient_list.mail.over(self.policy.mail if self.policy else _NO_MAIL_FORMAT)
+
+    @cached_property
+    def templates(self) -> dict[str, TemplateFile]:
+        """Path (relative to the spec folder) -> the template file."""
+        return {item.path: item for item in self.template_files}
+
 
 @dataclass(frozen=True)
 class ModelObject:
@@ -173,8 +217,9 @@ def model_object(doc: Document) -> ModelObject:
         value = _email_server(name, spec, doc.start)
     elif kind == "RecipientList":
         value = _recipient_list(name, spec, doc.start)
+        value = replace(value, mail=_mail_format(doc, spec))
     else:
-        value = NotificationPolicy(name, _routing(spec), doc.start)
+        value = NotificationPolicy(name, _routing(spec), doc.start, _mail_format(doc, spec))
     return ModelObject(kind, name, doc.locate(("metadata", "name")), value)
 
 
@@ -332,6 +377,25 @@ def _recipient_list(name: str, spec: dict[str, Any], where: Location) -> Recipie
                        for item in spec["recipients"])
     return RecipientList(name, recipients, tuple(spec.get("matchers", ())), _routing(spec), where,
                          spec.get("delivery", "single"))
+
+
+def template_path(spec_file: str, written: str) -> str:
+    """A templates.html/text value as a path relative to the spec folder: relative to the
+    folder of the spec file that names it, as Alertmanager resolves `templates:` relative
+    to its config file. May start with '../' when it leaves the folder (an error)."""
+    return posixpath.normpath(posixpath.join(posixpath.dirname(spec_file), written))
+
+
+def _mail_format(doc: Document, spec: dict[str, Any]) -> MailFormat:
+    templates = spec.get("templates") or {}
+    html, text = templates.get("html"), templates.get("text")
+    return MailFormat(
+        spec.get("subject"),
+        template_path(doc.file, html) if html else None,
+        template_path(doc.file, text) if text else None,
+        doc.locate(("spec", "subject")) if "subject" in spec else None,
+        doc.locate(("spec", "templates", "html")) if html else None,
+        doc.locate(("spec", "templates", "text")) if text else None)
 
 
 def _routing(spec: dict[str, Any]) -> Routing:

@@ -6,12 +6,14 @@ and line.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping, NamedTuple
 
 from .errors import SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, load_file
 from .model import UNKNOWN_KIND, ModelObject, Specs, check_document, model_object, specs_from_objects
 from .schema import KIND_SCHEMAS, validate_document
+from .templates import TemplateFile, define_problems, template_file
 
 
 class ParseCache(dict):
@@ -21,7 +23,7 @@ class ParseCache(dict):
 
 def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
                 extra_errors: list[SpecError] | None = None, *, digests: Mapping[str, str] | None = None,
-                cache: ParseCache | None = None) -> Specs:
+                cache: ParseCache | None = None, templates: Mapping[str, bytes] | None = None) -> Specs:
     """Validated specs of a tree of spec files, or `SpecErrors` with every problem found.
 
     `files` maps each path (relative to the spec folder, as it is shown to users) to the
@@ -29,7 +31,8 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     leaves the folder, an unreadable file); they make the result invalid too. With
     `digests` (path -> blob id) and a `cache`, files already seen with the same blob are
     taken from the cache (and may be missing from `files`); the cache is left holding
-    exactly this tree's files.
+    exactly this tree's files. `templates` holds the folder's template files (*.tmpl);
+    those the lists name are checked and carried in `Specs.template_files`.
     """
     digests = digests or {}
     errors = list(extra_errors or ())
@@ -49,12 +52,43 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     if cache is not None:
         cache.clear()
         cache.update(seen)
+    used, template_errors = _named_templates(valid, templates or {})
+    errors.extend(template_errors)
     specs, problems = specs_from_objects(valid, failed_kinds)
     errors.extend(problems)
     if errors:
         raise SpecErrors(errors)
     assert specs is not None
-    return specs
+    return replace(specs, template_files=tuple(sorted(used, key=lambda item: item.path))) if used else specs
+
+
+def _named_templates(objects: list[ModelObject], templates: Mapping[str, bytes]) -> tuple[list[TemplateFile],
+                                                                                        list[SpecError]]:
+    """The template files the lists and the policy name, each checked once; a name that is
+    not a template file of the folder is an error at the field naming it."""
+    errors: list[SpecError] = []
+    named: dict[str, TemplateFile | None] = {}
+    for item in objects:
+        mail = getattr(item.value, "mail", None)
+        if mail is None:
+            continue
+        for field, path, where in (("html", mail.html, mail.html_at), ("text", mail.text, mail.text_at)):
+            if path is None:
+                continue
+            if path.startswith("../") or path == "..":
+                errors.append(SpecError(where, f"spec.templates.{field}", "leaves the spec folder: template files "
+                                                                         "must live inside it"))
+            elif path not in templates:
+                errors.append(SpecError(where, f"spec.templates.{field}", f"there is no template file {path!r} in "
+                                                                         "the spec folder (the path is relative to "
+                                                                         "this spec file's folder)"))
+            elif path not in named:
+                carried, problems = template_file(path, templates[path])
+                named[path] = carried
+                errors.extend(problems)
+    used = [item for item in named.values() if item is not None]
+    errors.extend(define_problems(used))
+    return used, errors
 
 
 class ParsedFile(NamedTuple):

@@ -41,6 +41,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from .errors import BaseConfigError
 from .model import EmailServer, RecipientList, Recipient, Routing, Specs
+from .templates import CARRIED_PREFIX
 from .loader import too_deep
 
 PREFIX = "notify-reconciler/"
@@ -58,6 +59,10 @@ class RenderOptions:
 
     secrets_dir: str = "/var/lib/notify-reconciler/secrets"
     """Where `apply` writes a password taken from passwordEnv; the render names the file."""
+    templates_dir: str = ""
+    """Where Alertmanager finds the template files the render carries: "" for the folder of
+    the config file (Alertmanager resolves relative `templates:` entries from there), or the
+    folder a Kubernetes Secret's keys are mounted in (templates.SECRET_TEMPLATE_DIR)."""
 
 
 def password_file_for(server: EmailServer, options: RenderOptions) -> str | None:
@@ -90,6 +95,8 @@ class Rendered:
     """Our receivers that belong to no list (the discard receiver), as spliced."""
     wrapped: bool = False
     """The base's routes are nested under one route to its root receiver (see render_config)."""
+    templates: tuple[tuple[str, bytes], ...] = ()
+    """The template files the config lists under `templates:`: (file name, content)."""
 
     def with_lists(self, lists: list[tuple[str, str]]) -> str:
         """The config with only these lists' routes and receivers: a valid config on its own,
@@ -126,6 +133,8 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
 
     if specs.server is not None:
         _set_smtp_globals(config, specs.server, options)
+    carried = tuple((item.carried, item.data) for item in specs.template_files) if specs.email_enabled else ()
+    _set_templates(config, [name for name, _ in carried], options, base_name)
     route = _root_route(config, specs)
     receivers = _receivers(config)
     routes = route["routes"]
@@ -176,26 +185,29 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     cap = specs.server.max_recipients_per_message if specs.server is not None else None
     for recipient_list in lists:
         routing = specs.routing_for(recipient_list)
-        context = (routing, tls, cap, route_dash, receiver_dash)
+        mail = mail_fields(specs, recipient_list)
+        context = (routing, tls, cap, route_dash, receiver_dash, mail)
         hit = cache.get(id(recipient_list)) if cache is not None else None
         if hit is not None and hit.recipient_list is recipient_list and hit.context == context:
             part = hit.lines
         else:
             part = ("".join(_item_lines(_route(recipient_list, routing), route_dash)),
-                    "".join(_item_lines(_receiver(recipient_list, routing, tls, cap), receiver_dash)))
+                    "".join(_item_lines(_receiver(recipient_list, routing, tls, cap, mail), receiver_dash)))
         kept[id(recipient_list)] = CachedPart(recipient_list, context, part)
         parts.append(part)
     if cache is not None:
         cache.clear()
         cache.update(kept)
     return Rendered(_assemble(skeleton, parts, fixed, wrapped=bool(lists) and not discard), skeleton, tuple(parts),
-                    fixed, bool(lists) and not discard)
+                    fixed, bool(lists) and not discard, carried)
 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
                              namespace: str = "kubesphere-monitoring-system",
-                             key: str = "alertmanager.yaml") -> str:
-    """`config_text` wrapped in a Kubernetes Secret manifest, as prometheus-operator reads it."""
+                             key: str = "alertmanager.yaml", templates: tuple[tuple[str, bytes], ...] = ()) -> str:
+    """`config_text` wrapped in a Kubernetes Secret manifest, as prometheus-operator reads it;
+    each template file is one more key, which prometheus-operator mounts next to the config
+    (render with RenderOptions(templates_dir=SECRET_TEMPLATE_DIR) so the config names them there)."""
     secret = CommentedMap()
     secret["apiVersion"] = "v1"
     secret["kind"] = "Secret"
@@ -203,6 +215,8 @@ def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main
                                       labels=CommentedMap({"app.kubernetes.io/managed-by": "notify-reconciler"}))
     secret["type"] = "Opaque"
     secret["stringData"] = CommentedMap({key: LiteralScalarString(config_text)})
+    for file_name, data in templates:
+        secret["stringData"][file_name] = LiteralScalarString(data.decode("utf-8"))
     return dump_yaml(yaml_writer(), secret)
 
 
@@ -274,7 +288,47 @@ def _routing_fields(routing: Routing) -> dict:
             "group_interval": routing.group_interval, "repeat_interval": routing.repeat_interval}
 
 
-def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None, cap: int | None = None) -> dict:
+def mail_fields(specs: Specs, recipient_list: RecipientList) -> tuple[tuple[str, str], ...]:
+    """What a list's email_configs say about the mail beyond Alertmanager's defaults:
+    ("subject", template string), ("html", call of the body template), ("text", ...)."""
+    mail = specs.mail_for(recipient_list)
+    fields = []
+    if mail.subject is not None:
+        fields.append(("subject", mail.subject))
+    for kind, path in (("html", mail.html), ("text", mail.text)):
+        if path is not None:
+            fields.append((kind, '{{ template "%s" . }}' % specs.templates[path].body))
+    return tuple(fields)
+
+
+def _set_templates(config: CommentedMap, ours: list[str], options: RenderOptions, base_name: str) -> None:
+    """Our template files under the top-level `templates:`, after the base's own entries;
+    entries an earlier render wrote (file names starting with notify-reconciler-) go."""
+    entries = config.get("templates")
+    if entries is not None and not isinstance(entries, list):
+        raise BaseConfigError(f"{base_name}:{_line_of(config, 'templates')}: templates: must be a list of file "
+                              "paths or globs")
+    folder = options.templates_dir.rstrip("/")
+    paths = [f"{folder}/{name}" if folder else name for name in ours]
+    if entries is None:
+        if paths:
+            config["templates"] = CommentedSeq(paths)
+            config["templates"].fa.set_block_style()
+        return
+    removed = False
+    for index in reversed(range(len(entries))):
+        entry = entries[index]
+        if isinstance(entry, str) and entry.rsplit("/", 1)[-1].startswith(CARRIED_PREFIX):
+            del entries[index]
+            removed = True
+    if removed and not entries and not paths:
+        del config["templates"]  # only ours were there: an earlier render put the key there
+        return
+    entries.extend(paths)
+
+
+def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None, cap: int | None = None,
+              mail: tuple[tuple[str, str], ...] = ()) -> dict:
     """One email_config per message the list is sent as: one for the whole list, or one per
     `cap` recipients (maxRecipientsPerMessage), or one per recipient (delivery:
     perRecipient). Each recipient is in exactly one, so each gets the alert once."""
@@ -291,6 +345,12 @@ def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None,
             "send_resolved": bool(routing.send_resolved),
             "headers": {"To": to_header(recipient_list.name, message)},
         }
+        fields = dict(mail)
+        if "subject" in fields:
+            email["headers"]["Subject"] = fields["subject"]
+        for kind in ("html", "text"):
+            if kind in fields:
+                email[kind] = fields[kind]
         if tls:
             email["tls_config"] = tls
         configs.append(email)
@@ -462,11 +522,14 @@ def _is_our_receiver(item: Any, routed: set[str]) -> bool:
     if name not in routed or set(item) != {"name", "email_configs"}:
         return False
     configs = item["email_configs"]
-    if not (isinstance(configs, list) and len(configs) == 1 and isinstance(configs[0], dict)):
-        return False
-    email = configs[0]
-    return (set(email) - {"tls_config"} == _OUR_EMAIL_KEYS and isinstance(email["headers"], dict)
-            and set(email["headers"]) == {"To"})
+    # One per message: several for a recipient cap or perRecipient delivery.
+    return isinstance(configs, list) and len(configs) >= 1 and all(_is_our_email_config(email) for email in configs)
+
+
+def _is_our_email_config(email: Any) -> bool:
+    return (isinstance(email, dict) and set(email) - {"tls_config", "html", "text"} == _OUR_EMAIL_KEYS
+            and isinstance(email["headers"], dict) and "To" in email["headers"]
+            and set(email["headers"]) <= {"To", "Subject"})
 
 
 def _is_our_route(item: Any) -> bool:

@@ -14,11 +14,12 @@ from .errors import BaseConfigError, DeployError
 _REFUSED = "refused the rendered config: "
 
 
-def check_render(text: str, base_text: str | None, base_name: str) -> None:
+def check_render(text: str, base_text: str | None, base_name: str,
+                 templates: tuple[tuple[str, bytes], ...] = ()) -> None:
     """Raise BaseConfigError if Alertmanager would refuse the base on its own, DeployError if
-    it refuses the render; return if it accepts the render."""
+    it refuses the render; return if it accepts the render (with the template files it carries)."""
     try:
-        check_config(text)
+        check_config(text, templates)
     except DeployError as refused:
         if base_text is not None and _has_root_route(base_text):
             try:

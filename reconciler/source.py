@@ -33,6 +33,7 @@ from .errors import CommitRejected, EnvironmentProblem, Location, SourceError, S
 from .loader import DEFAULT_LIMITS, Limits, too_large_message
 from .model import Specs
 from .pipeline import ParseCache, parse_specs
+from .template_engine import check_templates
 from .values import Revision
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -72,6 +73,16 @@ class SpecFolder:
     digests: dict[str, str] = field(default_factory=dict)
     """Path -> git blob id, for a tree read from git: files with a known blob id may be left
     out of `files` (see GitSource.read's `known`)."""
+    templates: dict[str, bytes] = field(default_factory=dict)
+    """The template files (*.tmpl) a list may name as its body: read, never parsed as specs."""
+
+
+TEMPLATE_SUFFIX = ".tmpl"
+
+
+def is_template_name(name: str) -> bool:
+    """Whether a file of this name is a template file a RecipientList may name."""
+    return name.endswith(TEMPLATE_SUFFIX)
 
 
 def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> SpecFolder:
@@ -95,12 +106,14 @@ def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS)
                 continue
             path = Path(directory, name)
             shown = path.relative_to(root).as_posix()
-            if not is_spec_name(name):
+            template = is_template_name(name)
+            if not is_spec_name(name) and not template:
                 _check_unread(path, shown, result)
                 continue
             problem = _refusal(path, real_root)
             if problem:
-                result.errors.append(SpecError(Location(shown, 1, 1), "", problem))
+                if not template:  # a template file matters only when a list names it
+                    result.errors.append(SpecError(Location(shown, 1, 1), "", problem))
                 continue
             try:
                 with open(path, "rb") as handle:
@@ -109,7 +122,7 @@ def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS)
                         result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(size, limits)))
                         continue
                     # One byte past the limit: a file that grew since fstat is still caught by the loader.
-                    result.files[shown] = handle.read(limits.max_file_bytes + 1)
+                    (result.templates if template else result.files)[shown] = handle.read(limits.max_file_bytes + 1)
             except OSError as exc:
                 result.errors.append(SpecError(Location(shown, 1, 1), "", f"cannot read: {exc.strerror}"))
     return result
@@ -246,7 +259,8 @@ class GitSource:
             shown = full_path[len(prefix):]
             if any(part.startswith(".") for part in shown.split("/")):
                 continue
-            if not is_spec_name(shown):
+            template = is_template_name(shown)
+            if not is_spec_name(shown) and not template:
                 if blob.mode != _SYMLINK_MODE:
                     problem = unread_spec_error(shown, blob.data_stream.read(_SNIFF_BYTES))
                     if problem:
@@ -256,6 +270,8 @@ class GitSource:
                 target = posixpath.normpath(posixpath.join(posixpath.dirname(full_path),
                                                            blob.data_stream.read().decode("utf-8", "replace")))
                 if not (target + "/").startswith(prefix) or target not in blobs:
+                    if template:  # a template file matters only when a list names it
+                        continue
                     result.errors.append(SpecError(Location(shown, 1, 1), "",
                                                    "symlink to a file outside the spec folder: spec files must "
                                                    "live inside it; copy the file in or remove the link"))
@@ -263,6 +279,9 @@ class GitSource:
                 blob = blobs[target]
             if blob.size > limits.max_file_bytes:
                 result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(blob.size, limits)))
+                continue
+            if template:
+                result.templates[shown] = blob.data_stream.read()
                 continue
             result.digests[shown] = blob.hexsha
             if (shown, blob.hexsha) in known:
@@ -425,7 +444,12 @@ def committed_specs(source: GitSource, allowed_signers: str | None, *, revision:
         revision = replace(revision, signed_by=check.signer)
     tree = source.read(revision, known=cache.keys() if cache is not None else frozenset())
     try:
-        specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=cache)
+        specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=cache,
+                            templates=tree.templates)
+        # Subjects and body templates as Alertmanager's own engine reads them (amtool).
+        template_errors = check_templates(specs)
+        if template_errors:
+            raise SpecErrors(template_errors)
     except SpecErrors as exc:
         raise CommitRejected(revision, f"{len(exc.errors)} error(s) in the specs",
                              tuple(str(error) for error in exc.errors), exc) from None
