@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Collection, NamedTuple
 
@@ -18,6 +18,7 @@ from .errors import Location, SpecError
 from .loader import Document, format_path
 from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
+from .timewindows import SPEC_KEYS, TimeInterval, parse_interval, window_problems
 
 _POLICY = "notificationpolicy.json"
 
@@ -113,6 +114,23 @@ class RecipientList:
     location: Location = field(default=Location(""), compare=False)
     delivery: str = "single"
     """single: one message to the whole list; perRecipient: one message each, own To:."""
+    active_during: tuple[str, ...] = ()
+    """Names of TimeWindows: mailed only while one of them holds."""
+    muted_during: tuple[str, ...] = ()
+    """Names of TimeWindows: not mailed while one of them holds."""
+    window_references: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
+    """(field path, where written) of each name in activeDuring and mutedDuring, for errors."""
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A named window, rendered as one Alertmanager time interval."""
+
+    name: str
+    interval: TimeInterval
+    spec: tuple[tuple[str, Any], ...]
+    """The spec's fields as written (name, value), in Alertmanager's key order, for the render."""
+    location: Location = field(default=Location(""), compare=False)
 
 
 @dataclass(frozen=True)
@@ -139,6 +157,8 @@ class Specs:
     server: EmailServer | None
     lists: tuple[RecipientList, ...]
     policy: NotificationPolicy | None
+    windows: tuple[TimeWindow, ...] = ()
+    """Every TimeWindow, by name."""
 
     @property
     def email_enabled(self) -> bool:
@@ -161,7 +181,7 @@ class ModelObject:
     kind: str
     name: str
     where: Location
-    value: EmailServer | RecipientList | NotificationPolicy
+    value: EmailServer | RecipientList | NotificationPolicy | TimeWindow
 
 
 def model_object(doc: Document) -> ModelObject:
@@ -173,6 +193,11 @@ def model_object(doc: Document) -> ModelObject:
         value = _email_server(name, spec, doc.start)
     elif kind == "RecipientList":
         value = _recipient_list(name, spec, doc.start)
+        references = tuple((format_path(("spec", key, index)), doc.locate(("spec", key, index)))
+                           for key in ("activeDuring", "mutedDuring") for index in range(len(spec.get(key, ()))))
+        value = replace(value, window_references=references) if references else value
+    elif kind == "TimeWindow":
+        value = _time_window(name, spec, doc.start)
     else:
         value = NotificationPolicy(name, _routing(spec), doc.start)
     return ModelObject(kind, name, doc.locate(("metadata", "name")), value)
@@ -195,6 +220,7 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
     servers: list[EmailServer] = []
     lists: list[RecipientList] = []
     policies: list[NotificationPolicy] = []
+    windows: list[TimeWindow] = []
     seen_names: dict[tuple[str, str], Location] = {}
 
     for item in objects:
@@ -206,7 +232,8 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
                                                             f"{first}: names must be unique per kind"))
             continue
         seen_names[(kind, name)] = where
-        {"EmailServer": servers, "RecipientList": lists, "NotificationPolicy": policies}[kind].append(item.value)
+        {"EmailServer": servers, "RecipientList": lists, "NotificationPolicy": policies,
+         "TimeWindow": windows}[kind].append(item.value)
 
     for extra in servers[1:]:
         errors.append(SpecError(extra.location, "kind", f"a second EmailServer ({extra.name!r}; the first is "
@@ -233,10 +260,25 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
         errors.append(SpecError(where, "", "no EmailServer and no RecipientList in the spec folder: an empty "
                                            "config would remove every e-mail notification; commit an EmailServer "
                                            "and at least one RecipientList (enabled: false turns e-mail off)"))
+    if not failed_kinds & {"TimeWindow", UNKNOWN_KIND}:  # else the window may be the one that failed
+        errors += _unknown_windows(lists, {window.name for window in windows})
     if errors:
         return None, errors
     ordered = tuple(sorted(lists, key=lambda item: item.name))
-    return Specs(servers[0] if servers else None, ordered, policies[0] if policies else None), []
+    return Specs(servers[0] if servers else None, ordered, policies[0] if policies else None,
+                 tuple(sorted(windows, key=lambda item: item.name))), []
+
+
+def _unknown_windows(lists: list[RecipientList], known: set[str]) -> list[SpecError]:
+    errors = []
+    for recipient_list in lists:
+        names = (*recipient_list.active_during, *recipient_list.muted_during)
+        for name, (path, where) in zip(names, recipient_list.window_references):
+            if name not in known:
+                hint = (f"define it (kind: TimeWindow, metadata.name: {name}) or use one of "
+                        f"{', '.join(sorted(known))}") if known else f"define it: kind: TimeWindow, metadata.name: {name}"
+                errors.append(SpecError(where, path, f"{name!r} is not a TimeWindow of this folder: {hint}"))
+    return errors
 
 
 def check_document(doc: Document) -> list[SpecError]:
@@ -253,6 +295,9 @@ def check_document(doc: Document) -> list[SpecError]:
             errors.append(SpecError(doc.locate(("spec", "host")), "spec.host", problem))
     if content.get("kind") == "RecipientList":
         errors += _check_recipients(doc, spec) + _check_matchers(doc, spec)
+    if content.get("kind") == "TimeWindow":
+        errors += [SpecError(doc.locate(("spec", *problem.path)), format_path(("spec", *problem.path)),
+                             problem.message) for problem in window_problems(spec, SPEC_KEYS)]
     return errors
 
 
@@ -331,7 +376,16 @@ def _recipient_list(name: str, spec: dict[str, Any], where: Location) -> Recipie
     recipients = tuple(Recipient(item) if isinstance(item, str) else Recipient(item["email"], item.get("name"))
                        for item in spec["recipients"])
     return RecipientList(name, recipients, tuple(spec.get("matchers", ())), _routing(spec), where,
-                         spec.get("delivery", "single"))
+                         spec.get("delivery", "single"), tuple(spec.get("activeDuring", ())),
+                         tuple(spec.get("mutedDuring", ())))
+
+
+_WINDOW_FIELDS = ("times", "weekdays", "days_of_month", "months", "years", "location")
+
+
+def _time_window(name: str, spec: dict[str, Any], where: Location) -> TimeWindow:
+    written = tuple((key, spec[SPEC_KEYS[key]]) for key in _WINDOW_FIELDS if SPEC_KEYS[key] in spec)
+    return TimeWindow(name, parse_interval(spec, SPEC_KEYS), written, where)
 
 
 def _routing(spec: dict[str, Any]) -> Routing:
