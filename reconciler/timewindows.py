@@ -193,6 +193,9 @@ def day_of_month_range(text: str) -> Range:
                               "so too, such as '-7:-1'")
     begin = 28 + found.begin if found.begin < 0 else found.begin
     end = 28 + found.end if found.end < 0 else found.end
+    if begin > end and found.begin > 0 > found.end:
+        raise WindowError((), f"{text!r} may end before it starts: Alertmanager checks a negative end as 28 + end "
+                              f"(here {found.begin} to {end}) and refuses it; start earlier or end later")
     if begin > end:
         raise WindowError((), f"{text!r} ends before it starts: write the earlier day first")
     return found
@@ -242,6 +245,8 @@ def time_range(start: Any, end: Any) -> Range:
 def location_problem(name: str) -> str | None:
     """Why Alertmanager (Go's time.LoadLocation) would not load `name` as a time zone, or why
     we refuse it anyway, or None. Checked against the tz database of this host."""
+    if not name:
+        return None  # the schema says it must not be empty
     if name == "Local":
         return ("'Local' is the time zone of whatever host runs Alertmanager, not a fixed one: write an IANA "
                 "name such as Europe/Berlin, or UTC")
@@ -307,3 +312,15 @@ def first_containing(intervals: Mapping[str, tuple[TimeInterval, ...]], names: t
         if any(contains(interval, instant) for interval in intervals.get(name, ())):
             return name
     return None
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 time (`2026-11-30T09:00:00Z`, `...+01:00`), or ValueError saying what to write."""
+    try:
+        instant = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].+", text):
+        raise ValueError(f"{text!r} is not an RFC 3339 time: write it with a date, a time and an offset, such as "
+                         "2026-11-30T09:00:00Z or 2026-11-30T10:00:00+01:00")
+    return instant
