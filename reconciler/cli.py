@@ -512,8 +512,10 @@ class _WindowState:
     TimeMuteStage); the first window of a list that holds is the one named."""
 
     def __init__(self, active: tuple[str, ...], muted: tuple[str, ...], active_by: str | None,
-                 muted_by: str | None):
+                 muted_by: str | None, local: str | None):
         self.active, self.muted, self.active_by, self.muted_by = active, muted, active_by, muted_by
+        self.local = local
+        """The instant in the first window's location, for people: 'Mon 10:00 in Europe/Berlin'."""
 
     @property
     def windowed(self) -> bool:
@@ -523,18 +525,25 @@ class _WindowState:
     def mailed(self) -> bool:
         return (not self.active or self.active_by is not None) and self.muted_by is None
 
+    def _parts(self, held_only: bool) -> list[str]:
+        parts = []
+        if self.active and (self.active_by is None or not held_only):
+            parts.append(f"inside its activeDuring window {self.active_by}" if self.active_by else
+                         f"outside its activeDuring window{'s' if len(self.active) > 1 else ''} "
+                         f"{', '.join(self.active)}")
+        if self.muted and (self.muted_by is not None or not held_only):
+            parts.append(f"inside its mutedDuring window {self.muted_by}" if self.muted_by else
+                         f"outside its mutedDuring window{'s' if len(self.muted) > 1 else ''} {', '.join(self.muted)}")
+        return parts
+
     @property
     def reason(self) -> str:
-        if self.active and self.active_by is None:
-            return f"is outside its activeDuring window{'s' if len(self.active) > 1 else ''} {', '.join(self.active)}"
-        if self.muted_by is not None:
-            return f"is inside its mutedDuring window {self.muted_by}"
-        return ("is inside its activeDuring window " + self.active_by) if self.active_by else "has no time windows"
+        """Why it is held back."""
+        return "is " + " and ".join(self._parts(held_only=True))
 
     def describe(self, at: str) -> str:
-        return f"{'mailed' if self.mailed else 'NOT mailed'} at {at}: {self.reason[3:]}" + (
-            f", and outside its mutedDuring window{'s' if len(self.muted) > 1 else ''} {', '.join(self.muted)}"
-            if self.mailed and self.muted else "")
+        when = f" ({self.local})" if self.local else ""
+        return f"{'mailed' if self.mailed else 'NOT mailed'} at {at}{when}: {', '.join(self._parts(held_only=False))}"
 
     def as_json(self) -> dict:
         return {"activeDuring": list(self.active), "mutedDuring": list(self.muted), "activeBy": self.active_by,
@@ -543,15 +552,19 @@ class _WindowState:
 
 def _window_state(route, windows, at) -> _WindowState:
     from .render import PREFIX
-    from .timewindows import first_containing
+    from .timewindows import first_containing, zone
 
     def shown(name: str | None) -> str | None:
         return name.removeprefix(PREFIX) if name is not None else None
 
     active_by = first_containing(windows, route.active_time_intervals, at) if route.active_time_intervals else None
     muted_by = first_containing(windows, route.mute_time_intervals, at)
+    named = (*route.active_time_intervals, *route.mute_time_intervals)
+    location = next((interval.location for name in named for interval in windows.get(name, ())
+                     if interval.location), None)
+    local = f"{at.astimezone(zone(location)):%a %H:%M} in {location}" if location else None
     return _WindowState(tuple(map(shown, route.active_time_intervals)), tuple(map(shown, route.mute_time_intervals)),
-                        shown(active_by), shown(muted_by))
+                        shown(active_by), shown(muted_by), local)
 
 
 def _now_utc():

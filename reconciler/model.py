@@ -275,8 +275,10 @@ def _unknown_windows(lists: list[RecipientList], known: set[str]) -> list[SpecEr
         names = (*recipient_list.active_during, *recipient_list.muted_during)
         for name, (path, where) in zip(names, recipient_list.window_references):
             if name not in known:
-                hint = (f"define it (kind: TimeWindow, metadata.name: {name}) or use one of "
-                        f"{', '.join(sorted(known))}") if known else f"define it: kind: TimeWindow, metadata.name: {name}"
+                hint = f"define it: kind: TimeWindow, metadata.name: {name}"
+                if known:
+                    hint = (f"define it (kind: TimeWindow, metadata.name: {name}) or use one of "
+                            f"{', '.join(sorted(known))}")
                 errors.append(SpecError(where, path, f"{name!r} is not a TimeWindow of this folder: {hint}"))
     return errors
 

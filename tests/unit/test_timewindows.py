@@ -67,6 +67,8 @@ def test_24_00_ends_the_day_and_includes_its_last_minute():
     (["-7:-1"], "2026-12-25T12:00:00+00:00", True),
     (["-7:-1"], "2026-12-24T12:00:00+00:00", False),
     (["31"], "2026-02-28T12:00:00+00:00", False),        # starts after February's end: skipped
+    (["30:31"], "2026-11-30T12:00:00+00:00", True),      # starts on the last day: not skipped
+    (["31:31"], "2026-11-30T12:00:00+00:00", False),
     (["29:31"], "2028-02-29T12:00:00+00:00", True),      # a leap year
     (["25:-3"], "2026-02-25T12:00:00+00:00", True),      # -3 is the 26th in February 2026
     (["25:-3"], "2026-02-27T12:00:00+00:00", False),
@@ -102,7 +104,8 @@ def test_every_field_given_must_hold_and_any_entry_of_a_field_will_do(fields, in
 
 
 def test_alertmanager_keys_read_the_same_window():
-    from_config = parse_interval({"weekdays": ["monday:friday"], "times": [{"start_time": "09:00", "end_time": "17:00"}],
+    from_config = parse_interval({"weekdays": ["monday:friday"],
+                                  "times": [{"start_time": "09:00", "end_time": "17:00"}],
                                   "location": "Europe/Berlin"}, ALERTMANAGER_KEYS)
     assert from_config == BUSINESS
 
