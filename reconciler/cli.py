@@ -200,6 +200,12 @@ def _validate(args: argparse.Namespace) -> int:
             if where.file else Location(args.dir)
         for warning in specs.server.warnings():
             print(f"{shown}: warning: {warning}", file=sys.stderr)
+    year = time.gmtime().tm_year
+    for window in specs.windows:
+        where = window.location
+        shown = Location(os.path.normpath(os.path.join(args.dir, where.file)), where.line, where.column)
+        for warning in window.warnings(year):
+            print(f"{shown}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -18,7 +18,8 @@ from .errors import Location, SpecError
 from .loader import Document, format_path
 from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
-from .timewindows import SPEC_KEYS, TimeInterval, WindowError, parse_interval, window_problems
+from .timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, parse_interval, short_months,
+                          window_problems)
 
 _POLICY = "notificationpolicy.json"
 
@@ -131,6 +132,22 @@ class TimeWindow:
     spec: tuple[tuple[str, Any], ...]
     """The spec's fields as written (name, value), in Alertmanager's key order, for the render."""
     location: Location = field(default=Location(""), compare=False)
+
+    def warnings(self, year: int) -> list[str]:
+        """What is valid but a surprise: a day counted from the month's end, in a zone where
+        Alertmanager 0.25 counts some months (of `year`) a day short."""
+        ranges = self.interval.days_of_month or ()
+        if not self.interval.location or not any(r.begin < 0 or r.end < 0 for r in ranges):
+            return []
+        months = self.interval.months
+        short = [month for month in short_months(self.interval.location, year)
+                 if months is None or any(r.begin <= month <= r.end for r in months)]
+        if not short:
+            return []
+        names = ", ".join(MONTHS[month - 1].capitalize() for month in short)
+        return [f"spec.daysOfMonth: Alertmanager 0.25 counts {names} {year} in {self.interval.location} one day short "
+                "(the hour summer time takes), so a day counted from the month's end comes a day early then (-1 is "
+                "the day before the last); fixed in later Alertmanager releases"]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ tzdata), the same files Alertmanager's Go runtime loads with time.LoadLocation.
 
 from __future__ import annotations
 
+import calendar
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -324,3 +325,11 @@ def parse_instant(text: str) -> datetime:
         raise ValueError(f"{text!r} is not an RFC 3339 time: write it with a date, a time and an offset, such as "
                          "2026-11-30T09:00:00Z or 2026-11-30T10:00:00+01:00")
     return instant
+
+
+def short_months(location: str, year: int) -> tuple[int, ...]:
+    """The months of `year` that Alertmanager 0.25 counts a day short in `location` (those
+    that gain an hour of summer time), where a negative day of the month lands a day early."""
+    tz = zone(location)
+    return tuple(month for month in range(1, 13)
+                 if _days_in_month(year, month, tz) != calendar.monthrange(year, month)[1])

@@ -179,3 +179,33 @@ def test_a_times_range_holds_exactly_for_the_local_minutes_from_start_to_before_
     local = instant.astimezone(ZoneInfo(zone))
     assert contains(interval, instant) is (start <= local.hour * 60 + local.minute < end)
     assert Range(start, end) in interval.times
+
+
+def test_the_months_alertmanager_counts_short_are_those_that_gain_summer_time():
+    from reconciler.timewindows import short_months
+
+    assert short_months("Europe/Berlin", 2026) == (3,)
+    assert short_months("America/New_York", 2026) == (3,)
+    assert short_months("Australia/Sydney", 2026) == (10,)  # the southern spring
+    assert short_months("UTC", 2026) == () and short_months("Asia/Tokyo", 2026) == ()
+
+
+def test_validate_warns_of_a_day_counted_from_the_end_in_such_a_month(tmp_path, capsys):
+    from reconciler.cli import main
+
+    def window(name: str, spec: str) -> str:
+        return f"apiVersion: notify-reconciler/v1\nkind: TimeWindow\nmetadata: {{name: {name}}}\nspec: {spec}\n"
+
+    (tmp_path / "w.yaml").write_text("---\n".join([
+        window("month-end", "{location: Europe/Berlin, daysOfMonth: [-1]}"),
+        window("december-end", "{location: Europe/Berlin, daysOfMonth: ['-7:-1'], months: [december]}"),
+        window("utc-end", "{location: UTC, daysOfMonth: [-1]}"),
+        window("first", "{location: Europe/Berlin, daysOfMonth: [1]}")]))
+    (tmp_path / "server.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: s}\n"
+                                          "spec: {host: smtp.example.com, port: 587, from: a@example.com, "
+                                          "enabled: false}\n")
+    assert main(["validate", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{tmp_path}/w.yaml:1:1: warning: spec.daysOfMonth: Alertmanager 0.25 "
+                                               "counts March ")
+    assert "in Europe/Berlin one day short" in err[0]
