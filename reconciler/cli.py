@@ -320,9 +320,13 @@ def _diff(args: argparse.Namespace) -> int:
     if not diff:
         print(f"no change: {live.label} already holds what {args.dir} renders", file=sys.stderr)
         return EXIT_OK
+    from .mailing import summary_lines
+
+    # Who gains or loses mail first, then the YAML: read from both configs' routing.
+    summary = summary_lines(live.text, rendered, before_name=live.label, after_name=f"the render of {args.dir}")
     colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
                                         and not os.environ.get("NO_COLOR"))
-    sys.stdout.write(colourise(diff) if colour else diff)
+    sys.stdout.write("\n".join(summary) + "\n\n" + (colourise(diff) if colour else diff))
     return EXIT_INVALID
 
 
@@ -435,7 +439,7 @@ def _who_gets(args: argparse.Namespace) -> int:
     import json
 
     from .render import PREFIX
-    from .routing import routing_tree, time_intervals
+    from .routing import read_config, route_tree, time_intervals
     from .timewindows import parse_instant
 
     try:
@@ -469,8 +473,9 @@ def _who_gets(args: argparse.Namespace) -> int:
         base, base_name, options = (_read_text(args.base) if args.base else None), args.base or "base", RenderOptions()
     text = render_alertmanager_config(specs, base, base_name=base_name, options=options)
     lists = {PREFIX + item.name: item for item in specs.lists}
-    reached = routing_tree(text).match(labels)
-    windows = time_intervals(text)
+    rendered = read_config(text)
+    reached = route_tree(rendered).match(labels)
+    windows = time_intervals(rendered)
     taken = [(route, lists[route.receiver], _window_state(route, windows, at)) for route in reached
              if route.receiver in lists]
     mailed = [entry for entry in taken if entry[2].mailed]

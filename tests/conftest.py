@@ -16,12 +16,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    factory = getattr(session.config, "_tmp_path_factory", None)
-    if factory is None or getattr(factory, "_basetemp", None) is None:
-        files = []  # no test used a temporary folder
-    else:
-        files = find_leaks(factory.getbasetemp())
-    leaks = _leaks + files
+    leaks = _leaks + _files_left_with_the_secret(session.config)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: its controller reports for all
+        workeroutput["secret_leaks"] = leaks
+        return
+    leaks = list(dict.fromkeys(leaks + _worker_leaks))  # the controller may see a worker's folder too
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if leaks:
         if reporter is not None:
@@ -33,3 +33,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.ensure_newline()
         reporter.write_line("secret audit: the test password is in no captured output, log or file "
                             "(other than password files)")
+
+
+def _files_left_with_the_secret(config: pytest.Config) -> list[str]:
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is None or getattr(factory, "_basetemp", None) is None:
+        return []  # no test used a temporary folder
+    return find_leaks(factory.getbasetemp())
+
+
+_worker_leaks: list[str] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist's controller: a worker ended; keep what its audit found. Captured output
+    reaches the controller's pytest_runtest_logreport too, so only files are new here (the
+    worker's list may repeat an output leak: the run fails either way)."""
+    _worker_leaks.extend(getattr(node, "workeroutput", {}).get("secret_leaks", []))

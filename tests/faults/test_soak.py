@@ -5,6 +5,7 @@ by commit), memory flat, no file descriptor leaked. bench/soak.py runs the same 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from reconciler.state import load_state
@@ -63,8 +64,15 @@ def soak(tmp_path: Path, commits: int) -> dict:
             if n == 20:
                 warm = (rss_kb(pid), open_fds(pid))  # after the first passes filled caches
         end = (rss_kb(pid), open_fds(pid))
-        log = daemon.text()
-        counts = {result: log.count(f"event={result} ") for result in expected}
+
+        def logged() -> dict:
+            log = daemon.text()
+            return {result: log.count(f"event={result} ") for result in expected}
+        # The last commit's state is recorded just before its log line is written: give the
+        # line a moment (the test compares the counts, so a missing line still fails it).
+        deadline = time.monotonic() + 10
+        while (counts := logged()) != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         assert daemon.stop() == 0
     return {"expected": expected, "counts": counts, "warm": warm, "end": end}

@@ -1,8 +1,8 @@
 """Hostile input ends in a located error or a valid result: never another exception, a hang,
 unbounded memory, code execution or a read outside the spec folder.
 
-The time bound guards against hangs (a bomb expanded, a quadratic scan); it is not a speed
-target, so it is generous."""
+The time bound guards against hangs (a bomb expanded: hours; a quadratic scan); it is not a
+speed target (that is bench/'s job), so it is generous enough for a loaded 2-core machine."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from reconciler.pipeline import parse_specs
 from reconciler.source import read_spec_folder
 
 ROOT = Path(__file__).resolve().parents[2]
-HANG_GUARD_SECONDS = 5.0
+HANG_GUARD_SECONDS = 30.0
 SERVER = (ROOT / "examples" / "config-repo" / "email-server.yaml").read_bytes()
 TEAM = (ROOT / "examples" / "config-repo" / "team-db.yaml").read_bytes()
 FIVE_MB = 5 * 1024 * 1024

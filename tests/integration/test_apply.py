@@ -221,21 +221,31 @@ def test_diff_counts_a_changed_secret_as_a_change_without_showing_it(tmp_path, r
     capsys.readouterr()
     assert main(["diff", str(repo.path), "--config", str(config)]) == 1
     out = capsys.readouterr().out
-    changed = [line for line in out.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    summary, diff = out.split("\n\n", 1)
+    assert summary == "no change in who is mailed: same lists, recipients, matchers, timing and SMTP server; the " \
+                      "changes are elsewhere"  # the password of a base receiver changed, not who is mailed
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert len(changed) == 2 and all("auth_password" in line and "<secret>" in line for line in changed), out
     assert "OldPassw0rd" not in out and "NewPassw0rd" not in out
     assert main(["apply", "--config", str(config)]) == 0
     assert b"NewPassw0rd" in output.read_bytes()
 
 
-def test_diff_without_an_output_file_compares_with_what_alertmanager_runs(tmp_path, repo, alertmanagers, capsys):
+def test_diff_without_an_output_file_compares_with_what_alertmanager_runs(tmp_path, repo, smtp, alertmanagers,
+                                                                          capsys):
     running_file = tmp_path / "elsewhere.yml"
     running_file.write_text("global:\n  smtp_auth_password: hunter2\n  smtp_smarthost: x:25\n  smtp_from: a@b.c\n"
                             + INITIAL)
     am = alertmanagers(running_file)
     config = write_config(tmp_path, repo, tmp_path / "not-yet.yml", [am.url])
     assert main(["diff", str(repo.path), "--config", config]) == 1
-    out = capsys.readouterr().out
+    summary, out = capsys.readouterr().out.split("\n\n", 1)
+    assert summary.splitlines() == ["changes in who is mailed:",
+                                    "  list ops: new: mails ops@example.com; takes every alert; repeat 1h",
+                                    f"  SMTP server: address x:25 -> 127.0.0.1:{smtp.port}; TLS STARTTLS required -> "
+                                    "plain, no TLS; sender a@b.c -> alertmanager@example.com; password in the "
+                                    "config -> none",
+                                    "  base receiver hand-made: no longer routed (it gets no alert)"]
     assert out.startswith(f"--- {am.url} (as Alertmanager reports it, defaults filled in)\n")
     assert "-- name: hand-made" in out and "+  - name: notify-reconciler/ops" in out
     assert "hunter2" not in out and "smtp_auth_password: <secret>" in out

@@ -476,7 +476,7 @@ def test_a_base_shared_by_aliases_is_walked_once():
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8))
     started = time.monotonic()
     render_alertmanager_config(specs_of(SERVER, OPS), layers + "route: {receiver: x}\nreceivers: [{name: x}]\n")
-    assert time.monotonic() - started < 5  # 10**9 paths; walking each would take hours
+    assert time.monotonic() - started < 60  # 10**9 paths: walking each would take hours
 
 
 def test_a_base_that_is_not_utf8_is_located():
