@@ -345,12 +345,14 @@ def _set_time_intervals(config: CommentedMap, windows: tuple[TimeWindow, ...], b
         value = config.get(key)
         if value is not None and not isinstance(value, list):
             raise BaseConfigError(f"{base_name}:{_line_of(config, key)}: {key}: must be a list")
-    for index, item in enumerate(config.get("mute_time_intervals") or ()):
-        if isinstance(item, dict) and _in_our_namespace(item.get("name")):
-            raise BaseConfigError(
-                f"{base_name}:{_line_of(item, 'name')}: mute_time_intervals[{index}].name: {item.get('name')!r} is "
-                f"a name notify-reconciler keeps for the time intervals it writes ({PREFIX}<TimeWindow>): give "
-                f"yours a name that does not start with {PREFIX!r}")
+    for key in ("time_intervals", "mute_time_intervals"):
+        for index, item in enumerate(config.get(key) or ()):
+            if isinstance(item, dict) and _in_our_namespace(item.get("name")) \
+                    and not (key == "time_intervals" and _is_our_time_interval(item)):
+                raise BaseConfigError(
+                    f"{base_name}:{_line_of(item, 'name')}: {key}[{index}].name: {item.get('name')!r} is a name "
+                    f"notify-reconciler keeps for the time intervals it writes ({PREFIX}<TimeWindow>), and this "
+                    f"one is not one of them: give yours a name that does not start with {PREFIX!r}")
     entries = config.get("time_intervals")
     if entries is not None:
         lead = _remove_owned(entries, _is_our_time_interval, base_name, "time_intervals")

@@ -623,4 +623,6 @@ def test_email_off_renders_no_time_intervals():
      "      active_time_intervals: [notify-reconciler/business-hours]\nreceivers: [{name: x}]\n", "base.yml:5:7: route.routes[0].active_time_intervals"),
 ])
 def test_a_base_time_interval_in_our_namespace_is_refused_with_its_line(base, where):
-    assert base_error(base, SERVER, WINDOWED, BUSINESS_HOURS, FREEZE).startswith(where)
+    message = base_error(base, SERVER, WINDOWED, BUSINESS_HOURS, FREEZE)
+    assert message.startswith(where)
+    assert "time interval" in message and "receiver" not in message
