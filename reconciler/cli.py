@@ -164,14 +164,18 @@ def _parser() -> argparse.ArgumentParser:
         description="Every recipient address an alert with LABEL=VALUE labels would be mailed to, per "
                     "RecipientList, with its timing and grouping, read from the routing tree of the config DIR "
                     "renders (or, with --config, of the committed branch, merged into target.base), as "
-                    "Alertmanager walks it; and the base's own receivers that get it too, by name. Exit 0 someone "
-                    "is mailed, 1 nobody is, 2 could not run.")
+                    "Alertmanager walks it, and whether its time windows let it be mailed at --at; and the base's "
+                    "own receivers that get it too, by name. Exit 0 someone is mailed, 1 nobody is, 2 could not "
+                    "run.")
     who.add_argument("dir", nargs="?", default=None, metavar="DIR",
                      help="spec folder (default: . unless --config is given)")
     who.add_argument("labels", nargs="*", metavar="LABEL=VALUE", help="the alert's labels, e.g. severity=critical")
     who.add_argument("--config", metavar="FILE", help="the daemon's config.yaml: use the committed branch and its base")
     who.add_argument("--base", metavar="FILE", help="with DIR: the base alertmanager.yml to render into")
     who.add_argument("--output", choices=("text", "json"), default="text", help="text (default) or json for scripts")
+    who.add_argument("--at", metavar="TIME", help="when the alert fires, RFC 3339 (2026-11-30T09:00:00Z or with an "
+                                                 "offset such as +01:00); default now: lists outside their "
+                                                 "activeDuring windows or inside their mutedDuring ones are not mailed")
     who.set_defaults(handler=_who_gets)
 
     preview = commands.add_parser(
@@ -214,6 +218,12 @@ def _validate(args: argparse.Namespace) -> int:
         shown = Location(os.path.normpath(os.path.join(args.dir, where.file)), where.line, where.column) \
             if where.file else Location(args.dir)
         for warning in specs.server.warnings():
+            print(f"{shown}: warning: {warning}", file=sys.stderr)
+    year = time.gmtime().tm_year
+    for window in specs.windows:
+        where = window.location
+        shown = Location(os.path.normpath(os.path.join(args.dir, where.file)), where.line, where.column)
+        for warning in window.warnings(year):
             print(f"{shown}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
@@ -459,7 +469,14 @@ def _who_gets(args: argparse.Namespace) -> int:
     import json
 
     from .render import PREFIX
-    from .routing import routing_tree
+    from .routing import read_config, route_tree, time_intervals
+    from .timewindows import parse_instant
+
+    try:
+        at = parse_instant(args.at) if args.at is not None else _now_utc()
+    except ValueError as exc:
+        print(f"--at: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
 
     labels: dict[str, str] = {}
     words = ([args.dir] if args.dir is not None else []) + args.labels
@@ -486,30 +503,43 @@ def _who_gets(args: argparse.Namespace) -> int:
         base, base_name, options = (_read_text(args.base) if args.base else None), args.base or "base", RenderOptions()
     text = render_alertmanager_config(specs, base, base_name=base_name, options=options)
     lists = {PREFIX + item.name: item for item in specs.lists}
-    reached = routing_tree(text).match(labels)
-    mailed = [(route, lists[route.receiver]) for route in reached if route.receiver in lists]
+    rendered = read_config(text)
+    reached = route_tree(rendered).match(labels)
+    windows = time_intervals(rendered)
+    taken = [(route, lists[route.receiver], _window_state(route, windows, at)) for route in reached
+             if route.receiver in lists]
+    mailed = [entry for entry in taken if entry[2].mailed]
     others = sorted({route.receiver for route in reached if route.receiver not in lists})
     if args.output == "json":
         print(json.dumps({
             "labels": labels,
+            "at": _rfc3339(at),
             "lists": [{"name": item.name, "receiver": route.receiver,
                        "recipients": [recipient.email for recipient in item.recipients],
                        "repeatInterval": route.repeat_interval, "groupBy": ["..."] if route.group_by_all
                        else list(route.group_by), "groupWait": route.group_wait,
                        "groupInterval": route.group_interval,
-                       "sendResolved": specs.routing_for(item).send_resolved}
-                      for route, item in mailed],
+                       "sendResolved": specs.routing_for(item).send_resolved,
+                       **state.as_json()}
+                      for route, item, state in taken],
             "baseReceivers": others, "mailed": bool(mailed)}, indent=2))
         return EXIT_OK if mailed else EXIT_INVALID
     shown = " ".join(f"{name}={value}" for name, value in labels.items())
-    for route, item in mailed:
+    for route, item, state in taken:
         routing = specs.routing_for(item)
         print(f"{item.name}: {', '.join(recipient.email for recipient in item.recipients)}")
         print(f"  repeat every {route.repeat_interval}, grouped by {route.grouping}, first mail after "
               f"{route.group_wait}, new alerts of a group after {route.group_interval}, "
               f"{'resolved mailed too' if routing.send_resolved else 'resolved not mailed'}")
+        if state.windowed:
+            print(f"  {state.describe(_rfc3339(at))}")
     if others:
         print(f"also the base's own receiver{'s' if len(others) > 1 else ''}: {', '.join(others)}")
+    if not mailed and taken:
+        quiet = "; ".join(f"{item.name} {state.reason}" for _, item, state in taken)
+        print(f"nobody is mailed for {{{shown}}} at {_rfc3339(at)}: the lists that take it are muted then ({quiet})"
+              + (f"; it goes to {', '.join(others)} only" if others else ""), file=sys.stderr)
+        return EXIT_INVALID
     if not mailed:
         print(f"nobody is mailed for {{{shown}}}: no RecipientList's matchers take it"
               + (f" (it goes to {', '.join(others)} only)" if others else ""), file=sys.stderr)
@@ -545,6 +575,79 @@ def _preview(args: argparse.Namespace) -> int:
           f"{{{', '.join(f'{k}={v}' for k, v in labels.items())}}}")
     print(f"Subject: {mail.subject}")
     return EXIT_OK
+
+
+class _WindowState:
+    """Whether a list's route lets a mail out at one instant, and which time window says so.
+    Alertmanager 0.25 checks active windows, then mute windows (notify.TimeActiveStage,
+    TimeMuteStage); the first window of a list that holds is the one named."""
+
+    def __init__(self, active: tuple[str, ...], muted: tuple[str, ...], active_by: str | None,
+                 muted_by: str | None, local: str | None):
+        self.active, self.muted, self.active_by, self.muted_by = active, muted, active_by, muted_by
+        self.local = local
+        """The instant in the first window's location, for people: 'Mon 10:00 in Europe/Berlin'."""
+
+    @property
+    def windowed(self) -> bool:
+        return bool(self.active or self.muted)
+
+    @property
+    def mailed(self) -> bool:
+        return (not self.active or self.active_by is not None) and self.muted_by is None
+
+    def _parts(self, held_only: bool) -> list[str]:
+        parts = []
+        if self.active and (self.active_by is None or not held_only):
+            parts.append(f"inside its activeDuring window {self.active_by}" if self.active_by else
+                         f"outside its activeDuring window{'s' if len(self.active) > 1 else ''} "
+                         f"{', '.join(self.active)}")
+        if self.muted and (self.muted_by is not None or not held_only):
+            parts.append(f"inside its mutedDuring window {self.muted_by}" if self.muted_by else
+                         f"outside its mutedDuring window{'s' if len(self.muted) > 1 else ''} {', '.join(self.muted)}")
+        return parts
+
+    @property
+    def reason(self) -> str:
+        """Why it is held back."""
+        return "is " + " and ".join(self._parts(held_only=True))
+
+    def describe(self, at: str) -> str:
+        when = f" ({self.local})" if self.local else ""
+        return f"{'mailed' if self.mailed else 'NOT mailed'} at {at}{when}: {', '.join(self._parts(held_only=False))}"
+
+    def as_json(self) -> dict:
+        return {"activeDuring": list(self.active), "mutedDuring": list(self.muted), "activeBy": self.active_by,
+                "mutedBy": self.muted_by, "mailed": self.mailed}
+
+
+def _window_state(route, windows, at) -> _WindowState:
+    from .render import PREFIX
+    from .timewindows import first_containing, zone
+
+    def shown(name: str | None) -> str | None:
+        return name.removeprefix(PREFIX) if name is not None else None
+
+    active_by = first_containing(windows, route.active_time_intervals, at) if route.active_time_intervals else None
+    muted_by = first_containing(windows, route.mute_time_intervals, at)
+    named = (*route.active_time_intervals, *route.mute_time_intervals)
+    location = next((interval.location for name in named for interval in windows.get(name, ())
+                     if interval.location), None)
+    local = f"{at.astimezone(zone(location)):%a %H:%M} in {location}" if location else None
+    return _WindowState(tuple(map(shown, route.active_time_intervals)), tuple(map(shown, route.mute_time_intervals)),
+                        shown(active_by), shown(muted_by), local)
+
+
+def _now_utc():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _rfc3339(instant) -> str:
+    from datetime import timezone
+
+    return instant.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _last_verified(config: Config, quiet: bool = False) -> Committed:
@@ -641,6 +744,9 @@ def _summary(specs: Specs) -> str:
     parts.append(f"{len(specs.lists)} RecipientList{'s' if len(specs.lists) != 1 else ''} "
                  f"({recipients} recipient{'s' if recipients != 1 else ''})")
     parts.append(f"NotificationPolicy {specs.policy.name}" if specs.policy else "default NotificationPolicy")
+    if specs.windows:
+        parts.append(f"{len(specs.windows)} TimeWindow{'s' if len(specs.windows) != 1 else ''} "
+                     f"({', '.join(window.name for window in specs.windows)})")
     return ", ".join(parts)
 
 

@@ -172,7 +172,13 @@ def matchers_text(matchers: tuple[Matcher, ...]) -> str:
 
 
 def _windows(names: tuple[str, ...], none: str) -> Shown:
-    return Shown(frozenset(names), ", ".join(names) or none)
+    return Shown(frozenset(names), ", ".join(map(_window_name, names)) or none)
+
+
+def _window_name(name: str) -> str:
+    """A time window as people name it: ours by its TimeWindow's name (the base may not use
+    our prefix, so nothing of the base's is shown the same way by accident of the prefix)."""
+    return name.removeprefix(PREFIX)
 
 
 def _template(value: Any, default: str) -> Shown:
@@ -344,7 +350,7 @@ def _window_changes(before: Mailing, after: Mailing) -> list[str]:
                  for how, names in (("active during", item.route.active_time_intervals),
                                     ("muted during", item.route.mute_time_intervals)) if name in names]
         if users:
-            lines.append(f"time window {name}: times changed, for list {', list '.join(users)}")
+            lines.append(f"time window {_window_name(name)}: times changed, for list {', list '.join(users)}")
     return lines
 
 

@@ -20,6 +20,8 @@ from .loader import Document, format_path
 from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
 from .templates import TemplateFile
+from .timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, parse_interval, short_months,
+                          window_problems)
 
 _POLICY = "notificationpolicy.json"
 
@@ -144,6 +146,39 @@ class RecipientList:
     """single: one message to the whole list; perRecipient: one message each, own To:."""
     mail: MailFormat = MailFormat()
     """Subject and body templates set on this list (see Specs.mail_for)."""
+    active_during: tuple[str, ...] = ()
+    """Names of TimeWindows: mailed only while one of them holds."""
+    muted_during: tuple[str, ...] = ()
+    """Names of TimeWindows: not mailed while one of them holds."""
+    window_references: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
+    """(field path, where written) of each name in activeDuring and mutedDuring, for errors."""
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A named window, rendered as one Alertmanager time interval."""
+
+    name: str
+    interval: TimeInterval
+    spec: tuple[tuple[str, Any], ...]
+    """The spec's fields as written (name, value), in Alertmanager's key order, for the render."""
+    location: Location = field(default=Location(""), compare=False)
+
+    def warnings(self, year: int) -> list[str]:
+        """What is valid but a surprise: a day counted from the month's end, in a zone where
+        Alertmanager 0.25 counts some months (of `year`) a day short."""
+        ranges = self.interval.days_of_month or ()
+        if not self.interval.location or not any(r.begin < 0 or r.end < 0 for r in ranges):
+            return []
+        months = self.interval.months
+        short = [month for month in short_months(self.interval.location, year)
+                 if months is None or any(r.begin <= month <= r.end for r in months)]
+        if not short:
+            return []
+        names = ", ".join(MONTHS[month - 1].capitalize() for month in short)
+        return [f"spec.daysOfMonth: Alertmanager 0.25 counts {names} {year} in {self.interval.location} one day short "
+                "(the hour summer time takes), so a day counted from the month's end comes a day early then (-1 is "
+                "the day before the last); fixed in later Alertmanager releases"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +206,8 @@ class Specs:
     server: EmailServer | None
     lists: tuple[RecipientList, ...]
     policy: NotificationPolicy | None
+    windows: tuple[TimeWindow, ...] = ()
+    """Every TimeWindow, by name."""
 
     @property
     def email_enabled(self) -> bool:
@@ -205,7 +242,7 @@ class ModelObject:
     kind: str
     name: str
     where: Location
-    value: EmailServer | RecipientList | NotificationPolicy
+    value: EmailServer | RecipientList | NotificationPolicy | TimeWindow
 
 
 def model_object(doc: Document) -> ModelObject:
@@ -218,6 +255,11 @@ def model_object(doc: Document) -> ModelObject:
     elif kind == "RecipientList":
         value = _recipient_list(name, spec, doc.start)
         value = replace(value, mail=_mail_format(doc, spec))
+        references = tuple((format_path(("spec", key, index)), doc.locate(("spec", key, index)))
+                           for key in ("activeDuring", "mutedDuring") for index in range(len(spec.get(key, ()))))
+        value = replace(value, window_references=references) if references else value
+    elif kind == "TimeWindow":
+        value = _time_window(name, spec, doc.start)
     else:
         value = NotificationPolicy(name, _routing(spec), doc.start, _mail_format(doc, spec))
     return ModelObject(kind, name, doc.locate(("metadata", "name")), value)
@@ -240,6 +282,7 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
     servers: list[EmailServer] = []
     lists: list[RecipientList] = []
     policies: list[NotificationPolicy] = []
+    windows: list[TimeWindow] = []
     seen_names: dict[tuple[str, str], Location] = {}
 
     for item in objects:
@@ -251,7 +294,8 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
                                                             f"{first}: names must be unique per kind"))
             continue
         seen_names[(kind, name)] = where
-        {"EmailServer": servers, "RecipientList": lists, "NotificationPolicy": policies}[kind].append(item.value)
+        {"EmailServer": servers, "RecipientList": lists, "NotificationPolicy": policies,
+         "TimeWindow": windows}[kind].append(item.value)
 
     for extra in servers[1:]:
         errors.append(SpecError(extra.location, "kind", f"a second EmailServer ({extra.name!r}; the first is "
@@ -278,10 +322,27 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
         errors.append(SpecError(where, "", "no EmailServer and no RecipientList in the spec folder: an empty "
                                            "config would remove every e-mail notification; commit an EmailServer "
                                            "and at least one RecipientList (enabled: false turns e-mail off)"))
+    if not failed_kinds & {"TimeWindow", UNKNOWN_KIND}:  # else the window may be the one that failed
+        errors += _unknown_windows(lists, {window.name for window in windows})
     if errors:
         return None, errors
     ordered = tuple(sorted(lists, key=lambda item: item.name))
-    return Specs(servers[0] if servers else None, ordered, policies[0] if policies else None), []
+    return Specs(servers[0] if servers else None, ordered, policies[0] if policies else None,
+                 tuple(sorted(windows, key=lambda item: item.name))), []
+
+
+def _unknown_windows(lists: list[RecipientList], known: set[str]) -> list[SpecError]:
+    errors = []
+    for recipient_list in lists:
+        names = (*recipient_list.active_during, *recipient_list.muted_during)
+        for name, (path, where) in zip(names, recipient_list.window_references):
+            if name not in known:
+                hint = f"define it: kind: TimeWindow, metadata.name: {name}"
+                if known:
+                    hint = (f"define it (kind: TimeWindow, metadata.name: {name}) or use one of "
+                            f"{', '.join(sorted(known))}")
+                errors.append(SpecError(where, path, f"{name!r} is not a TimeWindow of this folder: {hint}"))
+    return errors
 
 
 def check_document(doc: Document) -> list[SpecError]:
@@ -298,6 +359,9 @@ def check_document(doc: Document) -> list[SpecError]:
             errors.append(SpecError(doc.locate(("spec", "host")), "spec.host", problem))
     if content.get("kind") == "RecipientList":
         errors += _check_recipients(doc, spec) + _check_matchers(doc, spec)
+    if content.get("kind") == "TimeWindow":
+        errors += [SpecError(doc.locate(("spec", *problem.path)), format_path(("spec", *problem.path)),
+                             problem.message) for problem in window_problems(spec, SPEC_KEYS)]
     return errors
 
 
@@ -376,7 +440,20 @@ def _recipient_list(name: str, spec: dict[str, Any], where: Location) -> Recipie
     recipients = tuple(Recipient(item) if isinstance(item, str) else Recipient(item["email"], item.get("name"))
                        for item in spec["recipients"])
     return RecipientList(name, recipients, tuple(spec.get("matchers", ())), _routing(spec), where,
-                         spec.get("delivery", "single"))
+                         spec.get("delivery", "single"), active_during=tuple(spec.get("activeDuring", ())),
+                         muted_during=tuple(spec.get("mutedDuring", ())))
+
+
+_WINDOW_FIELDS = ("times", "weekdays", "days_of_month", "months", "years", "location")
+
+
+def _time_window(name: str, spec: dict[str, Any], where: Location) -> TimeWindow:
+    written = tuple((key, spec[SPEC_KEYS[key]]) for key in _WINDOW_FIELDS if SPEC_KEYS[key] in spec)
+    try:
+        interval = parse_interval(spec, SPEC_KEYS)
+    except WindowError:  # check_document reports it, located; these specs are never built
+        interval = TimeInterval()
+    return TimeWindow(name, interval, written, where)
 
 
 def template_path(spec_file: str, written: str) -> str:

@@ -36,11 +36,11 @@ from typing import Any, Callable, NamedTuple
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from .errors import BaseConfigError
-from .model import EmailServer, RecipientList, Recipient, Routing, Specs
+from .model import EmailServer, RecipientList, Recipient, Routing, Specs, TimeWindow
 from .templates import CARRIED_PREFIX
 from .loader import too_deep
 
@@ -150,6 +150,8 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     _give_leading_comment(config, "receivers", _remove_owned(
         receivers, lambda item: _is_our_receiver(item, routed), base_name, "receivers"))
     _refuse_our_names_in_base_routes(route, base_name)
+    _set_time_intervals(config, specs.windows if specs.email_enabled else (), base_name)
+    _refuse_our_windows_in_base_routes(route, base_name)
 
     # Our entries are many (1,000 lists is a real size) and plain: they are written as text
     # into the dump, and only a placeholder goes through ruamel's much slower round-trip emitter.
@@ -278,6 +280,10 @@ def _route(recipient_list: RecipientList, routing: Routing) -> dict:
     route: dict = {"receiver": PREFIX + recipient_list.name}
     if recipient_list.matchers:
         route["matchers"] = list(recipient_list.matchers)
+    if recipient_list.active_during:
+        route["active_time_intervals"] = [PREFIX + name for name in recipient_list.active_during]
+    if recipient_list.muted_during:
+        route["mute_time_intervals"] = [PREFIX + name for name in recipient_list.muted_during]
     route.update(_routing_fields(routing))
     route["continue"] = True
     return route
@@ -386,6 +392,108 @@ def _tls_config(server: EmailServer) -> dict | None:
     if server.tls.insecure_skip_verify:
         tls["insecure_skip_verify"] = True
     return tls or None
+
+
+# -- time windows: our entries of the top-level time_intervals --------------------------------
+
+def _set_time_intervals(config: CommentedMap, windows: tuple[TimeWindow, ...], base_name: str) -> None:
+    """Replace the `time_intervals` entries an earlier render wrote (named with our prefix)
+    with one per TimeWindow, after the base's own entries, which stay as written. A
+    base entry in our namespace that is not shaped like ours, or one in the deprecated
+    `mute_time_intervals`, is refused: the render would drop or shadow it."""
+    for key in ("time_intervals", "mute_time_intervals"):
+        value = config.get(key)
+        if value is not None and not isinstance(value, list):
+            raise BaseConfigError(f"{base_name}:{_line_of(config, key)}: {key}: must be a list")
+    for key in ("time_intervals", "mute_time_intervals"):
+        for index, item in enumerate(config.get(key) or ()):
+            if isinstance(item, dict) and _in_our_namespace(item.get("name")) \
+                    and not (key == "time_intervals" and _is_our_time_interval(item)):
+                raise BaseConfigError(
+                    f"{base_name}:{_line_of(item, 'name')}: {key}[{index}].name: {item.get('name')!r} is a name "
+                    f"notify-reconciler keeps for the time intervals it writes ({PREFIX}<TimeWindow>), and this "
+                    f"one is not one of them: give yours a name that does not start with {PREFIX!r}")
+    entries = config.get("time_intervals")
+    if entries is not None:
+        lead = _remove_owned(entries, _is_our_time_interval, base_name, "time_intervals")
+        _give_leading_comment(config, "time_intervals", lead)
+        if not entries:
+            del config["time_intervals"]
+    if not windows:
+        return
+    if config.get("time_intervals") is None:
+        config.insert(_key_index_after(config, "receivers") or len(config), "time_intervals", CommentedSeq())
+    entries = config["time_intervals"]
+    entries.fa.set_block_style()
+    tail = _take_trailing_comment(entries)  # the end of the list's, not its last entry's
+    first = len(entries)
+    entries.extend(_time_interval(window) for window in windows)
+    entries[first].yaml_set_start_comment(f"{MARK}: the {PREFIX}* time intervals, one per TimeWindow", indent=2)
+    _give_trailing_comment(entries, tail)
+
+
+def _time_interval(window: TimeWindow) -> CommentedMap:
+    interval = CommentedMap()
+    for key, value in window.spec:
+        if key == "times":
+            interval[key] = CommentedSeq(_flow_map({"start_time": _quoted(item["start"]),
+                                                    "end_time": _quoted(item["end"])}) for item in value)
+        elif isinstance(value, list):
+            interval[key] = _flow([_quoted(item) for item in value])
+        else:
+            interval[key] = _quoted(value)
+    entry = CommentedMap(name=PREFIX + window.name)
+    entry["time_intervals"] = CommentedSeq([interval])
+    return entry
+
+
+def _quoted(value: Any) -> Any:
+    """A string quoted wherever a YAML 1.1 reader (Alertmanager's) could take it for another
+    type: '09:00' is a base-60 number there, and '1:5' too."""
+    if isinstance(value, str) and _scalar_text(value, flow=True) != value:
+        return SingleQuotedScalarString(value)
+    return value
+
+
+def _flow_map(items: dict) -> CommentedMap:
+    mapping = CommentedMap(items)
+    mapping.fa.set_flow_style()
+    return mapping
+
+
+def _is_our_time_interval(item: Any) -> bool:
+    """A time interval exactly as a render writes it: our name, one entry."""
+    return (isinstance(item, dict) and set(item) == {"name", "time_intervals"}
+            and isinstance(item["name"], str) and bool(_OUR_WINDOW.fullmatch(item["name"]))
+            and isinstance(item["time_intervals"], list) and len(item["time_intervals"]) == 1)
+
+
+_OUR_WINDOW = re.compile(re.escape(PREFIX) + r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _refuse_our_windows_in_base_routes(route: CommentedMap, base_name: str) -> None:
+    """The base's routes may not name a time interval of ours: the render replaces them, and
+    a TimeWindow deleted from git would take the base's route with it."""
+    seen: set[int] = set()
+
+    def visit(node: Any, path: str) -> None:
+        if not isinstance(node, dict) or id(node) in seen:
+            return
+        seen.add(id(node))
+        for key in ("active_time_intervals", "mute_time_intervals"):
+            names = node.get(key)
+            for name in names if isinstance(names, list) else ():
+                if _in_our_namespace(name):
+                    raise BaseConfigError(
+                        f"{base_name}:{_line_of(node, key)}: {path}.{key}: {name!r} is a time interval "
+                        f"notify-reconciler writes from a TimeWindow and replaces on every render: define a time "
+                        f"interval of your own in the base (a name not starting with {PREFIX!r}), or use "
+                        "activeDuring/mutedDuring on a RecipientList")
+        children = node.get("routes")
+        if isinstance(children, list):
+            for index, child in enumerate(children):
+                visit(child, f"{path}.routes[{index}]")
+    visit(route, "route")
 
 
 # -- the base and what we own in it ---------------------------------------------------------
@@ -507,7 +615,7 @@ def _in_our_namespace(name: Any) -> bool:
 _OUR_LIST_RECEIVER = re.compile(re.escape(PREFIX) + r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _OUR_EMAIL_KEYS = frozenset({"to", "send_resolved", "headers"})
 _OUR_ROUTE_KEYS = frozenset({"receiver", "matchers", "group_by", "group_wait", "group_interval", "repeat_interval",
-                             "continue"})
+                             "continue", "active_time_intervals", "mute_time_intervals"})
 
 
 def _is_our_receiver(item: Any, routed: set[str]) -> bool:

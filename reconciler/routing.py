@@ -11,6 +11,9 @@ it (dispatch/route.go). Pure: the config's text in, routes out.
   checked with RE2, the engine Go's regexp follows.
 - Matching is depth first, left to right: a matching child that does not `continue` ends
   the walk at its level; a route none of whose children matched is itself a match.
+- `time_intervals` reads the config's named time intervals (`time_intervals` and the
+  deprecated `mute_time_intervals`, a later name winning as in Alertmanager's main.go), which
+  `timewindows.first_containing` evaluates for a route's active and mute names.
 
 `tests/integration/test_who_gets.py` holds `receivers` equal to `amtool config routes test`.
 """
@@ -27,6 +30,7 @@ from ruamel.yaml.error import YAMLError
 from .errors import BaseConfigError
 from .loader import too_deep
 from .matchers import Matcher, MatcherError, parse_matchers
+from .timewindows import TimeInterval, WindowError, parse_interval
 
 ROOT_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
 """dispatch.DefaultRouteOpts in Alertmanager 0.25."""
@@ -150,3 +154,29 @@ def matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
         pattern = _COMPILED[matcher.value] = re2.compile(f"^(?:{matcher.value})$", _OPTIONS)
     found = pattern.search(value) is not None
     return found if matcher.op == "=~" else not found
+
+
+def time_intervals(config: Any) -> dict[str, tuple[TimeInterval, ...]]:
+    """The named time intervals of a config read by `read_config`, as Alertmanager builds its
+    map of them (mute_time_intervals first, then time_intervals)."""
+    found: dict[str, tuple[TimeInterval, ...]] = {}
+    for key in ("mute_time_intervals", "time_intervals"):
+        entries = config.get(key) if isinstance(config, dict) else None
+        for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+            if not isinstance(entry, dict):
+                continue
+            try:
+                found[str(entry.get("name"))] = tuple(parse_interval(_as_text(raw))
+                                                      for raw in entry.get("time_intervals") or ())
+            except WindowError as exc:
+                raise BaseConfigError(f"{key}[{index}] ({entry.get('name')}): {exc.message}") from None
+    return found
+
+
+def _as_text(raw: Any) -> dict[str, Any]:
+    """One time interval with its range values as the strings Alertmanager reads (a YAML
+    number such as `days_of_month: [1]` is the text '1' to it)."""
+    if not isinstance(raw, dict):
+        return {}
+    return {key: [value if isinstance(value, dict) else str(value) for value in values]
+            if isinstance(values, list) else values for key, values in raw.items()}

@@ -28,6 +28,7 @@ KIND_SCHEMAS: Mapping[str, str] = {
     "EmailServer": "emailserver.json",
     "RecipientList": "recipientlist.json",
     "NotificationPolicy": "notificationpolicy.json",
+    "TimeWindow": "timewindow.json",
 }
 """Every kind a config repo may hold, and the schema file that describes it."""
 

@@ -65,8 +65,9 @@ class Alertmanager:
 
     def __init__(self, binary: str, config_path: Path, storage: Path, *, port: int | None = None,
                  cluster_port: int | None = None, peers: tuple[int, ...] = (),
-                 run_as: str | None = None) -> None:
+                 run_as: str | None = None, extra_args: tuple[str, ...] = ()) -> None:
         self.binary = binary
+        self.extra_args = extra_args
         self.run_as = run_as
         self.config_path = config_path
         self.storage = storage
@@ -92,7 +93,7 @@ class Alertmanager:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [*prefix, self.binary, f"--config.file={self.config_path}", f"--storage.path={self.storage}",
-             f"--web.listen-address=127.0.0.1:{self.port}", *cluster],
+             f"--web.listen-address=127.0.0.1:{self.port}", *cluster, *self.extra_args],
             stdout=self._log, stderr=subprocess.STDOUT)
         try:
             wait_until(self._ready, 15, f"Alertmanager on {self.url} to be ready")
@@ -120,9 +121,10 @@ class Alertmanager:
         if getattr(self, "_log", None):
             self._log.close()
 
-    def log(self) -> str:
+    def log(self, whole: bool = False) -> str:
         try:
-            return self.log_path.read_text(errors="replace")[-4000:]
+            text = self.log_path.read_text(errors="replace")
+            return text if whole else text[-4000:]
         except OSError:
             return ""
 

@@ -75,6 +75,17 @@ CASES = {
                                                          "'env!=\"dev\"', 'service!~\"test-.*\"']",
                        repeatInterval="1w", groupBy="[alertname, cluster]", groupWait="10s",
                        groupInterval="5m", sendResolved="true")],
+    "time windows, active and muted, every field": [
+        server(),
+        recipient_list("office", ["o@example.com"], activeDuring="[business-hours, weekend]",
+                       mutedDuring="[freeze, nights]"),
+        document("TimeWindow", "business-hours", "location: Europe/Berlin\nweekdays: ['Monday:Friday']\ntimes: "
+                                                 "[{start: '09:00', end: '12:30'}, {start: '13:30', end: '17:00'}]\n"),
+        document("TimeWindow", "weekend", "location: Pacific/Kiritimati\nweekdays: [saturday, sunday]\n"),
+        document("TimeWindow", "freeze", "location: Etc/GMT+5\ndaysOfMonth: [1, '-7:-1', '25:-3', '+3']\n"
+                                         "months: ['november:december', 5, MAY]\nyears: [2026, '2027:2030']\n"),
+        document("TimeWindow", "nights", "location: UTC\ntimes: [{start: '22:00', end: '24:00'}, "
+                                         "{start: '00:00', end: '06:00'}]\n")],
 }
 
 

@@ -32,8 +32,9 @@ REQUIRED_INVALID = {
     "password-pasted-into-password-file", "spec-in-a-file-not-read",
     "duplicate-recipient-through-alias", "empty-server-spec",
     "group-by-empty",
+    "time-window-bad-ranges", "time-window-bad-location", "unknown-time-window", "time-window-without-location",
 }
-REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders"}
+REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders", "time-windows"}
 
 
 def expected_lines(case: Path) -> list[str]:

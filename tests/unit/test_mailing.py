@@ -216,3 +216,15 @@ def test_time_windows_of_a_list_and_changes_of_their_times_are_named():
     # Alertmanager's own view writes months as numbers and keys in its order: no change.
     respelled = with_window(plain, "team-db", "active_time_intervals", WINDOWS.replace("january:march", "1:3"))
     assert summary_lines(active, respelled)[0].startswith(NO_CHANGE)
+
+
+def test_a_time_window_of_ours_is_named_as_its_timewindow_is():
+    window = ("apiVersion: notify-reconciler/v1\nkind: TimeWindow\nmetadata: {name: business-hours}\n"
+              "spec: {location: Europe/Berlin, weekdays: ['monday:friday'], times: [{start: '09:00', end: '17:00'}]}\n")
+    windowed = {name: (text + "  activeDuring: [business-hours]\n" if "name: team-db" in text else text)
+                for name, text in EXAMPLE.items()}
+    before = render({**windowed, "window.yaml": window})
+    after = render({**windowed, "window.yaml": window.replace("17:00", "18:00")})
+    assert summary_lines(render(EXAMPLE), before)[1:] == ["  list team-db: active during always -> business-hours"]
+    assert summary_lines(before, after)[1:] == [
+        "  time window business-hours: times changed, for list team-db (active during)"]

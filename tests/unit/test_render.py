@@ -526,3 +526,103 @@ def test_a_render_over_an_old_format_render_gives_the_render_of_the_clean_base()
     specs = specs_of(SERVER, OPS)
     assert render_alertmanager_config(specs, OLD_FORMAT_RENDER, options=OPTIONS) == \
         render_alertmanager_config(specs, clean, options=OPTIONS)
+
+
+# -- time windows: our time_intervals entries, and the routes that name them ---------------------
+
+BUSINESS_HOURS = doc("TimeWindow", "business-hours", """
+    location: Europe/Berlin
+    weekdays: ['monday:friday']
+    times: [{start: '09:00', end: '17:00'}]
+""")
+FREEZE = doc("TimeWindow", "freeze", """
+    location: Etc/GMT+5
+    daysOfMonth: [1, '-7:-1']
+    months: ['november:december', 5]
+    years: [2026]
+""")
+WINDOWED = doc("RecipientList", "office", recipients("o@example.com")
+               + "activeDuring: [business-hours]\nmutedDuring: [freeze, business-hours]\n")
+BASE_WITH_INTERVALS = BASE.replace("inhibit_rules: []\n", """\
+inhibit_rules: []
+time_intervals:
+  # our own nights
+  - name: nights
+    time_intervals:
+      - times: [{start_time: '00:00', end_time: '06:00'}]   # UTC
+mute_time_intervals:
+  - name: old-style
+    time_intervals: [{weekdays: [sunday]}]
+# the end
+""").replace("      matchers: [severity=\"page\"]\n",
+            "      matchers: [severity=\"page\"]\n      mute_time_intervals: [nights]\n")
+
+
+def test_a_time_window_renders_as_our_time_interval_and_the_lists_route_names_it():
+    config = rendered(SERVER, WINDOWED, BUSINESS_HOURS, FREEZE)
+    assert config["time_intervals"] == [
+        {"name": PREFIX + "business-hours", "time_intervals": [
+            {"times": [{"start_time": "09:00", "end_time": "17:00"}], "weekdays": ["monday:friday"],
+             "location": "Europe/Berlin"}]},
+        {"name": PREFIX + "freeze", "time_intervals": [
+            {"days_of_month": [1, "-7:-1"], "months": ["november:december", 5], "years": [2026],
+             "location": "Etc/GMT+5"}]},
+    ]
+    route = next(r for r in config["route"]["routes"] if r["receiver"] == PREFIX + "office")
+    assert route["active_time_intervals"] == [PREFIX + "business-hours"]
+    assert route["mute_time_intervals"] == [PREFIX + "freeze", PREFIX + "business-hours"]
+
+
+def test_times_are_quoted_for_alertmanagers_yaml_1_1_reader():
+    # Unquoted, 09:00 is the base-60 number 540 to a YAML 1.1 reader.
+    text = render_alertmanager_config(specs_of(SERVER, WINDOWED, BUSINESS_HOURS, FREEZE), options=OPTIONS)
+    assert "{start_time: '09:00', end_time: '17:00'}" in text
+    assert "'-7:-1'" in text and "'monday:friday'" in text
+
+
+def test_the_bases_own_time_intervals_stay_as_written_and_ours_follow_them():
+    text = render_alertmanager_config(specs_of(SERVER, WINDOWED, BUSINESS_HOURS, FREEZE), BASE_WITH_INTERVALS,
+                                      options=OPTIONS)
+    config = YAML(typ="safe").load(text)
+    assert [entry["name"] for entry in config["time_intervals"]] == ["nights", PREFIX + "business-hours",
+                                                                     PREFIX + "freeze"]
+    assert config["mute_time_intervals"] == [{"name": "old-style", "time_intervals": [{"weekdays": ["sunday"]}]}]
+    assert "  # our own nights\n  - name: nights\n" in text
+    assert "end_time: '06:00'}]   # UTC\n" in text
+    assert text.endswith("# the end\n")
+
+
+@pytest.mark.parametrize("base", [BASE, BASE_WITH_INTERVALS, None, ""])
+@pytest.mark.parametrize("windows", [(BUSINESS_HOURS, FREEZE), (BUSINESS_HOURS,)], ids=["two windows", "one"])
+def test_rendering_a_render_with_time_windows_as_base_gives_the_same_bytes(base, windows):
+    listed = WINDOWED if len(windows) == 2 else WINDOWED.replace("freeze, ", "")
+    specs = specs_of(SERVER, listed, *windows)
+    once = render_alertmanager_config(specs, base, options=OPTIONS)
+    assert render_alertmanager_config(specs, once, options=OPTIONS) == once
+
+
+@pytest.mark.parametrize("base", [BASE, BASE_WITH_INTERVALS, None])
+def test_a_render_over_a_render_with_windows_drops_the_windows_that_were_removed(base):
+    old = render_alertmanager_config(specs_of(SERVER, WINDOWED, BUSINESS_HOURS, FREEZE), base, options=OPTIONS)
+    for now in (specs_of(SERVER, OPS), specs_of(SERVER, OPS, BUSINESS_HOURS), specs_of(SERVER + "  enabled: false\n")):
+        assert render_alertmanager_config(now, old, options=OPTIONS) == \
+            render_alertmanager_config(now, base, options=OPTIONS)
+
+
+def test_email_off_renders_no_time_intervals():
+    config = rendered(SERVER + "  enabled: false\n", WINDOWED, BUSINESS_HOURS, FREEZE)
+    assert "time_intervals" not in config
+
+
+@pytest.mark.parametrize("base, where", [
+    ("route: {receiver: x}\nreceivers: [{name: x}]\ntime_intervals:\n  - name: notify-reconciler/mine\n"
+     "    time_intervals: [{weekdays: [monday]}, {weekdays: [friday]}]\n", "base.yml:4:5: time_intervals[0].name"),
+    ("route: {receiver: x}\nreceivers: [{name: x}]\nmute_time_intervals:\n  - name: notify-reconciler/business-hours\n"
+     "    time_intervals: [{weekdays: [monday]}]\n", "base.yml:4:5: mute_time_intervals[0].name"),
+    ("route:\n  receiver: x\n  routes:\n    - receiver: x\n"
+     "      active_time_intervals: [notify-reconciler/business-hours]\nreceivers: [{name: x}]\n", "base.yml:5:7: route.routes[0].active_time_intervals"),
+])
+def test_a_base_time_interval_in_our_namespace_is_refused_with_its_line(base, where):
+    message = base_error(base, SERVER, WINDOWED, BUSINESS_HOURS, FREEZE)
+    assert message.startswith(where)
+    assert "time interval" in message and "receiver" not in message
