@@ -32,13 +32,11 @@ from .matchers import Matcher
 from .model import duration_nanoseconds
 from .render import DISCARD_RECEIVER, MARK, PREFIX
 from .routing import Route, read_config, route_tree
+from .templates import DEFAULT_HTML, DEFAULT_SUBJECT
 
 NO_CHANGE = "no change in who is mailed"
 CHANGES = "changes in who is mailed:"
 ARROW = " -> "
-DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
-DEFAULT_HTML = '{{ template "email.default.html" . }}'
-"""What Alertmanager 0.25 fills in for an e-mail config that sets none."""
 
 
 class Shown(NamedTuple):

@@ -33,6 +33,7 @@ SECRET_TEMPLATE_DIR = "/etc/alertmanager/config"
 """Where prometheus-operator mounts the keys of the config Secret in the Alertmanager pod."""
 DEFAULT_SUBJECT = '{{ template "email.default.subject" . }}'
 DEFAULT_HTML = '{{ template "email.default.html" . }}'
+"""What Alertmanager 0.25 fills in for an e-mail config that sets no Subject header or html."""
 
 # The names Alertmanager 0.25's own default.tmpl and email.tmpl define: a file of ours that
 # defined one would change the mails (and chat messages) of every receiver in the config.
