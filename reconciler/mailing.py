@@ -23,6 +23,7 @@ fills in is filled in on both sides before comparing, and durations compare by l
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Mapping, NamedTuple
@@ -32,7 +33,7 @@ from .matchers import Matcher
 from .model import duration_nanoseconds
 from .render import DISCARD_RECEIVER, MARK, PREFIX
 from .routing import Route, read_config, route_tree
-from .templates import DEFAULT_HTML, DEFAULT_SUBJECT
+from .templates import CARRIED_PREFIX, DEFAULT_HTML, DEFAULT_SUBJECT
 
 NO_CHANGE = "no change in who is mailed"
 CHANGES = "changes in who is mailed:"
@@ -179,9 +180,17 @@ def _window_name(name: str) -> str:
     return name.removeprefix(PREFIX)
 
 
+_CARRIED_BODY = re.compile(r'\{\{ template "' + re.escape(CARRIED_PREFIX) + r'(.+)-([0-9a-f]{12})\.tmpl" \. \}\}')
+
+
 def _template(value: Any, default: str) -> Shown:
     text = str(value) if value not in (None, "") else default
-    return Shown(text, "default" if text == default else repr(text if len(text) <= 80 else text[:77] + "..."))
+    if text == default:
+        return Shown(text, "default")
+    carried = _CARRIED_BODY.fullmatch(text)
+    if carried:  # a file of the repo, carried under a name that changes with its content
+        return Shown(text, f"{carried[1]}.tmpl (version {carried[2][:7]})")
+    return Shown(text, repr(text if len(text) <= 80 else text[:77] + "..."))
 
 
 def _header(item: MailedList, name: str) -> Any:

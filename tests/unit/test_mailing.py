@@ -228,3 +228,20 @@ def test_a_time_window_of_ours_is_named_as_its_timewindow_is():
     assert summary_lines(render(EXAMPLE), before)[1:] == ["  list team-db: active during always -> business-hours"]
     assert summary_lines(before, after)[1:] == [
         "  time window business-hours: times changed, for list team-db (active during)"]
+
+
+def test_a_changed_template_file_is_named_by_its_path_and_version_not_its_carried_name():
+    from reconciler.templates import carried_name
+
+    files = {**{name: text.encode() for name, text in EXAMPLE.items()},
+             "web.yaml": web_list("web@example.com", extra="  templates: {html: t/body.html.tmpl}\n").encode()}
+    # A body outside any define block: the render names the file's carried template itself.
+    old, new = b"<p>{{ .Status }}: one</p>", b"<p>{{ .Status }}: two</p>"
+
+    def rendered(body: bytes) -> str:
+        specs = parse_specs(files, templates={"t/body.html.tmpl": body})
+        return render_alertmanager_config(specs, BASE, options=OPTIONS)
+
+    versions = [carried_name("t/body.html.tmpl", body).removesuffix(".tmpl")[-12:][:7] for body in (old, new)]
+    assert summary_lines(rendered(old), rendered(new))[1:] == [
+        f"  list web: html body t-body.html.tmpl (version {versions[0]}) -> t-body.html.tmpl (version {versions[1]})"]
