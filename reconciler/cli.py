@@ -509,7 +509,10 @@ def _who_gets(args: argparse.Namespace) -> int:
     taken = [(route, lists[route.receiver], _window_state(route, windows, at)) for route in reached
              if route.receiver in lists]
     mailed = [entry for entry in taken if entry[2].mailed]
-    others = sorted({route.receiver for route in reached if route.receiver not in lists})
+    # The base's own receivers: by name, and also held back by the base's own time intervals.
+    base_routes = [(route, _window_state(route, windows, at)) for route in reached if route.receiver not in lists]
+    others = sorted({route.receiver for route, state in base_routes if state.mailed})
+    held = sorted({route.receiver for route, state in base_routes if not state.mailed} - set(others))
     if args.output == "json":
         print(json.dumps({
             "labels": labels,
@@ -522,7 +525,7 @@ def _who_gets(args: argparse.Namespace) -> int:
                        "sendResolved": specs.routing_for(item).send_resolved,
                        **state.as_json()}
                       for route, item, state in taken],
-            "baseReceivers": others, "mailed": bool(mailed)}, indent=2))
+            "baseReceivers": others, "baseReceiversHeldBack": held, "mailed": bool(mailed)}, indent=2))
         return EXIT_OK if mailed else EXIT_INVALID
     shown = " ".join(f"{name}={value}" for name, value in labels.items())
     for route, item, state in taken:
@@ -535,6 +538,8 @@ def _who_gets(args: argparse.Namespace) -> int:
             print(f"  {state.describe(_rfc3339(at))}")
     if others:
         print(f"also the base's own receiver{'s' if len(others) > 1 else ''}: {', '.join(others)}")
+    if held:
+        print(f"held back at {_rfc3339(at)} by the base's own time intervals: {', '.join(held)}")
     if not mailed and taken:
         quiet = "; ".join(f"{item.name} {state.reason}" for _, item, state in taken)
         print(f"nobody is mailed for {{{shown}}} at {_rfc3339(at)}: the lists that take it are muted then ({quiet})"

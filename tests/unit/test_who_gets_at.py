@@ -117,3 +117,34 @@ def test_the_bases_own_time_intervals_are_read_and_ours_are_named_without_our_pr
                          "--output", "json")
     assert status == 0
     assert json.loads(out)["lists"][0]["activeBy"] == "business-hours"
+
+
+BASE_WITH_WINDOWS = """\
+route:
+  receiver: chat
+  routes:
+    - receiver: pager
+      matchers: ['severity="page"']
+      active_time_intervals: [nights]
+time_intervals:
+  - name: nights
+    time_intervals:
+      - times: [{start_time: '22:00', end_time: '24:00'}]
+        location: Europe/Berlin
+receivers: [{name: chat}, {name: pager}]
+"""
+
+
+@pytest.mark.parametrize("at, shown, held", [
+    ("2026-11-30T22:30:00Z", ["pager"], []),            # 23:30 in Berlin: inside the base's nights
+    (MONDAY_10_BERLIN, [], ["pager"]),                  # 10:00: the base holds pager back
+])
+def test_the_bases_own_receivers_follow_the_bases_own_time_intervals(folder, capsys, at, shown, held):
+    base = folder.parent / "base.yml"
+    base.write_text(BASE_WITH_WINDOWS)
+    status, out, err = run(capsys, str(folder), "--base", str(base), "severity=page", "--at", at, "--output", "json")
+    answer = json.loads(out)
+    assert answer["baseReceivers"] == shown and answer["baseReceiversHeldBack"] == held
+    status, out, err = run(capsys, str(folder), "--base", str(base), "severity=page", "--at", at)
+    assert (f"held back at {at.replace('+00:00', 'Z')} by the base's own time intervals: pager" in out) == bool(held)
+    assert ("also the base's own receiver: pager" in out) == bool(shown)
