@@ -254,9 +254,20 @@ def location_problem(name: str) -> str | None:
     try:
         zone(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        if not _has_tz_database():
+            return (f"{name!r} cannot be checked: this host has no IANA time zone database (on Debian: "
+                    "apt-get install tzdata, which Alertmanager reads too)")
         return (f"{name!r} is not a time zone of the IANA database: write a name such as Europe/Berlin, "
                 "America/New_York or UTC (names are case-sensitive)")
     return None
+
+
+def _has_tz_database() -> bool:
+    try:
+        zoneinfo.ZoneInfo("UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, OSError):
+        return False
+    return True
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:

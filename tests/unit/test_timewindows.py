@@ -209,3 +209,19 @@ def test_validate_warns_of_a_day_counted_from_the_end_in_such_a_month(tmp_path, 
     assert len(err) == 1 and err[0].startswith(f"{tmp_path}/w.yaml:1:1: warning: spec.daysOfMonth: Alertmanager 0.25 "
                                                "counts March ")
     assert "in Europe/Berlin one day short" in err[0]
+
+
+def test_a_host_without_a_tz_database_says_so_instead_of_calling_every_zone_unknown():
+    import zoneinfo
+
+    from reconciler.timewindows import location_problem
+
+    zoneinfo.reset_tzpath(to=["/nonexistent-zoneinfo"])
+    zoneinfo.ZoneInfo.clear_cache()
+    try:
+        assert "this host has no IANA time zone database" in location_problem("Europe/Berlin")
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
+    assert location_problem("Europe/Berlin") is None
+    assert "is not a time zone of the IANA database" in location_problem("Europe/Nowhere")
