@@ -27,6 +27,7 @@ RCPT per address) always carries every recipient.
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import json
 import re
@@ -327,10 +328,26 @@ def _set_templates(config: CommentedMap, ours: list[str], options: RenderOptions
         if isinstance(entry, str) and entry.rsplit("/", 1)[-1].startswith(CARRIED_PREFIX):
             del entries[index]
             removed = True
+        elif paths and isinstance(entry, str) and _glob_takes_ours(entry, folder):
+            raise BaseConfigError(
+                f"{base_name}:{_item_line(entries, index)}: templates[{index}]: {entry!r} would also load the template "
+                f"files notify-reconciler carries next to the config ({CARRIED_PREFIX}*.tmpl, earlier versions "
+                "too, until they are removed), so which of their definitions wins would be left to chance: "
+                "name your files, or keep them in a folder of their own (such as templates/*.tmpl)")
     if removed and not entries and not paths:
         del config["templates"]  # only ours were there: an earlier render put the key there
         return
     entries.extend(paths)
+
+
+def _glob_takes_ours(entry: str, folder: str) -> bool:
+    """Whether a base's `templates:` glob matches the files we carry into `folder` (the
+    config's own folder when empty), as Go's filepath.Glob would: '*' and '?' never cross a
+    '/', and a pattern's folder must be that same folder."""
+    directory, _, pattern = entry.rpartition("/")
+    if directory not in ("", ".", folder) or not any(mark in pattern for mark in "*?["):
+        return False
+    return fnmatch.fnmatchcase(f"{CARRIED_PREFIX}t-0123456789ab.tmpl", pattern)
 
 
 def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None, cap: int | None = None,
@@ -997,6 +1014,14 @@ def _flow(items: list) -> CommentedSeq:
 def _key_index_after(mapping: CommentedMap, key: str) -> int:
     keys = list(mapping)
     return keys.index(key) + 1 if key in keys else 0
+
+
+def _item_line(sequence: CommentedSeq, index: int) -> str:
+    try:
+        line, column = sequence.lc.item(index)
+        return f"{line + 1}:{column + 1}"
+    except (AttributeError, KeyError, TypeError):
+        return "1:1"
 
 
 def _line_of(mapping: CommentedMap, key: str) -> str:

@@ -142,3 +142,26 @@ def test_rendering_into_a_live_secret_replaces_the_template_keys_of_an_earlier_r
     wrapped = YAML(typ="safe").load(wrap_secret("route: {}\n", live, templates=(("notify-reconciler-new.tmpl", b"z"),)))
     assert sorted(wrapped["data"]) == ["alertmanager.yaml", "notify-reconciler-new.tmpl", "team.tmpl"]
     assert base64.b64decode(wrapped["data"]["notify-reconciler-new.tmpl"]) == b"z"
+
+
+@pytest.mark.parametrize("entry, refused", [
+    ("*.tmpl", True), ("./notify-*", True), ("*", True), ("[a-z]*.tmpl", True),
+    ("templates/*.tmpl", False), ("/etc/alertmanager/templates/*.tmpl", False), ("mine.tmpl", False),
+    ("*.html", False),
+])
+def test_a_base_glob_that_would_load_our_carried_files_is_refused_with_its_line(entry, refused):
+    from reconciler.errors import BaseConfigError
+    from reconciler.pipeline import parse_specs
+    from reconciler.render import render_alertmanager_config
+
+    files = {"server.yaml": (b"apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: s}\n"
+                             b"spec: {host: smtp.example.com, port: 587, from: a@example.com}\n"),
+             "ops.yaml": (b"apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: ops}\n"
+                          b"spec:\n  recipients: [ops@example.com]\n  templates: {html: body.html.tmpl}\n")}
+    specs = parse_specs(files, templates={"body.html.tmpl": b"<p>{{ .Status }}</p>"})
+    base = f"route: {{receiver: chat}}\nreceivers: [{{name: chat}}]\ntemplates:\n  - mine.tmpl\n  - '{entry}'\n"
+    if refused:
+        with pytest.raises(BaseConfigError, match=r"base:5:5: templates\[1\]: .* would also load the template files"):
+            render_alertmanager_config(specs, base)
+    else:
+        assert "notify-reconciler-body.html-" in render_alertmanager_config(specs, base)
