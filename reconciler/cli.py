@@ -10,31 +10,21 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import sys
-import time
-from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
-from .config import Config, parse_config
-from .diff import colourise, unified_diff
 from .errors import (BaseConfigError, CommitRejected, ConfigError, DeployError, EnvironmentProblem, Location,
-                     MailError, ReconcilerError, SpecError, SpecErrors)
-from .files import write_atomically
-from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASSWORD_FILE, SPEC_FOLDER, import_config,
-                       unwrap_secret, wrap_secret)
-from .model import Specs
-from .pipeline import parse_specs
-from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config,
-                     render_kubernetes_secret)
-from .render_check import check_render
-from .reconcile import Host, file_target, read_base, reconcile, render_options, source_for
-from .schema import email_problem
-from .source import Committed, committed_specs, read_spec_folder
-from .state import acquire_lock, load_state
-from .status import gather_status, report_lines
-from .values import Reason
+                     ReconcilerError, SpecError, SpecErrors)
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .model import Specs
+    from .reconcile import Host
+    from .source import Committed
+
+# Each command imports what it uses, in its handler: `validate` must not pay for git, HTTP,
+# SMTP, prometheus-client or jsonschema (bench/cold.py times whole processes).
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -200,6 +190,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from .files import write_atomically
+    from .importer import unwrap_secret, wrap_secret
+    from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config,
+                         render_kubernetes_secret)
+    from .render_check import check_render
+
     specs = _load_specs(args.dir)
     server = specs.server
     if args.format == "secret" and server is not None and server.username and server.password_env:
@@ -258,6 +254,12 @@ def _write_stdout(text: str) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .files import write_atomically
+    from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASSWORD_FILE, SPEC_FOLDER,
+                           import_config, unwrap_secret)
+
     name = "<stdin>" if args.file == "-" else args.file
     text = sys.stdin.read() if args.file == "-" else _read_text(args.file)
     folder = Path(args.output)
@@ -295,6 +297,10 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from .diff import colourise, unified_diff
+    from .reconcile import file_target, read_base, render_options
+    from .render import render_alertmanager_config
+
     config = _load_config(args.config)
     try:
         specs = _load_specs(args.dir)
@@ -317,6 +323,10 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    from .reconcile import reconcile
+    from .state import acquire_lock
+    from .values import Reason
+
     config = _load_config(args.config)
     # One writer per state directory: a running daemon would race this pass for the file,
     # the reloads and the state.
@@ -356,7 +366,9 @@ def _mail_test(args: argparse.Namespace) -> int:
     from email.utils import formatdate, make_msgid
 
     from .alerts import own_alert_recipients
+    from .errors import MailError
     from .mailer import read_password, send
+    from .schema import email_problem
 
     config = _load_config(args.config)
     problems = [problem for problem in map(email_problem, args.to or ()) if problem]
@@ -424,7 +436,8 @@ def _probe(server) -> int:
 def _who_gets(args: argparse.Namespace) -> int:
     import json
 
-    from .render import PREFIX
+    from .reconcile import read_base, render_options
+    from .render import PREFIX, RenderOptions, render_alertmanager_config
     from .routing import routing_tree
 
     labels: dict[str, str] = {}
@@ -487,6 +500,10 @@ def _last_verified(config: Config, quiet: bool = False) -> Committed:
     """The branch's head if it may be applied, else the last commit that was (verified
     again): a command that logs in with the real password never follows an unverified or
     invalid commit to another server. Says which commit it uses."""
+    from .reconcile import source_for
+    from .source import committed_specs
+    from .state import load_state
+
     source = source_for(config)
     try:
         committed = committed_specs(source, config.source.allowed_signers)
@@ -507,6 +524,11 @@ def _last_verified(config: Config, quiet: bool = False) -> Committed:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import time
+
+    from .reconcile import file_target
+    from .status import gather_status, report_lines
+
     config = _load_config(args.config)
     report = gather_status(config, file_target(config, _host()))
     for line in report_lines(report, time.time()):
@@ -515,6 +537,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _load_config(path: str) -> Config:
+    from .config import parse_config
+
     data = _read_bytes(path)
     try:
         config = parse_config(path, data)
@@ -524,10 +548,17 @@ def _load_config(path: str) -> Config:
 
 
 def _host() -> Host:
+    import socket
+    import time
+
+    from .reconcile import Host
+
     return Host(now=time.time, environ=os.environ, hostname=socket.gethostname())
 
 
 def _read_bytes(path: str) -> bytes:
+    from pathlib import Path
+
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
@@ -552,6 +583,9 @@ def _kubernetes_name(what: str, longest: int):
 def _load_specs(folder: str) -> Specs:
     """The specs of a folder on disk. Errors name each file as seen from here (DIR/file, as
     a compiler would), so that an editor or a terminal can open it at the line."""
+    from .pipeline import parse_specs
+    from .source import read_spec_folder
+
     tree = read_spec_folder(folder)
     try:
         return parse_specs(tree.files, extra_errors=tree.errors)
@@ -575,6 +609,8 @@ def _summary(specs: Specs) -> str:
 
 
 def _read_text(path: str) -> str:
+    from pathlib import Path
+
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
