@@ -21,11 +21,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING
 
 from .errors import Location, SpecError
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import Node
 
 KeyPath = tuple[str | int, ...]
 """Where a value stands in a document: its keys and list indexes, e.g. ('spec', 'recipients', 3).
@@ -117,7 +118,14 @@ def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> SpecError:
 
 # What YAML 1.2 allows in a stream (ruamel's Reader checks the same): tab, line breaks,
 # printable ASCII, NEL, and the rest of Unicode but surrogates, U+FFFE and U+FFFF.
-_NOT_YAML_TEXT = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+_NOT_YAML_TEXT = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
+_NOT_YAML_ASCII = re.compile("[^\x09\x0A\x0D\x20-\x7E]")
+"""The same for ASCII text (most spec files): compiling the full class takes 10 to 20 ms, a
+third of a small run, so it is compiled only for text that is not ASCII."""
+
+
+def _not_yaml_text(text: str) -> re.Match | None:
+    return (_NOT_YAML_ASCII if text.isascii() else re.compile(_NOT_YAML_TEXT)).search(text)
 
 
 # YAML 1.1 (go-yaml, which Alertmanager reads its config with) counts NEL, LS and PS as line
@@ -158,7 +166,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         # goes on), so the file is not parsed: the location is exact, the field is the one there.
         return [], [SpecError(_offset_location(name, text, line_break.start()), "",
                               _line_break_message(line_break.group()))]
-    unprintable = _NOT_YAML_TEXT.search(text)
+    unprintable = _not_yaml_text(text)
     if unprintable:
         # The parser would say only "position N" of the whole file.
         character = unprintable.group()
@@ -166,6 +174,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
                               f"character U+{ord(character):04X} is not allowed in YAML (a control character, or "
                               "one Unicode reserves): delete it")]
 
+    _import_yaml()
     documents: list[Document] = []
     errors: list[SpecError] = []
     budget = _Budget(limits.max_nodes)
@@ -235,7 +244,9 @@ def _compose_all(text: str) -> list[Node | None]:
     if _HAVE_C_PARSER:
         _check_depth(text)
         try:
-            return list(YAML(typ="safe", pure=False).compose_all(text))
+            yaml = YAML(typ="safe", pure=False)
+            yaml.Resolver = _CResolver
+            return list(yaml.compose_all(text))
         except YAMLError:
             pass
     return list(YAML(typ="safe", pure=True).compose_all(text))
@@ -276,6 +287,7 @@ def too_deep(text: str, limit: int, *, pure: bool = False) -> tuple[int, int] | 
     None. Counted on the event stream, which does not recurse: a composer (the C one
     crashes the process a few ten thousand levels deep) would. A syntax error is None here:
     the parse that follows reports it, located."""
+    _import_yaml()
     depth = 0
     try:
         for event in YAML(typ="safe", pure=pure).parse(text):
@@ -298,11 +310,42 @@ def _check_depth(text: str, limit: int = 64) -> None:
         raise _TooDeep(*where)
 
 
-try:
-    import _ruamel_yaml  # noqa: F401  (ruamel.yaml.clib)
-    _HAVE_C_PARSER = True
-except ImportError:  # pragma: no cover - the dependency is declared; this keeps a bare install working
-    _HAVE_C_PARSER = False
+YAML = MarkedYAMLError = YAMLError = MappingNode = ScalarNode = SequenceNode = _CResolver = None
+_HAVE_C_PARSER = False
+
+
+def _import_yaml() -> None:
+    """Import ruamel.yaml on first use: about 30 ms that a run whose files all come from the
+    cache (cache.py) never needs. Binds this module's names for it."""
+    global YAML, MarkedYAMLError, YAMLError, MappingNode, ScalarNode, SequenceNode, _CResolver, _HAVE_C_PARSER
+    if YAML is not None:
+        return
+    from ruamel.yaml import YAML as yaml
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+    from ruamel.yaml.resolver import VersionedResolver
+
+    class _CResolver(VersionedResolver):
+        """ruamel's resolver, minus the per-scalar lookup of the YAML version (86,000 for a
+        2 MB tree, each through two AttributeErrors on the C parser's path: half the time of
+        composing). On that path the version is always the YAML object's (None: 1.2), since
+        the C parser's %YAML directive never reaches the resolver, so the table it picks
+        never changes within a stream: looked up once. The pure parser, which does pass
+        %YAML on per document, keeps ruamel's own resolver."""
+
+        @property
+        def versioned_resolver(self) -> Any:
+            table = self.__dict__.get("_version_table")
+            if table is None:
+                table = self._version_table = VersionedResolver.versioned_resolver.fget(self)
+            return table
+
+    try:
+        import _ruamel_yaml  # noqa: F401  (ruamel.yaml.clib)
+        _HAVE_C_PARSER = True
+    except ImportError:  # pragma: no cover - the dependency is declared; this keeps a bare install working
+        _HAVE_C_PARSER = False
+    YAML = yaml  # last: the others are bound once this says so
 
 
 def _location(name: str, node: Node) -> Location:
