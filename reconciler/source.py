@@ -25,15 +25,16 @@ import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Container, NamedTuple
-
-import git
+from typing import TYPE_CHECKING, Container, NamedTuple
 
 from .errors import CommitRejected, EnvironmentProblem, Location, SourceError, SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, too_large_message
 from .model import Specs
 from .pipeline import ParseCache, parse_specs
 from .values import Revision
+
+if TYPE_CHECKING:
+    import git
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 """Read as spec files, in any case (ops.YAML too: an editor on another system may save it so)."""
@@ -319,6 +320,7 @@ class GitSource:
     def _open(self) -> git.Repo:
         if self._repo is not None:
             return self._repo
+        _import_git()
         if not self.remote:
             try:
                 self._repo = git.Repo(self.url)
@@ -362,6 +364,14 @@ def _why_not_a_repository(path: str) -> str:
         return (f"cannot be read by this user (uid {os.geteuid()}): let it read the repo "
                 "(the service runs as notify-reconciler)")
     return "not a git repository: check source.repo"
+
+
+def _import_git() -> None:
+    """GitPython costs about 80 ms to import (it looks for the git program): only what reads
+    a repository pays for it, not `validate` of a folder. Every use of `git.` here follows
+    an `_open()`, which calls this first."""
+    global git
+    import git
 
 
 def _trusting(repo: git.Repo) -> dict[str, str]:
