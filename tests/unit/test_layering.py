@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
-PURE = ("errors.py", "values.py", "loader.py", "schema.py", "model.py", "render.py", "pipeline.py", "config.py",
+PURE = ("errors.py", "values.py", "loader.py", "schema.py", "schema_codegen.py", "schema_compiled.py", "model.py", "render.py", "pipeline.py", "config.py",
         "diff.py", "alerts.py", "matchers.py", "addresses.py", "routing.py", "importer.py", "__init__.py")
 EDGES = ("files.py", "journal.py", "alertmanager.py", "source.py", "mailer.py", "probe.py", "deploy.py",
          "render_check.py", "state.py", "status.py", "reconcile.py", "daemon.py", "cli.py", "__main__.py")
