@@ -242,13 +242,25 @@ def _compose_all(text: str) -> list[Node | None]:
     first try: whatever it refuses is parsed again by the pure-Python YAML 1.2 parser,
     whose verdict (and error position) stands."""
     if _HAVE_C_PARSER:
-        _check_depth(text)
+        # The C composer recurses in C: far too deep a text would crash the process, so such
+        # a text is measured on the event stream first. Each level of nesting takes one of
+        # the characters counted here, so a text with few of them (every real spec file) is
+        # safe to compose, and its tree is measured instead: the same answer without a
+        # second parse of the text (40 % of loading a 2 MB tree).
+        checked = sum(map(text.count, "[{-?:")) > _SAFE_NESTING
+        if checked:
+            _check_depth(text)
         try:
             yaml = YAML(typ="safe", pure=False)
             yaml.Resolver = _CResolver
-            return list(yaml.compose_all(text))
+            nodes = list(yaml.compose_all(text))
         except YAMLError:
-            pass
+            if not checked:
+                _check_depth(text)
+        else:
+            if not checked:
+                _check_tree_depth(nodes)
+            return nodes
     return list(YAML(typ="safe", pure=True).compose_all(text))
 
 
@@ -308,6 +320,30 @@ def _check_depth(text: str, limit: int = 64) -> None:
     where = too_deep(text, limit)
     if where is not None:
         raise _TooDeep(*where)
+
+
+_SAFE_NESTING = 1000
+"""Nesting the C composer survives with room to spare (it handled 20,000 levels and crashed
+the process at 100,000, measured)."""
+
+
+def _check_tree_depth(roots: list[Node | None], limit: int = 64) -> None:
+    """_check_depth on composed trees: the first mapping or list deeper than `limit`, in the
+    order of the text, as too_deep finds it on the events. A node met again is an alias,
+    which nests nothing in the event stream, so it is not walked again."""
+    seen: set[int] = set()
+    for root in roots:
+        stack = [(root, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if node is None or isinstance(node, ScalarNode) or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if depth > limit:
+                raise _TooDeep(node.start_mark.line + 1, node.start_mark.column + 1)
+            children = ([part for pair in node.value for part in pair] if isinstance(node, MappingNode)
+                        else node.value)
+            stack.extend((child, depth + 1) for child in reversed(children))
 
 
 YAML = MarkedYAMLError = YAMLError = MappingNode = ScalarNode = SequenceNode = _CResolver = None
