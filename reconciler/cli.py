@@ -73,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="validate a spec folder as it is on disk",
         description="Validate every *.yaml/*.yml spec file under DIR. Exit 0 valid, 1 invalid, 2 could not run.")
     validate.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
+    _cache_option(validate)
     validate.set_defaults(handler=_validate)
 
     render = commands.add_parser(
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Render the Alertmanager configuration for the specs in DIR. "
                     "Exit 0 rendered, 1 invalid specs or base, 2 could not run.")
     render.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
+    _cache_option(render)
     render.add_argument("--base", metavar="FILE",
                         help="base alertmanager.yml: everything the reconciler does not own is kept, comments too")
     render.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
@@ -115,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
                     "Exit 0 no change, 1 changes, 2 error (invalid specs included).")
     diff.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
     _config_option(diff)
+    _cache_option(diff)
     diff.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                       help="colour the diff (default: on a terminal)")
     diff.set_defaults(handler=_diff)
@@ -126,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
                     "2 could not run (no or invalid config file, the repository or branch cannot be read, a "
                     "daemon already runs on the same stateDir).")
     _config_option(apply)
+    _cache_option(apply, "<stateDir>/cache")
     apply.set_defaults(handler=_apply)
 
     run = commands.add_parser(
@@ -177,8 +181,13 @@ def _config_option(command: argparse.ArgumentParser) -> None:
                          help="the daemon's config.yaml (e.g. /etc/notify-reconciler/config.yaml)")
 
 
+def _cache_option(command: argparse.ArgumentParser, where: str = "$XDG_CACHE_HOME/notify-reconciler") -> None:
+    command.add_argument("--no-cache", action="store_true",
+                         help=f"parse every file again instead of taking unchanged ones from the cache ({where})")
+
+
 def _validate(args: argparse.Namespace) -> int:
-    specs = _load_specs(args.dir)
+    specs = _load_specs(args.dir, cached=not args.no_cache)
     print(f"{args.dir}: valid: {_summary(specs)}")
     if specs.server is not None:
         where = specs.server.location
@@ -196,7 +205,7 @@ def _render(args: argparse.Namespace) -> int:
                          render_kubernetes_secret)
     from .render_check import check_render
 
-    specs = _load_specs(args.dir)
+    specs = _load_specs(args.dir, cached=not args.no_cache)
     server = specs.server
     if args.format == "secret" and server is not None and server.username and server.password_env:
         # passwordEnv becomes a file the daemon writes on its own host: no pod has it.
@@ -303,7 +312,7 @@ def _diff(args: argparse.Namespace) -> int:
 
     config = _load_config(args.config)
     try:
-        specs = _load_specs(args.dir)
+        specs = _load_specs(args.dir, cached=not args.no_cache)
     except SpecErrors as exc:
         _print_errors(str(error) for error in exc.errors)
         return EXIT_CANNOT_RUN
@@ -323,7 +332,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from .reconcile import reconcile
+    from .reconcile import Caches, reconcile
     from .state import acquire_lock
     from .values import Reason
 
@@ -333,7 +342,7 @@ def _apply(args: argparse.Namespace) -> int:
     lock = acquire_lock(config.state_dir, busy_hint="it reconciles by itself; to make it reconcile now, send it "
                                                     "SIGHUP (systemctl reload notify-reconciler)")
     try:
-        outcome = reconcile(config, _host())
+        outcome = reconcile(config, _host(), caches=None if args.no_cache else Caches.kept_in(config))
     finally:
         os.close(lock)
     stream = sys.stdout if outcome.ok else sys.stderr
@@ -580,15 +589,22 @@ def _kubernetes_name(what: str, longest: int):
     return check
 
 
-def _load_specs(folder: str) -> Specs:
+def _load_specs(folder: str, cached: bool = False) -> Specs:
     """The specs of a folder on disk. Errors name each file as seen from here (DIR/file, as
-    a compiler would), so that an editor or a terminal can open it at the line."""
+    a compiler would), so that an editor or a terminal can open it at the line. `cached`:
+    files parsed before (same path, same bytes) come from the user's cache (cache.py)."""
     from .pipeline import parse_specs
     from .source import read_spec_folder
 
     tree = read_spec_folder(folder)
+    cache = digests = None
+    if cached:
+        from .cache import DiskCache, PersistentParseCache, blob_id, user_cache_dir
+
+        cache = PersistentParseCache(DiskCache(user_cache_dir(os.environ)))
+        digests = {name: blob_id(data) for name, data in tree.files.items()}
     try:
-        return parse_specs(tree.files, extra_errors=tree.errors)
+        return parse_specs(tree.files, extra_errors=tree.errors, digests=digests, cache=cache)
     except SpecErrors as exc:
         raise SpecErrors([SpecError(Location(os.path.normpath(os.path.join(folder, error.file)), error.line,
                                              error.column), error.path, error.message)

@@ -356,7 +356,7 @@ def _import_yaml() -> None:
     global YAML, MarkedYAMLError, YAMLError, MappingNode, ScalarNode, SequenceNode, _CResolver, _HAVE_C_PARSER
     if YAML is not None:
         return
-    from ruamel.yaml import YAML as yaml
+    from ruamel.yaml import YAML as RuamelYAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
     from ruamel.yaml.resolver import VersionedResolver
@@ -375,6 +375,12 @@ def _import_yaml() -> None:
             if table is None:
                 table = self._version_table = VersionedResolver.versioned_resolver.fget(self)
             return table
+
+    class yaml(RuamelYAML):
+        def official_plug_ins(self) -> list:
+            """None: ruamel looks for plug-ins with a glob of its folder for every YAML object
+            (one a file, 15 % of loading a 1,000-file tree), and a spec is read without any."""
+            return []
 
     try:
         import _ruamel_yaml  # noqa: F401  (ruamel.yaml.clib)
