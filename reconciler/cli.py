@@ -310,15 +310,20 @@ def _diff(args: argparse.Namespace) -> int:
     from .reconcile import file_target, read_base, render_options
     from .render import render_alertmanager_config
 
-    config = _load_config(args.config)
-    try:
-        specs = _load_specs(args.dir, cached=not args.no_cache)
-    except SpecErrors as exc:
-        _print_errors(str(error) for error in exc.errors)
-        return EXIT_CANNOT_RUN
+    config = _load_config(args.config, cached=not args.no_cache)
     host = _host()
-    rendered = render_alertmanager_config(specs, read_base(config.target.base), base_name=config.target.base or "base",
-                                          options=render_options(config))
+    base = read_base(config.target.base)
+    base_name, options = config.target.base or "base", render_options(config)
+    rendered = _cached_render(args.dir, base, base_name, options) if not args.no_cache else None
+    if rendered is None:
+        try:
+            specs = _load_specs(args.dir, cached=not args.no_cache)
+        except SpecErrors as exc:
+            _print_errors(str(error) for error in exc.errors)
+            return EXIT_CANNOT_RUN
+        rendered = render_alertmanager_config(specs, base, base_name=base_name, options=options)
+        if not args.no_cache:
+            _cached_render(args.dir, base, base_name, options, rendered)
     live = file_target(config, host).live()
     diff = unified_diff(live.text or "", rendered, live.label, f"rendered from {args.dir}",
                         live_redacted=live.redacted)
@@ -545,15 +550,57 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK if report.healthy else EXIT_INVALID
 
 
-def _load_config(path: str) -> Config:
+def _load_config(path: str, cached: bool = False) -> Config:
     from .config import parse_config
 
     data = _read_bytes(path)
-    try:
-        config = parse_config(path, data)
-    except SpecErrors as exc:
-        raise ConfigError("\n".join(str(error) for error in exc.errors)) from None
+    disk = key = config = None
+    if cached:  # a valid config file seen before, same path and bytes: as parsed then
+        from .cache import blob_id, code_fingerprint
+
+        disk, key = _user_cache(), f"config\0{code_fingerprint()}\0{path}\0{blob_id(data)}"
+        config = disk.get(key)
+    if not isinstance(config, _config_class()):
+        try:
+            config = parse_config(path, data)
+        except SpecErrors as exc:
+            raise ConfigError("\n".join(str(error) for error in exc.errors)) from None
+        if disk is not None:
+            disk.put(key, config)
     return config.relative_to(os.path.dirname(os.path.abspath(path)))
+
+
+def _config_class() -> type:
+    from .config import Config
+
+    return Config
+
+
+def _user_cache():
+    """The user's cache on disk (cache.py): $XDG_CACHE_HOME/notify-reconciler."""
+    from .cache import DiskCache, user_cache_dir
+
+    return DiskCache(user_cache_dir(os.environ))
+
+
+def _cached_render(folder: str, base: str | None, base_name: str, options, rendered: str | None = None) -> str | None:
+    """What `folder` rendered into `base` last time, if every spec file has the same bytes
+    (keyed by their blob ids): the answer of a valid tree, since only those are stored. With
+    `rendered`, store it instead. None when the folder has files it could not read."""
+    from .cache import blob_id, code_fingerprint
+    from .source import read_spec_folder
+
+    tree = read_spec_folder(folder)
+    if tree.errors:
+        return None
+    files = "\0".join(f"{name}\0{blob_id(data)}" for name, data in sorted(tree.files.items()))
+    key = (f"render\0{code_fingerprint()}\0{options!r}\0{base_name}\0"
+           f"{blob_id((base or '').encode('utf-8', 'surrogatepass'))}\0{base is None}\0{files}")
+    if rendered is not None:
+        _user_cache().put(key, rendered)
+        return rendered
+    text = _user_cache().get(key)
+    return text if isinstance(text, str) else None
 
 
 def _host() -> Host:

@@ -154,3 +154,29 @@ def test_an_unwritable_place_costs_speed_only(tmp_path, capsys, monkeypatch):
     (tmp_path / "file").write_text("not a folder")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
     assert run(capsys, "validate", str(EXAMPLE))[0] == 0
+
+
+def test_diff_renders_again_when_a_spec_or_the_base_changes(tmp_path, user_cache, capsys):
+    folder, base = tmp_path / "specs", tmp_path / "base.yml"
+    shutil.copytree(EXAMPLE, folder)
+    shutil.copy(ROOT / "examples" / "alertmanager-base.yml", base)
+    output = tmp_path / "alertmanager.yml"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source:\n  repo: {folder}\ntarget:\n  output: {output}\n  base: {base}\n  alertmanagers: []\n"
+                      f"stateDir: {tmp_path / 'state'}\n")
+    assert run(capsys, "render", str(folder), "--base", str(base), "-o", str(output))[0] == 0
+    diff = ("diff", str(folder), "--config", str(config), "--color", "never")
+    assert run(capsys, *diff)[0] == 0
+    assert run(capsys, *diff)[0] == 0  # from the cache: still no change
+    team = folder / "team-db.yaml"
+    team.write_text(team.read_text().replace("@example.com", ".new@example.com", 1))
+    status, out, _ = run(capsys, *diff)
+    assert status == 1 and ".new@example.com" in out
+    team.write_text(team.read_text().replace(".new@example.com", "@example.com", 1))
+    assert run(capsys, *diff)[0] == 0
+    base.write_text(base.read_text().replace("resolve_timeout: 5m", "resolve_timeout: 6m"))
+    status, out, _ = run(capsys, *diff)
+    assert status == 1 and "+  resolve_timeout: 6m" in out
+    team.write_text(team.read_text().replace("@example.com", "@@example.com", 1))
+    status, _, err = run(capsys, *diff)
+    assert status == 2 and "is not an e-mail address" in err
