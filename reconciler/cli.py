@@ -187,13 +187,19 @@ def _cache_option(command: argparse.ArgumentParser, where: str = "$XDG_CACHE_HOM
 
 
 def _validate(args: argparse.Namespace) -> int:
-    specs = _load_specs(args.dir, cached=not args.no_cache)
-    print(f"{args.dir}: valid: {_summary(specs)}")
-    if specs.server is not None:
-        where = specs.server.location
+    verdict = None if args.no_cache else _tree_answer(args.dir, "validate")
+    if verdict is None:
+        specs = _load_specs(args.dir, cached=not args.no_cache)
+        server = specs.server
+        verdict = (_summary(specs), server.location if server else None, tuple(server.warnings()) if server else ())
+        if not args.no_cache:
+            _tree_answer(args.dir, "validate", verdict)
+    summary, where, warnings = verdict
+    print(f"{args.dir}: valid: {summary}")
+    if where is not None:
         shown = Location(os.path.normpath(os.path.join(args.dir, where.file)), where.line, where.column) \
             if where.file else Location(args.dir)
-        for warning in specs.server.warnings():
+        for warning in warnings:
             print(f"{shown}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
@@ -584,9 +590,19 @@ def _user_cache():
 
 
 def _cached_render(folder: str, base: str | None, base_name: str, options, rendered: str | None = None) -> str | None:
-    """What `folder` rendered into `base` last time, if every spec file has the same bytes
-    (keyed by their blob ids): the answer of a valid tree, since only those are stored. With
-    `rendered`, store it instead. None when the folder has files it could not read."""
+    """What `folder` rendered into `base` last time (see _tree_answer); with `rendered`, store it."""
+    from .cache import blob_id
+
+    base_id = blob_id((base or "").encode("utf-8", "surrogatepass"))
+    text = _tree_answer(folder, f"render\0{options!r}\0{base_name}\0{base_id}\0{base is None}", rendered)
+    return text if isinstance(text, str) else None
+
+
+def _tree_answer(folder: str, question: str, answer=None):
+    """The answer to `question` (a command's result) last given for a valid tree with every
+    spec file the same bytes (keyed by their blob ids), from the user's cache; with `answer`,
+    store it. Only valid trees' answers are stored, and a folder with a file it could not
+    read gets None."""
     from .cache import blob_id, code_fingerprint
     from .source import read_spec_folder
 
@@ -594,13 +610,11 @@ def _cached_render(folder: str, base: str | None, base_name: str, options, rende
     if tree.errors:
         return None
     files = "\0".join(f"{name}\0{blob_id(data)}" for name, data in sorted(tree.files.items()))
-    key = (f"render\0{code_fingerprint()}\0{options!r}\0{base_name}\0"
-           f"{blob_id((base or '').encode('utf-8', 'surrogatepass'))}\0{base is None}\0{files}")
-    if rendered is not None:
-        _user_cache().put(key, rendered)
-        return rendered
-    text = _user_cache().get(key)
-    return text if isinstance(text, str) else None
+    key = f"tree\0{code_fingerprint()}\0{question}\0{files}"
+    if answer is not None:
+        _user_cache().put(key, answer)
+        return answer
+    return _user_cache().get(key)
 
 
 def _host() -> Host:

@@ -52,11 +52,16 @@ def test_user_cache_dir_follows_xdg():
     assert user_cache_dir({}) is None
 
 
-@pytest.mark.parametrize("case", [EXAMPLE, BAD], ids=["valid", "invalid"])
-def test_a_second_run_says_exactly_what_the_first_said(tmp_path, user_cache, capsys, case):
+@pytest.mark.parametrize("case, warned", [(EXAMPLE, False), (EXAMPLE, True), (BAD, False)],
+                         ids=["valid", "valid-with-a-warning", "invalid"])
+def test_a_second_run_says_exactly_what_the_first_said(tmp_path, user_cache, capsys, case, warned):
     folder = tmp_path / "specs"
     shutil.copytree(case, folder, ignore=shutil.ignore_patterns("expected.txt"))
+    if warned:  # port 25, STARTTLS by default: validate warns
+        server = folder / "email-server.yaml"
+        server.write_text(server.read_text().replace("port: 587", "port: 25").replace("starttls: true", ""))
     first = run(capsys, "validate", str(folder))
+    assert ("warning:" in first[2]) is warned
     assert entries(user_cache), "the first run wrote nothing"
     stamps = {path: path.stat().st_mtime_ns for path in entries(user_cache)}
     assert run(capsys, "validate", str(folder)) == first
