@@ -385,6 +385,7 @@ def _import_yaml() -> None:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
     from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
     from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.tag import Tag
 
     class _CResolver(VersionedResolver):
         """ruamel's resolver, minus the per-scalar lookup of the YAML version (86,000 for a
@@ -400,6 +401,18 @@ def _import_yaml() -> None:
             if table is None:
                 table = self._version_table = VersionedResolver.versioned_resolver.fget(self)
             return table
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            """VersionedResolver.resolve for a plain scalar, without its per-call list
+            building: the same table, in the same order, the same default."""
+            if kind is ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+                table = self.versioned_resolver
+                if table.get(None) is None:  # no resolvers for every first character (YAML 1.2)
+                    for tag, regexp in table.get(value[0] if value else "", ()):
+                        if regexp.match(value):
+                            return Tag(suffix=tag)
+                    return self.DEFAULT_SCALAR_TAG
+            return super().resolve(kind, value, implicit)
 
     class yaml(RuamelYAML):
         def official_plug_ins(self) -> list:

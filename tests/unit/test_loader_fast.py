@@ -58,6 +58,10 @@ def test_a_text_too_deep_for_the_shortcut_is_still_reported_where_it_nests():
 @pytest.mark.parametrize("text", [
     "a: 1\nb: 0o17\nc: 1.5\nd: .inf\ne: true\nf: null\ng: ~\nh: 2001-12-14\ni: '1'\nj: =\nk: Yes\n",
     "%YAML 1.1\n---\na: yes\nb: 017\n",
+    "".join(f"k{i}: {value}\n" for i, value in enumerate([
+        "", "~", "null", "Null", "NULL", "true", "True", "FALSE", "on", "no", "0", "-1", "+1", "0x1F", "0o17", "017",
+        "1_000", "1.5", ".5", "-.5", "1e3", "1.0e+3", ".inf", "-.Inf", ".NaN", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+        "12h", "oncall@example.com", "'quoted'", '"1"', "=", "<<", "a b", ".", "+", "a=b", "Tuesday"])),
 ])
 def test_the_cached_resolver_builds_the_same_documents(text):
     loader._import_yaml()
