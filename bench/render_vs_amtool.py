@@ -62,6 +62,8 @@ from reconciler.render import RenderOptions, render_alertmanager_config  # noqa:
 from reconciler.schema import KIND_SCHEMAS, validate_document, validator_for  # noqa: E402
 from reconciler.source import read_spec_folder  # noqa: E402
 
+getattr(loader_module, "_import_yaml", lambda: None)()  # ruamel is imported on first use: import it now
+
 HEAD = ("# yaml-language-server: $schema=../../schemas/document.json\n"
         "apiVersion: notify-reconciler/v1\n")
 OPTIONS = RenderOptions()

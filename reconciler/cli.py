@@ -187,13 +187,14 @@ def _cache_option(command: argparse.ArgumentParser, where: str = "$XDG_CACHE_HOM
 
 
 def _validate(args: argparse.Namespace) -> int:
-    verdict = None if args.no_cache else _tree_answer(args.dir, "validate")
+    tree = None if args.no_cache else _read_tree(args.dir)
+    verdict = None if tree is None else _tree_answer(tree, "validate")
     if verdict is None:
-        specs = _load_specs(args.dir, cached=not args.no_cache)
+        specs = _load_specs(args.dir, cached=not args.no_cache, tree=tree)
         server = specs.server
         verdict = (_summary(specs), server.location if server else None, tuple(server.warnings()) if server else ())
-        if not args.no_cache:
-            _tree_answer(args.dir, "validate", verdict)
+        if tree is not None:
+            _tree_answer(tree, "validate", verdict)
     summary, where, warnings = verdict
     print(f"{args.dir}: valid: {summary}")
     if where is not None:
@@ -320,16 +321,17 @@ def _diff(args: argparse.Namespace) -> int:
     host = _host()
     base = read_base(config.target.base)
     base_name, options = config.target.base or "base", render_options(config)
-    rendered = _cached_render(args.dir, base, base_name, options) if not args.no_cache else None
+    tree = None if args.no_cache else _read_tree(args.dir)
+    rendered = None if tree is None else _cached_render(tree, base, base_name, options)
     if rendered is None:
         try:
-            specs = _load_specs(args.dir, cached=not args.no_cache)
+            specs = _load_specs(args.dir, cached=not args.no_cache, tree=tree)
         except SpecErrors as exc:
             _print_errors(str(error) for error in exc.errors)
             return EXIT_CANNOT_RUN
         rendered = render_alertmanager_config(specs, base, base_name=base_name, options=options)
-        if not args.no_cache:
-            _cached_render(args.dir, base, base_name, options, rendered)
+        if tree is not None:
+            _cached_render(tree, base, base_name, options, rendered)
     live = file_target(config, host).live()
     diff = unified_diff(live.text or "", rendered, live.label, f"rendered from {args.dir}",
                         live_redacted=live.redacted)
@@ -589,27 +591,35 @@ def _user_cache():
     return DiskCache(user_cache_dir(os.environ))
 
 
-def _cached_render(folder: str, base: str | None, base_name: str, options, rendered: str | None = None) -> str | None:
-    """What `folder` rendered into `base` last time (see _tree_answer); with `rendered`, store it."""
+def _cached_render(tree, base: str | None, base_name: str, options, rendered: str | None = None) -> str | None:
+    """What `tree` rendered into `base` last time (see _tree_answer); with `rendered`, store it."""
     from .cache import blob_id
 
     base_id = blob_id((base or "").encode("utf-8", "surrogatepass"))
-    text = _tree_answer(folder, f"render\0{options!r}\0{base_name}\0{base_id}\0{base is None}", rendered)
+    text = _tree_answer(tree, f"render\0{options!r}\0{base_name}\0{base_id}\0{base is None}", rendered)
     return text if isinstance(text, str) else None
 
 
-def _tree_answer(folder: str, question: str, answer=None):
-    """The answer to `question` (a command's result) last given for a valid tree with every
-    spec file the same bytes (keyed by their blob ids), from the user's cache; with `answer`,
-    store it. Only valid trees' answers are stored, and a folder with a file it could not
-    read gets None."""
-    from .cache import blob_id, code_fingerprint
+def _read_tree(folder: str):
+    """A spec folder as read from disk (source.SpecFolder), each file's blob id in `digests`."""
+    from .cache import blob_id
     from .source import read_spec_folder
 
     tree = read_spec_folder(folder)
+    tree.digests = {name: blob_id(data) for name, data in tree.files.items()}
+    return tree
+
+
+def _tree_answer(tree, question: str, answer=None):
+    """The answer to `question` (a command's result) last given for a valid tree with every
+    spec file the same bytes (keyed by their blob ids, see _read_tree), from the user's cache;
+    with `answer`, store it. Only valid trees' answers are stored, and a folder with a file it
+    could not read gets None."""
+    from .cache import code_fingerprint
+
     if tree.errors:
         return None
-    files = "\0".join(f"{name}\0{blob_id(data)}" for name, data in sorted(tree.files.items()))
+    files = "\0".join(f"{name}\0{digest}" for name, digest in sorted(tree.digests.items()))
     key = f"tree\0{code_fingerprint()}\0{question}\0{files}"
     if answer is not None:
         _user_cache().put(key, answer)
@@ -650,20 +660,24 @@ def _kubernetes_name(what: str, longest: int):
     return check
 
 
-def _load_specs(folder: str, cached: bool = False) -> Specs:
+def _load_specs(folder: str, cached: bool = False, tree=None) -> Specs:
     """The specs of a folder on disk. Errors name each file as seen from here (DIR/file, as
     a compiler would), so that an editor or a terminal can open it at the line. `cached`:
-    files parsed before (same path, same bytes) come from the user's cache (cache.py)."""
+    files parsed before (same path, same bytes) come from the user's cache (cache.py).
+    `tree`: the folder as _read_tree read it already."""
     from .pipeline import parse_specs
-    from .source import read_spec_folder
 
-    tree = read_spec_folder(folder)
-    cache = digests = None
+    cache = None
     if cached:
-        from .cache import DiskCache, PersistentParseCache, blob_id, user_cache_dir
+        from .cache import DiskCache, PersistentParseCache, user_cache_dir
 
+        tree = tree if tree is not None else _read_tree(folder)
         cache = PersistentParseCache(DiskCache(user_cache_dir(os.environ)))
-        digests = {name: blob_id(data) for name, data in tree.files.items()}
+    elif tree is None:
+        from .source import read_spec_folder
+
+        tree = read_spec_folder(folder)
+    digests = tree.digests if cache is not None else None
     try:
         return parse_specs(tree.files, extra_errors=tree.errors, digests=digests, cache=cache)
     except SpecErrors as exc:
