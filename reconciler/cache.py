@@ -158,9 +158,14 @@ class PersistentParseCache(ParseCache):
     def _key(self, key: tuple[str, str]) -> str:
         return self._prefix + "\0".join(key)
 
+    def __contains__(self, key: object) -> bool:
+        """Held in memory, or loaded from disk now: GitSource.read leaves a file unread when its
+        parse is here, so after a restart a file with a good entry is not read from git."""
+        return dict.__contains__(self, key) or (isinstance(key, tuple) and self.get(key) is not None)
+
     def get(self, key: tuple[str, str], default: Any = None) -> Any:
-        if key in self:
-            return self[key]
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
         value = self.disk.get(self._key(key))
         if not isinstance(value, ParsedFile):
             return default

@@ -433,7 +433,9 @@ def committed_specs(source: GitSource, allowed_signers: str | None, *, revision:
         if check.problem:
             raise CommitRejected(revision, check.problem, (check.problem,))
         revision = replace(revision, signed_by=check.signer)
-    tree = source.read(revision, known=cache.keys() if cache is not None else frozenset())
+    # `in cache` may load an entry from disk (cache.PersistentParseCache): a file is left unread
+    # only once its parse is in memory.
+    tree = source.read(revision, known=cache if cache is not None else frozenset())
     try:
         specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=cache)
     except SpecErrors as exc:
