@@ -146,17 +146,34 @@ class DiskCache:
 class PersistentParseCache(ParseCache):
     """pipeline's ParseCache ((path, blob id) -> ParsedFile) that also reads entries it does
     not hold from a DiskCache, and writes the ones it parsed. pipeline.parse_specs uses it
-    as it uses the in-memory one."""
+    as it uses the in-memory one.
 
-    def __init__(self, disk: DiskCache, limits: Limits = DEFAULT_LIMITS) -> None:
+    With a `location` (the folder, or the repository and branch), many new entries at once
+    (a cold run) are written as one snapshot of the whole tree instead of one file each:
+    creating a file costs about 1.5 ms of system time on the project's machine, so 1,000
+    entry files took longer than parsing the files. A few new entries (a changed file) are
+    written one file each, and found there next time."""
+
+    SNAPSHOT_AT = 32
+    """This many new entries or more are written as a snapshot."""
+
+    def __init__(self, disk: DiskCache, limits: Limits = DEFAULT_LIMITS, location: str | None = None) -> None:
         super().__init__()
         self.disk = disk
         self._prefix = f"parsed\0{code_fingerprint()}\0{limits!r}\0"
+        self._snapshot_key = f"snapshot\0{self._prefix}{location}" if location is not None else None
+        self._snapshot: dict | None = None
         self._stored: set[tuple[str, str]] = set()
-        """Keys known to be on disk already: not written again."""
+        """Keys known to be on disk already (an entry file, or the snapshot): not written again."""
 
     def _key(self, key: tuple[str, str]) -> str:
         return self._prefix + "\0".join(key)
+
+    def _from_snapshot(self, key: tuple[str, str]) -> Any:
+        if self._snapshot is None:
+            snapshot = self.disk.get(self._snapshot_key) if self._snapshot_key is not None else None
+            self._snapshot = snapshot if isinstance(snapshot, dict) else {}
+        return self._snapshot.get(key)
 
     def __contains__(self, key: object) -> bool:
         """Held in memory, or loaded from disk now: GitSource.read leaves a file unread when its
@@ -166,7 +183,9 @@ class PersistentParseCache(ParseCache):
     def get(self, key: tuple[str, str], default: Any = None) -> Any:
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
-        value = self.disk.get(self._key(key))
+        value = self._from_snapshot(key)
+        if not isinstance(value, ParsedFile):
+            value = self.disk.get(self._key(key))
         if not isinstance(value, ParsedFile):
             return default
         self._stored.add(key)
@@ -175,8 +194,12 @@ class PersistentParseCache(ParseCache):
 
     def update(self, entries: Any = (), **more: Any) -> None:
         entries = dict(entries, **more)
-        for key, value in entries.items():
-            if key not in self._stored:
-                self.disk.put(self._key(key), value)
-                self._stored.add(key)
+        new = [key for key in entries if key not in self._stored]
+        if self._snapshot_key is not None and len(new) >= self.SNAPSHOT_AT:
+            self.disk.put(self._snapshot_key, entries)
+            self._snapshot = entries
+        else:
+            for key in new:
+                self.disk.put(self._key(key), entries[key])
+        self._stored.update(new)
         super().update(entries)

@@ -672,7 +672,7 @@ def _load_specs(folder: str, cached: bool = False, tree=None) -> Specs:
         from .cache import DiskCache, PersistentParseCache, user_cache_dir
 
         tree = tree if tree is not None else _read_tree(folder)
-        cache = PersistentParseCache(DiskCache(user_cache_dir(os.environ)))
+        cache = PersistentParseCache(DiskCache(user_cache_dir(os.environ)), location=os.path.abspath(folder))
     elif tree is None:
         from .source import read_spec_folder
 

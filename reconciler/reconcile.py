@@ -67,7 +67,9 @@ class Caches:
     def kept_in(cls, config: Config) -> Caches:
         """Caches whose parsed files also live on disk, under <stateDir>/cache: the first
         pass after a restart (or an `apply`) parses only what changed since the last one."""
-        return cls(parsed=PersistentParseCache(DiskCache(Path(config.state_dir, "cache"))))
+        source = config.source
+        return cls(parsed=PersistentParseCache(DiskCache(Path(config.state_dir, "cache")),
+                                               location=f"{source.repo}\0{source.branch}\0{source.path}"))
 
 
 def render_options(config: Config) -> RenderOptions:

@@ -185,3 +185,48 @@ def test_diff_renders_again_when_a_spec_or_the_base_changes(tmp_path, user_cache
     team.write_text(team.read_text().replace("@example.com", "@@example.com", 1))
     status, _, err = run(capsys, *diff)
     assert status == 2 and "is not an e-mail address" in err
+
+
+def lists(count: int) -> dict[str, bytes]:
+    """An EmailServer and `count` one-address RecipientLists."""
+    return {"server.yaml": (EXAMPLE / "email-server.yaml").read_bytes()} | {f"team-{i:03d}.yaml": (f"apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata:\n  name: team-{i:03d}\n"
+                                   f"spec:\n  recipients: [oncall@team-{i:03d}.example.com]\n").encode()
+            for i in range(count)}
+
+
+@pytest.fixture
+def parse_log(monkeypatch) -> list[str]:
+    """The names of the files parsed (not taken from a cache), in order."""
+    from reconciler import pipeline
+
+    names: list[str] = []
+    real = pipeline._parse_file
+    monkeypatch.setattr(pipeline, "_parse_file", lambda name, *rest: names.append(name) or real(name, *rest))
+    return names
+
+
+def parse_tree(files: dict[str, bytes], disk: DiskCache):
+    cache = PersistentParseCache(disk, location="/the/folder")
+    return parse_specs(files, digests={name: blob_id(data) for name, data in files.items()}, cache=cache)
+
+
+def test_a_cold_run_writes_one_snapshot_and_a_changed_file_one_entry(tmp_path, parse_log):
+    disk, files = DiskCache(tmp_path / "cache"), lists(40)
+    cold = parse_tree(files, disk)
+    assert len(parse_log) == 41 and len(entries(tmp_path / "cache")) == 1  # one file, not 41
+    parse_log.clear()
+    assert parse_tree(files, disk) == cold and parse_log == []
+    files["team-007.yaml"] = files["team-007.yaml"].replace(b"oncall@", b"ops@")
+    parse_tree(files, disk)
+    assert parse_log == ["team-007.yaml"] and len(entries(tmp_path / "cache")) == 2
+    parse_log.clear()
+    parse_tree(files, disk)
+    assert parse_log == []
+
+
+def test_a_damaged_snapshot_is_ignored(tmp_path, parse_log):
+    disk, files = DiskCache(tmp_path / "cache"), lists(40)
+    cold = parse_tree(files, disk)
+    damage_every_entry(tmp_path / "cache", lambda data: data[:-7])
+    parse_log.clear()
+    assert parse_tree(files, disk) == cold and len(parse_log) == 41
