@@ -197,9 +197,11 @@ class PersistentParseCache(ParseCache):
         new = [key for key in entries if key not in self._stored]
         if self._snapshot_key is not None and len(new) >= self.SNAPSHOT_AT:
             self.disk.put(self._snapshot_key, entries)
-            self._snapshot = entries
         else:
             for key in new:
                 self.disk.put(self._key(key), entries[key])
         self._stored.update(new)
         super().update(entries)
+        # What the tree needs is in memory now; the snapshot read at the start would only keep
+        # the parses of files since changed alive (a daemon runs for months).
+        self._snapshot = {}
