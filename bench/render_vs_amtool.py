@@ -50,6 +50,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ruamel.yaml import YAML  # noqa: E402
+from ruamel.yaml.error import YAMLError  # noqa: E402
 from ruamel.yaml.resolver import VersionedResolver  # noqa: E402
 
 from reconciler import loader as loader_module  # noqa: E402
@@ -60,6 +61,8 @@ from reconciler.pipeline import parse_specs  # noqa: E402
 from reconciler.render import RenderOptions, render_alertmanager_config  # noqa: E402
 from reconciler.schema import KIND_SCHEMAS, validate_document, validator_for  # noqa: E402
 from reconciler.source import read_spec_folder  # noqa: E402
+
+getattr(loader_module, "_import_yaml", lambda: None)()  # ruamel is imported on first use: import it now
 
 HEAD = ("# yaml-language-server: $schema=../../schemas/document.json\n"
         "apiVersion: notify-reconciler/v1\n")
@@ -213,7 +216,7 @@ def compose_with(resolver: type) -> Callable[[str], list]:
                 yaml = YAML(typ="safe", pure=False)
                 yaml.Resolver = resolver
                 return list(yaml.compose_all(text))
-            except loader_module.YAMLError:
+            except YAMLError:
                 pass
         yaml = YAML(typ="safe", pure=True)
         yaml.Resolver = resolver
@@ -521,7 +524,7 @@ def run(args: argparse.Namespace) -> None:
             for t in texts:
                 try:
                     list(YAML(typ="safe", pure=False).compose_all(t))
-                except loader_module.YAMLError:
+                except YAMLError:
                     fallback += 1
             print(f"  files the C parser refused (re-parsed pure, as the loader does): {fallback}")
             saved = loader_module._HAVE_C_PARSER

@@ -10,15 +10,16 @@ injected `sleep`; a refused config is not retried. Every failure is a `DeployErr
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
-import urllib.error
-import urllib.request
-from typing import Callable
-
-import tenacity
+from typing import TYPE_CHECKING, Callable
 
 from .errors import DeployError, TransientDeployError
+
+if TYPE_CHECKING:
+    import tenacity
+
+# urllib (with http.client, ssl and email) and tenacity are imported where a request is made:
+# `diff` and `render` load this module (through deploy) and most runs never talk HTTP.
 
 HTTP_TIMEOUT = 10.0
 
@@ -31,6 +32,8 @@ def config_hash(data: bytes) -> float:
 def _retrying(sleep: Callable[[float], None] | None) -> tenacity.Retrying:
     """Transient failures (unreachable, 5xx) are tried five times within 20 s, waiting 0.2 s,
     0.4 s, ...: long enough to ride out an Alertmanager restart."""
+    import tenacity
+
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientDeployError),
         stop=tenacity.stop_after_attempt(5) | tenacity.stop_after_delay(20),
@@ -126,6 +129,10 @@ def email_counters(url: str) -> tuple[float, float]:
 
 
 def _http(url: str, path: str, *, method: str = "GET") -> tuple[int, str]:
+    import http.client
+    import urllib.error
+    import urllib.request
+
     try:
         request = urllib.request.Request(url.rstrip("/") + path, method=method,
                                          data=b"" if method == "POST" else None)

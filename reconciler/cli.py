@@ -10,31 +10,21 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import sys
-import time
-from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
-from .config import Config, parse_config
-from .diff import colourise, unified_diff
 from .errors import (BaseConfigError, CommitRejected, ConfigError, DeployError, EnvironmentProblem, Location,
-                     MailError, ReconcilerError, SpecError, SpecErrors)
-from .files import write_atomically
-from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASSWORD_FILE, SPEC_FOLDER, import_config,
-                       unwrap_secret, wrap_secret)
-from .model import Specs
-from .pipeline import parse_specs
-from .render import (RenderOptions, decode_base, password_file_for, render_alertmanager_config, render_config,
-                     render_kubernetes_secret)
-from .render_check import check_render
-from .reconcile import Host, file_target, read_base, reconcile, render_options, source_for
-from .schema import email_problem
-from .source import Committed, committed_specs, read_spec_folder
-from .state import acquire_lock, load_state
-from .status import gather_status, report_lines
-from .values import Reason
+                     ReconcilerError, SpecError, SpecErrors)
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .model import Specs
+    from .reconcile import Host
+    from .source import Committed
+
+# Each command imports what it uses, in its handler: `validate` must not pay for git, HTTP,
+# SMTP, prometheus-client or jsonschema (bench/cold.py times whole processes).
 
 EXIT_OK, EXIT_INVALID, EXIT_CANNOT_RUN = 0, 1, 2
 
@@ -83,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="validate a spec folder as it is on disk",
         description="Validate every *.yaml/*.yml spec file under DIR. Exit 0 valid, 1 invalid, 2 could not run.")
     validate.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
+    _cache_option(validate)
     validate.set_defaults(handler=_validate)
 
     render = commands.add_parser(
@@ -90,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Render the Alertmanager configuration for the specs in DIR. "
                     "Exit 0 rendered, 1 invalid specs or base, 2 could not run.")
     render.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
+    _cache_option(render)
     render.add_argument("--base", metavar="FILE",
                         help="base alertmanager.yml: everything the reconciler does not own is kept, comments too")
     render.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
@@ -125,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
                     "Exit 0 no change, 1 changes, 2 error (invalid specs included).")
     diff.add_argument("dir", nargs="?", default=".", metavar="DIR", help="spec folder (default: .)")
     _config_option(diff)
+    _cache_option(diff)
     diff.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                       help="colour the diff (default: on a terminal)")
     diff.set_defaults(handler=_diff)
@@ -136,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
                     "2 could not run (no or invalid config file, the repository or branch cannot be read, a "
                     "daemon already runs on the same stateDir).")
     _config_option(apply)
+    _cache_option(apply, "<stateDir>/cache")
     apply.set_defaults(handler=_apply)
 
     run = commands.add_parser(
@@ -210,26 +204,42 @@ def _config_option(command: argparse.ArgumentParser) -> None:
                          help="the daemon's config.yaml (e.g. /etc/notify-reconciler/config.yaml)")
 
 
+def _cache_option(command: argparse.ArgumentParser, where: str = "$XDG_CACHE_HOME/notify-reconciler") -> None:
+    command.add_argument("--no-cache", action="store_true",
+                         help=f"parse every file again instead of taking unchanged ones from the cache ({where})")
+
+
 def _validate(args: argparse.Namespace) -> int:
-    specs = _load_specs(args.dir)
-    print(f"{args.dir}: valid: {_summary(specs)}")
-    if specs.server is not None:
-        where = specs.server.location
+    import time
+
+    tree = None if args.no_cache else _read_tree(args.dir)
+    # Window warnings depend on the year (the months summer time shortens), so it is part of the question.
+    year = time.gmtime().tm_year
+    question = f"validate\0{year}"
+    verdict = None if tree is None else _tree_answer(tree, question)
+    if verdict is None:
+        specs = _load_specs(args.dir, cached=not args.no_cache, tree=tree)
+        warnings = [(specs.server.location, warning) for warning in specs.server.warnings()] if specs.server else []
+        warnings += [(window.location, warning) for window in specs.windows for warning in window.warnings(year)]
+        verdict = (_summary(specs), tuple(warnings))
+        if tree is not None:
+            _tree_answer(tree, question, verdict)
+    summary, warnings = verdict
+    print(f"{args.dir}: valid: {summary}")
+    for where, warning in warnings:
         shown = Location(os.path.normpath(os.path.join(args.dir, where.file)), where.line, where.column) \
             if where.file else Location(args.dir)
-        for warning in specs.server.warnings():
-            print(f"{shown}: warning: {warning}", file=sys.stderr)
-    year = time.gmtime().tm_year
-    for window in specs.windows:
-        where = window.location
-        shown = Location(os.path.normpath(os.path.join(args.dir, where.file)), where.line, where.column)
-        for warning in window.warnings(year):
-            print(f"{shown}: warning: {warning}", file=sys.stderr)
+        print(f"{shown}: warning: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
 def _render(args: argparse.Namespace) -> int:
-    specs = _load_specs(args.dir)
+    from .files import write_atomically
+    from .importer import unwrap_secret, wrap_secret
+    from .render import RenderOptions, decode_base, password_file_for, render_config, render_kubernetes_secret
+    from .render_check import check_render
+
+    specs = _load_specs(args.dir, cached=not args.no_cache)
     server = specs.server
     if args.format == "secret" and server is not None and server.username and server.password_env:
         # passwordEnv becomes a file the daemon writes on its own host: no pod has it.
@@ -298,6 +308,12 @@ def _write_stdout(text: str) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .files import write_atomically
+    from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASSWORD_FILE, SPEC_FOLDER,
+                           import_config, unwrap_secret)
+
     name = "<stdin>" if args.file == "-" else args.file
     text = sys.stdin.read() if args.file == "-" else _read_text(args.file)
     folder = Path(args.output)
@@ -335,15 +351,25 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
-    try:
-        specs = _load_specs(args.dir)
-    except SpecErrors as exc:
-        _print_errors(str(error) for error in exc.errors)
-        return EXIT_CANNOT_RUN
+    from .diff import colourise, unified_diff
+    from .reconcile import file_target, read_base, render_options
+    from .render import render_alertmanager_config
+
+    config = _load_config(args.config, cached=not args.no_cache)
     host = _host()
-    rendered = render_alertmanager_config(specs, read_base(config.target.base), base_name=config.target.base or "base",
-                                          options=render_options(config))
+    base = read_base(config.target.base)
+    base_name, options = config.target.base or "base", render_options(config)
+    tree = None if args.no_cache else _read_tree(args.dir)
+    rendered = None if tree is None else _cached_render(tree, base, base_name, options)
+    if rendered is None:
+        try:
+            specs = _load_specs(args.dir, cached=not args.no_cache, tree=tree)
+        except SpecErrors as exc:
+            _print_errors(str(error) for error in exc.errors)
+            return EXIT_CANNOT_RUN
+        rendered = render_alertmanager_config(specs, base, base_name=base_name, options=options)
+        if tree is not None:
+            _cached_render(tree, base, base_name, options, rendered)
     live = file_target(config, host).live()
     diff = unified_diff(live.text or "", rendered, live.label, f"rendered from {args.dir}",
                         live_redacted=live.redacted)
@@ -361,13 +387,17 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    from .reconcile import Caches, reconcile
+    from .state import acquire_lock
+    from .values import Reason
+
     config = _load_config(args.config)
     # One writer per state directory: a running daemon would race this pass for the file,
     # the reloads and the state.
     lock = acquire_lock(config.state_dir, busy_hint="it reconciles by itself; to make it reconcile now, send it "
                                                     "SIGHUP (systemctl reload notify-reconciler)")
     try:
-        outcome = reconcile(config, _host())
+        outcome = reconcile(config, _host(), caches=None if args.no_cache else Caches.kept_in(config))
     finally:
         os.close(lock)
     stream = sys.stdout if outcome.ok else sys.stderr
@@ -400,7 +430,9 @@ def _mail_test(args: argparse.Namespace) -> int:
     from email.utils import formatdate, make_msgid
 
     from .alerts import own_alert_recipients
+    from .errors import MailError
     from .mailer import read_password, send
+    from .schema import email_problem
 
     config = _load_config(args.config)
     problems = [problem for problem in map(email_problem, args.to or ()) if problem]
@@ -468,7 +500,8 @@ def _probe(server) -> int:
 def _who_gets(args: argparse.Namespace) -> int:
     import json
 
-    from .render import PREFIX
+    from .reconcile import read_base, render_options
+    from .render import PREFIX, RenderOptions, render_alertmanager_config
     from .routing import read_config, route_tree, time_intervals
     from .timewindows import parse_instant
 
@@ -555,6 +588,7 @@ def _who_gets(args: argparse.Namespace) -> int:
 def _preview(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
+    from .files import write_atomically
     from .preview import preview_mail
 
     pairs = {}
@@ -659,6 +693,10 @@ def _last_verified(config: Config, quiet: bool = False) -> Committed:
     """The branch's head if it may be applied, else the last commit that was (verified
     again): a command that logs in with the real password never follows an unverified or
     invalid commit to another server. Says which commit it uses."""
+    from .reconcile import source_for
+    from .source import committed_specs
+    from .state import load_state
+
     source = source_for(config)
     try:
         committed = committed_specs(source, config.source.allowed_signers)
@@ -679,6 +717,11 @@ def _last_verified(config: Config, quiet: bool = False) -> Committed:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import time
+
+    from .reconcile import file_target
+    from .status import gather_status, report_lines
+
     config = _load_config(args.config)
     report = gather_status(config, file_target(config, _host()))
     for line in report_lines(report, time.time()):
@@ -686,20 +729,90 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK if report.healthy else EXIT_INVALID
 
 
-def _load_config(path: str) -> Config:
+def _load_config(path: str, cached: bool = False) -> Config:
+    from .config import parse_config
+
     data = _read_bytes(path)
-    try:
-        config = parse_config(path, data)
-    except SpecErrors as exc:
-        raise ConfigError("\n".join(str(error) for error in exc.errors)) from None
+    disk = key = config = None
+    if cached:  # a valid config file seen before, same path and bytes: as parsed then
+        from .cache import blob_id, code_fingerprint
+
+        disk, key = _user_cache(), f"config\0{code_fingerprint()}\0{path}\0{blob_id(data)}"
+        config = disk.get(key)
+    if not isinstance(config, _config_class()):
+        try:
+            config = parse_config(path, data)
+        except SpecErrors as exc:
+            raise ConfigError("\n".join(str(error) for error in exc.errors)) from None
+        if disk is not None:
+            disk.put(key, config)
     return config.relative_to(os.path.dirname(os.path.abspath(path)))
 
 
+def _config_class() -> type:
+    from .config import Config
+
+    return Config
+
+
+def _user_cache():
+    """The user's cache on disk (cache.py): $XDG_CACHE_HOME/notify-reconciler."""
+    from .cache import DiskCache, user_cache_dir
+
+    return DiskCache(user_cache_dir(os.environ))
+
+
+def _cached_render(tree, base: str | None, base_name: str, options, rendered: str | None = None) -> str | None:
+    """What `tree` rendered into `base` last time (see _tree_answer); with `rendered`, store it."""
+    from .cache import blob_id
+
+    base_id = blob_id((base or "").encode("utf-8", "surrogatepass"))
+    text = _tree_answer(tree, f"render\0{options!r}\0{base_name}\0{base_id}\0{base is None}", rendered)
+    return text if isinstance(text, str) else None
+
+
+def _read_tree(folder: str):
+    """A spec folder as read from disk (source.SpecFolder), each file's blob id in `digests`."""
+    from .cache import blob_id
+    from .source import read_spec_folder
+
+    tree = read_spec_folder(folder)
+    tree.digests = {name: blob_id(data) for name, data in tree.files.items()}
+    tree.template_digests = {name: blob_id(data) for name, data in tree.templates.items()}
+    return tree
+
+
+def _tree_answer(tree, question: str, answer=None):
+    """The answer to `question` (a command's result) last given for a valid tree with every
+    spec and template file the same bytes (keyed by their blob ids, see _read_tree), from the user's cache;
+    with `answer`, store it. Only valid trees' answers are stored, and a folder with a file it
+    could not read gets None."""
+    from .cache import code_fingerprint
+
+    if tree.errors:
+        return None
+    # The template files too: a list's body is checked (and rendered) from them.
+    files = "\0".join(f"{name}\0{digest}" for name, digest in sorted({**tree.digests,
+                                                                        **tree.template_digests}.items()))
+    key = f"tree\0{code_fingerprint()}\0{question}\0{files}"
+    if answer is not None:
+        _user_cache().put(key, answer)
+        return answer
+    return _user_cache().get(key)
+
+
 def _host() -> Host:
+    import socket
+    import time
+
+    from .reconcile import Host
+
     return Host(now=time.time, environ=os.environ, hostname=socket.gethostname())
 
 
 def _read_bytes(path: str) -> bytes:
+    from pathlib import Path
+
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
@@ -721,14 +834,28 @@ def _kubernetes_name(what: str, longest: int):
     return check
 
 
-def _load_specs(folder: str) -> Specs:
+def _load_specs(folder: str, cached: bool = False, tree=None) -> Specs:
     """The specs of a folder on disk. Errors name each file as seen from here (DIR/file, as
-    a compiler would), so that an editor or a terminal can open it at the line."""
+    a compiler would), so that an editor or a terminal can open it at the line. `cached`:
+    files parsed before (same path, same bytes) come from the user's cache (cache.py).
+    `tree`: the folder as _read_tree read it already."""
+    from .pipeline import parse_specs
     from .template_engine import check_templates
 
-    tree = read_spec_folder(folder)
+    cache = None
+    if cached:
+        from .cache import DiskCache, PersistentParseCache, user_cache_dir
+
+        tree = tree if tree is not None else _read_tree(folder)
+        cache = PersistentParseCache(DiskCache(user_cache_dir(os.environ)), location=os.path.abspath(folder))
+    elif tree is None:
+        from .source import read_spec_folder
+
+        tree = read_spec_folder(folder)
+    digests = tree.digests if cache is not None else None
     try:
-        specs = parse_specs(tree.files, extra_errors=tree.errors, templates=tree.templates)
+        specs = parse_specs(tree.files, extra_errors=tree.errors, digests=digests, cache=cache,
+                            templates=tree.templates)
         template_errors = check_templates(specs)  # Alertmanager's own engine, through amtool
         if template_errors:
             raise SpecErrors(template_errors)
@@ -756,6 +883,8 @@ def _summary(specs: Specs) -> str:
 
 
 def _read_text(path: str) -> str:
+    from pathlib import Path
+
     try:
         return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

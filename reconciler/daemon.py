@@ -160,7 +160,7 @@ class Daemon:
         """What alerting.json holds, as last written by this process."""
         """The reconcile loop and the probe both raise alerts: one at a time."""
         self.outbox = Outbox(Path(config.state_dir, "outbox"))
-        self.caches = Caches()
+        self.caches = Caches.kept_in(config)
         self._mail_wake = threading.Event()
         self._probe_wake = threading.Event()
         self._probed: tuple | None = None

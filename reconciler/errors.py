@@ -59,6 +59,11 @@ class SpecError(ReconcilerError):
         self.path = path
         self.message = message
 
+    def __reduce__(self) -> tuple:
+        # The parse cache (cache.py) pickles errors: rebuild from the three parts, not from
+        # Exception's args (the message alone).
+        return (type(self), (self.location, self.path, self.message))
+
     @property
     def file(self) -> str:
         return self.location.file

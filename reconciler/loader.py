@@ -18,14 +18,14 @@ from __future__ import annotations
 import codecs
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any
 
 from .errors import Location, SpecError
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import Node
 
 KeyPath = tuple[str | int, ...]
 """Where a value stands in a document: its keys and list indexes, e.g. ('spec', 'recipients', 3).
@@ -83,6 +83,32 @@ class Document:
         return self.positions.get((), self.start)
 
 
+class _Positions(Mapping):
+    """Key path -> Location, each made when it is first read, from the parser's mark (or the
+    Location of an alias): a valid document's are never read, and making 87,000 Locations
+    for a 2 MB tree took a tenth of loading it."""
+
+    __slots__ = ("_file", "_raw")
+
+    def __init__(self, file: str, raw: dict[KeyPath, Any]) -> None:
+        self._file, self._raw = file, raw
+
+    def __getitem__(self, path: KeyPath) -> Location:
+        value = self._raw[path]
+        if not isinstance(value, Location):
+            value = self._raw[path] = Location(self._file, value.line + 1, value.column + 1)
+        return value
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 def format_path(path: KeyPath) -> str:
     """('spec', 'recipients', 3) -> 'spec.recipients[3]'."""
     out = ""
@@ -117,7 +143,14 @@ def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> SpecError:
 
 # What YAML 1.2 allows in a stream (ruamel's Reader checks the same): tab, line breaks,
 # printable ASCII, NEL, and the rest of Unicode but surrogates, U+FFFE and U+FFFF.
-_NOT_YAML_TEXT = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]")
+_NOT_YAML_TEXT = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
+_NOT_YAML_ASCII = re.compile("[^\x09\x0A\x0D\x20-\x7E]")
+"""The same for ASCII text (most spec files): compiling the full class takes 10 to 20 ms, a
+third of a small run, so it is compiled only for text that is not ASCII."""
+
+
+def _not_yaml_text(text: str) -> re.Match | None:
+    return (_NOT_YAML_ASCII if text.isascii() else re.compile(_NOT_YAML_TEXT)).search(text)
 
 
 # YAML 1.1 (go-yaml, which Alertmanager reads its config with) counts NEL, LS and PS as line
@@ -158,7 +191,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         # goes on), so the file is not parsed: the location is exact, the field is the one there.
         return [], [SpecError(_offset_location(name, text, line_break.start()), "",
                               _line_break_message(line_break.group()))]
-    unprintable = _NOT_YAML_TEXT.search(text)
+    unprintable = _not_yaml_text(text)
     if unprintable:
         # The parser would say only "position N" of the whole file.
         character = unprintable.group()
@@ -166,6 +199,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
                               f"character U+{ord(character):04X} is not allowed in YAML (a control character, or "
                               "one Unicode reserves): delete it")]
 
+    _import_yaml()
     documents: list[Document] = []
     errors: list[SpecError] = []
     budget = _Budget(limits.max_nodes)
@@ -188,7 +222,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
                     break
                 continue
             documents.append(Document(name, index, _location(name, root), content,
-                                      builder.positions, builder.key_positions))
+                                      _Positions(name, builder.positions), _Positions(name, builder.key_positions)))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
@@ -233,11 +267,25 @@ def _compose_all(text: str) -> list[Node | None]:
     first try: whatever it refuses is parsed again by the pure-Python YAML 1.2 parser,
     whose verdict (and error position) stands."""
     if _HAVE_C_PARSER:
-        _check_depth(text)
+        # The C composer recurses in C: far too deep a text would crash the process, so such
+        # a text is measured on the event stream first. Each level of nesting takes one of
+        # the characters counted here, so a text with few of them (every real spec file) is
+        # safe to compose, and its tree is measured instead: the same answer without a
+        # second parse of the text (40 % of loading a 2 MB tree).
+        checked = sum(map(text.count, "[{-?:")) > _SAFE_NESTING
+        if checked:
+            _check_depth(text)
         try:
-            return list(YAML(typ="safe", pure=False).compose_all(text))
+            yaml = YAML(typ="safe", pure=False)
+            yaml.Resolver = _CResolver
+            nodes = list(yaml.compose_all(text))
         except YAMLError:
-            pass
+            if not checked:
+                _check_depth(text)
+        else:
+            if not checked:
+                _check_tree_depth(nodes)
+            return nodes
     return list(YAML(typ="safe", pure=True).compose_all(text))
 
 
@@ -276,6 +324,7 @@ def too_deep(text: str, limit: int, *, pure: bool = False) -> tuple[int, int] | 
     None. Counted on the event stream, which does not recurse: a composer (the C one
     crashes the process a few ten thousand levels deep) would. A syntax error is None here:
     the parse that follows reports it, located."""
+    _import_yaml()
     depth = 0
     try:
         for event in YAML(typ="safe", pure=pure).parse(text):
@@ -298,11 +347,85 @@ def _check_depth(text: str, limit: int = 64) -> None:
         raise _TooDeep(*where)
 
 
-try:
-    import _ruamel_yaml  # noqa: F401  (ruamel.yaml.clib)
-    _HAVE_C_PARSER = True
-except ImportError:  # pragma: no cover - the dependency is declared; this keeps a bare install working
-    _HAVE_C_PARSER = False
+_SAFE_NESTING = 1000
+"""Nesting the C composer survives with room to spare (it handled 20,000 levels and crashed
+the process at 100,000, measured)."""
+
+
+def _check_tree_depth(roots: list[Node | None], limit: int = 64) -> None:
+    """_check_depth on composed trees: the first mapping or list deeper than `limit`, in the
+    order of the text, as too_deep finds it on the events. A node met again is an alias,
+    which nests nothing in the event stream, so it is not walked again."""
+    seen: set[int] = set()
+    for root in roots:
+        stack = [(root, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if node is None or isinstance(node, ScalarNode) or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if depth > limit:
+                raise _TooDeep(node.start_mark.line + 1, node.start_mark.column + 1)
+            children = ([part for pair in node.value for part in pair] if isinstance(node, MappingNode)
+                        else node.value)
+            stack.extend((child, depth + 1) for child in reversed(children))
+
+
+YAML = MarkedYAMLError = YAMLError = MappingNode = ScalarNode = SequenceNode = _CResolver = None
+_HAVE_C_PARSER = False
+
+
+def _import_yaml() -> None:
+    """Import ruamel.yaml on first use: about 30 ms that a run whose files all come from the
+    cache (cache.py) never needs. Binds this module's names for it."""
+    global YAML, MarkedYAMLError, YAMLError, MappingNode, ScalarNode, SequenceNode, _CResolver, _HAVE_C_PARSER
+    if YAML is not None:
+        return
+    from ruamel.yaml import YAML as RuamelYAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+    from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.tag import Tag
+
+    class _CResolver(VersionedResolver):
+        """ruamel's resolver, minus the per-scalar lookup of the YAML version (86,000 for a
+        2 MB tree, each through two AttributeErrors on the C parser's path: half the time of
+        composing). On that path the version is always the YAML object's (None: 1.2), since
+        the C parser's %YAML directive never reaches the resolver, so the table it picks
+        never changes within a stream: looked up once. The pure parser, which does pass
+        %YAML on per document, keeps ruamel's own resolver."""
+
+        @property
+        def versioned_resolver(self) -> Any:
+            table = self.__dict__.get("_version_table")
+            if table is None:
+                table = self._version_table = VersionedResolver.versioned_resolver.fget(self)
+            return table
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            """VersionedResolver.resolve for a plain scalar, without its per-call list
+            building: the same table, in the same order, the same default."""
+            if kind is ScalarNode and implicit[0] and not self.yaml_path_resolvers:
+                table = self.versioned_resolver
+                if table.get(None) is None:  # no resolvers for every first character (YAML 1.2)
+                    for tag, regexp in table.get(value[0] if value else "", ()):
+                        if regexp.match(value):
+                            return Tag(suffix=tag)
+                    return self.DEFAULT_SCALAR_TAG
+            return super().resolve(kind, value, implicit)
+
+    class yaml(RuamelYAML):
+        def official_plug_ins(self) -> list:
+            """None: ruamel looks for plug-ins with a glob of its folder for every YAML object
+            (one a file, 15 % of loading a 1,000-file tree), and a spec is read without any."""
+            return []
+
+    try:
+        import _ruamel_yaml  # noqa: F401  (ruamel.yaml.clib)
+        _HAVE_C_PARSER = True
+    except ImportError:  # pragma: no cover - the dependency is declared; this keeps a bare install working
+        _HAVE_C_PARSER = False
+    YAML = yaml  # last: the others are bound once this says so
 
 
 def _location(name: str, node: Node) -> Location:
@@ -352,8 +475,9 @@ class _Builder:
         self._expanding = 0
         self.limits = limits
         self.budget = budget
-        self.positions: dict[KeyPath, Location] = {}
-        self.key_positions: dict[KeyPath, Location] = {}
+        self.positions: dict[KeyPath, Any] = {}
+        """Where each value starts: the parser's mark, or the Location of an alias (_Positions)."""
+        self.key_positions: dict[KeyPath, Any] = {}
 
     def value(self, node: Node, path: KeyPath, depth: int) -> Any:
         if not self.budget.spend():
@@ -372,7 +496,7 @@ class _Builder:
                     return self.value(node, path, depth)
                 finally:
                     self._expanding -= 1
-        self.positions.setdefault(path, _location(self.name, node))
+        self.positions.setdefault(path, node.start_mark)
         if isinstance(node, MappingNode):
             self._expect_tag(node, path, _MAP)
             return self._mapping(node, path, depth)
@@ -426,10 +550,10 @@ class _Builder:
                 raise _Invalid(key_node, path, f"key {key!r} is not a name: write field names as text")
             child = path + (key,)
             if key in result:
-                first = self.key_positions[child]
+                first = _Positions(self.name, self.key_positions)[child]
                 raise _Invalid(key_node, child, f"{key!r} is given twice in one mapping (first at line "
                                                 f"{first.line}): keep one")
-            self.key_positions[child] = key_alias or _location(self.name, key_node)
+            self.key_positions[child] = key_alias or key_node.start_mark
             result[key] = self.value(value_node, child, depth + 1)
         return result
 

@@ -274,7 +274,7 @@ UNKNOWN_KIND = "?"
 """In `failed_kinds`: a file that could not be read, or a document of no known kind."""
 
 
-def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str] = ()) -> tuple[Specs | None,
+def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str] = frozenset()) -> tuple[Specs | None,
                                                                                               list[SpecError]]:
     """`Specs` from every document's model object, after the rules that span documents.
     `failed_kinds`: kinds of documents that failed their schema (and are reported already)."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
+from .cache import DiskCache, PersistentParseCache
 from .config import Config
 from .deploy import AlertmanagerFileTarget, Target
 from .errors import (CommitRejected, EnvironmentProblem, ReconcilerError, SourceError,
@@ -61,6 +62,14 @@ class Caches:
 
     parsed: ParseCache = field(default_factory=ParseCache)
     rendered: RenderCache = field(default_factory=RenderCache)
+
+    @classmethod
+    def kept_in(cls, config: Config) -> Caches:
+        """Caches whose parsed files also live on disk, under <stateDir>/cache: the first
+        pass after a restart (or an `apply`) parses only what changed since the last one."""
+        source = config.source
+        return cls(parsed=PersistentParseCache(DiskCache(Path(config.state_dir, "cache")),
+                                               location=f"{source.repo}\0{source.branch}\0{source.path}"))
 
 
 def render_options(config: Config) -> RenderOptions:

@@ -25,9 +25,7 @@ import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Container, NamedTuple
-
-import git
+from typing import TYPE_CHECKING, Container, NamedTuple
 
 from .errors import CommitRejected, EnvironmentProblem, Location, SourceError, SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, too_large_message
@@ -35,6 +33,9 @@ from .model import Specs
 from .pipeline import ParseCache, parse_specs
 from .template_engine import check_templates
 from .values import Revision
+
+if TYPE_CHECKING:
+    import git
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 """Read as spec files, in any case (ops.YAML too: an editor on another system may save it so)."""
@@ -75,6 +76,8 @@ class SpecFolder:
     out of `files` (see GitSource.read's `known`)."""
     templates: dict[str, bytes] = field(default_factory=dict)
     """The template files (*.tmpl) a list may name as its body: read, never parsed as specs."""
+    template_digests: dict[str, str] = field(default_factory=dict)
+    """Path -> git blob id of each template file, where a caller keys a cache by them."""
 
 
 TEMPLATE_SUFFIX = ".tmpl"
@@ -338,6 +341,7 @@ class GitSource:
     def _open(self) -> git.Repo:
         if self._repo is not None:
             return self._repo
+        _import_git()
         if not self.remote:
             try:
                 self._repo = git.Repo(self.url)
@@ -381,6 +385,14 @@ def _why_not_a_repository(path: str) -> str:
         return (f"cannot be read by this user (uid {os.geteuid()}): let it read the repo "
                 "(the service runs as notify-reconciler)")
     return "not a git repository: check source.repo"
+
+
+def _import_git() -> None:
+    """GitPython costs about 80 ms to import (it looks for the git program): only what reads
+    a repository pays for it, not `validate` of a folder. Every use of `git.` here follows
+    an `_open()`, which calls this first."""
+    global git
+    import git
 
 
 def _trusting(repo: git.Repo) -> dict[str, str]:
@@ -442,7 +454,9 @@ def committed_specs(source: GitSource, allowed_signers: str | None, *, revision:
         if check.problem:
             raise CommitRejected(revision, check.problem, (check.problem,))
         revision = replace(revision, signed_by=check.signer)
-    tree = source.read(revision, known=cache.keys() if cache is not None else frozenset())
+    # `in cache` may load an entry from disk (cache.PersistentParseCache): a file is left unread
+    # only once its parse is in memory.
+    tree = source.read(revision, known=cache if cache is not None else frozenset())
     try:
         specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=cache,
                             templates=tree.templates)

@@ -9,6 +9,16 @@ from tests.audit import SECRET, find_leaks
 _leaks: list[str] = []
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache(tmp_path_factory):
+    """The CLI keeps parsed files under $XDG_CACHE_HOME (reconciler/cache.py): for this run,
+    a folder inside the audited temporary one, never the user's own. Subprocesses inherit it."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    patch.undo()
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for section, text in report.sections:  # captured stdout, stderr and log records
         if SECRET in text:

@@ -364,7 +364,8 @@ def test_the_cli_turns_an_unexpected_exception_into_one_line(repo, tmp_path, cap
     from reconciler import cli
 
     config = daemon_config(tmp_path, repo)
-    monkeypatch.setattr(cli, "gather_status", lambda *args: (_ for _ in ()).throw(RuntimeError("boom")))
+    # status imports gather_status when it runs (cli imports each command's modules lazily)
+    monkeypatch.setattr("reconciler.status.gather_status", lambda *args: (_ for _ in ()).throw(RuntimeError("boom")))
     assert cli.main(["status", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "notify-reconciler: internal error (a bug, please report it): RuntimeError: boom"

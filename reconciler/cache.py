@@ -1,0 +1,207 @@
+"""What parsing a spec file gave, kept on disk so that the next process need not parse it
+again: the second `validate` of a tree, a `diff` after one file changed, the daemon's first
+pass after a restart.
+
+Content-addressed: an entry's key is the file's path, its bytes hashed as git hashes a blob
+(`blob_id`, so a tree read from git and one read from disk share entries) and the code that
+parsed it (`code_fingerprint`: this package's files, ruamel's, the interpreter's version).
+The CLI keeps it under $XDG_CACHE_HOME/notify-reconciler (default ~/.cache), the daemon
+under <stateDir>/cache.
+
+An optimisation only, never a source of truth or of failure: an entry that is missing,
+truncated, corrupt, written for another key or by other code is ignored and the file is
+parsed again; a folder that cannot be created or written, or that another user could write
+to, is not used. It holds what the parse made of a file (model objects, the located errors
+`validate` prints), never a file's text, and no password: specs name where a password is
+(passwordFile, passwordEnv), and the error messages about a value that may be one do not
+show it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any, Mapping
+
+from .loader import DEFAULT_LIMITS, Limits
+from .pipeline import ParseCache, ParsedFile
+
+_MAGIC = b"notify-reconciler cache 1\n"
+_DIGEST = 32  # sha256 of the payload, after the magic line
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives `data` as a blob (`git hash-object`)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def user_cache_dir(environ: Mapping[str, str]) -> Path | None:
+    """$XDG_CACHE_HOME/notify-reconciler, else ~/.cache/notify-reconciler; None without either."""
+    base = environ.get("XDG_CACHE_HOME")
+    if not base or not os.path.isabs(base):  # the XDG spec: a relative value is to be ignored
+        home = environ.get("HOME")
+        if not home:
+            return None
+        base = os.path.join(home, ".cache")
+    return Path(base, "notify-reconciler")
+
+
+@cache
+def code_fingerprint() -> str:
+    """What makes a parse come out differently besides the file: this package's modules and
+    schemas, ruamel.yaml and its C parser, the interpreter. Their sizes and modification
+    times, not their bytes: an upgrade or an edit changes those, and reading them would cost
+    more than the whole lookup."""
+    import importlib.util
+
+    package = Path(__file__).resolve().parent
+    paths = sorted([*package.glob("*.py"), *package.glob("schemas/*.json")])
+    for name in ("ruamel.yaml", "_ruamel_yaml"):  # the packages themselves: a submodule would import them
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin:
+            paths.append(Path(spec.origin))
+    digest = hashlib.sha256(sys.version.encode())
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        digest.update(f"\0{path}\0{info.st_size}\0{info.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+class DiskCache:
+    """Values by key, one file each under `folder`; `folder` None keeps nothing."""
+
+    def __init__(self, folder: str | os.PathLike | None) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self._usable: bool | None = None
+
+    def _ready(self) -> bool:
+        """Create the folder (mode 0700) on first use; refuse one another user could write to,
+        since an entry is unpickled."""
+        if self._usable is None:
+            self._usable = False
+            if self.folder is not None:
+                try:
+                    self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    info = self.folder.stat()
+                    self._usable = (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+                                    and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+                except OSError:
+                    pass
+        return self._usable
+
+    def _path(self, key: str) -> Path:
+        name = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return self.folder / name[:2] / name[2:]
+
+    def get(self, key: str) -> Any | None:
+        if not self._ready():
+            return None
+        try:
+            data = self._path(key).read_bytes()
+        except OSError:
+            return None
+        payload = data[len(_MAGIC) + _DIGEST:]
+        if not data.startswith(_MAGIC) or data[len(_MAGIC):len(_MAGIC) + _DIGEST] != hashlib.sha256(payload).digest():
+            return None  # truncated, corrupt, or not ours
+        try:
+            stored_key, value = pickle.loads(payload)
+        except Exception:  # noqa: BLE001 - whatever a damaged or foreign entry raises, it is not one
+            return None
+        return value if stored_key == key else None
+
+    def put(self, key: str, value: Any) -> None:
+        """Write atomically (a reader sees the old entry or the new one), without fsync: a
+        power cut may leave a truncated entry, which `get` ignores."""
+        if not self._ready():
+            return
+        import tempfile
+
+        path = self._path(key)
+        try:
+            payload = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(descriptor, "wb") as out:
+                    out.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
+                os.replace(temporary, path)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+            self._usable = False  # full, read-only, gone: stop trying for this process
+
+
+class PersistentParseCache(ParseCache):
+    """pipeline's ParseCache ((path, blob id) -> ParsedFile) that also reads entries it does
+    not hold from a DiskCache, and writes the ones it parsed. pipeline.parse_specs uses it
+    as it uses the in-memory one.
+
+    With a `location` (the folder, or the repository and branch), many new entries at once
+    (a cold run) are written as one snapshot of the whole tree instead of one file each:
+    creating a file costs about 1.5 ms of system time on the project's machine, so 1,000
+    entry files took longer than parsing the files. A few new entries (a changed file) are
+    written one file each, and found there next time."""
+
+    SNAPSHOT_AT = 32
+    """This many new entries or more are written as a snapshot."""
+
+    def __init__(self, disk: DiskCache, limits: Limits = DEFAULT_LIMITS, location: str | None = None) -> None:
+        super().__init__()
+        self.disk = disk
+        self._prefix = f"parsed\0{code_fingerprint()}\0{limits!r}\0"
+        self._snapshot_key = f"snapshot\0{self._prefix}{location}" if location is not None else None
+        self._snapshot: dict | None = None
+        self._stored: set[tuple[str, str]] = set()
+        """Keys known to be on disk already (an entry file, or the snapshot): not written again."""
+
+    def _key(self, key: tuple[str, str]) -> str:
+        return self._prefix + "\0".join(key)
+
+    def _from_snapshot(self, key: tuple[str, str]) -> Any:
+        if self._snapshot is None:
+            snapshot = self.disk.get(self._snapshot_key) if self._snapshot_key is not None else None
+            self._snapshot = snapshot if isinstance(snapshot, dict) else {}
+        return self._snapshot.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        """Held in memory, or loaded from disk now: GitSource.read leaves a file unread when its
+        parse is here, so after a restart a file with a good entry is not read from git."""
+        return dict.__contains__(self, key) or (isinstance(key, tuple) and self.get(key) is not None)
+
+    def get(self, key: tuple[str, str], default: Any = None) -> Any:
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        value = self._from_snapshot(key)
+        if not isinstance(value, ParsedFile):
+            value = self.disk.get(self._key(key))
+        if not isinstance(value, ParsedFile):
+            return default
+        self._stored.add(key)
+        self[key] = value
+        return value
+
+    def update(self, entries: Any = (), **more: Any) -> None:
+        entries = dict(entries, **more)
+        new = [key for key in entries if key not in self._stored]
+        if self._snapshot_key is not None and len(new) >= self.SNAPSHOT_AT:
+            self.disk.put(self._snapshot_key, entries)
+        else:
+            for key in new:
+                self.disk.put(self._key(key), entries[key])
+        self._stored.update(new)
+        super().update(entries)
+        # What the tree needs is in memory now; the snapshot read at the start would only keep
+        # the parses of files since changed alive (a daemon runs for months).
+        self._snapshot = {}
