@@ -107,7 +107,7 @@ def unified_diff(live: str, rendered: str, live_label: str, rendered_label: str,
     before, after = live.splitlines(keepends=True), rendered.splitlines(keepends=True)
     before_shown, after_shown = redact_lines(before), redact_lines(after)
     out = [f"--- {live_label}\n", f"+++ {rendered_label}\n"]
-    for group in difflib.SequenceMatcher(None, before, after, autojunk=False).get_grouped_opcodes(3):
+    for group in _TrimmedMatcher(before, after).get_grouped_opcodes(3):
         out.append(f"@@ -{_hunk_range(group[0][1], group[-1][2])} +{_hunk_range(group[0][3], group[-1][4])} @@\n")
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
@@ -116,6 +116,42 @@ def unified_diff(live: str, rendered: str, live_label: str, rendered_label: str,
             out += ["-" + line for line in before_shown[i1:i2]]
             out += ["+" + line for line in after_shown[j1:j2]]
     return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out)
+
+
+class _TrimmedMatcher(difflib.SequenceMatcher):
+    """difflib's matcher over only what lies between the common first and last lines.
+
+    A render's lines repeat a lot (every list has the same `send_resolved:` and `headers:`
+    lines), which makes the matcher's longest-match search slow over a whole config (about 4 s
+    for 12,500 lines of which one changed); the lines both texts begin and end with are equal
+    anyway, and are added back as one equal run each."""
+
+    def __init__(self, before: list[str], after: list[str]):
+        limit = min(len(before), len(after))
+        head = 0
+        while head < limit and before[head] == after[head]:
+            head += 1
+        tail = 0
+        while tail < limit - head and before[-1 - tail] == after[-1 - tail]:
+            tail += 1
+        self._head, self._tail, self._sizes = head, tail, (len(before), len(after))
+        super().__init__(None, before[head:len(before) - tail], after[head:len(after) - tail], autojunk=False)
+
+    def get_opcodes(self) -> list[tuple[str, int, int, int, int]]:
+        head, tail, (size_a, size_b) = self._head, self._tail, self._sizes
+        codes = [(tag, i1 + head, i2 + head, j1 + head, j2 + head) for tag, i1, i2, j1, j2 in super().get_opcodes()
+                 if i1 != i2 or j1 != j2]
+        if head:
+            codes.insert(0, ("equal", 0, head, 0, head))
+        if tail:
+            codes.append(("equal", size_a - tail, size_a, size_b - tail, size_b))
+        merged: list[tuple[str, int, int, int, int]] = []
+        for code in codes:  # equal runs that now touch become one, as difflib would give them
+            if merged and code[0] == "equal" and merged[-1][0] == "equal":
+                last = merged.pop()
+                code = ("equal", last[1], code[2], last[3], code[4])
+            merged.append(code)
+        return merged or [("equal", 0, size_a, 0, size_b)]
 
 
 def _hunk_range(start: int, stop: int) -> str:
