@@ -87,7 +87,8 @@ def test_missing_allowed_signers_file_trusts_nothing(signed, capsys):
     assert not output.exists()
 
 
-def test_openpgp_signature_good_in_the_daemons_own_keyring_is_still_refused(signed, capsys, monkeypatch, tmp_path):
+def test_openpgp_signature_good_in_the_daemons_own_keyring_is_still_refused(signed, capsys, monkeypatch, tmp_path,
+                                                                            request):
     """git picks the verifier from the signature: an OpenPGP one would be checked against the
     daemon user's keyring, not the allowed-signers file. Here that keyring holds the key and
     `git verify-commit` calls the commit good, and the commit is still refused."""
@@ -98,6 +99,9 @@ def test_openpgp_signature_good_in_the_daemons_own_keyring_is_still_refused(sign
 
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
+    # gpg starts an agent for this keyring that outlives the test: stop it at the end.
+    request.addfinalizer(lambda: subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                                                capture_output=True, timeout=30, check=False))
     subprocess.run([require_binary("gpg"), "--homedir", str(home), "--batch", "--quiet", "--passphrase", "",
                     "--quick-gen-key", "Mallory <author@example.com>", "ed25519", "sign", "never"],
                    check=True, capture_output=True, timeout=60)
