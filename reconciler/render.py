@@ -491,12 +491,7 @@ _OUR_WINDOW = re.compile(re.escape(PREFIX) + r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])
 def _refuse_our_windows_in_base_routes(route: CommentedMap, base_name: str) -> None:
     """The base's routes may not name a time interval of ours: the render replaces them, and
     a TimeWindow deleted from git would take the base's route with it."""
-    seen: set[int] = set()
-
-    def visit(node: Any, path: str) -> None:
-        if not isinstance(node, dict) or id(node) in seen:
-            return
-        seen.add(id(node))
+    for node, path in _base_routes(route):
         for key in ("active_time_intervals", "mute_time_intervals"):
             names = node.get(key)
             for name in names if isinstance(names, list) else ():
@@ -506,11 +501,22 @@ def _refuse_our_windows_in_base_routes(route: CommentedMap, base_name: str) -> N
                         f"notify-reconciler writes from a TimeWindow and replaces on every render: define a time "
                         f"interval of your own in the base (a name not starting with {PREFIX!r}), or use "
                         "activeDuring/mutedDuring on a RecipientList")
+
+
+def _base_routes(route: CommentedMap):
+    """Each route of the tree (a mapping) with its path (route.routes[0]...), depth first,
+    each node once (YAML aliases may share one)."""
+    seen: set[int] = set()
+    pending: list[tuple[Any, str]] = [(route, "route")]
+    while pending:
+        node, path = pending.pop()
+        if not isinstance(node, dict) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node, path
         children = node.get("routes")
         if isinstance(children, list):
-            for index, child in enumerate(children):
-                visit(child, f"{path}.routes[{index}]")
-    visit(route, "route")
+            pending.extend(reversed([(child, f"{path}.routes[{index}]") for index, child in enumerate(children)]))
 
 
 # -- the base and what we own in it ---------------------------------------------------------
@@ -774,23 +780,13 @@ def _move_key_comment(source: CommentedMap, target: CommentedMap, key: str) -> N
 def _refuse_our_names_in_base_routes(route: CommentedMap, base_name: str) -> None:
     """Every route left is the base's: none may send to a name of ours, which the render
     removes or replaces (the root may keep the discard receiver an earlier render gave it)."""
-    seen: set[int] = set()
-
-    def visit(node: Any, path: str) -> None:
-        if not isinstance(node, dict) or id(node) in seen:
-            return
-        seen.add(id(node))
+    for node, path in _base_routes(route):
         receiver = node.get("receiver")
         if _in_our_namespace(receiver) and not (path == "route" and receiver == DISCARD_RECEIVER):
             raise BaseConfigError(
                 f"{base_name}:{_line_of(node, 'receiver')}: {path}.receiver: {receiver!r} is a receiver "
                 f"notify-reconciler writes and replaces on every render (names starting with {PREFIX!r} are "
                 "its own): route to a receiver of your own instead")
-        children = node.get("routes")
-        if isinstance(children, list):
-            for index, child in enumerate(children):
-                visit(child, f"{path}.routes[{index}]")
-    visit(route, "route")
 
 
 def _give_leading_comment(parent: CommentedMap, key: str, text: str) -> None:
