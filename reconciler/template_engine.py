@@ -17,15 +17,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from .errors import EnvironmentProblem, Location, SpecError
 from .model import MailFormat, Specs
 from .templates import DEFAULT_HTML, DEFAULT_SUBJECT, TemplateFile
+
+if TYPE_CHECKING:
+    import tempfile
 
 AMTOOL_TIMEOUT = 30.0
 _ERROR = re.compile(r"template: (?P<name>[^:\n]*):(?P<line>[0-9]+)(?::(?P<column>[0-9]+))?: (?P<message>.*)")
@@ -47,6 +48,8 @@ def default_template_globs(amtool: str) -> tuple[str, ...]:
     server has them: none when amtool has them built in, else the packaged files."""
     if amtool in _defaults_for:
         return _defaults_for[amtool]
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="notify-reconciler-templates-") as empty:
         try:
             Engine(amtool, Path(empty)).render('{{ template "email.default.subject" . }}')
@@ -85,6 +88,8 @@ class Engine:
             except OSError as exc:
                 raise EnvironmentProblem(f"cannot write the template data for amtool: {exc.strerror or exc}") from exc
             command.append(f"--template.data={data_file}")
+        import subprocess  # here: a spec folder without templates never starts amtool
+
         try:
             result = subprocess.run(command, capture_output=True, timeout=AMTOOL_TIMEOUT)
         except subprocess.TimeoutExpired as exc:
@@ -111,6 +116,8 @@ class engine:
         if amtool is None:
             raise EnvironmentProblem("amtool is not installed, and Alertmanager's template engine is needed here: "
                                      "install Debian's prometheus-alertmanager (./scripts/setup does)")
+        import tempfile
+
         try:
             self._folder = tempfile.TemporaryDirectory(prefix="notify-reconciler-templates-")
             folder = Path(self._folder.name)

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import calendar
 import re
-import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    import zoneinfo
 
 WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 """Go's time.Weekday order: 0 is Sunday."""
@@ -251,6 +253,8 @@ def location_problem(name: str) -> str | None:
     if name == "Local":
         return ("'Local' is the time zone of whatever host runs Alertmanager, not a fixed one: write an IANA "
                 "name such as Europe/Berlin, or UTC")
+    import zoneinfo
+
     try:
         zone(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
@@ -263,6 +267,8 @@ def location_problem(name: str) -> str | None:
 
 
 def _has_tz_database() -> bool:
+    import zoneinfo
+
     try:
         zoneinfo.ZoneInfo("UTC")
     except (zoneinfo.ZoneInfoNotFoundError, OSError):
@@ -273,6 +279,8 @@ def _has_tz_database() -> bool:
 def zone(name: str) -> zoneinfo.ZoneInfo:
     if ".." in name or name.startswith(("/", "\\")):  # Go refuses these before it looks
         raise ValueError(name)
+    import zoneinfo  # here: validate pays for it only when a TimeWindow names a zone
+
     return zoneinfo.ZoneInfo(name)
 
 
