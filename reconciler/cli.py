@@ -511,18 +511,14 @@ def _who_gets(args: argparse.Namespace) -> int:
         print(f"--at: {exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
 
-    labels: dict[str, str] = {}
     words = ([args.dir] if args.dir is not None else []) + args.labels
     folder = words.pop(0) if words and "=" not in words[0] else None
     if not words:
         print("give the alert's labels as LABEL=VALUE, e.g. severity=critical", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    for argument in words:
-        name, equals, value = argument.partition("=")
-        if not equals or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
-            print(f"{argument}: not LABEL=VALUE (a label name is letters, digits and '_')", file=sys.stderr)
-            return EXIT_CANNOT_RUN
-        labels[name] = value
+    labels = _name_values(words, "", "LABEL")
+    if labels is None:
+        return EXIT_CANNOT_RUN
     if args.config:
         if folder is not None or args.base:
             print("give either DIR (and --base) or --config, not both", file=sys.stderr)
@@ -585,21 +581,29 @@ def _who_gets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _name_values(words: Sequence[str], prefix: str, what: str) -> dict[str, str] | None:
+    """NAME=VALUE arguments (labels, annotations) as a mapping; None, said on stderr, when one
+    is not that shape (a name is letters, digits and '_', as Prometheus label names are)."""
+    found: dict[str, str] = {}
+    for word in words:
+        name, equals, value = word.partition("=")
+        if not equals or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+            print(f"{prefix}{word}: not {what}=VALUE (a name is letters, digits and '_')", file=sys.stderr)
+            return None
+        found[name] = value
+    return found
+
+
 def _preview(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from .files import write_atomically
     from .preview import preview_mail
 
-    pairs = {}
-    for option, words in (("--labels", args.labels), ("--annotations", args.annotations)):
-        pairs[option] = {}
-        for word in words:
-            name, equals, value = word.partition("=")
-            if not equals or not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
-                print(f"{option}: {word!r} is not NAME=VALUE (a name is letters, digits and '_')", file=sys.stderr)
-                return EXIT_CANNOT_RUN
-            pairs[option][name] = value
+    pairs = {option: _name_values(words, f"{option}: ", what) for option, words, what in (
+        ("--labels", args.labels, "LABEL"), ("--annotations", args.annotations, "NAME"))}
+    if None in pairs.values():
+        return EXIT_CANNOT_RUN
     labels = pairs["--labels"] or {"alertname": "ExampleAlert"}
     from .preview import DEFAULT_ANNOTATIONS
     annotations = pairs["--annotations"] or DEFAULT_ANNOTATIONS

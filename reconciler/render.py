@@ -330,7 +330,7 @@ def _set_templates(config: CommentedMap, ours: list[str], options: RenderOptions
             removed = True
         elif paths and isinstance(entry, str) and _glob_takes_ours(entry, folder):
             raise BaseConfigError(
-                f"{base_name}:{_item_line(entries, index)}: templates[{index}]: {entry!r} would also load the template "
+                f"{base_name}:{_line_of(entries, index)}: templates[{index}]: {entry!r} would also load the template "
                 f"files notify-reconciler carries next to the config ({CARRIED_PREFIX}*.tmpl, earlier versions "
                 "too, until they are removed), so which of their definitions wins would be left to chance: "
                 "name your files, or keep them in a folder of their own (such as templates/*.tmpl)")
@@ -1012,17 +1012,10 @@ def _key_index_after(mapping: CommentedMap, key: str) -> int:
     return keys.index(key) + 1 if key in keys else 0
 
 
-def _item_line(sequence: CommentedSeq, index: int) -> str:
+def _line_of(container: CommentedMap | CommentedSeq, key: str | int) -> str:
+    """'line:column' of a mapping's key or a sequence's item, as the base file has it."""
     try:
-        line, column = sequence.lc.item(index)
+        line, column = container.lc.item(key) if isinstance(container, list) else container.lc.key(key)
         return f"{line + 1}:{column + 1}"
-    except (AttributeError, KeyError, TypeError):
-        return "1:1"
-
-
-def _line_of(mapping: CommentedMap, key: str) -> str:
-    try:
-        line, column = mapping.lc.key(key)
-        return f"{line + 1}:{column + 1}"
-    except (AttributeError, KeyError, TypeError):
+    except (AttributeError, KeyError, TypeError, IndexError):
         return "1:1"

@@ -195,3 +195,12 @@ def test_validate_reads_an_upper_case_suffix_and_names_a_spec_it_does_not_read(t
     assert capsys.readouterr().err == (f"{tmp_path}/db.yaml.bak:1:1: this file holds a notify-reconciler spec, but "
                                        "only files ending in .yaml or .yml are read: rename it (to db.yaml, say), "
                                        "or delete it if it is an old copy\n")
+
+
+def test_preview_refuses_a_label_or_annotation_not_name_equals_value(tmp_path, capsys):
+    from reconciler.cli import main as cli_main
+
+    for option, word, said in (("--labels", "bad-name=x", "--labels: bad-name=x: not LABEL=VALUE"),
+                               ("--annotations", "summary", "--annotations: summary: not NAME=VALUE")):
+        assert cli_main(["preview", str(tmp_path), "--list", "ops", option, word, "-o", str(tmp_path / "m")]) == 2
+        assert said in capsys.readouterr().err
