@@ -11,7 +11,7 @@ import argparse
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from . import __version__
 from .errors import (BaseConfigError, CommitRejected, ConfigError, DeployError, EnvironmentProblem, Location,
@@ -620,24 +620,32 @@ def _preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _WindowState:
-    """Whether a list's route lets a mail out at one instant, and which time window says so.
-    Alertmanager 0.25 checks active windows, then mute windows (notify.TimeActiveStage,
-    TimeMuteStage); the first window of a list that holds is the one named."""
+def _window_state(route, windows, at) -> "_WindowView":
+    from .render import PREFIX
+    from .timewindows import window_state
 
-    def __init__(self, active: tuple[str, ...], muted: tuple[str, ...], active_by: str | None,
-                 muted_by: str | None, local: str | None):
-        self.active, self.muted, self.active_by, self.muted_by = active, muted, active_by, muted_by
-        self.local = local
-        """The instant in the first window's location, for people: 'Mon 10:00 in Europe/Berlin'."""
+    def shown(name: str | None) -> str | None:
+        return name.removeprefix(PREFIX) if name is not None else None
+
+    state = window_state(route.active_time_intervals, route.mute_time_intervals, windows, at)
+    return _WindowView(tuple(map(shown, state.active)), tuple(map(shown, state.muted)), shown(state.active_by),
+                       shown(state.muted_by), state.location, state.mailed, at)
+
+
+class _WindowView(NamedTuple):
+    """routing.WindowState with our names as people write them (no render prefix), in words."""
+
+    active: tuple[str, ...]
+    muted: tuple[str, ...]
+    active_by: str | None
+    muted_by: str | None
+    location: str | None
+    mailed: bool
+    at: Any
 
     @property
     def windowed(self) -> bool:
         return bool(self.active or self.muted)
-
-    @property
-    def mailed(self) -> bool:
-        return (not self.active or self.active_by is not None) and self.muted_by is None
 
     def _parts(self, held_only: bool) -> list[str]:
         parts = []
@@ -656,29 +664,14 @@ class _WindowState:
         return "is " + " and ".join(self._parts(held_only=True))
 
     def describe(self, at: str) -> str:
-        when = f" ({self.local})" if self.local else ""
+        from .timewindows import zone
+
+        when = f" ({self.at.astimezone(zone(self.location)):%a %H:%M} in {self.location})" if self.location else ""
         return f"{'mailed' if self.mailed else 'NOT mailed'} at {at}{when}: {', '.join(self._parts(held_only=False))}"
 
     def as_json(self) -> dict:
         return {"activeDuring": list(self.active), "mutedDuring": list(self.muted), "activeBy": self.active_by,
                 "mutedBy": self.muted_by, "mailed": self.mailed}
-
-
-def _window_state(route, windows, at) -> _WindowState:
-    from .render import PREFIX
-    from .timewindows import first_containing, zone
-
-    def shown(name: str | None) -> str | None:
-        return name.removeprefix(PREFIX) if name is not None else None
-
-    active_by = first_containing(windows, route.active_time_intervals, at) if route.active_time_intervals else None
-    muted_by = first_containing(windows, route.mute_time_intervals, at)
-    named = (*route.active_time_intervals, *route.mute_time_intervals)
-    location = next((interval.location for name in named for interval in windows.get(name, ())
-                     if interval.location), None)
-    local = f"{at.astimezone(zone(location)):%a %H:%M} in {location}" if location else None
-    return _WindowState(tuple(map(shown, route.active_time_intervals)), tuple(map(shown, route.mute_time_intervals)),
-                        shown(active_by), shown(muted_by), local)
 
 
 def _now_utc():

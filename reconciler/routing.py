@@ -13,7 +13,7 @@ it (dispatch/route.go). Pure: the config's text in, routes out.
   the walk at its level; a route none of whose children matched is itself a match.
 - `time_intervals` reads the config's named time intervals (`time_intervals` and the
   deprecated `mute_time_intervals`, a later name winning as in Alertmanager's main.go), which
-  `timewindows.first_containing` evaluates for a route's active and mute names.
+  `timewindows.window_state` evaluates for a route's active and mute names.
 
 `tests/integration/test_who_gets.py` holds `receivers` equal to `amtool config routes test`.
 """
@@ -180,3 +180,4 @@ def _as_text(raw: Any) -> dict[str, Any]:
         return {}
     return {key: [value if isinstance(value, dict) else str(value) for value in values]
             if isinstance(values, list) else values for key, values in raw.items()}
+

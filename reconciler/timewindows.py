@@ -352,3 +352,34 @@ def short_months(location: str, year: int) -> tuple[int, ...]:
     tz = zone(location)
     return tuple(month for month in range(1, 13)
                  if _days_in_month(year, month, tz) != calendar.monthrange(year, month)[1])
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """Whether a route with these active and mute time intervals lets a mail out at one
+    instant, and which interval says so. Alertmanager 0.25 checks the active intervals, then the mute ones (notify.TimeActiveStage,
+    TimeMuteStage); the first interval of a route that holds is the one named."""
+
+    active: tuple[str, ...]
+    muted: tuple[str, ...]
+    active_by: str | None
+    muted_by: str | None
+    location: str | None
+    """The location of the first named interval that has one: where people read the instant."""
+
+    @property
+    def windowed(self) -> bool:
+        return bool(self.active or self.muted)
+
+    @property
+    def mailed(self) -> bool:
+        return (not self.active or self.active_by is not None) and self.muted_by is None
+
+
+def window_state(active: tuple[str, ...], muted: tuple[str, ...], intervals: Mapping[str, tuple[TimeInterval, ...]],
+                 at: datetime) -> WindowState:
+    """For a route with these active and mute time interval names, at `at`."""
+    location = next((interval.location for name in (*active, *muted) for interval in intervals.get(name, ())
+                     if interval.location), None)
+    return WindowState(active, muted, first_containing(intervals, active, at) if active else None,
+                       first_containing(intervals, muted, at), location)
