@@ -16,6 +16,8 @@ SECRET = "<secret>"
 # service_key, user_key, bot_token, auth_password, smtp_auth_secret, slack api_url, ...).
 _SECRET_KEY = re.compile(r"(?:^|(?<=[\s{,\[]))(?P<quote>[\"']?)(?:[A-Za-z0-9]+_)*"
                          r"(?:password|secret|token|key|credentials|api_url)(?P=quote)[ \t]*:[ \t]+(?=\S)")
+_SECRET_WORD = re.compile(r"password|secret|token|key|credentials|api_url")
+"""What every match of _SECRET_KEY holds."""
 _BLOCK_SCALAR = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?$")
 _URL_PASSWORD = re.compile(r"(://[^/:@\s]+):[^@/\s]+@")
 _EMPTY = ("''", '""', SECRET)
@@ -38,8 +40,11 @@ def redact_lines(lines: list[str]) -> list[str]:
                 shown.append((body[:indent] + SECRET if body.strip() else body) + ending)
                 continue
             block_column = None
-        body, block_column = _redact_line(body)
-        shown.append(_URL_PASSWORD.sub(rf"\1:{SECRET}@", body) + ending)
+        if _SECRET_WORD.search(body):  # most lines have none: one quick search, not _SECRET_KEY's
+            body, block_column = _redact_line(body)
+        if "://" in body:
+            body = _URL_PASSWORD.sub(rf"\1:{SECRET}@", body)
+        shown.append(body + ending)
     return shown
 
 
