@@ -4,11 +4,16 @@ table is cached builds the same documents as ruamel's own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from reconciler import loader
-from reconciler.loader import _check_tree_depth, _TooDeep, load_file, too_deep
+from reconciler.loader import TooDeep, _check_tree_depth, load_file, read_plain, too_deep
 
 
 def nested(depth: int, kind: str) -> str:
@@ -27,7 +32,7 @@ def tree_depth(text: str, limit: int) -> tuple[int, int] | None:
     loader._import_yaml()
     try:
         _check_tree_depth(list(YAML(typ="safe", pure=False).compose_all(text)), limit)
-    except _TooDeep as exc:
+    except TooDeep as exc:
         return exc.line, exc.column
     return None
 
@@ -58,6 +63,7 @@ def test_a_text_too_deep_for_the_shortcut_is_still_reported_where_it_nests():
 @pytest.mark.parametrize("text", [
     "a: 1\nb: 0o17\nc: 1.5\nd: .inf\ne: true\nf: null\ng: ~\nh: 2001-12-14\ni: '1'\nj: =\nk: Yes\n",
     "%YAML 1.1\n---\na: yes\nb: 017\n",
+    "a: 1\nb: '1'\nc: 1\nd: \"1\"\ne: true\nf: true\ng: x\nh: x\ni: ~\nj: ~\n",  # a value met again: remembered
     "".join(f"k{i}: {value}\n" for i, value in enumerate([
         "", "~", "null", "Null", "NULL", "true", "True", "FALSE", "on", "no", "0", "-1", "+1", "0x1F", "0o17", "017",
         "1_000", "1.5", ".5", "-.5", "1e3", "1.0e+3", ".inf", "-.Inf", ".NaN", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
@@ -72,3 +78,92 @@ def test_the_cached_resolver_builds_the_same_documents(text):
              for root in ours.compose_all(text) for _, node in root.value]
     assert shape == [(node.tag, node.value if isinstance(node.value, str) else None)
                      for root in theirs.compose_all(text) for _, node in root.value]
+
+
+# -- read_plain: what routing reads a base config or a render with -----------------------------
+
+def safe_loader_reading(text: str, limit: int) -> tuple:
+    """What routing.read_config did before read_plain: the depth on the C parser's events,
+    ruamel's safe loader with the C parser, and the pure one's verdict where that refused."""
+    where = too_deep(text, limit)
+    if where is not None:
+        return "too deep", where
+    try:
+        return "value", repr(YAML(typ="safe", pure=False).load(text))
+    except YAMLError:
+        pass
+    try:
+        return "value", repr(YAML(typ="safe", pure=True).load(text))
+    except YAMLError as exc:
+        return "refused", str(exc)
+
+
+def plain_reading(text: str, limit: int) -> tuple:
+    try:
+        return "value", repr(read_plain(text, limit))
+    except TooDeep as exc:
+        return "too deep", (exc.line, exc.column)
+    except YAMLError as exc:
+        return "refused", str(exc)
+
+
+PLAIN_CASES = [
+    "", "# only a comment\n", "a: 1\n", "- x\n- y\n", "just text\n", "null\n",
+    "a: &x {b: [1, 2]}\nc: *x\nd: [*x, *x]\n",          # shared, as ruamel shares it
+    "base: &b {x: 1, y: 2}\nmore:\n  <<: *b\n  y: 3\n",  # a merge key
+    "a: 1\na: 2\n",                                      # a key given twice
+    "? [a, b]\n: c\n",                                   # a key that is not text
+    "1: x\ntrue: y\nnull: z\n",
+    "a: !!str 5\nb: !!int '7'\nc: !!float 1\n", "a: !!set {x, y}\n", "a: !!omap [{x: 1}]\n",
+    "a: !!binary aGVsbG8=\n", "a: !custom x\n", "a: !!map {b: 1}\nc: !!seq [1]\n",
+    "a: &r [1, *r]\n",                                   # an alias inside its own anchor
+    "a: 2001-12-14\nb: 2001-12-14t21:59:43.10-05:00\nc: =\nd: .nan\ne: -.inf\nf: 0o17\ng: 0x1F\n",
+    "%YAML 1.1\n---\na: yes\nb: 017\n",
+    "urls: [http://127.0.0.1:9093]\n",                   # YAML 1.2 the C parser refuses
+    "a: 1\n---\nb: 2\n",                                 # two documents: refused, as load refuses them
+    "a: [1, 2\n", "a:\n\tb: 1\n", "a: 'x\n", "- a\nb: 1\n",
+    "route:\n  receiver: r\n  routes:\n  - match: {a: b}\n    receiver: s\n    continue: true\n",
+    "a: " + "[" * 20 + "]" * 20 + "\n", "- " * 25 + "x\n",
+    "".join(" " * (2 * i) + f"k{i}:\n" for i in range(25)) + " " * 50 + "v\n",
+    "x: " + "[" * 12_000 + "]" * 12_000 + "\n",          # past what the C composer is given unmeasured
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_CASES)
+@pytest.mark.parametrize("limit", [8, 128])
+def test_read_plain_reads_what_the_safe_loader_reads(text, limit):
+    assert plain_reading(text, limit) == safe_loader_reading(text, limit)
+
+
+def test_read_plain_reads_every_config_of_the_repository_as_the_safe_loader_does():
+    root = Path(__file__).resolve().parents[2]
+    texts = [path for folder in ("examples", "tests/data") for path in sorted((root / folder).rglob("*.y*ml"))]
+    assert len(texts) > 100
+    for path in texts:
+        text = path.read_bytes().decode("utf-8", "replace")
+        assert plain_reading(text, 128) == safe_loader_reading(text, 128), path
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab:-[]{}&*!|>'\"#%<=?,.~1 \n")), max_size=120))
+def test_read_plain_reads_any_text_as_the_safe_loader_does(text):
+    assert plain_reading(text, 6) == safe_loader_reading(text, 6)
+
+
+def test_read_plain_builds_the_plain_tree_itself():
+    """The fast path is taken for a render's kind of text (else this module would be slower,
+    not wrong, and nothing else would notice)."""
+    built = []
+    original = loader._PlainTree.build
+
+    def counting(self, node, depth):
+        built.append(node)
+        return original(self, node, depth)
+
+    loader._PlainTree.build = counting
+    try:
+        assert read_plain("route:\n  receiver: a\n  routes: [{receiver: b}]\nreceivers: [{name: a}]\n", 128) == {
+            "route": {"receiver": "a", "routes": [{"receiver": "b"}]}, "receivers": [{"name": "a"}]}
+    finally:
+        loader._PlainTree.build = original
+    assert len(built) == 9  # every value: 4 mappings, 2 lists, 3 texts
