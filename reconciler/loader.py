@@ -276,9 +276,7 @@ def _compose_all(text: str) -> list[Node | None]:
         if checked:
             _check_depth(text)
         try:
-            yaml = YAML(typ="safe", pure=False)
-            yaml.Resolver = _CResolver
-            nodes = list(yaml.compose_all(text))
+            nodes = _CComposer(text).compose_all()
         except YAMLError:
             if not checked:
                 _check_depth(text)
@@ -481,14 +479,15 @@ class _PlainTree:
         raise _NotPlain
 
 
-YAML = MarkedYAMLError = YAMLError = MappingNode = ScalarNode = SequenceNode = _CResolver = None
+YAML = MarkedYAMLError = YAMLError = MappingNode = ScalarNode = SequenceNode = _CResolver = _CComposer = None
 _HAVE_C_PARSER = False
 
 
 def _import_yaml() -> None:
     """Import ruamel.yaml on first use: about 30 ms that a run whose files all come from the
     cache (cache.py) never needs. Binds this module's names for it."""
-    global YAML, MarkedYAMLError, YAMLError, MappingNode, ScalarNode, SequenceNode, _CResolver, _HAVE_C_PARSER
+    global YAML, MarkedYAMLError, YAMLError, MappingNode, ScalarNode, SequenceNode, _CResolver, _CComposer
+    global _HAVE_C_PARSER
     if YAML is not None:
         return
     from ruamel.yaml import YAML as RuamelYAML
@@ -507,11 +506,15 @@ def _import_yaml() -> None:
         scalar's tag depends on its text only, and a text met again (keys, `true`, `30s`)
         gets the tag found the first time: composing a render took a third less."""
 
+        _shared_table: Any = None
+        """The YAML 1.2 table, built once a process: ruamel builds it again for every
+        resolver (one a file), from the same constant list."""
+
         @property
         def versioned_resolver(self) -> Any:
-            table = self.__dict__.get("_version_table")
+            table = _CResolver._shared_table
             if table is None:
-                table = self._version_table = VersionedResolver.versioned_resolver.fget(self)
+                table = _CResolver._shared_table = VersionedResolver.versioned_resolver.fget(self)
             return table
 
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
@@ -522,7 +525,7 @@ def _import_yaml() -> None:
                 found = known.get(value)
                 if found is not None:
                     return found
-                table = self.versioned_resolver
+                table = _CResolver._shared_table or self.versioned_resolver
                 if table.get(None) is None:  # no resolvers for every first character (YAML 1.2)
                     found = self.DEFAULT_SCALAR_TAG
                     for tag, regexp in table.get(value[0] if value else "", ()):
@@ -540,10 +543,29 @@ def _import_yaml() -> None:
             return []
 
     try:
-        import _ruamel_yaml  # noqa: F401  (ruamel.yaml.clib)
-        _HAVE_C_PARSER = True
+        from _ruamel_yaml import CParser  # ruamel.yaml.clib
     except ImportError:  # pragma: no cover - the dependency is declared; this keeps a bare install working
         _HAVE_C_PARSER = False
+    else:
+        class _CComposer(CParser, _CResolver):
+            """The C parser and our resolver, as YAML(typ="safe", pure=False).compose_all
+            puts them together, minus what that does for every stream: make a loader
+            class, a YAML object and a constructor (a tenth of loading 1,000 files)."""
+
+            def __init__(self, text: str) -> None:
+                CParser.__init__(self, text)
+                _CResolver.__init__(self, version=None, loadumper=self)
+
+            def compose_all(self) -> list[Node | None]:
+                try:
+                    nodes = []
+                    while self.check_node():
+                        nodes.append(self.get_node())
+                    return nodes
+                finally:
+                    self.dispose()
+
+        _HAVE_C_PARSER = True
     YAML = yaml  # last: the others are bound once this says so
 
 
@@ -623,7 +645,7 @@ class _Builder:
             self._expect_tag(node, path, _SEQ)
             return [self.value(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
-            tag = node.tag  # a property that builds a string: read it once
+            tag = _tag_of(node)
             if tag == _VALUE and node.value == "=":
                 return "="
             if tag == _BOOL and node.value.lower() not in _BOOLEANS:
@@ -654,7 +676,7 @@ class _Builder:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key_alias = self._alias(key_node) if self._aliases and not self._expanding else None
-            key_tag = key_node.tag if isinstance(key_node, ScalarNode) else None
+            key_tag = _tag_of(key_node) if isinstance(key_node, ScalarNode) else None
             if key_tag == _MERGE:
                 raise _Invalid(key_node, path, "merge keys (<<) are not supported: write the fields out")
             if key_tag not in _SCALAR_TAGS:
@@ -683,13 +705,26 @@ class _Builder:
         raise _Invalid(node, path, _line_break_message(character, escaped=True))
 
     def _expect_tag(self, node: Node, path: KeyPath, tag: str) -> None:
-        if node.tag != tag:
+        if _tag_of(node) != tag:
             raise _Invalid(node, path, self._tag_message(node.tag))
 
     @staticmethod
     def _tag_message(tag: str) -> str:
         shown = "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
         return f"YAML tag {shown} is not allowed: specs hold plain text, numbers, booleans, lists and mappings"
+
+
+def _tag_of(node: Node) -> str:
+    """`node.tag`, a property that builds a string each time (86,000 a 2 MB tree), read
+    without it for the resolver's own tags: the tags of nearly every node."""
+    tag = node.ctag
+    if tag is _CResolver.DEFAULT_SCALAR_TAG:
+        return _STR
+    if tag is _CResolver.DEFAULT_MAPPING_TAG:
+        return _MAP
+    if tag is _CResolver.DEFAULT_SEQUENCE_TAG:
+        return _SEQ
+    return node.tag
 
 
 _SUSPECT = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
