@@ -638,13 +638,9 @@ class _Builder:
                 finally:
                     self._expanding -= 1
         self.positions.setdefault(path, node.start_mark)
-        if isinstance(node, MappingNode):
-            self._expect_tag(node, path, _MAP)
-            return self._mapping(node, path, depth)
-        if isinstance(node, SequenceNode):
-            self._expect_tag(node, path, _SEQ)
-            return [self.value(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
+            if node.ctag is _CResolver.DEFAULT_SCALAR_TAG and not _SUSPECT.search(node.value):
+                return node.value  # text, most values by far
             tag = _tag_of(node)
             if tag == _VALUE and node.value == "=":
                 return "="
@@ -660,6 +656,12 @@ class _Builder:
                 raise _Invalid(node, path, "a lone surrogate escape (\\ud800 to \\udfff) is not a character: "
                                            "write the character itself")
             return _scalar(node, tag)
+        if isinstance(node, MappingNode):
+            self._expect_tag(node, path, _MAP)
+            return self._mapping(node, path, depth)
+        if isinstance(node, SequenceNode):
+            self._expect_tag(node, path, _SEQ)
+            return [self.value(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         raise _Invalid(node, path, "unsupported YAML node")  # pragma: no cover - composer yields only these
 
     def _alias(self, node: Node) -> Location | None:
