@@ -23,6 +23,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Container, NamedTuple
@@ -104,14 +105,18 @@ def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS)
                 result.errors.append(SpecError(Location(path.relative_to(root).as_posix(), 1, 1), "",
                                                f"symlink to {os.readlink(path)!s}, outside the spec folder: "
                                                "spec files must live inside it"))
+        # Names as strings, one lstat a file: pathlib's objects and three stats a file were a
+        # fifth of a warm `validate` of 1,000 files.
+        prefix = os.path.relpath(directory, root).replace(os.sep, "/") + "/"
+        prefix = "" if prefix == "./" else prefix
         for name in sorted(names):
             if name.startswith("."):
                 continue
-            path = Path(directory, name)
-            shown = path.relative_to(root).as_posix()
+            path = os.path.join(directory, name)
+            shown = prefix + name
             template = is_template_name(name)
             if not is_spec_name(name) and not template:
-                _check_unread(path, shown, result)
+                _check_unread(Path(path), shown, result)
                 continue
             problem = _refusal(path, real_root)
             if problem:
@@ -144,19 +149,22 @@ def _check_unread(path: Path, shown: str, result: SpecFolder) -> None:
         result.errors.append(problem)
 
 
-def _refusal(path: Path, real_root: Path) -> str | None:
-    if path.is_symlink() and not path.exists():
-        return "broken symlink: remove it or point it at a file inside the spec folder"
-    if path.is_symlink():
-        target = path.resolve()
-        if not target.is_relative_to(real_root):
+def _refusal(path: str, real_root: Path) -> str | None:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return "broken symlink: remove it or point it at a file inside the spec folder"  # or gone since listed
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        if not os.path.exists(path):
+            return "broken symlink: remove it or point it at a file inside the spec folder"
+        if not Path(path).resolve().is_relative_to(real_root):
             return (f"symlink to {os.readlink(path)!s}, outside the spec folder: "
                     "spec files must live inside it; copy the file in or remove the link")
-    if not path.exists():
-        return "broken symlink: remove it or point it at a file inside the spec folder"
-    if not path.is_file():
-        return "not a regular file"
-    return None
+        if os.path.isfile(path):
+            return None
+    return "not a regular file"
 
 
 def _raise_unreadable(error: OSError) -> None:
