@@ -48,6 +48,12 @@ def with_matcher(matcher: str) -> str:
 
 # -- the schema files themselves ---------------------------------------------------------------
 
+def test_every_schema_file_is_one_the_package_reads():
+    # schema_texts reads SCHEMA_FILES (and the compiled check's digest covers them): a schema
+    # file left out of that list would be missed by both.
+    assert sorted(path.name for path in (ROOT / "reconciler" / "schemas").glob("*.json")) == sorted(SCHEMA_FILES)
+
+
 @pytest.mark.parametrize("name", SCHEMA_FILES)
 def test_each_schema_file_is_valid_draft_2020_12(name):
     schema = load_schema(name)
