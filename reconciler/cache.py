@@ -19,6 +19,7 @@ show it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -114,10 +115,18 @@ class DiskCache:
         payload = data[len(_MAGIC) + _DIGEST:]
         if not data.startswith(_MAGIC) or data[len(_MAGIC):len(_MAGIC) + _DIGEST] != hashlib.sha256(payload).digest():
             return None  # truncated, corrupt, or not ours
+        # A snapshot holds some 100,000 objects (50,000 recipients): each allocation counts
+        # towards a collection, and the collector would walk the new objects again and again
+        # (40 % of the load), though none of them is garbage yet.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             stored_key, value = pickle.loads(payload)
         except Exception:  # noqa: BLE001 - whatever a damaged or foreign entry raises, it is not one
             return None
+        finally:
+            if collecting:
+                gc.enable()
         return value if stored_key == key else None
 
     def put(self, key: str, value: Any) -> None:
