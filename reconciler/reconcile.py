@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .cache import DiskCache, PersistentParseCache
+from .cache import DiskCache, PersistentParseCache, PersistentRenderCache
 from .config import Config
 from .deploy import AlertmanagerFileTarget, CheckedParts, Target
 from .errors import (CommitRejected, EnvironmentProblem, ReconcilerError, SourceError,
@@ -68,11 +68,13 @@ class Caches:
 
     @classmethod
     def kept_in(cls, config: Config) -> Caches:
-        """Caches whose parsed files and accepted parts also live on disk, under
-        <stateDir>/cache: the first pass after a restart (or an `apply`) parses, and has amtool
-        check, only what changed since the last one."""
+        """Caches that also live on disk, under <stateDir>/cache: the first pass after a
+        restart (or an `apply`) parses, renders and has amtool check only what changed since
+        the last one."""
         source, disk = config.source, DiskCache(Path(config.state_dir, "cache"))
-        return cls(parsed=PersistentParseCache(disk, location=f"{source.repo}\0{source.branch}\0{source.path}"),
+        location = f"{source.repo}\0{source.branch}\0{source.path}"
+        parsed = PersistentParseCache(disk, location=location)
+        return cls(parsed=parsed, rendered=PersistentRenderCache(disk, parsed, location),
                    checked=CheckedParts(disk, key=f"accepted\0{config.target.output}"))
 
 

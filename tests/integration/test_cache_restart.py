@@ -1,8 +1,9 @@
 """After a restart, the committed specs come from the parse cache on disk: unchanged files
 are neither read from git nor parsed again, a changed or damaged one is, and the specs are
-the same as a cold read's. What amtool accepted is on disk too: a restarted process has
-amtool check only the lists that changed, unless the record is damaged or another amtool
-is installed, and a refusal is never recorded as accepted."""
+the same as a cold read's. The rendered lists and what amtool accepted are on disk too: a
+restarted process renders, and has amtool check, only the lists that changed, unless the
+record is damaged or another amtool is installed, and a refusal is never recorded as
+accepted."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import pipeline
+from reconciler import pipeline, render
 from reconciler.cache import DiskCache, PersistentParseCache
 from reconciler.cli import main
+from reconciler.pipeline import parse_specs
 from reconciler.source import GitSource, committed_specs
 from tests.integration.gitrepo import GitRepo, recipient_list
 from tests.integration.services import require_binary
@@ -125,14 +127,25 @@ def apply(config: str, capsys) -> tuple[int, str]:
     return status, out + err
 
 
-def test_a_restarted_process_has_amtool_check_only_the_changed_list(lists_repo, tmp_path, amtool_log, capsys):
+def test_a_restarted_process_renders_and_has_amtool_check_only_the_changed_list(lists_repo, tmp_path, amtool_log,
+                                                                                capsys, monkeypatch):
+    rendered: list[str] = []
+    real_receiver = render._receiver
+    monkeypatch.setattr(render, "_receiver", lambda recipient_list, *rest: rendered.append(recipient_list.name)
+                        or real_receiver(recipient_list, *rest))
     config = apply_config(tmp_path, lists_repo)
     assert apply(config, capsys)[0] == 0
     [whole] = given(amtool_log)
     assert whole == (tmp_path / "alertmanager.yml").read_text()
+    assert len(rendered) == 7
 
     lists_repo.commit("one list", **{"team-3.yaml": recipient_list("team-3", ["new@team-3.example.com"])})
+    rendered.clear()
     assert apply(config, capsys)[0] == 0
+    assert rendered == ["team-3"]
+    monkeypatch.setattr(render, "_receiver", real_receiver)
+    assert (tmp_path / "alertmanager.yml").read_text() == render.render_config(
+        parse_specs({path.name: path.read_bytes() for path in lists_repo.path.glob("*.yaml")})).text
     [part] = given(amtool_log)
     assert "new@team-3.example.com" in part and "receiver: notify-reconciler/team-3" in part
     for other in ("team-0", "team-4", "db-oncall", "platform-oncall"):
