@@ -14,7 +14,9 @@ parsed again; a folder that cannot be created or written, or that another user c
 to, is not used. It holds what the parse made of a file (model objects, the located errors
 `validate` prints), never a file's text, and no password: specs name where a password is
 (passwordFile, passwordEnv), and the error messages about a value that may be one do not
-show it.
+show it. For the daemon it also holds each list's rendered lines (`PersistentRenderCache`:
+addresses, matchers, no password) and what amtool accepted (deploy.CheckedParts: sha256
+digests only, never the base's text).
 """
 
 from __future__ import annotations
