@@ -243,8 +243,9 @@ class PersistentRenderCache(dict):
         self._prefix = f"rendered\0{code_fingerprint()}\0"
         self._snapshot_key = f"{self._prefix}snapshot\0{location}"
         self._loaded = False
-        self._stored: dict[tuple[str, str, int], tuple] = {}
-        """What is on disk (snapshot or entry) for each key: (context, lines)."""
+        self._saved: dict[int, tuple[str, str]] = {}
+        """id of a list -> the lines object on disk for it. A render that reuses a part hands
+        back that same object (its context was equal), so only other parts are new."""
 
     def _places(self) -> dict[int, tuple[str, str, int]]:
         """id of each RecipientList of the tree the parse cache holds -> (path, blob id, its place)."""
@@ -276,20 +277,22 @@ class PersistentRenderCache(dict):
             if (isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[0], tuple)
                     and isinstance(stored[1], tuple) and len(stored[1]) == 2
                     and all(isinstance(text, str) for text in stored[1])):
-                self._stored[place] = stored
+                self._saved[identity] = stored[1]
                 dict.__setitem__(self, identity, CachedPart(lists[identity], *stored))
 
     def update(self, entries: Any = (), **more: Any) -> None:
         """What render kept (its parts of this tree), in memory and on disk."""
         super().update(entries, **more)
-        places = self._places()
-        parts = {places[identity]: (part.context, part.lines) for identity, part in dict.items(self)
-                 if identity in places}
-        new = [place for place, part in parts.items() if self._stored.get(place) != part]
-        if len(new) >= self.SNAPSHOT_AT:
-            self.disk.put(self._snapshot_key, parts)
-        else:
-            for place in new:
-                self.disk.put(self._entry_key(place), parts[place])
-        self._stored.update((place, parts[place]) for place in new)
         self._loaded = True
+        new = [identity for identity, part in dict.items(self) if self._saved.get(identity) is not part.lines]
+        if new:
+            places = self._places()
+            if len(new) >= self.SNAPSHOT_AT:
+                self.disk.put(self._snapshot_key, {places[identity]: (part.context, part.lines)
+                                                   for identity, part in dict.items(self) if identity in places})
+            else:
+                for identity in new:
+                    if identity in places:
+                        part = dict.__getitem__(self, identity)
+                        self.disk.put(self._entry_key(places[identity]), (part.context, part.lines))
+        self._saved = {identity: part.lines for identity, part in dict.items(self)}
