@@ -2,7 +2,7 @@
 in the same run. Prints each figure, its ratio to amtool, and the peak memory of the cold
 1,000 x 50 render; timing never changes the exit status.
 
-    .venv/bin/python bench/cold.py [--repeat 5] [--files 1000] [--recipients 50] [--skip-large]
+    .venv/bin/python bench/cold.py [--repeat 5] [--files 1000] [--recipients 50] [--skip-large] [--only apply]
 
 What runs (every figure the median of --repeat runs of a fresh process, wall time from
 fork to exit, as a shell or a git hook would see it):
@@ -17,6 +17,7 @@ fork to exit, as a shell or a git hook would see it):
     validate, diff       warm, one file changed    each run changes a different file
     apply                after a restart            one commit of one file, the daemon's cache
                                                    (stateDir) kept from the pass before
+`--only apply` runs the large tree's yardstick and the two apply rows only (about a minute).
 Aims (issue 17): example validate/diff <= 3x amtool; large cold render/validate <= 5x;
 warm <= 1.5x; cold render peak RSS < 150 MB.
 
@@ -160,7 +161,7 @@ def change_one(folder: Path, i: int) -> None:
     path.write_text("".join(lines) + stamp)
 
 
-def large_rows(work: Path, repeat: int, files: int, recipients: int) -> None:
+def large_rows(work: Path, repeat: int, files: int, recipients: int, only_apply: bool = False) -> None:
     notify = command()
     env = environment(work / "cache")
     specs = work / "specs"
@@ -173,13 +174,16 @@ def large_rows(work: Path, repeat: int, files: int, recipients: int) -> None:
     validate = [*notify, "validate", str(specs)]
     diff = [*notify, "diff", str(specs), "--config", str(config)]
 
-    render_walls, render_rss = times(render, repeat, env, fresh_cache(work))
+    render_walls, render_rss = times(render, 1 if only_apply else repeat, env, fresh_cache(work))
     amtool, _ = times(["amtool", "check-config", str(rendered)], repeat)
     yardstick = statistics.median(amtool)
     print(f"\n{files:,} RecipientLists x {recipients} recipients ({size / 1e6:.2f} MB of YAML, "
           f"render {rendered.stat().st_size / 1e6:.2f} MB)")
     header()
     print(show("amtool check-config of its render", amtool, yardstick))
+    if only_apply:
+        apply_rows(work, specs, env, repeat, yardstick)
+        return
     print(show("render -o, cold", render_walls, yardstick, 5))
     print(show("validate, cold", times(validate, repeat, env, fresh_cache(work))[0], yardstick, 5))
     run(validate, env)
@@ -230,6 +234,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--recipients", type=int, default=50)
     parser.add_argument("--skip-large", action="store_true", help="the example folder only")
+    parser.add_argument("--only", choices=("apply",), help="apply: the large tree's apply rows (and amtool) only")
     args = parser.parse_args()
     if not shutil.which("amtool"):
         print("amtool not found: install prometheus-alertmanager (./scripts/setup)", file=sys.stderr)
@@ -239,13 +244,14 @@ def main() -> int:
           f"{(amtool_version.stdout + amtool_version.stderr).splitlines()[0]}")
     try:
         with tempfile.TemporaryDirectory(prefix="bench-cold-") as folder:
-            example = Path(folder, "example")
-            example.mkdir()
-            example_rows(example, args.repeat)
-            if not args.skip_large:
+            if args.only is None:
+                example = Path(folder, "example")
+                example.mkdir()
+                example_rows(example, args.repeat)
+            if not args.skip_large or args.only == "apply":
                 large = Path(folder, "large")
                 large.mkdir()
-                large_rows(large, args.repeat, args.files, args.recipients)
+                large_rows(large, args.repeat, args.files, args.recipients, only_apply=args.only == "apply")
     except Failed as exc:
         print(f"failed: {exc}", file=sys.stderr)
         return 1

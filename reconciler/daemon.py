@@ -151,7 +151,8 @@ class Daemon:
         self._reasons: set[str] = set()
         self._reasons_lock = threading.Lock()
         self.source = source_for(config)
-        self.target = file_target(config, self.host)
+        self.caches = Caches.kept_in(config)
+        self.target = file_target(config, self.host, self.caches.checked)
         self.last_outcome: Outcome | None = None
         self.alerting = load_alerting(config.state_dir)
         self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alerts.grace))
@@ -160,7 +161,6 @@ class Daemon:
         """What alerting.json holds, as last written by this process."""
         """The reconcile loop and the probe both raise alerts: one at a time."""
         self.outbox = Outbox(Path(config.state_dir, "outbox"))
-        self.caches = Caches.kept_in(config)
         self._mail_wake = threading.Event()
         self._probe_wake = threading.Event()
         self._probed: tuple | None = None

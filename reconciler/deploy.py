@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
 from .alertmanager import config_hash, reload_and_verify, running_config, running_hash, wait_until_ready
+from .cache import DiskCache, code_fingerprint
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
 from .model import Specs
@@ -59,13 +60,14 @@ class AlertmanagerFileTarget:
     """`output`, the alertmanager.yml every URL of `alertmanagers` reads."""
 
     def __init__(self, output: str, alertmanagers: tuple[str, ...], *, options: RenderOptions,
-                 environ: Mapping[str, str], sleep: Callable[[float], None] | None = None) -> None:
+                 environ: Mapping[str, str], sleep: Callable[[float], None] | None = None,
+                 checked: CheckedParts | None = None) -> None:
         self.output = output
         self.alertmanagers = alertmanagers
         self.options = options
         self.environ = environ
         self.sleep = sleep
-        self.checked = CheckedParts()
+        self.checked = checked if checked is not None else CheckedParts()
         """What amtool last accepted: a one-file commit checks only that file's list."""
         self.known: bytes | None = None
         """What this target last wrote or found live and verified: a change of the file to
@@ -190,32 +192,113 @@ class AlertmanagerFileTarget:
 # -- checks ------------------------------------------------------------------------------------
 
 class CheckedParts:
-    """What the check last accepted: the render's skeleton and its lists' parts."""
+    """What the check last accepted, as sha256 digests (never config text): the context the
+    lists were checked in (`check_context`: the skeleton, the template files, the checker)
+    and each list's part (`part_digest`).
 
-    def __init__(self) -> None:
-        self.skeleton: str | None = None
-        self.lists: frozenset[tuple[str, str]] = frozenset()
+    With a `disk` (cache.DiskCache, the daemon's <stateDir>/cache) the record outlives the
+    process: the first pass after a restart sends amtool only the lists that changed. A record
+    that is missing, damaged or not ours there is ignored (the whole text is checked). It
+    holds digests only; what they are digests of may include a password the user's base
+    writes inline, which a digest does not give away (and stateDir holds the passwordEnv
+    password files themselves)."""
+
+    def __init__(self, disk: DiskCache | None = None, key: str = "accepted") -> None:
+        self.context: bytes | None = None
+        self.lists: frozenset[bytes] = frozenset()
+        self._disk = disk
+        self._key = key
+        self._loaded = disk is None
+        self._digests: dict[tuple[str, str], bytes] = {}
+        """The last parts' digests: the render cache hands back the same strings next pass."""
+
+    def digests(self, parts: tuple[tuple[str, str], ...]) -> list[bytes]:
+        """`part_digest` of each part, hashing only the text of parts not seen last time (a
+        pass in the running daemon would otherwise hash all 2 MB again: about 4 ms)."""
+        known = self._digests
+        digests = [known.get(part) or part_digest(part) for part in parts]
+        self._digests = dict(zip(parts, digests))
+        return digests
+
+    def accepted_in(self, context: bytes) -> frozenset[bytes] | None:
+        """The digests of the parts accepted in `context`; None if the last acceptance was in
+        another one (or there was none)."""
+        if not self._loaded:
+            self._loaded = True
+            record = self._disk.get(self._key)
+            if (isinstance(record, tuple) and len(record) == 2 and isinstance(record[0], bytes)
+                    and isinstance(record[1], frozenset) and all(isinstance(d, bytes) for d in record[1])):
+                self.context, self.lists = record
+        return self.lists if self.context is not None and self.context == context else None
+
+    def accept(self, context: bytes, lists: frozenset[bytes]) -> None:
+        if (context, lists) == (self.context, self.lists):
+            return
+        self.context, self.lists = context, lists
+        self._loaded = True  # what is on disk is older than this
+        if self._disk is not None:
+            self._disk.put(self._key, (context, lists))
 
 
 def check_rendered(rendered: Rendered, checked: CheckedParts | None = None) -> None:
     """`check_config` on what changed since the last accepted render.
 
-    With the same skeleton (base, globals, root route), a list's route and receiver are valid
-    or not by their own text: each route names only its own receiver, and names are unique
-    (the schema sees to that). So only the lists whose text is new are checked, in the
-    skeleton, and a one-file commit costs amtool a small file instead of the whole 2 MB
-    config. Anything else (a new base, server or policy) checks the whole text."""
-    if checked is not None and checked.skeleton == rendered.skeleton:
+    With the same skeleton (base, globals, root route), template files and checker, a list's
+    route and receiver are valid or not by their own text: each route names only its own
+    receiver, and names are unique (the schema sees to that). So only the lists whose text is
+    new are checked, in the skeleton, and a one-file commit costs amtool a small file instead
+    of the whole 2 MB config. Anything else (a new base, server, policy, template, amtool)
+    checks the whole text."""
+    context = check_context(rendered)
+    digests = checked.digests(rendered.lists) if checked is not None else []
+    accepted = checked.accepted_in(context) if checked is not None else None
+    if accepted is not None:
         try:
-            check_config(rendered.with_lists([part for part in rendered.lists if part not in checked.lists]),
-                         rendered.templates)
+            check_config(rendered.with_lists([part for part, digest in zip(rendered.lists, digests)
+                                              if digest not in accepted]), rendered.templates)
         except DeployError:
             check_config(rendered.text, rendered.templates)  # refused: say it with the line numbers of the real file
             raise
     else:
         check_config(rendered.text, rendered.templates)
     if checked is not None:
-        checked.skeleton, checked.lists = rendered.skeleton, frozenset(rendered.lists)
+        checked.accept(context, frozenset(digests))
+
+
+def check_context(rendered: Rendered) -> bytes:
+    """What a list part's verdict depends on besides its own text: the skeleton it is checked
+    in, the template files next to it, and what checks (amtool's binary, our own code)."""
+    return _digest(_checker(), rendered.skeleton, *(piece for name, content in rendered.templates
+                                                    for piece in (name, content)))
+
+
+def part_digest(part: tuple[str, str]) -> bytes:
+    """One list's route and receiver, as a sha256 digest."""
+    return _digest(*part)
+
+
+def _digest(*pieces: str | bytes) -> bytes:
+    digest = hashlib.sha256()
+    for piece in pieces:
+        data = piece.encode("utf-8", "surrogatepass") if isinstance(piece, str) else piece
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.digest()
+
+
+def _checker() -> str:
+    """Which checks `check_config` runs: amtool's real path, size and modification time (an
+    upgrade changes them), or none; and this package's code (our own checks)."""
+    amtool = shutil.which("amtool")
+    where = "no amtool"
+    if amtool is not None:
+        try:
+            real = os.path.realpath(amtool)
+            info = os.stat(real)
+            where = f"amtool {real} {info.st_size} {info.st_mtime_ns}"
+        except OSError:
+            where = f"amtool {amtool} unreadable"
+    return f"{where}\0{code_fingerprint()}"
 
 
 def check_config(text: str, templates: tuple[tuple[str, bytes], ...] = ()) -> None:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .cache import DiskCache, PersistentParseCache
+from .cache import DiskCache, PersistentParseCache, PersistentRenderCache
 from .config import Config
-from .deploy import AlertmanagerFileTarget, Target
+from .deploy import AlertmanagerFileTarget, CheckedParts, Target
 from .errors import (CommitRejected, EnvironmentProblem, ReconcilerError, SourceError,
                      TransientDeployError)
 from .model import Specs
@@ -58,28 +58,36 @@ class Host:
 @dataclass
 class Caches:
     """What one pass keeps for the next, so a commit that changes one file of a thousand
-    parses and renders that one file's part (the daemon keeps one; `apply` starts cold)."""
+    parses, renders and has amtool check that one file's part (the daemon keeps one; `apply`
+    starts cold)."""
 
     parsed: ParseCache = field(default_factory=ParseCache)
     rendered: RenderCache = field(default_factory=RenderCache)
+    checked: CheckedParts = field(default_factory=CheckedParts)
+    """What amtool accepted; the target that checks (file_target) holds it."""
 
     @classmethod
     def kept_in(cls, config: Config) -> Caches:
-        """Caches whose parsed files also live on disk, under <stateDir>/cache: the first
-        pass after a restart (or an `apply`) parses only what changed since the last one."""
-        source = config.source
-        return cls(parsed=PersistentParseCache(DiskCache(Path(config.state_dir, "cache")),
-                                               location=f"{source.repo}\0{source.branch}\0{source.path}"))
+        """Caches that also live on disk, under <stateDir>/cache: the first pass after a
+        restart (or an `apply`) parses, renders and has amtool check only what changed since
+        the last one."""
+        source, disk = config.source, DiskCache(Path(config.state_dir, "cache"))
+        location = f"{source.repo}\0{source.branch}\0{source.path}"
+        parsed = PersistentParseCache(disk, location=location)
+        return cls(parsed=parsed, rendered=PersistentRenderCache(disk, parsed, location),
+                   checked=CheckedParts(disk, key=f"accepted\0{config.target.output}"))
 
 
 def render_options(config: Config) -> RenderOptions:
     return RenderOptions(secrets_dir=str(Path(config.state_dir, "secrets")))
 
 
-def file_target(config: Config, host: Host) -> AlertmanagerFileTarget:
-    """The target the daemon config names: today always a file plus its Alertmanagers."""
+def file_target(config: Config, host: Host, checked: CheckedParts | None = None) -> AlertmanagerFileTarget:
+    """The target the daemon config names: today always a file plus its Alertmanagers.
+    `checked`: what amtool accepted before (Caches.checked), else nothing."""
     return AlertmanagerFileTarget(config.target.output, config.target.alertmanagers,
-                                  options=render_options(config), environ=host.environ, sleep=host.sleep)
+                                  options=render_options(config), environ=host.environ, sleep=host.sleep,
+                                  checked=checked)
 
 
 def source_for(config: Config) -> GitSource:
@@ -90,8 +98,9 @@ def reconcile(config: Config, host: Host, source: GitSource | None = None, cache
               target: Target | None = None) -> Outcome:
     """One pass, recorded in the state directory whatever happened."""
     state = load_state(config.state_dir)
-    outcome, digest = _attempt(config, source or source_for(config), caches or Caches(),
-                               target or file_target(config, host), state.applied_digest)
+    caches = caches or Caches()
+    outcome, digest = _attempt(config, source or source_for(config), caches,
+                               target or file_target(config, host, caches.checked), state.applied_digest)
     return _record(state, config, host, outcome, digest)
 
 

@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 
 from reconciler.cli import main
 from reconciler.pipeline import parse_specs
-from reconciler.deploy import CheckedParts, check_rendered
+from reconciler.deploy import CheckedParts, check_context, check_rendered, part_digest
 from reconciler.errors import DeployError, SpecErrors
 from reconciler.render import RenderOptions, render_alertmanager_config, render_config
 
@@ -127,21 +127,22 @@ def test_incremental_check_sends_amtool_only_what_changed_and_still_catches_it(a
     rendered = render_config(specs, BASE, options=OPTIONS)
     checked = CheckedParts()
     check_rendered(rendered, checked)  # the first check sees the whole text
-    assert checked.skeleton == rendered.skeleton and checked.lists == frozenset(rendered.lists)
+    assert checked.accepted_in(check_context(rendered)) == frozenset(map(part_digest, rendered.lists))
 
     good, db = rendered.lists
     broken = (db[0], db[1].replace("email_configs:", "email_configz:"))  # a field Alertmanager does not know
     bad = dataclasses.replace(rendered, lists=(good, broken), text=rendered.with_lists([good, broken]))
     with pytest.raises(DeployError, match="amtool check-config refused.*email_configz"):
         check_rendered(bad, checked)
-    assert checked.lists == frozenset(rendered.lists)  # a refusal is not remembered as accepted
+    assert checked.lists == frozenset(map(part_digest, rendered.lists))  # a refusal is not remembered as accepted
 
     # Only what changed goes to amtool: a record that (wrongly) holds the broken part lets
     # it through, which shows the unchanged parts are not checked again...
-    checked.lists = frozenset({good, broken})
+    checked.accept(check_context(bad), frozenset({part_digest(good), part_digest(broken)}))
     check_rendered(bad, checked)
     # ...while a different skeleton (base, globals, root route) has the whole text checked.
-    checked.skeleton = rendered.skeleton.replace("smtp_from", "smtp_from_before")
+    checked.accept(check_context(dataclasses.replace(bad, skeleton=bad.skeleton.replace("smtp_from", "smtp_x"))),
+                   frozenset({part_digest(good), part_digest(broken)}))
     with pytest.raises(DeployError, match="email_configz"):
         check_rendered(bad, checked)
 

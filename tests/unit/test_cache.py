@@ -241,3 +241,70 @@ def test_a_changed_template_file_is_checked_again_not_taken_as_valid_from_the_ca
     template.write_text(template.read_text() + "{{ .NoSuchField }\n")  # no spec file changed
     status, _, err = run(capsys, "validate", str(folder))
     assert status == 1 and template.name in err
+
+
+# -- rendered list parts (PersistentRenderCache) ---------------------------------------------
+
+@pytest.fixture
+def render_log(monkeypatch) -> list[str]:
+    """The names of the lists whose receiver was rendered (not taken from a cache), in order."""
+    from reconciler import render
+
+    names: list[str] = []
+    real = render._receiver
+    monkeypatch.setattr(render, "_receiver", lambda recipient_list, *rest: names.append(recipient_list.name)
+                        or real(recipient_list, *rest))
+    return names
+
+
+def rendered_again(files: dict[str, bytes], disk: DiskCache, log: list[str]) -> list[str]:
+    """A pass of a freshly started process (parse and render with caches that start from
+    `disk`), which must give the bytes of a render without caches; the lists it rendered."""
+    from reconciler.cache import PersistentRenderCache
+    from reconciler.render import render_config
+
+    expected = render_config(parse_specs(files)).text
+    log.clear()
+    parsed = PersistentParseCache(disk, location="/the/folder")
+    specs = parse_specs(files, digests={name: blob_id(data) for name, data in files.items()}, cache=parsed)
+    assert render_config(specs, cache=PersistentRenderCache(disk, parsed, "/the/folder")).text == expected
+    return list(log)
+
+
+def test_a_restart_renders_only_the_lists_that_changed_and_the_same_bytes(tmp_path, render_log):
+    disk, files = DiskCache(tmp_path / "cache"), lists(40)
+    assert len(rendered_again(files, disk, render_log)) == 40
+    assert rendered_again(files, disk, render_log) == []
+
+    files["team-007.yaml"] = files["team-007.yaml"].replace(b"oncall@", b"ops@")
+    assert rendered_again(files, disk, render_log) == ["team-007"]
+    assert rendered_again(files, disk, render_log) == []  # its own entry now
+
+    # What every list's part depends on besides its file (the server's TLS here) renders them all again.
+    files["server.yaml"] += b"  tls:\n    serverName: mail.example.com\n"
+    assert len(rendered_again(files, disk, render_log)) == 40
+    assert rendered_again(files, disk, render_log) == []
+
+
+@pytest.mark.parametrize("how", [lambda data: data[:-7], lambda data: data[:-40] + bytes(40)],
+                         ids=["truncated", "corrupt"])
+def test_damaged_parts_are_rendered_again(tmp_path, render_log, how):
+    disk, files = DiskCache(tmp_path / "cache"), lists(40)
+    rendered_again(files, disk, render_log)
+    damage_every_entry(tmp_path / "cache", how)
+    assert len(rendered_again(files, disk, render_log)) == 40
+
+
+def test_a_part_of_another_shape_is_not_used(tmp_path, render_log, monkeypatch):
+    disk, files = DiskCache(tmp_path / "cache"), lists(40)
+    rendered_again(files, disk, render_log)
+    real_get = DiskCache.get
+
+    def foreign(self, key):
+        value = real_get(self, key)
+        if key.startswith("rendered\0") and isinstance(value, dict):
+            return {place: ("not a context", ("- receiver: someone-else\n", "")) for place in value}
+        return value
+
+    monkeypatch.setattr(DiskCache, "get", foreign)
+    assert len(rendered_again(files, disk, render_log)) == 40
