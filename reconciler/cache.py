@@ -29,10 +29,12 @@ import stat
 import sys
 from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .loader import DEFAULT_LIMITS, Limits
-from .pipeline import ParseCache, ParsedFile
+
+if TYPE_CHECKING:
+    from .pipeline import ParseCache
 
 _MAGIC = b"notify-reconciler cache 1\n"
 _DIGEST = 32  # sha256 of the payload, after the magic line
@@ -154,10 +156,12 @@ class DiskCache:
             self._usable = False  # full, read-only, gone: stop trying for this process
 
 
-class PersistentParseCache(ParseCache):
-    """pipeline's ParseCache ((path, blob id) -> ParsedFile) that also reads entries it does
+class PersistentParseCache(dict):
+    """A pipeline.ParseCache ((path, blob id) -> ParsedFile) that also reads entries it does
     not hold from a DiskCache, and writes the ones it parsed. pipeline.parse_specs uses it
-    as it uses the in-memory one.
+    as it uses the in-memory one. (A dict, as ParseCache is, rather than a subclass of it:
+    importing pipeline, and the model with it, costs a `validate` whose answer is in the
+    cache 30 ms.)
 
     With a `location` (the folder, or the repository and branch), many new entries at once
     (a cold run) are written as one snapshot of the whole tree instead of one file each:
@@ -192,6 +196,8 @@ class PersistentParseCache(ParseCache):
         return dict.__contains__(self, key) or (isinstance(key, tuple) and self.get(key) is not None)
 
     def get(self, key: tuple[str, str], default: Any = None) -> Any:
+        from .pipeline import ParsedFile
+
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
         value = self._from_snapshot(key)

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Container, NamedTuple
 
 from .errors import CommitRejected, EnvironmentProblem, Location, SourceError, SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, too_large_message
-from .model import Specs
-from .pipeline import ParseCache, parse_specs
-from .template_engine import check_templates
-from .values import Revision
 
 if TYPE_CHECKING:
     import git
+
+    from .model import Specs
+    from .pipeline import ParseCache
+    from .values import Revision
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 """Read as spec files, in any case (ops.YAML too: an editor on another system may save it so)."""
@@ -425,6 +425,8 @@ def _trusting(repo: git.Repo) -> dict[str, str]:
 
 
 def _revision(commit: git.Commit) -> Revision:
+    from .values import Revision
+
     return Revision(commit.hexsha, commit.summary if isinstance(commit.summary, str) else commit.summary.decode(),
                     str(commit.author.name), int(commit.committed_date))
 
@@ -457,6 +459,9 @@ def committed_specs(source: GitSource, allowed_signers: str | None, *, revision:
     """The specs of the branch's head (fetched first), or of `revision`, if that commit may
     be applied. Raises CommitRejected (unsigned, or invalid specs, with every located error)
     or SourceError (the repository or branch cannot be read)."""
+    from .pipeline import parse_specs
+    from .template_engine import check_templates
+
     if revision is None:
         source.fetch()
         revision = source.head()

@@ -1,0 +1,46 @@
+"""What a command imports is part of its cost (bench/cold.py times whole processes; issue
+17): `validate` must not pay for git, HTTP, SMTP, metrics or jsonschema's error path, and a
+`validate` whose answer is in the cache needs neither the YAML parser nor the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "config-repo"
+NEVER_FOR_VALIDATE = {"git", "jsonschema", "prometheus_client", "smtplib", "http.client", "urllib.request",
+                      "watchdog", "tenacity", "reconciler.deploy", "reconciler.daemon", "reconciler.reconcile"}
+
+PROBE = """
+import json, sys
+from reconciler.cli import main
+status = main(sys.argv[1:])
+print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+"""
+
+
+def imported(*argv: str, cache: Path) -> tuple[int, set[str]]:
+    environ = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    result = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, env=environ,
+                            timeout=60, check=True)
+    answer = json.loads(result.stdout.splitlines()[-1])
+    return answer["status"], set(answer["modules"])
+
+
+def test_validate_imports_only_what_saying_valid_needs(tmp_path):
+    status, modules = imported("validate", "--no-cache", str(EXAMPLE), cache=tmp_path)
+    assert status == 0
+    assert not modules & NEVER_FOR_VALIDATE
+    assert "ruamel.yaml" in modules and "reconciler.model" in modules  # it did parse: the check can fail
+
+
+def test_a_validate_answered_from_the_cache_imports_no_parser_and_no_model(tmp_path):
+    first_status, first = imported("validate", str(EXAMPLE), cache=tmp_path)
+    status, modules = imported("validate", str(EXAMPLE), cache=tmp_path)
+    assert first_status == status == 0
+    assert {"ruamel.yaml", "reconciler.model"} <= first
+    assert not modules & (NEVER_FOR_VALIDATE | {"ruamel.yaml", "reconciler.model", "reconciler.pipeline"})
