@@ -12,7 +12,7 @@ import ipaddress
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Collection, NamedTuple
 
 from .errors import Location, SpecError
@@ -152,6 +152,21 @@ class RecipientList:
     """Names of TimeWindows: not mailed while one of them holds."""
     window_references: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
     """(field path, where written) of each name in activeDuring and mutedDuring, for errors."""
+
+    def __reduce__(self) -> tuple:
+        """Pickled (by the parse cache) with its recipients as plain tuples, made Recipients
+        again in C: pickle asks each NamedTuple for its arguments in Python, and a thousand
+        lists hold 50,000 (writing a 1,000-list tree's cache: 250 ms -> 100 ms)."""
+        state = dict(self.__dict__)
+        state["recipients"] = tuple(map(tuple, self.recipients))
+        return _unpickled_list, (state,)
+
+
+def _unpickled_list(state: dict[str, Any]) -> RecipientList:
+    state["recipients"] = tuple(map(partial(tuple.__new__, Recipient), state["recipients"]))
+    recipient_list = object.__new__(RecipientList)
+    recipient_list.__dict__.update(state)  # as pickle itself restores a dataclass
+    return recipient_list
 
 
 @dataclass(frozen=True)

@@ -308,3 +308,20 @@ def test_a_part_of_another_shape_is_not_used(tmp_path, render_log, monkeypatch):
 
     monkeypatch.setattr(DiskCache, "get", foreign)
     assert len(rendered_again(files, disk, render_log)) == 40
+
+
+def test_a_recipient_list_comes_back_from_a_pickle_equal_and_of_the_same_types():
+    """RecipientList pickles its recipients as plain tuples (model.RecipientList.__reduce__):
+    what comes back must be the same list, Recipients and all, every field included."""
+    from reconciler.errors import Location
+    from reconciler.model import Recipient, RecipientList
+
+    original = RecipientList("ops", (Recipient("a@example.com"), Recipient("b@example.com", "B")),
+                             matchers=('team="ops"',), location=Location("ops.yaml", 3, 1), delivery="perRecipient",
+                             window_references=(("spec.activeDuring[0]", Location("ops.yaml", 9, 5)),))
+    back = pickle.loads(pickle.dumps(original, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == original and type(back) is RecipientList
+    assert [type(item) for item in back.recipients] == [Recipient, Recipient]
+    assert back.recipients[1].name == "B" and back.recipients[1].email == "b@example.com"
+    assert back.location == original.location and back.window_references == original.window_references
+    assert back.__dict__ == original.__dict__
