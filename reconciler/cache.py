@@ -21,7 +21,6 @@ digests only, never the base's text).
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import pickle
@@ -31,7 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .loader import DEFAULT_LIMITS, Limits
+from .loader import DEFAULT_LIMITS, Limits, collector_paused
 
 if TYPE_CHECKING:
     from .pipeline import ParseCache
@@ -119,18 +118,13 @@ class DiskCache:
         payload = data[len(_MAGIC) + _DIGEST:]
         if not data.startswith(_MAGIC) or data[len(_MAGIC):len(_MAGIC) + _DIGEST] != hashlib.sha256(payload).digest():
             return None  # truncated, corrupt, or not ours
-        # A snapshot holds some 100,000 objects (50,000 recipients): each allocation counts
-        # towards a collection, and the collector would walk the new objects again and again
-        # (40 % of the load), though none of them is garbage yet.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            stored_key, value = pickle.loads(payload)
-        except Exception:  # noqa: BLE001 - whatever a damaged or foreign entry raises, it is not one
-            return None
-        finally:
-            if collecting:
-                gc.enable()
+        # A snapshot holds some 100,000 objects (50,000 recipients): the collector would walk
+        # the new objects again and again (40 % of the load), though none of them is garbage yet.
+        with collector_paused():
+            try:
+                stored_key, value = pickle.loads(payload)
+            except Exception:  # noqa: BLE001 - whatever a damaged or foreign entry raises, it is not one
+                return None
         return value if stored_key == key else None
 
     def put(self, key: str, value: Any) -> None:

@@ -6,12 +6,11 @@ and line.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import replace
 from typing import Mapping, NamedTuple
 
 from .errors import SpecError, SpecErrors
-from .loader import DEFAULT_LIMITS, Limits, load_file
+from .loader import DEFAULT_LIMITS, Limits, collector_paused, load_file
 from .model import UNKNOWN_KIND, ModelObject, Specs, check_document, model_object, specs_from_objects
 from .schema import KIND_SCHEMAS, validate_document
 from .templates import TemplateFile, define_problems, template_file
@@ -40,9 +39,7 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     valid: list[ModelObject] = []
     failed_kinds: set[str] = {UNKNOWN_KIND} if errors else set()  # files of the tree that could not be read
     seen: dict[tuple[str, str], ParsedFile] = {}
-    collecting = gc.isenabled()
-    gc.disable()  # parsing makes containers, none of them garbage in cycles: see below
-    try:
+    with collector_paused():  # a large tree's nodes, values and model objects all live on
         for name in sorted(set(files) | set(digests)):
             key = (name, digests.get(name, ""))
             entry = cache.get(key) if cache is not None and key[1] else None
@@ -53,13 +50,6 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
             valid.extend(entry.objects)
             errors.extend(entry.errors)
             failed_kinds.update(entry.failed_kinds)
-    finally:
-        # Without the cyclic collector while parsing: it ran again and again over the
-        # hundreds of thousands of nodes, values and model objects a 1,000-file tree makes
-        # (and which all live on), about a sixth of a cold `validate`. What the parse drops
-        # is freed by reference counting; anything else waits for the collector's next run.
-        if collecting:
-            gc.enable()
     if cache is not None:
         cache.clear()
         cache.update(seen)

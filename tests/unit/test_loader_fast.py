@@ -167,3 +167,22 @@ def test_read_plain_builds_the_plain_tree_itself():
     finally:
         loader._PlainTree.build = original
     assert len(built) == 9  # every value: 4 mappings, 2 lists, 3 texts
+
+
+def test_the_collector_is_paused_while_a_tree_is_built_and_left_as_it_was():
+    import gc
+
+    assert gc.isenabled()
+    with loader.collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), loader.collector_paused():
+        raise ValueError("a parse that fails")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with loader.collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
