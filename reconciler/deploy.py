@@ -27,15 +27,17 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
 from .alertmanager import config_hash, reload_and_verify, running_config, running_hash, wait_until_ready
 from .cache import DiskCache, code_fingerprint
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
-from .model import Specs
 from .render import MAX_HEADER_LINE, RenderOptions, Rendered, password_file_for
 from .values import Deployment, LiveConfig, Result, TargetHealth, TargetResult
+
+if TYPE_CHECKING:
+    from .model import Specs
 
 AMTOOL_TIMEOUT = 30.0
 

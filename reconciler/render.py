@@ -32,18 +32,14 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
-from ruamel.yaml.tokens import CommentToken
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .errors import BaseConfigError
-from .model import EmailServer, RecipientList, Recipient, Routing, Specs, TimeWindow
 from .templates import CARRIED_PREFIX
 from .loader import too_deep
+
+if TYPE_CHECKING:
+    from .model import EmailServer, RecipientList, Recipient, Routing, Specs, TimeWindow
 
 PREFIX = "notify-reconciler/"
 """Receivers whose name starts with this are the reconciler's."""
@@ -123,6 +119,7 @@ class RenderCache(dict):
 def render_config(specs: Specs, base_text: str | None = None, *, base_name: str = "base",
                   options: RenderOptions = RenderOptions(), cache: RenderCache | None = None) -> Rendered:
     """`render_alertmanager_config`, keeping the parts; `cache` carries list texts between renders."""
+    _import_yaml()
     yaml = yaml_writer()
     config = _load_base(yaml, base_text, base_name) if base_text is not None else None
     if config is None:
@@ -211,6 +208,7 @@ def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main
     """`config_text` wrapped in a Kubernetes Secret manifest, as prometheus-operator reads it;
     each template file is one more key, which prometheus-operator mounts next to the config
     (render with RenderOptions(templates_dir=SECRET_TEMPLATE_DIR) so the config names them there)."""
+    _import_yaml()
     secret = CommentedMap()
     secret["apiVersion"] = "v1"
     secret["kind"] = "Secret"
@@ -383,7 +381,7 @@ def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None,
 def to_header(list_name: str | RecipientList, recipients: tuple[Recipient, ...] | None = None) -> str:
     """The To: header value of one message: its recipients if that line is short and ASCII,
     else the RFC 5322 group `<list-name>:;` (the envelope still names every recipient)."""
-    if isinstance(list_name, RecipientList):
+    if not isinstance(list_name, str):  # a RecipientList
         list_name, recipients = list_name.name, list_name.recipients
     listed = ", ".join(_mailbox(r) for r in recipients or ())
     if listed.isascii() and len("To: ") + len(listed) <= MAX_HEADER_LINE:
@@ -986,8 +984,28 @@ def _scalar_text(value: Any, flow: bool = False) -> str:
 
 # -- YAML plumbing ---------------------------------------------------------------------------
 
+YAML = CommentedBase = CommentedMap = CommentedSeq = CommentMark = MarkedYAMLError = YAMLError = None
+LiteralScalarString = SingleQuotedScalarString = CommentToken = None
+
+
+def _import_yaml() -> None:
+    """Import ruamel.yaml on the first render (every entry point that writes YAML calls this):
+    the modules that only need render's options and names (deploy, a `diff` whose render is
+    in the cache) should not pay its 25 to 30 ms. Binds this module's names for it."""
+    global YAML, CommentedBase, CommentedMap, CommentedSeq, CommentMark, MarkedYAMLError, YAMLError
+    global LiteralScalarString, SingleQuotedScalarString, CommentToken
+    if CommentToken is not None:
+        return
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
+    from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+    from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
+    from ruamel.yaml.tokens import CommentToken  # last: the others are bound once this is
+
+
 def yaml_writer() -> YAML:
     """The round-trip YAML every file we write goes through: block style, no folding."""
+    _import_yaml()
     yaml = YAML(typ="rt")
     yaml.width = 1_000_000  # never fold a long `to:` list over lines
     yaml.indent(mapping=2, sequence=4, offset=2)
@@ -996,6 +1014,7 @@ def yaml_writer() -> YAML:
 
 
 def dump_yaml(yaml: YAML, data: Any) -> str:
+    _import_yaml()
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from .model import Specs
+if TYPE_CHECKING:
+    from .model import Specs
 
 
 class Result(StrEnum):
