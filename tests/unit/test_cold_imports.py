@@ -44,3 +44,16 @@ def test_a_validate_answered_from_the_cache_imports_no_parser_and_no_model(tmp_p
     assert first_status == status == 0
     assert {"ruamel.yaml", "reconciler.model"} <= first
     assert not modules & (NEVER_FOR_VALIDATE | {"ruamel.yaml", "reconciler.model", "reconciler.pipeline"})
+
+
+def test_a_diff_whose_render_is_in_the_cache_imports_no_yaml_library(tmp_path):
+    output, base = tmp_path / "alertmanager.yml", EXAMPLE.parent / "alertmanager-base.yml"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source:\n  repo: {EXAMPLE}\ntarget:\n  output: {output}\n  base: {base}\n"
+                      f"  alertmanagers: []\nstateDir: {tmp_path / 'state'}\n")
+    render_status, _ = imported("render", str(EXAMPLE), "--base", str(base), "-o", str(output), cache=tmp_path / "cache")
+    first_status, first = imported("diff", str(EXAMPLE), "--config", str(config), cache=tmp_path / "cache")
+    status, modules = imported("diff", str(EXAMPLE), "--config", str(config), cache=tmp_path / "cache")
+    assert render_status == first_status == status == 0  # 0: the output holds the render already
+    assert "ruamel.yaml" in first
+    assert not modules & {"ruamel.yaml", "git", "jsonschema", "prometheus_client", "smtplib", "reconciler.daemon"}
