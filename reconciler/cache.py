@@ -105,14 +105,18 @@ class DiskCache:
         return self._usable
 
     def _path(self, key: str) -> Path:
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
         name = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-        return self.folder / name[:2] / name[2:]
+        return f"{self.folder}/{name[:2]}/{name[2:]}"
 
     def get(self, key: str) -> Any | None:
         if not self._ready():
             return None
-        try:
-            data = self._path(key).read_bytes()
+        try:  # a plain open of a string path: a cold run looks up a thousand entries it has not got
+            with open(self._file(key), "rb") as handle:
+                data = handle.read()
         except OSError:
             return None
         payload = data[len(_MAGIC) + _DIGEST:]
