@@ -235,7 +235,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from .files import write_atomically
-    from .importer import unwrap_secret, wrap_secret
     from .render import RenderOptions, decode_base, password_file_for, render_config, render_kubernetes_secret
     from .render_check import check_render
 
@@ -251,8 +250,13 @@ def _render(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     base_text = decode_base(_read_bytes(args.base), args.base) if args.base else None
     base_secret = None
-    if base_text is not None and (inner := unwrap_secret(base_text, args.base)) is not None:
-        base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
+    # A Kubernetes Secret's manifest says `kind: Secret` (or spells it with a YAML escape, which
+    # takes a backslash): other bases need not import the importer.
+    if base_text is not None and ("Secret" in base_text or "\\" in base_text):
+        from .importer import unwrap_secret
+
+        if (inner := unwrap_secret(base_text, args.base)) is not None:
+            base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
     options = RenderOptions()
     if args.format == "secret":
         from .templates import SECRET_TEMPLATE_DIR
@@ -265,6 +269,8 @@ def _render(args: argparse.Namespace) -> int:
         _print_errors([str(exc)])
         return EXIT_INVALID
     if args.format == "secret" and base_secret is not None:
+        from .importer import wrap_secret
+
         text = wrap_secret(text, base_secret, name=args.secret_name, namespace=args.namespace, templates=templates)
     elif args.format == "secret":
         if base_text is None:

@@ -262,6 +262,21 @@ def test_render_into_the_live_secret_keeps_its_shape_and_other_receivers(amtool,
     assert YAML(typ="safe").load(renamed.stdout)["metadata"]["namespace"] == "monitoring"
 
 
+def test_a_live_secret_whose_kind_is_spelt_with_an_escape_is_still_a_secret(tmp_path):
+    # render looks for the word Secret (or a backslash) before it imports the Secret reader.
+    out = tmp_path / "imported"
+    assert run_cli("import", "-", "-o", str(out), stdin=kubesphere()).returncode == 0
+    manifest = secret_manifest(kubesphere().replace(f"smtp_auth_password: {SECRET}", "smtp_auth_password: x"))
+    assert manifest.count('"kind": "Secret"') == 1 and manifest.count("Secret") == 1
+    plain, escaped = tmp_path / "plain.yaml", tmp_path / "escaped.yaml"
+    plain.write_text(manifest)
+    escaped.write_text(manifest.replace('"kind": "Secret"', '"kind": "\\u0053ecret"'))
+    assert "Secret" not in escaped.read_text()
+    results = [run_cli("render", str(out / "specs"), "--format", "secret", "--base", str(base)) for base in (plain, escaped)]
+    assert [result.returncode for result in results] == [0, 0], results[1].stderr
+    assert results[1].stdout == results[0].stdout
+
+
 def test_render_as_secret_without_base_warns_that_it_replaces_the_whole_config(tmp_path):
     out = tmp_path / "imported"
     assert run_cli("import", "-", "-o", str(out), stdin=kubesphere()).returncode == 0
