@@ -214,7 +214,7 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
                 errors.append(SpecError(_location(name, root), "",
                                         f"more than {limits.max_documents} documents in one file: split it"))
                 break
-            builder = _Builder(name, limits, budget, aliases.get(index, ()))
+            builder = _Builder(name, limits, budget, aliases.get(index, ()), escapes="\\" in text)
             try:
                 content = builder.value(root, (), 0)
             except _Invalid as exc:
@@ -632,8 +632,12 @@ class _Budget:
 class _Builder:
     """Turns one composed node tree into plain values, recording positions."""
 
-    def __init__(self, name: str, limits: Limits, budget: _Budget, aliases=()) -> None:
+    def __init__(self, name: str, limits: Limits, budget: _Budget, aliases=(), escapes: bool = True) -> None:
         self.name = name
+        self.escapes = escapes
+        """Whether the text has a backslash: the only way a value can hold a YAML 1.1 line
+        break or a lone surrogate (load_file refuses them written as themselves), so
+        without one no value needs searching for them."""
         self._aliases = list(reversed(aliases))  # where each alias stands, the next one last
         self._seen: set[int] = set()
         self._expanding = 0
@@ -662,7 +666,7 @@ class _Builder:
                     self._expanding -= 1
         self.positions.setdefault(path, node.start_mark)
         if isinstance(node, ScalarNode):
-            if node.ctag is _CResolver.DEFAULT_SCALAR_TAG and not _SUSPECT.search(node.value):
+            if node.ctag is _CResolver.DEFAULT_SCALAR_TAG and not (self.escapes and _SUSPECT.search(node.value)):
                 return node.value  # text, most values by far
             tag = _tag_of(node)
             if tag == _VALUE and node.value == "=":
@@ -672,7 +676,7 @@ class _Builder:
                 raise _Invalid(node, path, f"{node.value!r} is not a boolean: write true or false")
             if tag not in _SCALAR_TAGS:
                 raise _Invalid(node, path, self._tag_message(tag))
-            if _SUSPECT.search(node.value):
+            if self.escapes and _SUSPECT.search(node.value):
                 line_break = _OTHER_LINE_BREAKS.search(node.value)
                 if line_break:
                     self._line_break(node, path, line_break.group())
@@ -707,7 +711,7 @@ class _Builder:
             if key_tag not in _SCALAR_TAGS:
                 raise _Invalid(key_node, path, "a key must be a plain name, not a list or mapping")
             key = key_node.value
-            if _SUSPECT.search(key):
+            if self.escapes and _SUSPECT.search(key):
                 line_break = _OTHER_LINE_BREAKS.search(key)
                 if line_break:
                     self._line_break(key_node, path, line_break.group())
