@@ -29,7 +29,8 @@ from reconciler.daemon import settle_memory  # noqa: E402
 from reconciler.deploy import CheckedParts, check_rendered  # noqa: E402
 from reconciler.files import write_atomically  # noqa: E402
 from reconciler.pipeline import parse_specs  # noqa: E402
-from reconciler.reconcile import Caches, Host, file_target, reconcile, render_options  # noqa: E402
+from reconciler.deploy import render_options  # noqa: E402
+from reconciler.reconcile import Caches, Host, file_target, reconcile  # noqa: E402
 from reconciler.render import render_config  # noqa: E402
 from reconciler.source import GitSource  # noqa: E402
 

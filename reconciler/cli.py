@@ -357,12 +357,11 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from .deploy import AlertmanagerFileTarget, read_base, render_options
     from .diff import colourise, unified_diff
-    from .reconcile import file_target, read_base, render_options
     from .render import render_alertmanager_config
 
     config = _load_config(args.config, cached=not args.no_cache)
-    host = _host()
     base = read_base(config.target.base)
     base_name, options = config.target.base or "base", render_options(config)
     tree = None if args.no_cache else _read_tree(args.dir)
@@ -376,7 +375,7 @@ def _diff(args: argparse.Namespace) -> int:
         rendered = render_alertmanager_config(specs, base, base_name=base_name, options=options)
         if tree is not None:
             _cached_render(tree, base, base_name, options, rendered)
-    live = file_target(config, host).live()
+    live = AlertmanagerFileTarget.for_config(config, os.environ).live()
     diff = unified_diff(live.text or "", rendered, live.label, f"rendered from {args.dir}",
                         live_redacted=live.redacted)
     if not diff:
@@ -506,7 +505,7 @@ def _probe(server) -> int:
 def _who_gets(args: argparse.Namespace) -> int:
     import json
 
-    from .reconcile import read_base, render_options
+    from .deploy import read_base, render_options
     from .render import PREFIX, RenderOptions, render_alertmanager_config
     from .routing import read_config, route_tree, time_intervals
     from .timewindows import parse_instant
@@ -722,11 +721,11 @@ def _last_verified(config: Config, quiet: bool = False) -> Committed:
 def _status(args: argparse.Namespace) -> int:
     import time
 
-    from .reconcile import file_target
+    from .deploy import AlertmanagerFileTarget
     from .status import gather_status, report_lines
 
     config = _load_config(args.config)
-    report = gather_status(config, file_target(config, _host()))
+    report = gather_status(config, AlertmanagerFileTarget.for_config(config, os.environ))
     for line in report_lines(report, time.time()):
         print(line)
     return EXIT_OK if report.healthy else EXIT_INVALID

@@ -33,11 +33,28 @@ from .alertmanager import config_hash, reload_and_verify, running_config, runnin
 from .cache import DiskCache, code_fingerprint
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
-from .render import MAX_HEADER_LINE, RenderOptions, Rendered, password_file_for
+from .render import MAX_HEADER_LINE, RenderOptions, Rendered, decode_base, password_file_for
 from .values import Deployment, LiveConfig, Result, TargetHealth, TargetResult
 
 if TYPE_CHECKING:
+    from .config import Config
     from .model import Specs
+
+
+def render_options(config: Config) -> RenderOptions:
+    """How the daemon config's target renders: password files under <stateDir>/secrets."""
+    return RenderOptions(secrets_dir=str(Path(config.state_dir, "secrets")))
+
+
+def read_base(path: str | None) -> str | None:
+    """The user's base alertmanager.yml, if the config names one."""
+    if not path:
+        return None
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot read the base config: {exc.strerror}") from exc
+    return decode_base(data, path)
 
 AMTOOL_TIMEOUT = 30.0
 
@@ -74,6 +91,13 @@ class AlertmanagerFileTarget:
         self.known: bytes | None = None
         """What this target last wrote or found live and verified: a change of the file to
         anything else is someone else's (the daemon watches for it)."""
+
+    @classmethod
+    def for_config(cls, config: Config, environ: Mapping[str, str], *, sleep: Callable[[float], None] | None = None,
+                   checked: CheckedParts | None = None) -> AlertmanagerFileTarget:
+        """The target a daemon config names (`target.output` and its `alertmanagers`)."""
+        return cls(config.target.output, config.target.alertmanagers, options=render_options(config), environ=environ,
+                   sleep=sleep, checked=checked)
 
     # -- the seam --------------------------------------------------------------------------
 

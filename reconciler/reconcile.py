@@ -26,12 +26,12 @@ from typing import Callable, Mapping
 
 from .cache import DiskCache, PersistentParseCache, PersistentRenderCache
 from .config import Config
-from .deploy import AlertmanagerFileTarget, CheckedParts, Target
+from .deploy import AlertmanagerFileTarget, CheckedParts, Target, read_base, render_options
 from .errors import (CommitRejected, EnvironmentProblem, ReconcilerError, SourceError,
                      TransientDeployError)
 from .model import Specs
 from .pipeline import ParseCache
-from .render import RenderCache, RenderOptions, decode_base, render_config
+from .render import RenderCache, render_config
 from .source import GitSource, committed_specs
 from .state import Attempt, State, TargetStatus, load_state, save_state
 from .values import Deployment, Outcome, Reason, Result, Revision, describe
@@ -78,16 +78,10 @@ class Caches:
                    checked=CheckedParts(disk, key=f"accepted\0{config.target.output}"))
 
 
-def render_options(config: Config) -> RenderOptions:
-    return RenderOptions(secrets_dir=str(Path(config.state_dir, "secrets")))
-
-
 def file_target(config: Config, host: Host, checked: CheckedParts | None = None) -> AlertmanagerFileTarget:
     """The target the daemon config names: today always a file plus its Alertmanagers.
     `checked`: what amtool accepted before (Caches.checked), else nothing."""
-    return AlertmanagerFileTarget(config.target.output, config.target.alertmanagers,
-                                  options=render_options(config), environ=host.environ, sleep=host.sleep,
-                                  checked=checked)
+    return AlertmanagerFileTarget.for_config(config, host.environ, sleep=host.sleep, checked=checked)
 
 
 def source_for(config: Config) -> GitSource:
@@ -160,17 +154,6 @@ def _reason(exc: ReconcilerError) -> Reason:
     if isinstance(exc, TransientDeployError):
         return Reason.ALERTMANAGER_UNREACHABLE
     return Reason.APPLY_FAILED
-
-
-def read_base(path: str | None) -> str | None:
-    """The user's base alertmanager.yml, if the config names one."""
-    if not path:
-        return None
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise EnvironmentProblem(f"{path}: cannot read the base config: {exc.strerror}") from exc
-    return decode_base(data, path)
 
 
 def _record(state: State, config: Config, host: Host, outcome: Outcome, digest: str | None) -> Outcome:

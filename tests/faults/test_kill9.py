@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reconciler.config import parse_config
 from reconciler.pipeline import parse_specs
-from reconciler.reconcile import render_options
+from reconciler.deploy import render_options
 from reconciler.render import render_alertmanager_config
 from reconciler.state import load_alerting, load_state
 

@@ -23,14 +23,14 @@ import pytest
 from reconciler import alertmanager, deploy
 from reconciler.alertmanager import reload_and_verify, running_config, running_hash, wait_until_ready
 from reconciler.config import parse_config
-from reconciler.deploy import check_config
+from reconciler.deploy import check_config, read_base
 from reconciler.errors import (DeployError, EnvironmentProblem, MailError, ReconcilerError, SourceError,
                                TransientDeployError)
 from reconciler.files import remove_stale_temporaries, write_atomically
 from reconciler.mailer import Outbox, read_password, send
 from reconciler.model import EmailServer, TLSSettings
 from reconciler.pipeline import parse_specs
-from reconciler.reconcile import Host, read_base, reconcile
+from reconciler.reconcile import Host, reconcile
 from reconciler.render import render_config
 from reconciler.source import GitSource, committed_specs
 from reconciler.state import acquire_lock, load_alerting, load_state, save_state, State
