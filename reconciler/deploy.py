@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
@@ -211,6 +210,8 @@ class AlertmanagerFileTarget:
 
         if len(self.alertmanagers) <= 1:
             return [attempt(url) for url in self.alertmanagers]
+        from concurrent.futures import ThreadPoolExecutor  # and logging with it: only for several
+
         with ThreadPoolExecutor(max_workers=min(16, len(self.alertmanagers)), thread_name_prefix="reload") as pool:
             return list(pool.map(attempt, self.alertmanagers))
 

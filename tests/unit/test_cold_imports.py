@@ -57,4 +57,4 @@ def test_a_diff_whose_render_is_in_the_cache_imports_no_yaml_library(tmp_path):
     assert render_status == first_status == status == 0  # 0: the output holds the render already
     assert "ruamel.yaml" in first
     assert not modules & {"ruamel.yaml", "git", "jsonschema", "prometheus_client", "smtplib", "reconciler.daemon",
-                          "reconciler.reconcile", "reconciler.model", "reconciler.state"}
+                          "reconciler.reconcile", "reconciler.model", "reconciler.state", "logging"}
