@@ -22,7 +22,6 @@ import hashlib
 import os
 import posixpath
 import re
-import shutil
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -364,6 +363,8 @@ class GitSource:
             self._repo = git.Repo(self._clone_dir)
         except (git.NoSuchPathError, git.InvalidGitRepositoryError):
             # First run, or a clone too damaged to open: start it afresh.
+            import shutil  # here only: it imports the compression modules
+
             shutil.rmtree(self._clone_dir, ignore_errors=True)
             self._clone_dir.parent.mkdir(parents=True, exist_ok=True)
             self._repo = git.Repo.init(self._clone_dir, bare=True)
