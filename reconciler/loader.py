@@ -431,9 +431,10 @@ def _plain(yaml: Any, root: Node | None, limit: int) -> Any:
         return None
     try:
         return _PlainTree(yaml.constructor, limit).build(root, 1)
-    except _NotPlain:
+    except (_NotPlain, YAMLError):  # a refusal too: ruamel's, with its words and its choice of node
         _check_tree_depth([root], limit)  # ruamel's constructor recurses
-        return yaml.constructor.construct_document(root)
+        # A constructor of its own: the one the tree used holds what it built so far.
+        return YAML(typ="safe", pure=True).constructor.construct_document(root)
 
 
 _C_COMPOSER_SAFE = 10_000
@@ -482,7 +483,9 @@ class _PlainTree:
                 raise _NotPlain  # an alias inside its own anchor: ruamel builds that
             return value
         if isinstance(node, ScalarNode):
-            return self.constructor.construct_object(node)
+            # deep: a collection tag on a scalar (`!!seq x`) is refused now, not left for the
+            # document's end, which this tree never reaches
+            return self.constructor.construct_object(node, deep=True)
         if depth > self.limit:
             raise TooDeep(node.start_mark.line + 1, node.start_mark.column + 1)
         if tag is self.mapping:

@@ -151,8 +151,10 @@ def _check_unread(path: Path, shown: str, result: SpecFolder) -> None:
 def _refusal(path: str, real_root: Path) -> str | None:
     try:
         mode = os.lstat(path).st_mode
-    except OSError:
+    except FileNotFoundError:
         return "broken symlink: remove it or point it at a file inside the spec folder"  # or gone since listed
+    except OSError as exc:  # a folder on the way that may not be searched, say
+        return f"cannot read: {exc.strerror}"
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISLNK(mode):

@@ -116,6 +116,8 @@ PLAIN_CASES = [
     "1: x\ntrue: y\nnull: z\n",
     "a: !!str 5\nb: !!int '7'\nc: !!float 1\n", "a: !!set {x, y}\n", "a: !!omap [{x: 1}]\n",
     "a: !!binary aGVsbG8=\n", "a: !custom x\n", "a: !!map {b: 1}\nc: !!seq [1]\n",
+    "- !!seq a\n", "a: !!map ''\n", "a: !!set x\n", "a: !!omap x\n", "a: !!pairs x\n", "a: [!!map b]\n",
+    "route:\n  receiver: r\n  routes: !!seq x\nreceivers: !!seq\n",  # collection tags on scalars: refused
     "a: &r [1, *r]\n",                                   # an alias inside its own anchor
     "a: 2001-12-14\nb: 2001-12-14t21:59:43.10-05:00\nc: =\nd: .nan\ne: -.inf\nf: 0o17\ng: 0x1F\n",
     "%YAML 1.1\n---\na: yes\nb: 017\n",
