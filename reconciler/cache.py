@@ -111,11 +111,13 @@ class DiskCache:
         name = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         return f"{self.folder}/{name[:2]}/{name[2:]}"
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str, slot: str | None = None) -> Any | None:
+        """The value stored under `key`, else None. `slot`: where it is kept, when that is not
+        the key itself (see `put`)."""
         if not self._ready():
             return None
         try:  # a plain open of a string path: a cold run looks up a thousand entries it has not got
-            with open(self._file(key), "rb") as handle:
+            with open(self._file(slot or key), "rb") as handle:
                 data = handle.read()
         except OSError:
             return None
@@ -131,14 +133,20 @@ class DiskCache:
                 return None
         return value if stored_key == key else None
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Any, slot: str | None = None) -> None:
         """Write atomically (a reader sees the old entry or the new one), without fsync: a
-        power cut may leave a truncated entry, which `get` ignores."""
+        power cut may leave a truncated entry, which `get` ignores.
+
+        With a `slot` the entry is kept there instead of at its key, and replaces whatever the
+        slot held: for what is large and stands for a whole folder (a snapshot of its parses,
+        a command's answer for it), whose key changes with every new tree or code version.
+        Keyed by content alone, each of those was a new file that nothing ever removed (2 MB
+        a `diff` of a 1,000-list tree)."""
         if not self._ready():
             return
         import tempfile
 
-        path = self._path(key)
+        path = self._path(slot or key)
         try:
             payload = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
             path.parent.mkdir(mode=0o700, exist_ok=True)
@@ -175,6 +183,9 @@ class PersistentParseCache(dict):
         self.disk = disk
         self._prefix = f"parsed\0{code_fingerprint()}\0{limits!r}\0"
         self._snapshot_key = f"snapshot\0{self._prefix}{location}" if location is not None else None
+        self._snapshot_slot = f"parse snapshot\0{location}"
+        """One snapshot a folder (or repository, branch and path), whatever the code: an upgrade
+        replaces it instead of adding one."""
         self._snapshot: dict | None = None
         self._stored: set[tuple[str, str]] = set()
         """Keys known to be on disk already (an entry file, or the snapshot): not written again."""
@@ -184,7 +195,8 @@ class PersistentParseCache(dict):
 
     def _from_snapshot(self, key: tuple[str, str]) -> Any:
         if self._snapshot is None:
-            snapshot = self.disk.get(self._snapshot_key) if self._snapshot_key is not None else None
+            snapshot = (self.disk.get(self._snapshot_key, self._snapshot_slot) if self._snapshot_key is not None
+                        else None)
             self._snapshot = snapshot if isinstance(snapshot, dict) else {}
         return self._snapshot.get(key)
 
@@ -211,7 +223,7 @@ class PersistentParseCache(dict):
         entries = dict(entries, **more)
         new = [key for key in entries if key not in self._stored]
         if self._snapshot_key is not None and len(new) >= self.SNAPSHOT_AT:
-            self.disk.put(self._snapshot_key, entries)
+            self.disk.put(self._snapshot_key, entries, self._snapshot_slot)
         else:
             for key in new:
                 self.disk.put(self._key(key), entries[key])
@@ -246,6 +258,7 @@ class PersistentRenderCache(dict):
         self.parsed = parsed
         self._prefix = f"rendered\0{code_fingerprint()}\0"
         self._snapshot_key = f"{self._prefix}snapshot\0{location}"
+        self._snapshot_slot = f"render snapshot\0{location}"
         self._loaded = False
         self._saved: dict[int, tuple[str, str]] = {}
         """id of a list -> the lines object on disk for it. A render that reuses a part hands
@@ -271,7 +284,7 @@ class PersistentRenderCache(dict):
         """Once, before the first render: the parts on disk of the lists the parse cache holds."""
         from .render import CachedPart
 
-        snapshot = self.disk.get(self._snapshot_key)
+        snapshot = self.disk.get(self._snapshot_key, self._snapshot_slot)
         snapshot = snapshot if isinstance(snapshot, dict) else {}
         lists = {id(item.value): item.value for entry in dict.values(self.parsed) for item in entry.objects}
         for identity, place in self._places().items():
@@ -293,7 +306,8 @@ class PersistentRenderCache(dict):
             places = self._places()
             if len(new) >= self.SNAPSHOT_AT:
                 self.disk.put(self._snapshot_key, {places[identity]: (part.context, part.lines)
-                                                   for identity, part in dict.items(self) if identity in places})
+                                                   for identity, part in dict.items(self) if identity in places},
+                              self._snapshot_slot)
             else:
                 for identity in new:
                     if identity in places:

@@ -779,16 +779,17 @@ def _read_tree(folder: str):
     from .source import read_spec_folder
 
     tree = read_spec_folder(folder)
+    tree.folder = os.path.abspath(folder)
     tree.digests = {name: blob_id(data) for name, data in tree.files.items()}
     tree.template_digests = {name: blob_id(data) for name, data in tree.templates.items()}
     return tree
 
 
 def _tree_answer(tree, question: str, answer=None):
-    """The answer to `question` (a command's result) last given for a valid tree with every
-    spec and template file the same bytes (keyed by their blob ids, see _read_tree), from the user's cache;
-    with `answer`, store it. Only valid trees' answers are stored, and a folder with a file it
-    could not read gets None."""
+    """The answer to `question` (a command's result) last given for this folder, if its tree
+    was then the same: every spec and template file the same bytes (keyed by their blob ids,
+    see _read_tree), from the user's cache; with `answer`, store it in place of the last. Only
+    valid trees' answers are stored, and a folder with a file it could not read gets None."""
     from .cache import code_fingerprint
 
     if tree.errors:
@@ -797,10 +798,11 @@ def _tree_answer(tree, question: str, answer=None):
     files = "\0".join(f"{name}\0{digest}" for name, digest in sorted({**tree.digests,
                                                                         **tree.template_digests}.items()))
     key = f"tree\0{code_fingerprint()}\0{question}\0{files}"
+    slot = f"answer\0{tree.folder}\0{question}"  # the last answer a folder got, not one a tree ever seen
     if answer is not None:
-        _user_cache().put(key, answer)
+        _user_cache().put(key, answer, slot)
         return answer
-    return _user_cache().get(key)
+    return _user_cache().get(key, slot)
 
 
 def _host() -> Host:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -300,8 +301,8 @@ def test_a_part_of_another_shape_is_not_used(tmp_path, render_log, monkeypatch):
     rendered_again(files, disk, render_log)
     real_get = DiskCache.get
 
-    def foreign(self, key):
-        value = real_get(self, key)
+    def foreign(self, key, slot=None):
+        value = real_get(self, key, slot)
         if key.startswith("rendered\0") and isinstance(value, dict):
             return {place: ("not a context", ("- receiver: someone-else\n", "")) for place in value}
         return value
@@ -325,3 +326,42 @@ def test_a_recipient_list_comes_back_from_a_pickle_equal_and_of_the_same_types()
     assert back.recipients[1].name == "B" and back.recipients[1].email == "b@example.com"
     assert back.location == original.location and back.window_references == original.window_references
     assert back.__dict__ == original.__dict__
+
+
+def test_a_folder_keeps_one_snapshot_whatever_the_code(tmp_path, monkeypatch):
+    """A snapshot stands in a slot of its own (the folder's), which the next one replaces:
+    keyed by content alone, every upgrade added a snapshot that nothing removed."""
+    disk, files = DiskCache(tmp_path / "cache"), lists(40)
+    key = ("team-000.yaml", blob_id(files["team-000.yaml"]))
+
+    def code(fingerprint: str) -> None:
+        monkeypatch.setattr(cache_module, "code_fingerprint", lambda: fingerprint)
+
+    code("code 1")
+    parse_tree(files, disk)
+    first = entries(tmp_path / "cache")
+    assert len(first) == 1
+    code("code 2")  # an upgrade: its own snapshot, in the same place
+    assert PersistentParseCache(disk, location="/the/folder").get(key) is None  # code 1's is not used
+    parse_tree(files, disk)
+    assert entries(tmp_path / "cache") == first
+    assert PersistentParseCache(disk, location="/the/folder").get(key) is not None
+    code("code 1")
+    assert PersistentParseCache(disk, location="/the/folder").get(key) is None  # replaced
+
+
+def test_a_folder_keeps_its_last_answer_only(tmp_path, user_cache, capsys):
+    """validate's and diff's answers for a folder (diff's is its whole render) stand in one
+    slot a folder and question: a changed tree replaces the answer instead of adding one."""
+    folder = tmp_path / "specs"
+    shutil.copytree(EXAMPLE, folder)
+    assert run(capsys, "validate", str(folder))[0] == 0
+    before = entries(user_cache)
+    team = folder / "team-db.yaml"
+    for interval in ("2h", "3h", "5h"):
+        team.write_text(re.sub(r"repeatInterval: \S+", f"repeatInterval: {interval}", team.read_text()))
+        assert run(capsys, "validate", str(folder))[0] == 0
+    after = entries(user_cache)
+    # Each new version of the file is a parse entry of its own (small, content-addressed); the
+    # verdict is not: one file more for each version, not two.
+    assert len(after) == len(before) + 3
