@@ -5,7 +5,9 @@ in the same run. Prints each figure, its ratio to amtool, and the peak memory of
     .venv/bin/python bench/cold.py [--repeat 5] [--files 1000] [--recipients 50] [--skip-large] [--only apply]
 
 What runs (every figure the median of --repeat runs of a fresh process, wall time from
-fork to exit, as a shell or a git hook would see it):
+fork to exit, as a shell or a git hook would see it; each run is followed by one run of the
+row's amtool check, and the ratio printed is the median of each run's time over that amtool
+run's, which this shared machine's load moves far less than either time alone):
   example folder (examples/config-repo, rendered into examples/alertmanager-base.yml)
     amtool check-config of its render              the yardstick for the example rows
     validate, diff       cold                       an empty cache (XDG_CACHE_HOME, stateDir) each run
@@ -36,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -71,17 +74,28 @@ def run(argv: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] 
     return elapsed, usage.ru_maxrss
 
 
+class Timing(NamedTuple):
+    walls: list[float]
+    peak: int
+    """The highest peak RSS of the runs, kB."""
+    paired: list[float]
+    """amtool's wall time right after each run (empty when not asked): the ratio of each pair
+    moves less with this machine's load than a ratio to an amtool timed at another moment."""
+
+
 def times(argv: list[str], repeat: int, env: dict[str, str] | None = None, before=None,
-          ok: tuple[int, ...] = (0,)) -> tuple[list[float], int]:
-    """`repeat` runs (`before(i)` first, untimed); the wall times and the highest peak RSS."""
-    walls, peak = [], 0
+          ok: tuple[int, ...] = (0,), pair: list[str] | None = None) -> Timing:
+    """`repeat` runs (`before(i)` first, untimed), each followed by one of `pair` when given."""
+    walls, peak, paired = [], 0, []
     for i in range(repeat):
         if before:
             before(i)
         wall, rss = run(argv, env, ok)
         walls.append(wall)
         peak = max(peak, rss)
-    return walls, peak
+        if pair:
+            paired.append(run(pair)[0])
+    return Timing(walls, peak, paired)
 
 
 def environment(cache: Path) -> dict[str, str]:
@@ -113,16 +127,23 @@ def daemon_config(folder: Path, spec_dir: Path, output: Path, base: Path | None)
     return path
 
 
-def show(label: str, walls: list[float], yardstick: float | None, aim: float | None = None, note: str = "") -> str:
+def show(label: str, timing: Timing | list[float], yardstick: float | None, aim: float | None = None,
+         note: str = "") -> str:
+    """median and min; the ratio to amtool as the median of the runs' ratios to the amtool run
+    right after each (when the timing has them), else to `yardstick`, amtool's median."""
+    walls = timing.walls if isinstance(timing, Timing) else timing
+    paired = timing.paired if isinstance(timing, Timing) else []
     value = statistics.median(walls)
-    ratio = f"{value / yardstick:6.2f}x" if yardstick else ""
-    verdict = ("" if aim is None else ("  met" if value / yardstick <= aim else f"  NOT met (aim {aim:g}x)"))
-    line = f"  {label:<46}{value * 1000:>9.1f} ms{min(walls) * 1000:>9.1f} ms  {ratio}{verdict}"
+    ratio = statistics.median(w / a for w, a in zip(walls, paired)) if paired else \
+        (value / yardstick if yardstick else None)
+    shown = f"{ratio:6.2f}x" if ratio is not None else ""
+    verdict = ("" if aim is None or ratio is None else ("  met" if ratio <= aim else f"  NOT met (aim {aim:g}x)"))
+    line = f"  {label:<46}{value * 1000:>9.1f} ms{min(walls) * 1000:>9.1f} ms  {shown}{verdict}"
     return (line + (f"  {note}" if note else "")).rstrip()
 
 
 def header() -> None:
-    print(f"  {'':<46}{'median':>12}{'min':>12}  vs amtool")
+    print(f"  {'':<46}{'median':>12}{'min':>12}  vs amtool (median of each run / the amtool run after it)")
 
 
 def example_rows(work: Path, repeat: int) -> None:
@@ -132,7 +153,8 @@ def example_rows(work: Path, repeat: int) -> None:
     fresh_cache(work)(0)
     run([*notify, "render", str(EXAMPLE), "--base", str(EXAMPLE_BASE), "-o", str(rendered)], env)
     config = daemon_config(work, EXAMPLE, rendered, EXAMPLE_BASE)
-    amtool, _ = times(["amtool", "check-config", str(rendered)], repeat)
+    yard = ["amtool", "check-config", str(rendered)]
+    amtool = times(yard, repeat).walls
     yardstick = statistics.median(amtool)
     run([*notify, "validate", str(EXAMPLE)], env)  # bytecode written once, as pip does on install
     validate = [*notify, "validate", str(EXAMPLE)]
@@ -140,16 +162,16 @@ def example_rows(work: Path, repeat: int) -> None:
     print("\nExample folder (examples/config-repo, 4 files)")
     header()
     print(show("amtool check-config of its render", amtool, yardstick))
-    print(show("validate, cold", times(validate, repeat, env, fresh_cache(work))[0], yardstick, 3))
-    print(show("diff, cold", times(diff, repeat, env, fresh_cache(work))[0], yardstick, 3))
+    print(show("validate, cold", times(validate, repeat, env, fresh_cache(work), pair=yard), yardstick, 3))
+    print(show("diff, cold", times(diff, repeat, env, fresh_cache(work), pair=yard), yardstick, 3))
     run(validate, env)
     run(diff, env)
-    print(show("validate, warm", times(validate, repeat, env)[0], yardstick, 3))
-    print(show("diff, warm", times(diff, repeat, env)[0], yardstick, 3))
+    print(show("validate, warm", times(validate, repeat, env, pair=yard), yardstick, 3))
+    print(show("diff, warm", times(diff, repeat, env, pair=yard), yardstick, 3))
     bare = [sys.executable, "-c", "pass"]
-    print(show(f"for scale: {Path(sys.executable).name} -c pass", times(bare, repeat)[0], yardstick))
+    print(show(f"for scale: {Path(sys.executable).name} -c pass", times(bare, repeat, pair=yard), yardstick))
     print(show(f"for scale: {Path(sys.executable).name} -I -S -c pass",
-               times([sys.executable, "-I", "-S", "-c", "pass"], repeat)[0], yardstick))
+               times([sys.executable, "-I", "-S", "-c", "pass"], repeat, pair=yard), yardstick))
 
 
 def change_one(folder: Path, i: int) -> None:
@@ -174,32 +196,38 @@ def large_rows(work: Path, repeat: int, files: int, recipients: int, only_apply:
     validate = [*notify, "validate", str(specs)]
     diff = [*notify, "diff", str(specs), "--config", str(config)]
 
-    render_walls, render_rss = times(render, 1 if only_apply else repeat, env, fresh_cache(work))
-    amtool, _ = times(["amtool", "check-config", str(rendered)], repeat)
+    yard = ["amtool", "check-config", str(rendered)]
+    render_timing = times(render, 1, env, fresh_cache(work))  # the render amtool is timed on
+    if not only_apply and repeat > 1:
+        render_timing = times(render, repeat, env, fresh_cache(work), pair=yard)
+    amtool = times(yard, repeat).walls
     yardstick = statistics.median(amtool)
     print(f"\n{files:,} RecipientLists x {recipients} recipients ({size / 1e6:.2f} MB of YAML, "
           f"render {rendered.stat().st_size / 1e6:.2f} MB)")
     header()
     print(show("amtool check-config of its render", amtool, yardstick))
     if only_apply:
-        apply_rows(work, specs, env, repeat, yardstick)
+        apply_rows(work, specs, env, repeat, yardstick, yard)
         return
-    print(show("render -o, cold", render_walls, yardstick, 5))
-    print(show("validate, cold", times(validate, repeat, env, fresh_cache(work))[0], yardstick, 5))
+    print(show("render -o, cold", render_timing, yardstick, 5))
+    print(show("validate, cold", times(validate, repeat, env, fresh_cache(work), pair=yard), yardstick, 5))
     run(validate, env)
     run(diff, env)
-    print(show("validate, warm (same tree)", times(validate, repeat, env)[0], yardstick, 1.5))
-    print(show("diff, warm (same tree)", times(diff, repeat, env)[0], yardstick, 1.5))
+    print(show("validate, warm (same tree)", times(validate, repeat, env, pair=yard), yardstick, 1.5))
+    print(show("diff, warm (same tree)", times(diff, repeat, env, pair=yard), yardstick, 1.5))
     print(show("validate, warm (one file changed)",
-               times(validate, repeat, env, lambda i: change_one(specs, i))[0], yardstick, 1.5))
+               times(validate, repeat, env, lambda i: change_one(specs, i), pair=yard), yardstick, 1.5))
     print(show("diff, warm (one file changed)",
-               times(diff, repeat, env, lambda i: change_one(specs, 10 + i), ok=(0, 1))[0], yardstick, 1.5))
+               times(diff, repeat, env, lambda i: change_one(specs, 10 + i), ok=(0, 1), pair=yard), yardstick,
+               1.5))
+    render_rss = render_timing.peak
     print(f"  peak RSS of the cold render -o: {render_rss / 1024:.1f} MB (aim < 150 MB: "
           f"{'met' if render_rss < 150 * 1024 else 'NOT met'})")
-    apply_rows(work, specs, env, repeat, yardstick)
+    apply_rows(work, specs, env, repeat, yardstick, yard)
 
 
-def apply_rows(work: Path, specs: Path, env: dict[str, str], repeat: int, yardstick: float) -> None:
+def apply_rows(work: Path, specs: Path, env: dict[str, str], repeat: int, yardstick: float,
+               yard: list[str]) -> None:
     """`apply` on a git repo of the same lists: cold (no stateDir), then each run after a
     commit of one file, as the daemon's first pass after a restart (its cache kept)."""
     repo = work / "repo"
@@ -221,10 +249,10 @@ def apply_rows(work: Path, specs: Path, env: dict[str, str], repeat: int, yardst
         shutil.rmtree(folder / "state", ignore_errors=True)
         commit_one(100 + i)
 
-    cold_walls, _ = times([*notify, "apply", "--config", str(config)], repeat, env, cold)
-    warm_walls, _ = times([*notify, "apply", "--config", str(config)], repeat, env, commit_one)
-    print(show("apply, empty stateDir (one-file commit)", cold_walls, yardstick))
-    print(show("apply after a restart (one-file commit)", warm_walls, yardstick, None,
+    cold_timing = times([*notify, "apply", "--config", str(config)], repeat, env, cold, pair=yard)
+    warm_timing = times([*notify, "apply", "--config", str(config)], repeat, env, commit_one, pair=yard)
+    print(show("apply, empty stateDir (one-file commit)", cold_timing, yardstick))
+    print(show("apply after a restart (one-file commit)", warm_timing, yardstick, None,
                "in-process incremental pass: bench/incremental.py"))
 
 
