@@ -270,11 +270,10 @@ def _compose_all(text: str) -> list[Node | None]:
     whose verdict (and error position) stands."""
     if _HAVE_C_PARSER:
         # The C composer recurses in C: far too deep a text would crash the process, so such
-        # a text is measured on the event stream first. Each level of nesting takes one of
-        # the characters counted here, so a text with few of them (every real spec file) is
-        # safe to compose, and its tree is measured instead: the same answer without a
-        # second parse of the text (40 % of loading a 2 MB tree).
-        checked = sum(map(text.count, "[{-?:")) > _SAFE_NESTING
+        # a text is measured on the event stream first. Any other (every real spec file) is
+        # composed, and its tree measured instead: the same answer without a second parse of
+        # the text (40 % of loading a 2 MB tree).
+        checked = not _c_composer_may_take(text)
         if checked:
             _check_depth(text)
         try:
@@ -349,9 +348,6 @@ def _check_depth(text: str, limit: int = 64) -> None:
         raise TooDeep(*where)
 
 
-_SAFE_NESTING = 1000
-"""Nesting the C composer survives with room to spare (it handled 20,000 levels and crashed
-the process at 100,000, measured)."""
 
 
 def _check_tree_depth(roots: list[Node | None], limit: int = 64) -> None:
@@ -410,7 +406,7 @@ def read_plain(text: str, limit: int) -> Any:
 def _read_plain(text: str, limit: int) -> Any:
     _import_yaml()
     if _HAVE_C_PARSER:
-        if _nesting_bound(text) > _C_COMPOSER_SAFE:
+        if not _c_composer_may_take(text):
             _check_depth(text, limit)
         yaml = YAML(typ="safe", pure=False)
         yaml.Resolver = _CResolver
@@ -439,7 +435,15 @@ def _plain(yaml: Any, root: Node | None, limit: int) -> Any:
 
 _C_COMPOSER_SAFE = 10_000
 """Nesting the C composer is given without measuring the events first: half of the 20,000
-levels it was seen to handle (_SAFE_NESTING)."""
+levels it was seen to handle (it crashed the process at 100,000, measured)."""
+
+
+def _c_composer_may_take(text: str) -> bool:
+    """Whether `text` cannot nest deeper than _C_COMPOSER_SAFE, by either of two bounds: each
+    level of nesting takes one of the characters counted first (cheap, and enough for a spec
+    file), or _nesting_bound (for a long text with many of them, such as a render)."""
+    return (sum(map(text.count, "[{-?:")) <= _C_COMPOSER_SAFE
+            or _nesting_bound(text) <= _C_COMPOSER_SAFE)
 
 
 def _nesting_bound(text: str) -> int:
