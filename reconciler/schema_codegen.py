@@ -196,11 +196,7 @@ class _Generator:
         return ["if isinstance(x, dict):\n        " + "\n        ".join(inner)] if inner else []
 
     def array_keywords(self, schema: dict[str, Any]) -> list[str]:
-        inner: list[str] = []
-        if "minItems" in schema:
-            inner.append(f"if len(x) < {schema['minItems']!r}:\n            return False")
-        if "maxItems" in schema:
-            inner.append(f"if len(x) > {schema['maxItems']!r}:\n            return False")
+        inner = _length_limits(schema, "minItems", "maxItems")
         if schema.get("uniqueItems"):
             inner.append("if not _unique(x):\n            return False")
         if "items" in schema:
@@ -213,11 +209,7 @@ class _Generator:
         return ["if isinstance(x, list):\n        " + "\n        ".join(inner)] if inner else []
 
     def string_keywords(self, schema: dict[str, Any]) -> list[str]:
-        inner: list[str] = []
-        if "minLength" in schema:
-            inner.append(f"if len(x) < {schema['minLength']!r}:\n            return False")
-        if "maxLength" in schema:
-            inner.append(f"if len(x) > {schema['maxLength']!r}:\n            return False")
+        inner = _length_limits(schema, "minLength", "maxLength")
         if "pattern" in schema:
             inner.append(f"if not {self.pattern(schema['pattern'])}(x):\n            return False")
         return ["if isinstance(x, str):\n        " + "\n        ".join(inner)] if inner else []
@@ -230,6 +222,16 @@ class _Generator:
             inner.append(f"if x > {schema['maximum']!r}:\n            return False")
         test = _TYPES["number"].format(x="x")
         return [f"if {test}:\n        " + "\n        ".join(inner)] if inner else []
+
+
+def _length_limits(schema: dict[str, Any], least: str, most: str) -> list[str]:
+    """The checks of minItems/maxItems or minLength/maxLength: both bound len(x)."""
+    checks = []
+    if least in schema:
+        checks.append(f"if len(x) < {schema[least]!r}:\n            return False")
+    if most in schema:
+        checks.append(f"if len(x) > {schema[most]!r}:\n            return False")
+    return checks
 
 
 _KNOWN = frozenset({"type", "const", "enum", "properties", "required", "additionalProperties", "minItems",
