@@ -188,10 +188,34 @@ class SmtpServer:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
+        """At least `count` messages. Only where no other mail can arrive: a count is
+        reached by whichever mail comes first (use `wait_for_mail` for a particular one)."""
         wait_until(lambda: len(self.messages) >= count, timeout, f"{count} message(s) at the SMTP server "
                                                                  f"(have {len(self.messages)})")
         with self.lock:
             return list(self.messages)
+
+    def wait_for_mail(self, what: str, predicate, timeout: float = 15) -> Received:
+        """The first message for which `predicate(message)` holds, `what` naming it."""
+        def find():
+            with self.lock:
+                return next((m for m in self.messages if predicate(m.message)), None)
+        return wait_until(find, timeout, f"{what} at the SMTP server (have: {self.subjects()})")
+
+    def wait_for_subject(self, fragment: str, timeout: float = 15) -> Received:
+        """The first message whose Subject contains `fragment`."""
+        return self.wait_for_mail(f"a mail with {fragment!r} in its subject",
+                                  lambda m: fragment in str(m.get("Subject", "")), timeout)
+
+    def wait_for_alert(self, alert: str, status: str = "firing", timeout: float = 15) -> Received:
+        """The daemon's own-alert mail of `alert` (ConfigRejected, ...) in `status`, by its
+        X-Notify-Reconciler-Alert header."""
+        return self.wait_for_mail(f"the {alert} {status} mail",
+                                  lambda m: m.get("X-Notify-Reconciler-Alert") == f"{alert} {status}", timeout)
+
+    def subjects(self) -> list[str]:
+        with self.lock:
+            return [str(m.message.get("Subject", "")) for m in self.messages]
 
 
 def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_starttls: bool = False,
