@@ -181,7 +181,65 @@ class SignatureCheck(NamedTuple):
     """Why the commit may not be applied; None when it may."""
 
 
-_GOOD_SIGNATURE = re.compile(r'Good "git" signature for (?P<principal>.+?) with (?P<key>\S+ key SHA256:\S+)')
+_GOOD_SIGNATURE = re.compile(r'^Good "git" signature for (?P<principal>\S.*?) with (?P<key>\S+ key SHA256:\S+)$',
+                             re.MULTILINE)
+"""ssh-keygen's words for a signature by a key the allowed-signers file lists for a principal
+(one it does not list reads 'Good "git" signature with ...': no principal, no trust)."""
+_SSH_SIGNATURE = re.compile(rb"-----BEGIN SSH SIGNATURE-----\n[A-Za-z0-9+/=\n]+-----END SSH SIGNATURE-----\n?")
+
+
+def trusted_signer(status: int, said: str) -> str | None:
+    """The allowed principal and key that `git verify-commit --raw` names, when it exited 0
+    and its verifier said so in its own words; None (no trust) otherwise."""
+    good = _GOOD_SIGNATURE.search(said) if status == 0 else None
+    return f"{good['principal']} ({good['key']})" if good else None
+
+
+def _pinned_verifiers() -> tuple[str, ...]:
+    """git config, on the command line (above any repository's), naming every signature
+    verifier: ssh-keygen by its path for SSH; for OpenPGP and X.509 a program that refuses,
+    so such a signature never reaches the daemon user's keyring."""
+    import shutil  # here only: it imports the compression modules
+
+    ssh_keygen = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+    return ("-c", "gpg.format=ssh", "-c", f"gpg.ssh.program={ssh_keygen}", "-c", "gpg.program=false",
+            "-c", "gpg.openpgp.program=false", "-c", "gpg.x509.program=false")
+
+
+def signature_header_problem(raw_commit: bytes) -> str | None:
+    """Why the signature headers of a raw commit object (`git cat-file commit`) cannot be
+    trusted, or None when there is exactly one and it holds exactly one SSH signature.
+
+    Read as git's `parse_buffer_signed_by_header` reads them: the header lines end at the
+    first empty line; every header whose name starts with `gpgsig` is a signature, and the
+    ones git verifies are concatenated, so two of any kind are refused."""
+    head = raw_commit.split(b"\n\n", 1)[0]
+    signatures: list[tuple[bytes, list[bytes]]] = []
+    current: list[bytes] | None = None
+    for line in head.split(b"\n"):
+        if line.startswith(b" ") and current is not None:
+            current.append(line[1:])
+            continue
+        current = None
+        if line.startswith(b"gpgsig"):
+            name, _, value = line.partition(b" ")
+            current = [value]
+            signatures.append((name, current))
+    if not signatures:
+        return "is not signed: source.verify accepts only signed commits"
+    if len(signatures) > 1:
+        names = ", ".join(name.decode("ascii", "replace") for name, _ in signatures)
+        return (f"carries {len(signatures)} signature headers ({names}), which git would verify as one: "
+                "source.verify accepts exactly one SSH signature")
+    name, lines = signatures[0]
+    body = b"\n".join(lines) + b"\n"
+    if name != b"gpgsig":
+        return (f"carries a signature header {name.decode('ascii', 'replace')!r}, not 'gpgsig': source.verify "
+                "accepts exactly one SSH signature")
+    if _SSH_SIGNATURE.fullmatch(body) is None:
+        kind = "an OpenPGP" if b"BEGIN PGP" in body else "an X.509" if b"BEGIN SIGNED MESSAGE" in body else "a non-SSH"
+        return f"carries {kind} signature, and source.verify checks SSH signatures only"
+    return None
 
 
 def is_remote(repo: str) -> bool:
@@ -214,8 +272,11 @@ class GitSource:
             repo.git.fetch("--no-tags", "--quiet", self.url, refspec, kill_after_timeout=self.FETCH_TIMEOUT,
                            env=_GIT_ENV)
         except git.GitCommandError as exc:
-            raise SourceError(f"{_redact_url(self.url)}: fetching branch {self.branch!r} failed: "
-                              f"{_git_message(exc)}") from exc
+            reason = _git_message(exc)
+            if "mismatched algorithms" in reason:
+                reason += (" (a repository in another object format than SHA-1, which notify-reconciler cannot "
+                           "read: only SHA-1 repositories, git's default, are supported)")
+            raise SourceError(f"{_redact_url(self.url)}: fetching branch {self.branch!r} failed: {reason}") from exc
 
     def head(self) -> Revision:
         """The branch's current commit."""
@@ -244,8 +305,7 @@ class GitSource:
         try:
             commit = repo.commit(f"refs/heads/{self.branch}")
         except (git.BadName, ValueError, git.GitCommandError) as exc:
-            raise SourceError(f"{_redact_url(self.url)}: no branch {self.branch!r}: check source.branch, "
-                              "or push the branch") from exc
+            raise SourceError(f"{_redact_url(self.url)}: {_no_branch(repo, self.branch)}") from exc
         return _revision(commit)
 
     def _read(self, revision: Revision, limits: Limits, known: Container[tuple[str, str]]) -> SpecFolder:
@@ -305,35 +365,36 @@ class GitSource:
         return result
 
     def check_signature(self, revision: Revision, allowed_signers: str) -> SignatureCheck:
-        """Who signed `revision`, if it carries a good SSH signature by a key of
-        `allowed_signers` (any key listed there, as `git verify-commit` decides); else why not,
-        in words.
+        """Who signed `revision`, if it carries one good SSH signature by a key of
+        `allowed_signers`; else why not, in words. Fails closed: anything this cannot read
+        as exactly that is a refusal.
 
-        Only SSH signatures count. git picks the verifier from the signature itself, so an
-        OpenPGP signature would be checked against whatever keyring the daemon's user has,
-        not against the allowed-signers file; and the verifier program is pinned, so a
-        repository's own config cannot swap it for one that always says yes."""
+        The commit is read as git reads it (`git cat-file commit`), not through GitPython's
+        summary of it, which keeps only the last signature header while git verifies them
+        all concatenated, with the verifier the first one names. So a commit must carry
+        exactly one `gpgsig` header, holding one SSH signature. Every verifier program is
+        pinned (a repository's own config cannot swap one in that always says yes, nor send
+        an OpenPGP signature to the daemon user's keyring), and trust needs the verifier's
+        own words naming the allowed principal."""
         if not Path(allowed_signers).is_file():
             return SignatureCheck(problem=f"source.verify.allowedSignersFile {allowed_signers} does not exist: no "
                                           "commit can be trusted until it does")
         repo = self._open()
         try:
-            signature = self._retrying(lambda: repo.commit(revision.sha).gpgsig)
-        except (ValueError, git.GitCommandError) as exc:
-            raise SourceError(f"{_redact_url(self.url)}@{revision.short}: cannot read the commit: {exc}") from exc
-        if not signature:
-            return SignatureCheck(problem=f"commit {revision.short} is not signed: source.verify accepts only signed "
-                                          "commits")
-        if not signature.lstrip().startswith("-----BEGIN SSH SIGNATURE-----"):
-            kind = "an OpenPGP" if "PGP SIGNATURE" in signature else "a non-SSH"
-            return SignatureCheck(problem=f"commit {revision.short} carries {kind} signature, and source.verify "
-                                          f"checks SSH signatures only: sign with an SSH key listed in "
+            raw = self._retrying(lambda: repo.git.execute(["git", "cat-file", "commit", revision.sha], env=_GIT_ENV,
+                                                          stdout_as_string=False, strip_newline_in_stdout=False))
+        except git.GitCommandError as exc:
+            raise SourceError(f"{_redact_url(self.url)}@{revision.short}: cannot read the commit: "
+                              f"{_git_message(exc)}") from exc
+        problem = signature_header_problem(raw)
+        if problem:
+            return SignatureCheck(problem=f"commit {revision.short} {problem}: sign it with an SSH key listed in "
                                           f"{allowed_signers} (git config gpg.format ssh)")
         try:
-            _, _, said = repo.git.execute(["git", "-c", "gpg.format=ssh", "-c", "gpg.ssh.program=ssh-keygen",
-                                           "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
-                                           "verify-commit", "--raw", revision.sha], env=_GIT_ENV,
-                                          with_extended_output=True)
+            status, _, said = repo.git.execute(["git", *_pinned_verifiers(), "-c",
+                                                f"gpg.ssh.allowedSignersFile={allowed_signers}",
+                                                "verify-commit", "--raw", revision.sha], env=_GIT_ENV,
+                                               with_extended_output=True)
         except git.GitCommandError as exc:
             stderr = exc.stderr if isinstance(exc.stderr, str) else ""
             detail = " ".join(line.strip() for line in stderr.replace("stderr:", "").strip(" '\n").splitlines()
@@ -341,8 +402,11 @@ class GitSource:
             return SignatureCheck(problem=f"commit {revision.short} is not signed by an allowed key "
                                           f"({detail or 'verification failed'}): sign it with a key listed in "
                                           f"{allowed_signers}")
-        good = _GOOD_SIGNATURE.search(said if isinstance(said, str) else "")
-        return SignatureCheck(signer=f"{good['principal']} ({good['key']})" if good else "an allowed key")
+        signer = trusted_signer(status, said if isinstance(said, str) else "")
+        if signer is None:
+            return SignatureCheck(problem=f"commit {revision.short} is not signed by an allowed key (the verifier "
+                                          f"named no allowed signer): sign it with a key listed in {allowed_signers}")
+        return SignatureCheck(signer=signer)
 
     def local_git_dir(self) -> Path | None:
         """The git directory of a local repo (to watch its refs); None for a URL."""
@@ -399,6 +463,20 @@ def _why_not_a_repository(path: str) -> str:
         return (f"cannot be read by this user (uid {os.geteuid()}): let it read the repo "
                 "(the service runs as notify-reconciler)")
     return "not a git repository: check source.repo"
+
+
+def _no_branch(repo: git.Repo, branch: str) -> str:
+    """Why the branch cannot be resolved: a repository in an object format other than SHA-1
+    looks to GitPython as if it had no branches at all."""
+    try:
+        object_format = repo.git.rev_parse("--show-object-format", env=_GIT_ENV).strip()
+    except git.GitCommandError:
+        object_format = "sha1"
+    if object_format != "sha1":
+        return (f"a {object_format.upper()} repository, which notify-reconciler cannot read (only SHA-1 "
+                "repositories, git's default, are supported): keep the specs in a repository made "
+                "without --object-format")
+    return f"no branch {branch!r}: check source.branch, or push the branch"
 
 
 def _import_git() -> None:

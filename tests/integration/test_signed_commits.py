@@ -223,3 +223,65 @@ def test_mail_test_with_no_verified_commit_refuses(signed, capsys):
     assert main(["mail-test", "--config", config, "--to", "me@example.com"]) == 1
     err = capsys.readouterr().err
     assert "rejected: commit" in err and "is not signed" in err
+
+
+def _openpgp_keyring(tmp_path: Path, request, monkeypatch) -> Path:
+    """A real OpenPGP key for author@example.com in a throwaway GNUPGHOME, set for this test."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    request.addfinalizer(lambda: subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                                                capture_output=True, timeout=30, check=False))
+    subprocess.run([require_binary("gpg"), "--homedir", str(home), "--batch", "--quiet", "--passphrase", "",
+                    "--quick-gen-key", "Mallory <author@example.com>", "ed25519", "sign", "never"],
+                   check=True, capture_output=True, timeout=60)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    return home
+
+
+def _with_second_signature(raw: bytes, signature: bytes) -> bytes:
+    """The raw commit with a `gpgsig` header holding `signature` added after its own."""
+    head, body = raw.split(b"\n\n", 1)
+    lines = signature.rstrip(b"\n").split(b"\n")
+    extra = b"gpgsig " + lines[0] + b"".join(b"\n " + line for line in lines[1:])
+    return head + b"\n" + extra + b"\n\n" + body
+
+
+@pytest.mark.parametrize("pusher_sets_gpg_program", [False, True])
+def test_a_forged_commit_with_an_openpgp_and_an_ssh_signature_header_is_refused(
+        signed, capsys, monkeypatch, tmp_path, request, pusher_sets_gpg_program):
+    """The review's forgery, exactly: the first signature header an OpenPGP block (a key
+    in the keyring of whoever runs apply), the last a copied SSH block. GitPython's
+    `gpgsig` is the last header only; git verifies both as one, with gpg. git calls the
+    commit good, and it must be refused."""
+    repo, trusted, _, output, config = signed
+    ssh_signed = signed_commit(repo, trusted, "signed specs", **{"s.yaml": server(),
+                                                                 "o.yaml": recipient_list("ops", ["o@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    good = output.read_bytes()
+    import git as gitpython
+
+    ssh_block = gitpython.Repo(repo.path).commit(ssh_signed).gpgsig.encode()
+    assert ssh_block.startswith(b"-----BEGIN SSH SIGNATURE-----")
+
+    _openpgp_keyring(tmp_path, request, monkeypatch)
+    repo.write("o.yaml", recipient_list("ops", ["mallory@example.com"]))
+    repo.git("add", "-A")
+    repo.git("-c", "user.signingkey=author@example.com", "commit", "-q", "-S", "-m", "forged")
+    raw = subprocess.run(["git", "cat-file", "commit", "HEAD"], cwd=repo.path, capture_output=True,
+                         check=True).stdout
+    forged = subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"], cwd=repo.path,
+                            input=_with_second_signature(raw, ssh_block), capture_output=True,
+                            check=True).stdout.decode().strip()
+    repo.git("update-ref", "refs/heads/main", forged)
+    if pusher_sets_gpg_program:  # a pusher who can write a shared repo's config
+        repo.git("config", "gpg.program", "gpg")
+    # What the old check saw, and what git says of the commit:
+    assert gitpython.Repo(repo.path).commit(forged).gpgsig.startswith("-----BEGIN SSH SIGNATURE-----")
+    assert subprocess.run(["git", "verify-commit", forged], cwd=repo.path, capture_output=True).returncode == 0
+
+    capsys.readouterr()
+    assert main(["apply", "--config", config]) == 1
+    err = capsys.readouterr().err
+    assert f"commit {forged[:7]} carries 2 signature headers (gpgsig, gpgsig)" in err
+    assert output.read_bytes() == good
+

@@ -200,3 +200,17 @@ def test_a_committed_spec_in_a_file_that_is_not_read_is_named_not_skipped(repo, 
     assert sorted(tree.files) == ["db.YAML", "ops.yaml", "server.yaml"]
     assert [(e.file, e.line, e.column) for e in tree.errors] == [("ops.yaml.txt", 2, 1), ("sub/team.txt", 1, 1)]
     assert all("only files ending in .yaml or .yml are read" in e.message for e in tree.errors)
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_a_sha256_repository_is_named_as_such_not_as_a_missing_branch(tmp_path, remote):
+    repo = tmp_path / "sha256"
+    subprocess.run(["git", "init", "-q", "--object-format=sha256", "-b", "main", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=A", "-c", "user.email=a@example.com", "commit", "-q",
+                    "--allow-empty", "-m", "first"], check=True)
+    source = GitSource(f"file://{repo}" if remote else str(repo), "main", ".", tmp_path / "state")
+    with pytest.raises(SourceError) as caught:
+        source.fetch()
+        source.head()
+    assert "SHA-1 repositories, git's default, are supported" in str(caught.value)
+    assert "no branch" not in str(caught.value)
