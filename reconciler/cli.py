@@ -130,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
                     "daemon already runs on the same stateDir).")
     _config_option(apply)
     _cache_option(apply, "<stateDir>/cache")
+    apply.add_argument("--allow-rewind", action="store_true",
+                       help="apply the branch's head this once even if it does not descend from the last applied "
+                            "commit (a rewind or a force-push that is meant); otherwise such a head is rejected")
     apply.set_defaults(handler=_apply)
 
     run = commands.add_parser(
@@ -402,7 +405,8 @@ def _apply(args: argparse.Namespace) -> int:
     lock = acquire_lock(config.state_dir, busy_hint="it reconciles by itself; to make it reconcile now, send it "
                                                     "SIGHUP (systemctl reload notify-reconciler)")
     try:
-        outcome = reconcile(config, _host(), caches=None if args.no_cache else Caches.kept_in(config))
+        outcome = reconcile(config, _host(), caches=None if args.no_cache else Caches.kept_in(config),
+                            allow_rewind=args.allow_rewind)
     finally:
         os.close(lock)
     stream = sys.stdout if outcome.ok else sys.stderr
@@ -700,14 +704,15 @@ def _last_verified(config: Config, quiet: bool = False) -> Committed:
     from .state import load_state
 
     source = source_for(config)
+    applied = load_state(config.state_dir).applied
     try:
-        committed = committed_specs(source, config.source.allowed_signers)
+        committed = committed_specs(source, config.source.allowed_signers, applied=applied,
+                                    allow_rewind=config.source.allow_rewind)
         if not quiet:
             print(f"using {committed.revision.describe()}, the head of {config.source.branch}"
                   + (f", signed by {committed.revision.signed_by}" if committed.revision.signed_by else ""))
         return committed
     except CommitRejected as rejected:
-        applied = load_state(config.state_dir).applied
         if applied is None or applied.sha == rejected.revision.sha:
             raise
         committed = committed_specs(source, config.source.allowed_signers, revision=applied)

@@ -26,6 +26,9 @@ class SourceSettings:
     """Remote fetch period (Prometheus duration)."""
     allowed_signers: str | None = None
     """With source.verify: only commits signed by a key of this allowed-signers file apply."""
+    allow_rewind: bool = False
+    """Apply a head that does not descend from the last applied commit (a rewind, a force-push
+    of other history). Off: such a head is rejected, so an old signed commit cannot be replayed."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def parse_config(name: str, data: bytes) -> Config:
             path=source.get("path", default("source", "path")),
             poll_interval=source.get("pollInterval", default("source", "pollInterval")),
             allowed_signers=source.get("verify", {}).get("allowedSignersFile"),
+            allow_rewind=source.get("allowRewind", default("source", "allowRewind")),
         ),
         target=TargetSettings(
             output=target.get("output", default("target", "output")),

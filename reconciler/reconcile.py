@@ -89,30 +89,34 @@ def source_for(config: Config) -> GitSource:
 
 
 def reconcile(config: Config, host: Host, source: GitSource | None = None, caches: Caches | None = None,
-              target: Target | None = None) -> Outcome:
-    """One pass, recorded in the state directory whatever happened."""
+              target: Target | None = None, *, allow_rewind: bool = False) -> Outcome:
+    """One pass, recorded in the state directory whatever happened. `allow_rewind`: apply a
+    head that does not descend from the applied commit this once (source.allowRewind always)."""
     state = load_state(config.state_dir)
     caches = caches or Caches()
     outcome, digest = _attempt(config, source or source_for(config), caches,
-                               target or file_target(config, host, caches.checked), state.applied_digest)
+                               target or file_target(config, host, caches.checked), state,
+                               allow_rewind or config.source.allow_rewind)
     return _record(state, config, host, outcome, digest)
 
 
-def _attempt(config: Config, source: GitSource, caches: Caches, target: Target,
-             applied_digest: str | None) -> tuple[Outcome, str | None]:
+def _attempt(config: Config, source: GitSource, caches: Caches, target: Target, state: State,
+             allow_rewind: bool) -> tuple[Outcome, str | None]:
     revision: Revision | None = None
     specs: Specs | None = None
     try:
         # 1. The committed specs: fetch, resolve the branch to one commit, verify its
-        #    signature (source.verify), read its tree from git objects and validate it.
-        committed = committed_specs(source, config.source.allowed_signers, cache=caches.parsed)
+        #    signature (source.verify) and that it descends from the applied one, read its
+        #    tree from git objects and validate it.
+        committed = committed_specs(source, config.source.allowed_signers, cache=caches.parsed,
+                                    applied=state.applied, allow_rewind=allow_rewind)
         revision, specs = committed.revision, committed.specs
         # 2. Render into the base.
         rendered = render_config(specs, read_base(config.target.base), base_name=config.target.base or "base",
                                  options=render_options(config), cache=caches.rendered)
         # 3. Put it live: check, wait for every Alertmanager, write atomically, reload and
         #    verify each, roll back on refusal; or find it live already and put back drift.
-        deployment = target.apply(rendered, specs, applied_digest)
+        deployment = target.apply(rendered, specs, state.applied_digest)
     except CommitRejected as exc:
         return Outcome(Result.REJECTED, exc.revision, str(exc), exc.problems, reason=Reason.CONFIG_REJECTED), None
     except ReconcilerError as exc:  # source, base, check, write: the last good config stays
@@ -124,7 +128,11 @@ def _attempt(config: Config, source: GitSource, caches: Caches, target: Target,
                    f"it): {type(exc).__name__}: {exc}")
         return Outcome(Result.FAILED, revision, message, (message,), reason=Reason.INTERNAL_ERROR, specs=specs), None
     # 4. What runs now.
-    return _deployed(revision, specs, deployment), hashlib.sha256(rendered.text.encode("utf-8")).hexdigest()
+    outcome = _deployed(revision, specs, deployment)
+    if committed.rewound_from is not None and outcome.ok:
+        outcome = replace(outcome, message=f"{outcome.message}; moved back from {committed.rewound_from.describe()}, "
+                                           "which it does not descend from (allowed)")
+    return outcome, hashlib.sha256(rendered.text.encode("utf-8")).hexdigest()
 
 
 def _deployed(revision: Revision, specs: Specs, deployment: Deployment) -> Outcome:

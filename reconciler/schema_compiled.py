@@ -5,7 +5,7 @@ schema_codegen.py). Pure: imports only `re`."""
 
 import re
 
-SCHEMA_DIGEST = '7100dbcdab2e9c2659d71a5c65c0afd45f5106bbcefa000404a12136ff399936'
+SCHEMA_DIGEST = 'bd44375184bd5fe138d56081f1633583fdb8f15704dc08db00e9276e26a1d9fb'
 """schema_codegen.schema_digest of the schema files this was generated from."""
 
 
@@ -85,7 +85,7 @@ _P9 = _pattern('^[A-Za-z0-9.:\\[\\]_-]{1,253}$')
 _P10 = _pattern('^(\\.\\.\\.|[A-Za-z_][A-Za-z0-9_]*)$')
 _P11 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029{}"\\\\]*$')
 _K0 = frozenset(('allowedSignersFile',))
-_K1 = frozenset(('branch', 'path', 'pollInterval', 'repo', 'verify'))
+_K1 = frozenset(('allowRewind', 'branch', 'path', 'pollInterval', 'repo', 'verify'))
 _K2 = frozenset(('alertmanagers', 'base', 'output'))
 _K3 = frozenset(('sendmail',))
 _K4 = frozenset(('caFile', 'insecureSkipVerify', 'serverName'))
@@ -123,6 +123,12 @@ def _s1(x):
 
 
 def _s2(x):
+    if not (isinstance(x, bool)):
+        return False
+    return True
+
+
+def _s3(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -135,7 +141,7 @@ def _s2(x):
     return True
 
 
-def _s3(x):
+def _s4(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -149,14 +155,16 @@ def _s3(x):
             return False
         if 'pollInterval' in x and not _s1(x['pollInterval']):
             return False
-        if 'verify' in x and not _s2(x['verify']):
+        if 'allowRewind' in x and not _s2(x['allowRewind']):
+            return False
+        if 'verify' in x and not _s3(x['verify']):
             return False
         if not _K1.issuperset(x):
             return False
     return True
 
 
-def _s4(x):
+def _s5(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -165,17 +173,17 @@ def _s4(x):
     return True
 
 
-def _s5(x):
+def _s6(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
         for item in x:
-            if not _s4(item):
+            if not _s5(item):
                 return False
     return True
 
 
-def _s6(x):
+def _s7(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -183,14 +191,14 @@ def _s6(x):
             return False
         if 'base' in x and not _s0(x['base']):
             return False
-        if 'alertmanagers' in x and not _s5(x['alertmanagers']):
+        if 'alertmanagers' in x and not _s6(x['alertmanagers']):
             return False
         if not _K2.issuperset(x):
             return False
     return True
 
 
-def _s7(x):
+def _s8(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -199,7 +207,7 @@ def _s7(x):
     return True
 
 
-def _s8(x):
+def _s9(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -210,18 +218,18 @@ def _s8(x):
     return True
 
 
-def _s9(x):
+def _s10(x):
     if isinstance(x, dict):
         if 'sendmail' not in x:
             return False
-        if 'sendmail' in x and not _s8(x['sendmail']):
+        if 'sendmail' in x and not _s9(x['sendmail']):
             return False
         if not _K3.issuperset(x):
             return False
     return True
 
 
-def _s10(x):
+def _s11(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -234,7 +242,7 @@ def _s10(x):
     return True
 
 
-def _s11(x):
+def _s12(x):
     if not ((isinstance(x, int) and not isinstance(x, bool))):
         return False
     if (isinstance(x, (int, float)) and not isinstance(x, bool)):
@@ -242,12 +250,6 @@ def _s11(x):
             return False
         if x > 65535:
             return False
-    return True
-
-
-def _s12(x):
-    if not (isinstance(x, bool)):
-        return False
     return True
 
 
@@ -259,7 +261,7 @@ def _s13(x):
             return False
         if 'serverName' in x and not _s0(x['serverName']):
             return False
-        if 'insecureSkipVerify' in x and not _s12(x['insecureSkipVerify']):
+        if 'insecureSkipVerify' in x and not _s2(x['insecureSkipVerify']):
             return False
         if not _K4.issuperset(x):
             return False
@@ -283,19 +285,19 @@ def _s15(x):
             return False
         if 'from' not in x:
             return False
-        if 'host' in x and not _s10(x['host']):
+        if 'host' in x and not _s11(x['host']):
             return False
-        if 'port' in x and not _s11(x['port']):
+        if 'port' in x and not _s12(x['port']):
             return False
-        if 'ssl' in x and not _s12(x['ssl']):
+        if 'ssl' in x and not _s2(x['ssl']):
             return False
-        if 'starttls' in x and not _s12(x['starttls']):
+        if 'starttls' in x and not _s2(x['starttls']):
             return False
         if 'tls' in x and not _s13(x['tls']):
             return False
         if 'username' in x and not _s0(x['username']):
             return False
-        if 'passwordFile' in x and not _s8(x['passwordFile']):
+        if 'passwordFile' in x and not _s9(x['passwordFile']):
             return False
         if 'from' in x and not _s14(x['from']):
             return False
@@ -318,7 +320,7 @@ def _s16(x):
 def _s17(x):
     if not (isinstance(x, dict)):
         return False
-    if [_s9(x), _s16(x)].count(True) != 1:
+    if [_s10(x), _s16(x)].count(True) != 1:
         return False
     return True
 
@@ -364,13 +366,13 @@ def _s20(x):
     if isinstance(x, dict):
         if 'source' not in x:
             return False
-        if 'source' in x and not _s3(x['source']):
+        if 'source' in x and not _s4(x['source']):
             return False
-        if 'target' in x and not _s6(x['target']):
+        if 'target' in x and not _s7(x['target']):
             return False
         if 'stateDir' in x and not _s0(x['stateDir']):
             return False
-        if 'listen' in x and not _s7(x['listen']):
+        if 'listen' in x and not _s8(x['listen']):
             return False
         if 'ownAlerts' in x and not _s19(x['ownAlerts']):
             return False
@@ -596,11 +598,11 @@ def _s46(x):
             return False
         if 'host' in x and not _s27(x['host']):
             return False
-        if 'port' in x and not _s11(x['port']):
+        if 'port' in x and not _s12(x['port']):
             return False
-        if 'ssl' in x and not _s12(x['ssl']):
+        if 'ssl' in x and not _s2(x['ssl']):
             return False
-        if 'starttls' in x and not _s12(x['starttls']):
+        if 'starttls' in x and not _s2(x['starttls']):
             return False
         if 'tls' in x and not _s13(x['tls']):
             return False
@@ -608,7 +610,7 @@ def _s46(x):
             return False
         if 'password' in x and not _s29(x['password']):
             return False
-        if 'passwordFile' in x and not _s8(x['passwordFile']):
+        if 'passwordFile' in x and not _s9(x['passwordFile']):
             return False
         if 'passwordEnv' in x and not _s30(x['passwordEnv']):
             return False
@@ -616,7 +618,7 @@ def _s46(x):
             return False
         if 'hello' in x and not _s31(x['hello']):
             return False
-        if 'enabled' in x and not _s12(x['enabled']):
+        if 'enabled' in x and not _s2(x['enabled']):
             return False
         if 'maxRecipientsPerMessage' in x and not _s32(x['maxRecipientsPerMessage']):
             return False
@@ -735,7 +737,7 @@ def _s56(x):
             return False
         if 'groupInterval' in x and not _s1(x['groupInterval']):
             return False
-        if 'sendResolved' in x and not _s12(x['sendResolved']):
+        if 'sendResolved' in x and not _s2(x['sendResolved']):
             return False
         if 'subject' in x and not _s54(x['subject']):
             return False
@@ -909,7 +911,7 @@ def _s71(x):
             return False
         if 'groupInterval' in x and not _s1(x['groupInterval']):
             return False
-        if 'sendResolved' in x and not _s12(x['sendResolved']):
+        if 'sendResolved' in x and not _s2(x['sendResolved']):
             return False
         if 'subject' in x and not _s54(x['subject']):
             return False

@@ -408,6 +408,18 @@ class GitSource:
                                           f"named no allowed signer): sign it with a key listed in {allowed_signers}")
         return SignatureCheck(signer=signer)
 
+    def descends_from(self, revision: Revision, ancestor: Revision) -> bool:
+        """Whether `ancestor` is `revision` or one of its ancestors, as git decides
+        (`git merge-base --is-ancestor`). An ancestor git no longer has counts as not one."""
+        repo = self._open()
+        if revision.sha == ancestor.sha:
+            return True
+        try:
+            self._retrying(lambda: repo.git.merge_base("--is-ancestor", ancestor.sha, revision.sha, env=_GIT_ENV))
+        except git.GitCommandError:  # 1: not an ancestor; 128: an object git does not have
+            return False
+        return True
+
     def local_git_dir(self) -> Path | None:
         """The git directory of a local repo (to watch its refs); None for a URL."""
         if self.remote:
@@ -533,13 +545,17 @@ class Committed:
 
     revision: Revision
     specs: Specs
+    rewound_from: Revision | None = None
+    """The applied commit this one does not descend from, when a rewind was allowed."""
 
 
 def committed_specs(source: GitSource, allowed_signers: str | None, *, revision: Revision | None = None,
-                    cache: ParseCache | None = None) -> Committed:
+                    cache: ParseCache | None = None, applied: Revision | None = None,
+                    allow_rewind: bool = False) -> Committed:
     """The specs of the branch's head (fetched first), or of `revision`, if that commit may
-    be applied. Raises CommitRejected (unsigned, or invalid specs, with every located error)
-    or SourceError (the repository or branch cannot be read)."""
+    be applied. Raises CommitRejected (unsigned, a head that does not descend from the
+    `applied` commit unless `allow_rewind`, or invalid specs, with every located error) or
+    SourceError (the repository or branch cannot be read)."""
     from .pipeline import parse_specs
     from .template_engine import check_templates
 
@@ -551,6 +567,12 @@ def committed_specs(source: GitSource, allowed_signers: str | None, *, revision:
         if check.problem:
             raise CommitRejected(revision, check.problem, (check.problem,))
         revision = replace(revision, signed_by=check.signer)
+    rewound_from = None
+    if applied is not None and not source.descends_from(revision, applied):
+        if not allow_rewind:
+            problem = rewind_problem(revision, applied)
+            raise CommitRejected(revision, problem, (problem,))
+        rewound_from = applied
     # `in cache` may load an entry from disk (cache.PersistentParseCache): a file is left unread
     # only once its parse is in memory.
     tree = source.read(revision, known=cache if cache is not None else frozenset())
@@ -564,4 +586,12 @@ def committed_specs(source: GitSource, allowed_signers: str | None, *, revision:
     except SpecErrors as exc:
         raise CommitRejected(revision, f"{len(exc.errors)} error(s) in the specs",
                              tuple(str(error) for error in exc.errors), exc) from None
-    return Committed(revision, specs)
+    return Committed(revision, specs, rewound_from)
+
+
+def rewind_problem(head: Revision, applied: Revision) -> str:
+    """Why a head that does not descend from the applied commit is refused, and what to do."""
+    return (f"the branch moved to commit {head.short} ({head.subject!r}), which does not descend from the applied "
+            f"commit {applied.short} ({applied.subject!r}): the applied history only moves forward, so an older "
+            "commit cannot be replayed; push a new commit on top of the applied one, or, if this rewind is meant, "
+            "apply it once with `notify-reconciler apply --config FILE --allow-rewind` (with the daemon stopped)")

@@ -285,3 +285,109 @@ def test_a_forged_commit_with_an_openpgp_and_an_ssh_signature_header_is_refused(
     assert f"commit {forged[:7]} carries 2 signature headers (gpgsig, gpgsig)" in err
     assert output.read_bytes() == good
 
+
+
+def test_an_older_signed_commit_cannot_be_replayed(signed, capsys):
+    """The review's replay: the branch moved back (git update-ref) to an older signed commit
+    is refused, naming both commits; the config that runs stays; a new commit on top of
+    the applied one is applied as before."""
+    repo, trusted, _, output, config = signed
+    old = signed_commit(repo, trusted, "all mail off", **{"s.yaml": server(enabled="false"),
+                                                           "o.yaml": recipient_list("ops", ["o@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    new = signed_commit(repo, trusted, "mail on", **{"s.yaml": server()})
+    assert main(["apply", "--config", config]) == 0
+    live = output.read_bytes()
+
+    repo.git("update-ref", "refs/heads/main", old)
+    capsys.readouterr()
+    assert main(["apply", "--config", config]) == 1
+    err = capsys.readouterr().err
+    assert (f"the branch moved to commit {old[:7]} ('all mail off'), which does not descend from the applied commit "
+            f"{new[:7]} ('mail on')") in err
+    assert "--allow-rewind" in err
+    assert output.read_bytes() == live
+    main(["status", "--config", config])
+    out = capsys.readouterr().out
+    assert new[:7] in out and old[:7] in out  # applied and attempted, both named
+
+    # Another branch's signed commit that does not descend from the applied one: the same.
+    repo.git("update-ref", "refs/heads/main", new)
+    repo.git("checkout", "-q", "-b", "other", old)
+    other = signed_commit(repo, trusted, "other branch", **{"o.yaml": recipient_list("ops", ["x@example.com"])})
+    repo.git("checkout", "-q", "main")
+    repo.git("update-ref", "refs/heads/main", other)
+    assert main(["apply", "--config", config]) == 1
+    assert f"does not descend from the applied commit {new[:7]}" in capsys.readouterr().err
+    assert output.read_bytes() == live
+
+    # Forward again: applied.
+    repo.git("reset", "-q", "--hard", new)
+    signed_commit(repo, trusted, "on top", **{"o.yaml": recipient_list("ops", ["y@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    assert b"y@example.com" in output.read_bytes()
+
+
+def test_a_rewind_the_operator_means_is_applied_once_with_allow_rewind(signed, capsys):
+    repo, trusted, _, output, config = signed
+    old = signed_commit(repo, trusted, "first", **{"s.yaml": server(), "o.yaml": recipient_list("ops", ["a@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    new = signed_commit(repo, trusted, "second", **{"o.yaml": recipient_list("ops", ["b@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    repo.git("reset", "-q", "--hard", old)  # a force-push back, meant
+    assert main(["apply", "--config", config]) == 1
+    capsys.readouterr()
+    assert main(["apply", "--config", config, "--allow-rewind"]) == 0
+    out = capsys.readouterr().out
+    assert f"applied {old[:7]}" in out and f"moved back from {new[:7]}" in out
+    assert b"a@example.com" in output.read_bytes()
+    # Once: the applied commit is now the old one, and what follows it applies as usual.
+    assert main(["apply", "--config", config]) == 0
+    signed_commit(repo, trusted, "third", **{"o.yaml": recipient_list("ops", ["c@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    assert b"c@example.com" in output.read_bytes()
+
+
+def test_source_allow_rewind_applies_every_rewind(tmp_path, capsys):
+    """Without source.verify too the history only moves forward, unless the config says."""
+    repo = GitRepo(tmp_path / "repo")
+    old = repo.commit("first", **{"s.yaml": server(), "o.yaml": recipient_list("ops", ["a@example.com"])})
+    output, config = tmp_path / "alertmanager.yml", tmp_path / "config.yaml"
+    text = (f"source: {{repo: {repo.path}}}\ntarget: {{output: {output}, alertmanagers: []}}\n"
+            f"stateDir: {tmp_path / 'state'}\n")
+    config.write_text(text)
+    assert main(["apply", "--config", str(config)]) == 0
+    repo.commit("second", **{"o.yaml": recipient_list("ops", ["b@example.com"])})
+    assert main(["apply", "--config", str(config)]) == 0
+    repo.git("reset", "-q", "--hard", old)
+    assert main(["apply", "--config", str(config)]) == 1
+    config.write_text(text.replace(f"repo: {repo.path}", f"repo: {repo.path}, allowRewind: true"))
+    assert main(["apply", "--config", str(config)]) == 0
+    assert b"a@example.com" in output.read_bytes()
+
+
+def test_daemon_mails_config_rejected_naming_both_commits_for_a_replay(signed, tmp_path):
+    from .services import free_port, start_smtp_server, wait_until
+    from .test_daemon import DaemonProcess
+
+    repo, trusted, _, output, config = signed
+    smtp = start_smtp_server()
+    config_path = Path(config)
+    config_path.write_text(config_path.read_text().replace("source:\n", "source:\n  pollInterval: 1s\n")
+                           + f"listen: 127.0.0.1:{free_port()}\n")
+    old = signed_commit(repo, trusted, "mail off", **{"s.yaml": server(port=smtp.port, enabled="false"),
+                                                       "o.yaml": recipient_list("ops", ["ops@example.com"])})
+    new = signed_commit(repo, trusted, "mail on", **{"s.yaml": server(port=smtp.port)})
+    daemon = DaemonProcess(config_path)
+    try:
+        wait_until(lambda: f"event=applied revision={new[:7]}" in daemon.text(), 15, "the first pass")
+        live = output.read_bytes()
+        repo.git("update-ref", "refs/heads/main", old)
+        mail = smtp.wait_for_alert("ConfigRejected", timeout=30).message
+        assert mail["Subject"].startswith(f"[FIRING] ConfigRejected: {old[:7]}")
+        body = mail.get_payload(decode=True).decode()
+        assert f"does not descend from the applied commit {new[:7]} ('mail on')" in " ".join(body.split())
+        assert output.read_bytes() == live
+    finally:
+        assert daemon.stop() == 0
+        smtp.controller.stop()
