@@ -67,9 +67,9 @@ class Busy421:
         self.listener.close()
 
 
-def write_config(tmp_path: Path, repo: str, listen: int, grace: str = "60s") -> Path:
+def write_config(tmp_path: Path, repo: str, listen: int, grace: str = "60s", allow_rewind: bool = False) -> Path:
     config = tmp_path / "config.yaml"
-    config.write_text(f"source: {{repo: {repo}, pollInterval: 1s}}\n"
+    config.write_text(f"source: {{repo: {repo}, pollInterval: 1s, allowRewind: {str(allow_rewind).lower()}}}\n"
                       f"target: {{output: {tmp_path / 'alertmanager.yml'}, alertmanagers: []}}\n"
                       f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{listen}\n"
                       f"ownAlerts: {{gracePeriod: {grace}}}\n")
@@ -136,7 +136,9 @@ def test_unreachable_remote_mails_source_unavailable_and_resolves_after_a_force_
                                         "ops.yaml": recipient_list("ops", ["ops@example.com"])})
     upstream.commit("slower repeats", **{"policy.yaml": document("NotificationPolicy", "p", "repeatInterval: 6h\n")})
     listen = free_port()
-    config = write_config(tmp_path, f"file://{upstream.path}", listen, grace="2s")
+    # This team force-pushes on purpose (source.allowRewind): otherwise the rewritten branch
+    # would be refused as not descending from the applied commit.
+    config = write_config(tmp_path, f"file://{upstream.path}", listen, grace="2s", allow_rewind=True)
     output = tmp_path / "alertmanager.yml"
     daemon = DaemonProcess(config)
     try:
