@@ -54,6 +54,13 @@ class Limits:
     """Values in one file after alias expansion; a 50-recipient list has about 70."""
     max_depth: int = 32
     """Nesting depth of a document; the deepest spec field sits at 4."""
+    max_tree_files: int = 5_000
+    """Files of any kind in the spec folder of a commit (a 1,000-list folder has 1,000)."""
+    max_tree_bytes: int = 16 * 1024 * 1024
+    """All files of the spec folder of a commit together, as git's object headers give them."""
+    max_spec_bytes: int = 4 * 1024 * 1024
+    """Spec and template files together: what a pass reads and parses. Parsing 2.2 MB of
+    specs peaks near 70 MB; this keeps a pass well inside the unit's MemoryMax."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -247,6 +247,44 @@ def is_remote(repo: str) -> bool:
     return "://" in repo or bool(re.match(r"^[\w.-]+@[\w.-]+:", repo))
 
 
+class TreeBlob(NamedTuple):
+    """One file of a commit's tree, as `git ls-tree -l` lists it."""
+
+    mode: int
+    oid: str
+    size: int
+
+
+def parse_ls_tree(listing: bytes) -> dict[str, TreeBlob]:
+    """The blobs of `git ls-tree -r -l -z` output, by path; submodules (commits) are left out."""
+    blobs = {}
+    for entry in listing.split(b"\0"):
+        if not entry:
+            continue
+        info, _, path = entry.partition(b"\t")
+        mode, kind, oid, size = info.split()
+        if kind == b"blob":
+            blobs[path.decode("utf-8", "surrogateescape")] = TreeBlob(int(mode, 8), oid.decode("ascii"), int(size))
+    return blobs
+
+
+def tree_refusal(blobs: dict[str, TreeBlob], limits: Limits) -> str | None:
+    """Why a commit's spec folder is too large to read at all, from its object headers alone:
+    too many files, or too many bytes in all, or in the spec and template files."""
+    if len(blobs) > limits.max_tree_files:
+        return (f"the spec folder holds {len(blobs):,} files, more than the {limits.max_tree_files:,} a commit's may "
+                "have: keep only the specs in it (source.path names the folder)")
+    total = sum(blob.size for blob in blobs.values())
+    if total > limits.max_tree_bytes:
+        return (f"the spec folder's files are {total:,} bytes in all, more than the {limits.max_tree_bytes:,} a "
+                "commit's may have: keep only the specs in it (source.path names the folder)")
+    read = sum(blob.size for path, blob in blobs.items() if is_spec_name(path) or is_template_name(path))
+    if read > limits.max_spec_bytes:
+        return (f"the spec and template files are {read:,} bytes in all, more than the {limits.max_spec_bytes:,} "
+                "a commit's may have: split the configuration, or remove what is not a spec")
+    return None
+
+
 class GitSource:
     """The committed specs of one branch. A local repo is read in place; a URL is cloned
     once (bare) under the state directory and fetched after that. Nothing is ever read
@@ -311,36 +349,28 @@ class GitSource:
     def _read(self, revision: Revision, limits: Limits, known: Container[tuple[str, str]]) -> SpecFolder:
         repo = self._open()
         result = SpecFolder()
-        try:
-            tree = repo.commit(revision.sha).tree
-            if self.path:
-                try:
-                    tree = tree / self.path
-                except KeyError:
-                    raise SourceError(f"{_redact_url(self.url)}@{revision.short}: no folder {self.path!r}: "
-                                      "check source.path") from None
-                if tree.type != "tree":
-                    raise SourceError(f"{_redact_url(self.url)}@{revision.short}: source.path {self.path!r} is a "
-                                      "file, not a folder: name the folder that holds the spec files")
-            blobs = {item.path: item for item in tree.traverse() if item.type == "blob"}
-        except (ValueError, git.GitCommandError) as exc:
-            raise SourceError(f"{_redact_url(self.url)}@{revision.short}: cannot read the commit: "
-                              f"{exc}") from exc
-        prefix = tree.path + "/" if tree.path else ""
+        blobs = self._list(repo, revision)
+        refusal = tree_refusal(blobs, limits)
+        if refusal:
+            raise CommitRejected(revision, refusal, (f"{self.path or '.'}: {refusal}",))
+        prefix = self.path + "/" if self.path else ""
         for full_path, blob in sorted(blobs.items()):
             shown = full_path[len(prefix):]
             if any(part.startswith(".") for part in shown.split("/")):
                 continue
             template = is_template_name(shown)
             if not is_spec_name(shown) and not template:
-                if blob.mode != _SYMLINK_MODE:
-                    problem = unread_spec_error(shown, blob.data_stream.read(_SNIFF_BYTES))
+                # Only a file small enough to be a spec is looked into: git would inflate a
+                # large one whole to give its first bytes.
+                if blob.mode != _SYMLINK_MODE and blob.size <= limits.max_file_bytes:
+                    problem = unread_spec_error(shown, self._blob_data(repo, blob)[:_SNIFF_BYTES])
                     if problem:
                         result.errors.append(problem)
                 continue
             if blob.mode == _SYMLINK_MODE:
+                link = self._blob_data(repo, blob) if blob.size <= 4096 else b"/"
                 target = posixpath.normpath(posixpath.join(posixpath.dirname(full_path),
-                                                           blob.data_stream.read().decode("utf-8", "replace")))
+                                                           link.decode("utf-8", "replace")))
                 if not (target + "/").startswith(prefix) or target not in blobs:
                     if template:  # a template file matters only when a list names it
                         continue
@@ -349,20 +379,42 @@ class GitSource:
                                                    "live inside it; copy the file in or remove the link"))
                     continue
                 blob = blobs[target]
-            if not template and (shown, blob.hexsha) in known:
-                # Parsed before, so no larger than the limit; and asking git for a blob's size
-                # is a round trip each (0.1 s for 1,000 files).
-                result.digests[shown] = blob.hexsha
+            if not template and (shown, blob.oid) in known:
+                result.digests[shown] = blob.oid
                 continue
             if blob.size > limits.max_file_bytes:
                 result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(blob.size, limits)))
                 continue
             if template:
-                result.templates[shown] = blob.data_stream.read()
+                result.templates[shown] = self._blob_data(repo, blob)
                 continue
-            result.digests[shown] = blob.hexsha
-            result.files[shown] = blob.data_stream.read()
+            result.digests[shown] = blob.oid
+            result.files[shown] = self._blob_data(repo, blob)
         return result
+
+    def _list(self, repo: git.Repo, revision: Revision) -> dict[str, TreeBlob]:
+        """Every blob under `path` at `revision`, with its size from the object's header, as
+        git lists them (`git ls-tree -r -l`): nothing is read yet."""
+        location = f"{_redact_url(self.url)}@{revision.short}"
+        try:
+            kind = repo.git.cat_file("-t", f"{revision.sha}:{self.path}", env=_GIT_ENV) if self.path else "tree"
+        except git.GitCommandError:
+            raise SourceError(f"{location}: no folder {self.path!r}: check source.path") from None
+        if kind != "tree":
+            raise SourceError(f"{location}: source.path {self.path!r} is a file, not a folder: name the folder that "
+                              "holds the spec files")
+        try:
+            listing = repo.git.execute(["git", "ls-tree", "-r", "-l", "-z", "--full-tree", revision.sha, "--",
+                                        *([self.path + "/"] if self.path else [])], env=_GIT_ENV,
+                                       stdout_as_string=False, strip_newline_in_stdout=False)
+        except git.GitCommandError as exc:
+            raise SourceError(f"{location}: cannot read the commit: {_git_message(exc)}") from exc
+        return parse_ls_tree(listing)
+
+    @staticmethod
+    def _blob_data(repo: git.Repo, blob: TreeBlob) -> bytes:
+        """The content of a blob whose size was checked."""
+        return repo.odb.stream(bytes.fromhex(blob.oid)).read()
 
     def check_signature(self, revision: Revision, allowed_signers: str) -> SignatureCheck:
         """Who signed `revision`, if it carries one good SSH signature by a key of
