@@ -11,7 +11,8 @@ After each pass the daemon's own alerts (alerts.py) go to the outbox; a mailer t
 delivers them, so a slow or absent SMTP server never delays a commit.
 
 A lock on ``<stateDir>/lock`` keeps a second daemon off the same state directory. HTTP on
-``listen``: /metrics (Prometheus), /healthz (alive), /readyz (first pass done). Under
+``listen``: /metrics (Prometheus), /healthz (alive), /readyz (first pass done), served from
+one thread with bounded connections and time (http_endpoint.py). Under
 systemd (Type=notify): READY=1 after the first pass, STATUS= lines a person can read, and
 WATCHDOG=1 pings while the loop is alive.
 """
@@ -27,7 +28,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -42,6 +42,7 @@ from .alerts import MAIL_CHANNEL_ALERTS, PROBE_ALERTS, AlertStream, Condition, c
 from .config import Config, Fallback
 from .errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerError, TransientDeployError
 from .files import remove_stale_temporaries
+from .http_endpoint import TEXT, Answer, HttpEndpoint
 from .mailer import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
 from .model import EmailServer, TLSSettings
 from .probe import ProbeReport, probe
@@ -75,6 +76,7 @@ class Metrics:
     mails: Counter
     outbox: Gauge
     healthy: Gauge
+    http_dropped: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -98,6 +100,9 @@ class Metrics:
                   ["state"], registry=registry),
             Gauge("notify_reconciler_healthy", "1 when `notify-reconciler status` would say healthy",
                   registry=registry),
+            Counter("notify_reconciler_http_connections_dropped",
+                    "HTTP connections closed by a bound: evicted (over the cap), timeout, too_large", ["reason"],
+                    registry=registry),
         )
 
     def record(self, outcome: Outcome, seconds: float, now: float) -> None:
@@ -212,8 +217,7 @@ class Daemon:
             self._probe_wake.set()
             mailer.join(timeout=5)
             prober.join(timeout=5)
-            server.shutdown()
-            server.server_close()
+            server.close()
             self.source.close()
             os.close(lock)
             log.info("event=stopped")
@@ -515,40 +519,18 @@ class Daemon:
         except OSError:
             return False
 
-    def _serve_http(self) -> ThreadingHTTPServer:
-        host, _, port = self.config.listen.rpartition(":")
-        daemon = self
+    def _serve_http(self) -> HttpEndpoint:
+        """One thread for every client, with bounded connections and time (http_endpoint.py):
+        clients of /metrics cannot take the tasks a pass needs."""
+        def ready() -> Answer:
+            status, body = self.readiness()
+            return status, body.encode("utf-8"), TEXT
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path == "/metrics":
-                    self._send(200, generate_latest(daemon.metrics.registry), CONTENT_TYPE_LATEST)
-                elif self.path == "/healthz":
-                    self._send(200, b"ok\n")
-                elif self.path == "/readyz":
-                    status, body = daemon.readiness()
-                    self._send(status, body.encode("utf-8"))
-                else:
-                    self._send(404, b"not found: try /metrics, /healthz or /readyz\n")
-
-            def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:  # scrapes are not events
-                pass
-
-        try:
-            server = ThreadingHTTPServer((host.strip("[]") or "127.0.0.1", int(port)), Handler)
-        except OSError as exc:
-            raise EnvironmentProblem(f"listen {self.config.listen}: {exc.strerror}: choose another address "
-                                     "in the config's listen") from exc
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-        return server
+        return HttpEndpoint.serve(self.config.listen, {
+            "/metrics": lambda: (200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST),
+            "/healthz": lambda: (200, b"ok\n", TEXT),
+            "/readyz": ready,
+        }, on_drop=lambda reason: self.metrics.http_dropped.labels(reason).inc())
 
 
 def check_fallback(fallback: Fallback | None) -> None:

@@ -25,8 +25,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence, TypeVar
 
 from .alertmanager import config_hash, reload_and_verify, running_config, running_hash, wait_until_ready
 from .cache import DiskCache, code_fingerprint
@@ -208,12 +209,53 @@ class AlertmanagerFileTarget:
                 return exc
             return None
 
-        if len(self.alertmanagers) <= 1:
-            return [attempt(url) for url in self.alertmanagers]
-        from concurrent.futures import ThreadPoolExecutor  # and logging with it: only for several
+        return each_at_once(attempt, self.alertmanagers)
 
-        with ThreadPoolExecutor(max_workers=min(16, len(self.alertmanagers)), thread_name_prefix="reload") as pool:
-            return list(pool.map(attempt, self.alertmanagers))
+
+RELOAD_THREADS = 16
+"""Alertmanagers reloaded at the same time at most."""
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def each_at_once(call: Callable[[T], R], items: Sequence[T], most: int = RELOAD_THREADS) -> list[R]:
+    """`call(item)` for every item, up to `most` at a time; the results in the items' order,
+    or the first item's exception (by order) once all have run.
+
+    The calling thread works through the items too, beside the helper threads it could
+    start. A helper that cannot be started (the unit's TasksMax reached, whoever holds the
+    tasks) is not an error: the pass is slower, never failed. A ThreadPoolExecutor raised
+    "can't start new thread" out of the pass instead."""
+    results: list = [None] * len(items)
+    errors: dict[int, BaseException] = {}
+    pending = iter(range(len(items)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                index = next(pending, None)
+            if index is None:
+                return
+            try:
+                results[index] = call(items[index])
+            except BaseException as exc:  # handed to the caller below
+                errors[index] = exc
+
+    helpers = []
+    for number in range(min(most, len(items)) - 1):
+        helper = threading.Thread(target=work, name=f"reload-{number}", daemon=True)
+        try:
+            helper.start()
+        except RuntimeError:  # no task to be had: this thread does the rest
+            break
+        helpers.append(helper)
+    work()
+    for helper in helpers:
+        helper.join()
+    if errors:
+        raise errors[min(errors)]
+    return results
 
 
 # -- checks ------------------------------------------------------------------------------------

@@ -67,6 +67,49 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
         time.sleep(interval)
 
 
+class TaskLimit:
+    """A real task limit, as systemd's TasksMax gives a unit: a pids cgroup that lets its
+    processes hold at most `tasks` processes and threads together. Needs root and a pids
+    controller (cgroup v1 or v2); skips elsewhere, fails in CI. Use as a context manager; a
+    command runs inside it through `wrap`."""
+
+    ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+
+    def __init__(self, tasks: int) -> None:
+        require_root("to make a pids cgroup (a real TasksMax)")
+        self.path: Path | None = None
+        for root in self.ROOTS:
+            candidate = root / f"notify-reconciler-test-{os.getpid()}-{time.monotonic_ns()}"
+            try:
+                candidate.mkdir()
+            except OSError:
+                continue
+            if (candidate / "pids.max").exists():
+                self.path = candidate
+                break
+            candidate.rmdir()
+        if self.path is None:
+            _missing("no pids cgroup can be made here (/sys/fs/cgroup/pids or a cgroup v2 pids controller)")
+        (self.path / "pids.max").write_text(f"{tasks}\n")
+
+    def wrap(self, command: list[str]) -> list[str]:
+        """`command`, run inside the limit (the shell joins the cgroup, then becomes it)."""
+        return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.path), *command]
+
+    def current(self) -> int:
+        """Tasks (processes and threads) in the cgroup now."""
+        return int((self.path / "pids.current").read_text())
+
+    def __enter__(self) -> TaskLimit:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        # What ran inside was started (and stopped) by the test; its last children may still be
+        # exiting: the folder can go once they have.
+        wait_until(lambda: not (self.path / "cgroup.procs").read_text().split(), 10, "the cgroup to empty")
+        self.path.rmdir()
+
+
 class Alertmanager:
     """One prometheus-alertmanager process on 127.0.0.1."""
 

@@ -24,10 +24,11 @@ PASSWORD = SECRET  # the suite-wide audit looks for it (tests/audit.py)
 
 
 class DaemonProcess:
-    def __init__(self, config: Path, env: dict | None = None) -> None:
+    def __init__(self, config: Path, env: dict | None = None, *, wrap=lambda command: command) -> None:
+        """`wrap` turns the command into the one to run (e.g. `TaskLimit.wrap`: in a cgroup)."""
         self.log = config.parent / "daemon.log"
         self._out = open(self.log, "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "reconciler", "run", "--config", str(config)],
+        self.process = subprocess.Popen(wrap([sys.executable, "-m", "reconciler", "run", "--config", str(config)]),
                                         stdout=self._out, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(env or {})})
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from reconciler.cli import main
 from reconciler.alertmanager import config_hash, reload_and_verify
+from reconciler.deploy import each_at_once
 from reconciler.diff import colourise, redact, unified_diff
 from reconciler.errors import DeployError, EnvironmentProblem, TransientDeployError
 from reconciler.files import write_atomically
@@ -17,7 +21,7 @@ from reconciler.values import Attempt, Result, Revision
 from reconciler.state import State, TargetStatus, load_state, save_state
 
 from .gitrepo import GitRepo, recipient_list, server
-from .services import Alertmanager, free_port, require_binary
+from .services import Alertmanager, TaskLimit, free_port, require_binary
 
 
 def test_new_file_is_0600_and_no_temporary_file_is_left(tmp_path):
@@ -205,3 +209,36 @@ def test_diff_shows_a_changed_secret_as_a_change_of_redacted_lines():
     assert "old-one" not in diff and "new-one" not in diff
     # Alertmanager's own status shows secrets as <secret> already: only the redacted texts compare.
     assert unified_diff(redact(live), live, "am", "new", live_redacted=True) == ""
+
+
+def test_each_at_once_answers_in_order_and_raises_the_first_failure_after_all_ran():
+    assert each_at_once(lambda item: item * 10, list(range(40)), most=4) == [item * 10 for item in range(40)]
+    ran = []
+
+    def call(item: int) -> int:
+        ran.append(item)
+        if item in (3, 5):
+            raise DeployError(f"refused {item}")
+        return item
+
+    with pytest.raises(DeployError, match="refused 3"):
+        each_at_once(call, list(range(8)))
+    assert sorted(ran) == list(range(8))
+
+
+RELOAD_NAMES = """
+import json, threading
+from reconciler.deploy import each_at_once
+print(json.dumps(each_at_once(lambda url: [url, threading.current_thread().name], ["am1", "am2", "am3"])))
+"""
+
+
+def test_several_alertmanagers_are_reloaded_when_no_thread_can_be_started(tmp_path):
+    """Whatever holds the unit's tasks, a pass that reloads several Alertmanagers goes on in
+    its own thread: slower, not failed (a ThreadPoolExecutor raised "can't start new thread"
+    out of the pass). A real limit: a pids cgroup that holds the one process, nothing more."""
+    with TaskLimit(1) as limit:
+        result = subprocess.run(limit.wrap([sys.executable, "-c", RELOAD_NAMES]), capture_output=True, text=True,
+                                timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [["am1", "MainThread"], ["am2", "MainThread"], ["am3", "MainThread"]]
