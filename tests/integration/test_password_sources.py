@@ -11,11 +11,12 @@ from email.policy import default
 
 import pytest
 
+from tests.audit import SECRET
 from reconciler.cli import main
 
 from .gitrepo import GitRepo, recipient_list, server
-from .services import start_smtp_server
-from .test_daemon import ready, setup  # noqa: F401  (fixture)
+from .services import free_port, start_smtp_server, wait_until
+from .test_daemon import DaemonProcess, ready, setup  # noqa: F401  (fixture)
 
 STOLEN = "ghp_n0t-a-real-t0ken-but-the-attackers-prize"
 """What the host holds that no spec should reach: a git token, a cloud key."""
@@ -110,3 +111,59 @@ def test_apply_mail_test_and_diff_refuse_a_password_source_the_config_does_not_l
     config.write_text(config.read_text().replace(f"[{tmp_path}/]", "[]"))
     assert main(["diff", str(repo.path), "--config", str(config)]) == 2
     assert "spec.passwordFile: not a file" in capsys.readouterr().err
+
+
+def test_a_kept_server_the_config_no_longer_allows_is_neither_probed_nor_mailed_through(setup, tmp_path):
+    """The EmailServer of the last valid commit is kept in the state (so a bad commit cannot
+    silence the alert about it). After the operator narrows secrets:, the daemon must not log
+    in with it on its next start."""
+    password = tmp_path / "secrets" / "smtp-password"
+    password.parent.mkdir()
+    password.write_text(SECRET)
+    smtp = start_smtp_server(credentials=("alerts", SECRET), auth_require_tls=False, auth_exclude=("LOGIN",))
+    try:
+        setup.repo.commit("good", **{"server.yaml": server(port=smtp.port, username="alerts",
+                                                           passwordFile=str(password)),
+                                     "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+        daemon = setup.start(config=f"secrets: {{passwordFiles: [{password.parent}/]}}\n")
+        ready(setup)
+        wait_until(lambda: "event=probe_" in daemon.text(), 15, "the probe of the allowed server")
+        assert daemon.stop() == 0
+        logins = list(smtp.logins)
+        assert logins and set(logins) == {("alerts", SECRET)}  # it was used while it was allowed
+
+        daemon = setup.start()  # the default list: the file is no longer allowed
+        wait_until(lambda: "event=own_alert_not_mailed alert=ConfigRejected" in daemon.text(), 15,
+                   "the ConfigRejected alert to stay unmailed")
+        log = daemon.text()
+        assert "event=kept_server_not_allowed" in log and "field=spec.passwordFile" in log
+        assert smtp.logins == logins and smtp.messages == []
+        assert daemon.stop() == 0
+    finally:
+        smtp.controller.stop()
+
+
+def test_the_fallback_relays_own_password_file_is_the_operators_and_not_limited(tmp_path):
+    """ownAlerts.fallback.smtp.passwordFile is written by the operator in the config, not by a
+    pusher: the secrets: list does not apply to it."""
+    relay_password = tmp_path / "relay-password"
+    relay_password.write_text(SECRET)
+    relay = start_smtp_server(credentials=("relay", SECRET), auth_require_tls=False, auth_exclude=("LOGIN",))
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("server", **{"server.yaml": server(port=free_port()),
+                             "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
+                      f"target: {{output: {tmp_path}/alertmanager.yml, alertmanagers: []}}\n"
+                      f"stateDir: {tmp_path}/state\nlisten: 127.0.0.1:{free_port()}\nsecrets: {{passwordFiles: []}}\n"
+                      f"ownAlerts: {{fallback: {{smtp: {{host: 127.0.0.1, port: {relay.port}, starttls: false, "
+                      f"username: relay, passwordFile: {relay_password}, from: relay@example.com}}}}}}\n")
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
+        repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+        relay.wait_for_alert("ConfigRejected")
+        assert ("relay", SECRET) in relay.logins
+    finally:
+        daemon.stop()
+        relay.controller.stop()
