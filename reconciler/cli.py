@@ -368,16 +368,24 @@ def _diff(args: argparse.Namespace) -> int:
     base = read_base(config.target.base)
     base_name, options = config.target.base or "base", render_options(config)
     tree = None if args.no_cache else _read_tree(args.dir)
-    rendered = None if tree is None else _cached_render(tree, base, base_name, options)
+    # What apply would refuse, diff refuses too: a password source the config does not list
+    # (the secrets: list is part of the question, so a render cached under another list is not used).
+    question = f"{options!r}\0{config.secrets!r}"
+    rendered = None if tree is None else _cached_render(tree, base, base_name, question)
     if rendered is None:
+        from .password_sources import password_source_problems
+
         try:
             specs = _load_specs(args.dir, cached=not args.no_cache, tree=tree)
+            problems = password_source_problems(specs.server, config.secrets)
+            if problems:
+                raise _seen_from_here(args.dir, problems)
         except SpecErrors as exc:
             _print_errors(str(error) for error in exc.errors)
             return EXIT_CANNOT_RUN
         rendered = render_alertmanager_config(specs, base, base_name=base_name, options=options)
         if tree is not None:
-            _cached_render(tree, base, base_name, options, rendered)
+            _cached_render(tree, base, base_name, question, rendered)
     live = AlertmanagerFileTarget.for_config(config, os.environ).live()
     diff = unified_diff(live.text or "", rendered, live.label, f"rendered from {args.dir}",
                         live_redacted=live.redacted)
@@ -707,7 +715,7 @@ def _last_verified(config: Config, quiet: bool = False) -> Committed:
     applied = load_state(config.state_dir).applied
     try:
         committed = committed_specs(source, config.source.allowed_signers, applied=applied,
-                                    allow_rewind=config.source.allow_rewind)
+                                    allow_rewind=config.source.allow_rewind, secrets=config.secrets)
         if not quiet:
             print(f"using {committed.revision.describe()}, the head of {config.source.branch}"
                   + (f", signed by {committed.revision.signed_by}" if committed.revision.signed_by else ""))
@@ -715,7 +723,8 @@ def _last_verified(config: Config, quiet: bool = False) -> Committed:
     except CommitRejected as rejected:
         if applied is None or applied.sha == rejected.revision.sha:
             raise
-        committed = committed_specs(source, config.source.allowed_signers, revision=applied)
+        committed = committed_specs(source, config.source.allowed_signers, revision=applied,
+                                    secrets=config.secrets)
         print(f"note: the head of {config.source.branch}, {rejected}; using the last verified commit "
               f"{committed.revision.describe()} instead", file=sys.stderr if quiet else sys.stdout)
         return committed
@@ -769,12 +778,13 @@ def _user_cache():
     return DiskCache(user_cache_dir(os.environ))
 
 
-def _cached_render(tree, base: str | None, base_name: str, options, rendered: str | None = None) -> str | None:
-    """What `tree` rendered into `base` last time (see _tree_answer); with `rendered`, store it."""
+def _cached_render(tree, base: str | None, base_name: str, question: str, rendered: str | None = None) -> str | None:
+    """What `tree` rendered into `base` last time (see _tree_answer), asked with the same
+    `question` (the render options and what else decided it); with `rendered`, store it."""
     from .cache import blob_id
 
     base_id = blob_id((base or "").encode("utf-8", "surrogatepass"))
-    text = _tree_answer(tree, f"render\0{options!r}\0{base_name}\0{base_id}\0{base is None}", rendered)
+    text = _tree_answer(tree, f"render\0{question}\0{base_name}\0{base_id}\0{base is None}", rendered)
     return text if isinstance(text, str) else None
 
 
@@ -870,9 +880,13 @@ def _load_specs(folder: str, cached: bool = False, tree=None) -> Specs:
             raise SpecErrors(template_errors)
         return specs
     except SpecErrors as exc:
-        raise SpecErrors([SpecError(Location(os.path.normpath(os.path.join(folder, error.file)), error.line,
-                                             error.column), error.path, error.message)
-                          for error in exc.errors]) from None
+        raise _seen_from_here(folder, exc.errors) from None
+
+
+def _seen_from_here(folder: str, errors: Sequence[SpecError]) -> SpecErrors:
+    """`errors` located in spec `folder`, each file named as seen from here (DIR/file)."""
+    return SpecErrors([SpecError(Location(os.path.normpath(os.path.join(folder, error.file)), error.line,
+                                          error.column), error.path, error.message) for error in errors])
 
 
 def _summary(specs: Specs) -> str:

@@ -79,12 +79,28 @@ class OwnAlertSettings:
 
 
 @dataclass(frozen=True)
+class SecretSettings:
+    """secrets: what an EmailServer spec may name as its password. The daemon reads what a
+    spec names and sends it to the spec's host, so whoever may push decides where it goes:
+    only what the operator lists here may be read for a spec (password_sources.py)."""
+
+    password_files: tuple[str, ...] = ("/etc/alertmanager/smtp-password",)
+    """Absolute paths spec.passwordFile may name; one ending in '/' is a folder and allows
+    the files directly inside it."""
+    password_env: tuple[str, ...] = ("SMTP_PASSWORD",)
+    """Environment variables spec.passwordEnv may name."""
+    file: str = "the daemon's configuration"
+    """The configuration file these were read from, for messages that say where to change them."""
+
+
+@dataclass(frozen=True)
 class Config:
     source: SourceSettings
     target: TargetSettings
     state_dir: str
     listen: str
     own_alerts: OwnAlertSettings = OwnAlertSettings()
+    secrets: SecretSettings = SecretSettings()
     file: str = ""
     """Where this configuration was read from, for messages and relative paths."""
 
@@ -118,7 +134,7 @@ def parse_config(name: str, data: bytes) -> Config:
     def default(*path: str):
         return schema_default(CONFIG_SCHEMA, *path)
 
-    own = content.get("ownAlerts", {})
+    own, secrets = content.get("ownAlerts", {}), content.get("secrets", {})
     return Config(
         source=SourceSettings(
             repo=source["repo"],
@@ -141,6 +157,11 @@ def parse_config(name: str, data: bytes) -> Config:
             certificate_warning=own.get("certificateWarning", default("ownAlerts", "certificateWarning")),
             fallback=_fallback(own.get("fallback")),
             fallback_recipients=tuple(own.get("fallbackRecipients", ())),
+        ),
+        secrets=SecretSettings(
+            password_files=tuple(secrets.get("passwordFiles", default("secrets", "passwordFiles"))),
+            password_env=tuple(secrets.get("passwordEnv", default("secrets", "passwordEnv"))),
+            file=name,
         ),
         file=name,
     )

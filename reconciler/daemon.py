@@ -45,6 +45,7 @@ from .files import remove_stale_temporaries
 from .http_endpoint import TEXT, Answer, HttpEndpoint
 from .mailer import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
 from .model import EmailServer, TLSSettings
+from .password_sources import password_source_refusal
 from .probe import ProbeReport, probe
 from .model import duration_seconds
 from .reconcile import Caches, Host, file_target, reconcile, source_for
@@ -160,6 +161,7 @@ class Daemon:
         self.target = file_target(config, self.host, self.caches.checked)
         self.last_outcome: Outcome | None = None
         self.alerting = load_alerting(config.state_dir)
+        self._forget_server_not_allowed()
         self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alerts.grace))
         self._alert_lock = threading.RLock()
         self._saved_alerting: dict | None = None
@@ -334,6 +336,17 @@ class Daemon:
             log.error("event=state_not_saved error=%r", str(exc))
         else:
             self._saved_alerting = copy.deepcopy(document)
+
+    def _forget_server_not_allowed(self) -> None:
+        """The EmailServer kept from the last valid commit passed the secrets: list of its day;
+        the operator may have narrowed it since. One whose password file or variable is no
+        longer listed is neither probed nor mailed through until a commit that is allowed."""
+        server = self.alerting.server
+        refusal = password_source_refusal(server, self.config.secrets)
+        if server is not None and refusal is not None:
+            field, message = refusal
+            log.warning("event=kept_server_not_allowed server=%s field=%s why=%r", server.smarthost, field, message)
+            self.alerting.server = None
 
     def _queue(self, notice: Notice, now: float) -> None:
         server = self.alerting.server

@@ -54,6 +54,8 @@ class EmailServer:
     """The provider's cap: a longer list goes as several messages."""
     starttls_written: bool = field(default=True, compare=False)
     """Whether spec.starttls was written, or defaulted to "true unless ssl"."""
+    password_at: Location | None = field(default=None, compare=False)
+    """Where spec.passwordFile or spec.passwordEnv was written."""
 
     @property
     def smarthost(self) -> str:
@@ -267,6 +269,9 @@ def model_object(doc: Document) -> ModelObject:
     spec = doc.content.get("spec") or {}
     if kind == "EmailServer":
         value = _email_server(name, spec, doc.start)
+        written = next((key for key in ("passwordFile", "passwordEnv") if key in spec), None)
+        if written:
+            value = replace(value, password_at=doc.locate(("spec", written)))
     elif kind == "RecipientList":
         value = _recipient_list(name, spec, doc.start)
         value = replace(value, mail=_mail_format(doc, spec))

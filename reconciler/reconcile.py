@@ -107,9 +107,10 @@ def _attempt(config: Config, source: GitSource, caches: Caches, target: Target, 
     try:
         # 1. The committed specs: fetch, resolve the branch to one commit, verify its
         #    signature (source.verify) and that it descends from the applied one, read its
-        #    tree from git objects and validate it.
+        #    tree from git objects and validate it (its password only from where the
+        #    operator's secrets: lets specs take it).
         committed = committed_specs(source, config.source.allowed_signers, cache=caches.parsed,
-                                    applied=state.applied, allow_rewind=allow_rewind)
+                                    applied=state.applied, allow_rewind=allow_rewind, secrets=config.secrets)
         revision, specs = committed.revision, committed.specs
         # 2. Render into the base.
         rendered = render_config(specs, read_base(config.target.base), base_name=config.target.base or "base",

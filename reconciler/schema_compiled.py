@@ -5,7 +5,7 @@ schema_codegen.py). Pure: imports only `re`."""
 
 import re
 
-SCHEMA_DIGEST = 'bd44375184bd5fe138d56081f1633583fdb8f15704dc08db00e9276e26a1d9fb'
+SCHEMA_DIGEST = '57cfe952ff5da0eedb647e54fc1d3f40d7ead3f97c175694b91bd0934a011c05'
 """schema_codegen.schema_digest of the schema files this was generated from."""
 
 
@@ -78,9 +78,9 @@ _P2 = _pattern('^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$')
 _P3 = _pattern('^/')
 _P4 = _pattern('^[A-Za-z0-9._-]+$|^\\[?[0-9A-Fa-f:.]+\\]?$')
 _P5 = _pattern("^(?=.{3,254}$)(?=[^@]{1,64}@)(?!.*(\\{\\{|\\}\\}))[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-_P6 = _pattern('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')
-_P7 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]+$')
-_P8 = _pattern('^[A-Za-z_][A-Za-z0-9_]*$')
+_P6 = _pattern('^[A-Za-z_][A-Za-z0-9_]*$')
+_P7 = _pattern('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')
+_P8 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]+$')
 _P9 = _pattern('^[A-Za-z0-9.:\\[\\]_-]{1,253}$')
 _P10 = _pattern('^(\\.\\.\\.|[A-Za-z_][A-Za-z0-9_]*)$')
 _P11 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029{}"\\\\]*$')
@@ -92,16 +92,17 @@ _K4 = frozenset(('caFile', 'insecureSkipVerify', 'serverName'))
 _K5 = frozenset(('from', 'host', 'passwordFile', 'port', 'ssl', 'starttls', 'tls', 'username'))
 _K6 = frozenset(('smtp',))
 _K7 = frozenset(('certificateWarning', 'fallback', 'fallbackRecipients', 'gracePeriod', 'probeInterval'))
-_K8 = frozenset(('listen', 'ownAlerts', 'source', 'stateDir', 'target'))
-_K9 = frozenset(())
-_K10 = frozenset(('annotations', 'labels', 'name'))
-_K11 = frozenset(('enabled', 'from', 'hello', 'host', 'maxRecipientsPerMessage', 'password', 'passwordEnv', 'passwordFile', 'port', 'ssl', 'starttls', 'tls', 'username'))
-_K12 = frozenset(('apiVersion', 'kind', 'metadata', 'spec'))
-_K13 = frozenset(('groupBy', 'groupInterval', 'groupWait', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
-_K14 = frozenset(('email', 'name'))
-_K15 = frozenset(('activeDuring', 'delivery', 'groupBy', 'groupInterval', 'groupWait', 'matchers', 'mutedDuring', 'recipients', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
-_K16 = frozenset(('end', 'start'))
-_K17 = frozenset(('daysOfMonth', 'location', 'months', 'times', 'weekdays', 'years'))
+_K8 = frozenset(('passwordEnv', 'passwordFiles'))
+_K9 = frozenset(('listen', 'ownAlerts', 'secrets', 'source', 'stateDir', 'target'))
+_K10 = frozenset(())
+_K11 = frozenset(('annotations', 'labels', 'name'))
+_K12 = frozenset(('enabled', 'from', 'hello', 'host', 'maxRecipientsPerMessage', 'password', 'passwordEnv', 'passwordFile', 'port', 'ssl', 'starttls', 'tls', 'username'))
+_K13 = frozenset(('apiVersion', 'kind', 'metadata', 'spec'))
+_K14 = frozenset(('groupBy', 'groupInterval', 'groupWait', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
+_K15 = frozenset(('email', 'name'))
+_K16 = frozenset(('activeDuring', 'delivery', 'groupBy', 'groupInterval', 'groupWait', 'matchers', 'mutedDuring', 'recipients', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
+_K17 = frozenset(('end', 'start'))
+_K18 = frozenset(('daysOfMonth', 'location', 'months', 'times', 'weekdays', 'years'))
 
 
 def _s0(x):
@@ -361,6 +362,52 @@ def _s19(x):
 
 
 def _s20(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if not _unique(x):
+            return False
+        for item in x:
+            if not _s9(item):
+                return False
+    return True
+
+
+def _s21(x):
+    if not (isinstance(x, str)):
+        return False
+    if isinstance(x, str):
+        if not _P6(x):
+            return False
+    return True
+
+
+def _s22(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if not _unique(x):
+            return False
+        for item in x:
+            if not _s21(item):
+                return False
+    return True
+
+
+def _s23(x):
+    if not (isinstance(x, dict)):
+        return False
+    if isinstance(x, dict):
+        if 'passwordFiles' in x and not _s20(x['passwordFiles']):
+            return False
+        if 'passwordEnv' in x and not _s22(x['passwordEnv']):
+            return False
+        if not _K8.issuperset(x):
+            return False
+    return True
+
+
+def _s24(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -376,66 +423,68 @@ def _s20(x):
             return False
         if 'ownAlerts' in x and not _s19(x['ownAlerts']):
             return False
-        if not _K8.issuperset(x):
+        if 'secrets' in x and not _s23(x['secrets']):
+            return False
+        if not _K9.issuperset(x):
             return False
     return True
 
 
-def _s21(x):
+def _s25(x):
     if not _equal(x, 'notify-reconciler/v1'):
         return False
     return True
 
 
-def _s22(x):
+def _s26(x):
     if not _equal(x, 'EmailServer'):
         return False
     return True
 
 
-def _s23(x):
+def _s27(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
-        if not _P6(x):
+        if not _P7(x):
             return False
     return True
 
 
-def _s24(x):
+def _s28(x):
     if not (isinstance(x, str)):
         return False
     return True
 
 
-def _s25(x):
+def _s29(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         for key, value in x.items():
-            if key not in _K9 and not _s24(value):
+            if key not in _K10 and not _s28(value):
                 return False
     return True
 
 
-def _s26(x):
+def _s30(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'name' not in x:
             return False
-        if 'name' in x and not _s23(x['name']):
+        if 'name' in x and not _s27(x['name']):
             return False
-        if 'labels' in x and not _s25(x['labels']):
+        if 'labels' in x and not _s29(x['labels']):
             return False
-        if 'annotations' in x and not _s25(x['annotations']):
+        if 'annotations' in x and not _s29(x['annotations']):
             return False
-        if not _K10.issuperset(x):
+        if not _K11.issuperset(x):
             return False
     return True
 
 
-def _s27(x):
+def _s31(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -446,33 +495,24 @@ def _s27(x):
     return True
 
 
-def _s28(x):
+def _s32(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
         if len(x) < 1:
             return False
-        if not _P7(x):
-            return False
-    return True
-
-
-def _s29(x):
-    if _anything(x):
-        return False
-    return True
-
-
-def _s30(x):
-    if not (isinstance(x, str)):
-        return False
-    if isinstance(x, str):
         if not _P8(x):
             return False
     return True
 
 
-def _s31(x):
+def _s33(x):
+    if _anything(x):
+        return False
+    return True
+
+
+def _s34(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -481,7 +521,7 @@ def _s31(x):
     return True
 
 
-def _s32(x):
+def _s35(x):
     if not ((isinstance(x, int) and not isinstance(x, bool))):
         return False
     if (isinstance(x, (int, float)) and not isinstance(x, bool)):
@@ -492,86 +532,86 @@ def _s32(x):
     return True
 
 
-def _s33(x):
-    if not _equal(x, True):
-        return False
-    return True
-
-
-def _s34(x):
-    if isinstance(x, dict):
-        if 'ssl' not in x:
-            return False
-        if 'ssl' in x and not _s33(x['ssl']):
-            return False
-    return True
-
-
-def _s35(x):
-    if not _equal(x, 465):
-        return False
-    return True
-
-
 def _s36(x):
-    if not _equal(x, False):
+    if not _equal(x, True):
         return False
     return True
 
 
 def _s37(x):
     if isinstance(x, dict):
-        if 'port' not in x:
+        if 'ssl' not in x:
             return False
-        if 'port' in x and not _s35(x['port']):
-            return False
-        if 'starttls' in x and not _s36(x['starttls']):
+        if 'ssl' in x and not _s36(x['ssl']):
             return False
     return True
 
 
 def _s38(x):
-    if _s35(x):
+    if not _equal(x, 465):
         return False
     return True
 
 
 def _s39(x):
-    if isinstance(x, dict):
-        if 'port' in x and not _s38(x['port']):
-            return False
-    return True
-
-
-def _s40(x):
-    if not (_s37(x) if _s34(x) else _s39(x)):
+    if not _equal(x, False):
         return False
     return True
 
 
+def _s40(x):
+    if isinstance(x, dict):
+        if 'port' not in x:
+            return False
+        if 'port' in x and not _s38(x['port']):
+            return False
+        if 'starttls' in x and not _s39(x['starttls']):
+            return False
+    return True
+
+
 def _s41(x):
+    if _s38(x):
+        return False
+    return True
+
+
+def _s42(x):
+    if isinstance(x, dict):
+        if 'port' in x and not _s41(x['port']):
+            return False
+    return True
+
+
+def _s43(x):
+    if not (_s40(x) if _s37(x) else _s42(x)):
+        return False
+    return True
+
+
+def _s44(x):
     if isinstance(x, dict):
         if 'username' not in x:
             return False
     return True
 
 
-def _s42(x):
+def _s45(x):
     if isinstance(x, dict):
-        if 'passwordFile' in x and not _s29(x['passwordFile']):
+        if 'passwordFile' in x and not _s33(x['passwordFile']):
             return False
-        if 'passwordEnv' in x and not _s29(x['passwordEnv']):
+        if 'passwordEnv' in x and not _s33(x['passwordEnv']):
             return False
     return True
 
 
-def _s43(x):
-    if not (True if _s41(x) else _s42(x)):
+def _s46(x):
+    if not (True if _s44(x) else _s45(x)):
         return False
     return True
 
 
-def _s44(x):
+def _s47(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -582,13 +622,13 @@ def _s44(x):
     return True
 
 
-def _s45(x):
-    if _s44(x):
+def _s48(x):
+    if _s47(x):
         return False
     return True
 
 
-def _s46(x):
+def _s49(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -596,7 +636,7 @@ def _s46(x):
             return False
         if 'from' not in x:
             return False
-        if 'host' in x and not _s27(x['host']):
+        if 'host' in x and not _s31(x['host']):
             return False
         if 'port' in x and not _s12(x['port']):
             return False
@@ -606,34 +646,34 @@ def _s46(x):
             return False
         if 'tls' in x and not _s13(x['tls']):
             return False
-        if 'username' in x and not _s28(x['username']):
+        if 'username' in x and not _s32(x['username']):
             return False
-        if 'password' in x and not _s29(x['password']):
+        if 'password' in x and not _s33(x['password']):
             return False
         if 'passwordFile' in x and not _s9(x['passwordFile']):
             return False
-        if 'passwordEnv' in x and not _s30(x['passwordEnv']):
+        if 'passwordEnv' in x and not _s21(x['passwordEnv']):
             return False
         if 'from' in x and not _s14(x['from']):
             return False
-        if 'hello' in x and not _s31(x['hello']):
+        if 'hello' in x and not _s34(x['hello']):
             return False
         if 'enabled' in x and not _s2(x['enabled']):
             return False
-        if 'maxRecipientsPerMessage' in x and not _s32(x['maxRecipientsPerMessage']):
+        if 'maxRecipientsPerMessage' in x and not _s35(x['maxRecipientsPerMessage']):
             return False
-        if not _K11.issuperset(x):
+        if not _K12.issuperset(x):
             return False
-    if not _s40(x):
-        return False
     if not _s43(x):
         return False
-    if not _s45(x):
+    if not _s46(x):
+        return False
+    if not _s48(x):
         return False
     return True
 
 
-def _s47(x):
+def _s50(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -645,26 +685,26 @@ def _s47(x):
             return False
         if 'spec' not in x:
             return False
-        if 'apiVersion' in x and not _s21(x['apiVersion']):
+        if 'apiVersion' in x and not _s25(x['apiVersion']):
             return False
-        if 'kind' in x and not _s22(x['kind']):
+        if 'kind' in x and not _s26(x['kind']):
             return False
-        if 'metadata' in x and not _s26(x['metadata']):
+        if 'metadata' in x and not _s30(x['metadata']):
             return False
-        if 'spec' in x and not _s46(x['spec']):
+        if 'spec' in x and not _s49(x['spec']):
             return False
-        if not _K12.issuperset(x):
+        if not _K13.issuperset(x):
             return False
     return True
 
 
-def _s48(x):
+def _s51(x):
     if not _equal(x, 'NotificationPolicy'):
         return False
     return True
 
 
-def _s49(x):
+def _s52(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -673,27 +713,27 @@ def _s49(x):
     return True
 
 
-def _s50(x):
+def _s53(x):
     if not _equal(x, '...'):
         return False
     return True
 
 
-def _s51(x):
+def _s54(x):
     if isinstance(x, list):
-        if not any(_s50(item) for item in x):
+        if not any(_s53(item) for item in x):
             return False
     return True
 
 
-def _s52(x):
+def _s55(x):
     if isinstance(x, list):
         if len(x) > 1:
             return False
     return True
 
 
-def _s53(x):
+def _s56(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -702,14 +742,14 @@ def _s53(x):
         if not _unique(x):
             return False
         for item in x:
-            if not _s49(item):
+            if not _s52(item):
                 return False
-    if not (_s52(x) if _s51(x) else True):
+    if not (_s55(x) if _s54(x) else True):
         return False
     return True
 
 
-def _s54(x):
+def _s57(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -720,18 +760,18 @@ def _s54(x):
     return True
 
 
-def _s55(x):
+def _s58(x):
     _unsure(x)  # not compiled: minProperties
     return True
 
 
-def _s56(x):
+def _s59(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'repeatInterval' in x and not _s1(x['repeatInterval']):
             return False
-        if 'groupBy' in x and not _s53(x['groupBy']):
+        if 'groupBy' in x and not _s56(x['groupBy']):
             return False
         if 'groupWait' in x and not _s1(x['groupWait']):
             return False
@@ -739,16 +779,16 @@ def _s56(x):
             return False
         if 'sendResolved' in x and not _s2(x['sendResolved']):
             return False
-        if 'subject' in x and not _s54(x['subject']):
+        if 'subject' in x and not _s57(x['subject']):
             return False
-        if 'templates' in x and not _s55(x['templates']):
+        if 'templates' in x and not _s58(x['templates']):
             return False
-        if not _K13.issuperset(x):
+        if not _K14.issuperset(x):
             return False
     return True
 
 
-def _s57(x):
+def _s60(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -758,53 +798,53 @@ def _s57(x):
             return False
         if 'metadata' not in x:
             return False
-        if 'apiVersion' in x and not _s21(x['apiVersion']):
+        if 'apiVersion' in x and not _s25(x['apiVersion']):
             return False
-        if 'kind' in x and not _s48(x['kind']):
+        if 'kind' in x and not _s51(x['kind']):
             return False
-        if 'metadata' in x and not _s26(x['metadata']):
+        if 'metadata' in x and not _s30(x['metadata']):
             return False
-        if 'spec' in x and not _s56(x['spec']):
+        if 'spec' in x and not _s59(x['spec']):
             return False
-        if not _K12.issuperset(x):
+        if not _K13.issuperset(x):
             return False
     return True
 
 
-def _s58(x):
+def _s61(x):
     if not _equal(x, 'RecipientList'):
         return False
     return True
 
 
-def _s59(x):
+def _s62(x):
     if not _equal(x, 'discard'):
         return False
     return True
 
 
-def _s60(x):
-    if _s59(x):
+def _s63(x):
+    if _s62(x):
         return False
     return True
 
 
-def _s61(x):
+def _s64(x):
     if isinstance(x, dict):
-        if 'name' in x and not _s60(x['name']):
+        if 'name' in x and not _s63(x['name']):
             return False
     return True
 
 
-def _s62(x):
-    if not _s26(x):
+def _s65(x):
+    if not _s30(x):
         return False
-    if not _s61(x):
+    if not _s64(x):
         return False
     return True
 
 
-def _s63(x):
+def _s66(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -817,28 +857,28 @@ def _s63(x):
     return True
 
 
-def _s64(x):
+def _s67(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'email' not in x:
             return False
-        if 'name' in x and not _s63(x['name']):
+        if 'name' in x and not _s66(x['name']):
             return False
         if 'email' in x and not _s14(x['email']):
             return False
-        if not _K14.issuperset(x):
+        if not _K15.issuperset(x):
             return False
     return True
 
 
-def _s65(x):
-    if not (_s14(x) if _s24(x) else _s64(x)):
+def _s68(x):
+    if not (_s14(x) if _s28(x) else _s67(x)):
         return False
     return True
 
 
-def _s66(x):
+def _s69(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -847,12 +887,12 @@ def _s66(x):
         if len(x) > 50:
             return False
         for item in x:
-            if not _s65(item):
+            if not _s68(item):
                 return False
     return True
 
 
-def _s67(x):
+def _s70(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -861,25 +901,25 @@ def _s67(x):
     return True
 
 
-def _s68(x):
+def _s71(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
         if len(x) > 50:
             return False
         for item in x:
-            if not _s67(item):
+            if not _s70(item):
                 return False
     return True
 
 
-def _s69(x):
+def _s72(x):
     if not any(_equal(x, each) for each in ['single', 'perRecipient']):
         return False
     return True
 
 
-def _s70(x):
+def _s73(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -888,24 +928,24 @@ def _s70(x):
         if not _unique(x):
             return False
         for item in x:
-            if not _s23(item):
+            if not _s27(item):
                 return False
     return True
 
 
-def _s71(x):
+def _s74(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'recipients' not in x:
             return False
-        if 'recipients' in x and not _s66(x['recipients']):
+        if 'recipients' in x and not _s69(x['recipients']):
             return False
-        if 'matchers' in x and not _s68(x['matchers']):
+        if 'matchers' in x and not _s71(x['matchers']):
             return False
         if 'repeatInterval' in x and not _s1(x['repeatInterval']):
             return False
-        if 'groupBy' in x and not _s53(x['groupBy']):
+        if 'groupBy' in x and not _s56(x['groupBy']):
             return False
         if 'groupWait' in x and not _s1(x['groupWait']):
             return False
@@ -913,61 +953,18 @@ def _s71(x):
             return False
         if 'sendResolved' in x and not _s2(x['sendResolved']):
             return False
-        if 'subject' in x and not _s54(x['subject']):
+        if 'subject' in x and not _s57(x['subject']):
             return False
-        if 'templates' in x and not _s55(x['templates']):
+        if 'templates' in x and not _s58(x['templates']):
             return False
-        if 'delivery' in x and not _s69(x['delivery']):
+        if 'delivery' in x and not _s72(x['delivery']):
             return False
-        if 'activeDuring' in x and not _s70(x['activeDuring']):
+        if 'activeDuring' in x and not _s73(x['activeDuring']):
             return False
-        if 'mutedDuring' in x and not _s70(x['mutedDuring']):
+        if 'mutedDuring' in x and not _s73(x['mutedDuring']):
             return False
-        if not _K15.issuperset(x):
+        if not _K16.issuperset(x):
             return False
-    return True
-
-
-def _s72(x):
-    if not (isinstance(x, dict)):
-        return False
-    if isinstance(x, dict):
-        if 'apiVersion' not in x:
-            return False
-        if 'kind' not in x:
-            return False
-        if 'metadata' not in x:
-            return False
-        if 'spec' not in x:
-            return False
-        if 'apiVersion' in x and not _s21(x['apiVersion']):
-            return False
-        if 'kind' in x and not _s58(x['kind']):
-            return False
-        if 'metadata' in x and not _s62(x['metadata']):
-            return False
-        if 'spec' in x and not _s71(x['spec']):
-            return False
-        if not _K12.issuperset(x):
-            return False
-    return True
-
-
-def _s73(x):
-    if not _equal(x, 'TimeWindow'):
-        return False
-    return True
-
-
-def _s74(x):
-    if not (isinstance(x, list)):
-        return False
-    if isinstance(x, list):
-        if len(x) < 1:
-            return False
-        for item in x:
-            if not _s24(item):
-                return False
     return True
 
 
@@ -975,50 +972,93 @@ def _s75(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
-        if 'start' not in x:
+        if 'apiVersion' not in x:
             return False
-        if 'end' not in x:
+        if 'kind' not in x:
             return False
-        if 'start' in x and not _s24(x['start']):
+        if 'metadata' not in x:
             return False
-        if 'end' in x and not _s24(x['end']):
+        if 'spec' not in x:
             return False
-        if not _K16.issuperset(x):
+        if 'apiVersion' in x and not _s25(x['apiVersion']):
+            return False
+        if 'kind' in x and not _s61(x['kind']):
+            return False
+        if 'metadata' in x and not _s65(x['metadata']):
+            return False
+        if 'spec' in x and not _s74(x['spec']):
+            return False
+        if not _K13.issuperset(x):
             return False
     return True
 
 
 def _s76(x):
+    if not _equal(x, 'TimeWindow'):
+        return False
+    return True
+
+
+def _s77(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
         if len(x) < 1:
             return False
         for item in x:
-            if not _s75(item):
+            if not _s28(item):
                 return False
     return True
 
 
-def _s77(x):
+def _s78(x):
+    if not (isinstance(x, dict)):
+        return False
+    if isinstance(x, dict):
+        if 'start' not in x:
+            return False
+        if 'end' not in x:
+            return False
+        if 'start' in x and not _s28(x['start']):
+            return False
+        if 'end' in x and not _s28(x['end']):
+            return False
+        if not _K17.issuperset(x):
+            return False
+    return True
+
+
+def _s79(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if len(x) < 1:
+            return False
+        for item in x:
+            if not _s78(item):
+                return False
+    return True
+
+
+def _s80(x):
     if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))):
         return False
     return True
 
 
-def _s78(x):
+def _s81(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
         if len(x) < 1:
             return False
         for item in x:
-            if not _s77(item):
+            if not _s80(item):
                 return False
     return True
 
 
-def _s79(x):
+def _s82(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1026,22 +1066,22 @@ def _s79(x):
             return False
         if 'location' in x and not _s0(x['location']):
             return False
-        if 'weekdays' in x and not _s74(x['weekdays']):
+        if 'weekdays' in x and not _s77(x['weekdays']):
             return False
-        if 'times' in x and not _s76(x['times']):
+        if 'times' in x and not _s79(x['times']):
             return False
-        if 'daysOfMonth' in x and not _s78(x['daysOfMonth']):
+        if 'daysOfMonth' in x and not _s81(x['daysOfMonth']):
             return False
-        if 'months' in x and not _s78(x['months']):
+        if 'months' in x and not _s81(x['months']):
             return False
-        if 'years' in x and not _s78(x['years']):
+        if 'years' in x and not _s81(x['years']):
             return False
-        if not _K17.issuperset(x):
+        if not _K18.issuperset(x):
             return False
     return True
 
 
-def _s80(x):
+def _s83(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1053,25 +1093,25 @@ def _s80(x):
             return False
         if 'spec' not in x:
             return False
-        if 'apiVersion' in x and not _s21(x['apiVersion']):
+        if 'apiVersion' in x and not _s25(x['apiVersion']):
             return False
-        if 'kind' in x and not _s73(x['kind']):
+        if 'kind' in x and not _s76(x['kind']):
             return False
-        if 'metadata' in x and not _s26(x['metadata']):
+        if 'metadata' in x and not _s30(x['metadata']):
             return False
-        if 'spec' in x and not _s79(x['spec']):
+        if 'spec' in x and not _s82(x['spec']):
             return False
-        if not _K12.issuperset(x):
+        if not _K13.issuperset(x):
             return False
     return True
 
 
 VALIDATORS = {
-    'config.json': _s20,
-    'emailserver.json': _s47,
-    'notificationpolicy.json': _s57,
-    'recipientlist.json': _s72,
-    'timewindow.json': _s80,
+    'config.json': _s24,
+    'emailserver.json': _s50,
+    'notificationpolicy.json': _s60,
+    'recipientlist.json': _s75,
+    'timewindow.json': _s83,
 }
 """Schema file name -> whether a value is valid against it."""
 

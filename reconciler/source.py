@@ -12,8 +12,9 @@ uncommitted or half-written file in a checkout is never applied.
 
 `committed_specs` is the one way every command (apply, the daemon, mail-test, who-gets)
 gets the committed specs: fetch, resolve the branch, verify the signature when
-source.verify asks for it, read and parse (unchanged files from the cache). Nothing
-unverified ever leaves it.
+source.verify asks for it, read and parse (unchanged files from the cache), and refuse a
+password file or variable the operator's `secrets:` does not list. Nothing unverified ever
+leaves it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .loader import DEFAULT_LIMITS, Limits, too_large_message
 if TYPE_CHECKING:
     import git
 
+    from .config import SecretSettings
     from .model import Specs
     from .pipeline import ParseCache
     from .values import Revision
@@ -603,11 +605,14 @@ class Committed:
 
 def committed_specs(source: GitSource, allowed_signers: str | None, *, revision: Revision | None = None,
                     cache: ParseCache | None = None, applied: Revision | None = None,
-                    allow_rewind: bool = False) -> Committed:
+                    allow_rewind: bool = False, secrets: SecretSettings | None = None) -> Committed:
     """The specs of the branch's head (fetched first), or of `revision`, if that commit may
     be applied. Raises CommitRejected (unsigned, a head that does not descend from the
-    `applied` commit unless `allow_rewind`, or invalid specs, with every located error) or
-    SourceError (the repository or branch cannot be read)."""
+    `applied` commit unless `allow_rewind`, invalid specs, or a password source that
+    `secrets` does not list, with every located error) or SourceError (the repository or
+    branch cannot be read). `secrets`: the daemon config's list (default: its defaults)."""
+    from .config import SecretSettings
+    from .password_sources import password_source_problems
     from .pipeline import parse_specs
     from .template_engine import check_templates
 
@@ -631,10 +636,11 @@ def committed_specs(source: GitSource, allowed_signers: str | None, *, revision:
     try:
         specs = parse_specs(tree.files, extra_errors=tree.errors, digests=tree.digests, cache=cache,
                             templates=tree.templates)
-        # Subjects and body templates as Alertmanager's own engine reads them (amtool).
-        template_errors = check_templates(specs)
-        if template_errors:
-            raise SpecErrors(template_errors)
+        # Subjects and body templates as Alertmanager's own engine reads them (amtool), and
+        # the password only from where the operator lets specs take it: nothing reads it before.
+        problems = password_source_problems(specs.server, secrets or SecretSettings()) + check_templates(specs)
+        if problems:
+            raise SpecErrors(problems)
     except SpecErrors as exc:
         raise CommitRejected(revision, f"{len(exc.errors)} error(s) in the specs",
                              tuple(str(error) for error in exc.errors), exc) from None

@@ -115,7 +115,8 @@ def load_alerting(state_dir: str | Path) -> Alerting:
     try:
         server = raw.get("server")
         if server:
-            server = EmailServer(**{**server, "tls": TLSSettings(**server["tls"]), "location": Location("")})
+            server = EmailServer(**{**server, "tls": TLSSettings(**server["tls"]), "location": Location(""),
+                                    "password_at": None})
         return Alerting(server, list(raw.get("recipients", [])), float(raw.get("repeat_seconds", 43200.0)),
                         {Reason(name): AlertRecord.from_json(alert) for name, alert in raw.get("alerts", {}).items()})
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -128,6 +129,7 @@ def alerting_document(alerting: Alerting) -> dict:
     server = asdict(alerting.server) if alerting.server else None
     if server:
         server.pop("location", None)
+        server.pop("password_at", None)
     return {"server": server, "recipients": alerting.recipients, "repeat_seconds": alerting.repeat_seconds,
             "alerts": {str(name): alert.to_json() for name, alert in alerting.alerts.items()}}
 

@@ -229,6 +229,8 @@ class SmtpServer:
     controller: object
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    """(user, password) of every AUTH attempt, accepted or not: what a client gave away."""
 
     def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
         """At least `count` messages. Only where no other mail can arrive: a count is
@@ -286,6 +288,8 @@ def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_star
             return "250 OK"
 
     def authenticator(server, session, envelope, mechanism, auth_data):
+        with smtp.lock:
+            smtp.logins.append((auth_data.login.decode(), auth_data.password.decode()))
         ok = credentials is not None and (auth_data.login.decode(), auth_data.password.decode()) == credentials
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd sends the 535
 

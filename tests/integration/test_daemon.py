@@ -65,17 +65,18 @@ def setup(tmp_path):
     port = free_port()
     output = tmp_path / "alertmanager.yml"
 
-    def write(alertmanagers: list[str]) -> Path:
+    def write(alertmanagers: list[str], more: str = "") -> Path:
         config = tmp_path / "config.yaml"
         config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
                           f"target: {{output: {output}, alertmanagers: [{', '.join(alertmanagers)}]}}\n"
-                          f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{port}\n")
+                          f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{port}\n{more}")
         return config
 
     started: list[DaemonProcess] = []
 
-    def start(alertmanagers: list[str] = (), env: dict | None = None) -> DaemonProcess:
-        daemon = DaemonProcess(write(list(alertmanagers)), {"SMTP_PASSWORD": PASSWORD, **(env or {})})
+    def start(alertmanagers: list[str] = (), env: dict | None = None, config: str = "") -> DaemonProcess:
+        """`config`: more lines for config.yaml (a secrets: section, say)."""
+        daemon = DaemonProcess(write(list(alertmanagers), config), {"SMTP_PASSWORD": PASSWORD, **(env or {})})
         started.append(daemon)
         return daemon
 

@@ -169,7 +169,7 @@ def test_mail_test_sends_with_the_committed_settings_and_explains_failures(setup
         setup.repo.commit("starttls", **{"server.yaml": starttls_server,
                                          "ops.yaml": recipient_list("ops", RECIPIENTS)})
         config = str(setup.tmp / "config.yaml")
-        setup.start().stop()  # writes config.yaml
+        setup.start(config=f"secrets: {{passwordFiles: [{password_file}]}}\n").stop()  # writes config.yaml
         assert main(["mail-test", "--config", config, "--to", "me@example.com"]) == 0
         out = capsys.readouterr().out
         assert "STARTTLS: TLSv1." in out and "AUTH as alerts: accepted" in out

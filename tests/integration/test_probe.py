@@ -152,7 +152,7 @@ def test_probe_agrees_with_what_alertmanager_does(case, ca, alertmanager, tmp_pa
         repo.commit("specs", **files)
         config = tmp_path / "config.yaml"
         config.write_text(f"source: {{repo: {repo.path}}}\ntarget: {{output: {tmp_path}/am.yml, alertmanagers: []}}\n"
-                          f"stateDir: {tmp_path}/state\n")
+                          f"stateDir: {tmp_path}/state\nsecrets: {{passwordFiles: [{tmp_path}/password]}}\n")
         capsys.readouterr()
         code = main(["mail-test", "--config", str(config), "--probe"])
         captured = capsys.readouterr()
