@@ -186,6 +186,9 @@ class SmtpServer:
     controller: object
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    """Every AUTH that reached the server with a password, as (mechanism, login): a password
+    was on the wire for each."""
 
     def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
         """At least `count` messages. Only where no other mail can arrive: a count is
@@ -243,6 +246,8 @@ def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_star
             return "250 OK"
 
     def authenticator(server, session, envelope, mechanism, auth_data):
+        with smtp.lock:
+            smtp.logins.append((mechanism, auth_data.login.decode(errors="replace")))
         ok = credentials is not None and (auth_data.login.decode(), auth_data.password.decode()) == credentials
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd sends the 535
 
