@@ -40,6 +40,7 @@ from email.utils import make_msgid
 from .alertmanager import email_counters
 from .alerts import MAIL_CHANNEL_ALERTS, PROBE_ALERTS, AlertStream, Condition, compose, own_alert_recipients
 from .config import Config, Fallback
+from .display import display_line, redact_urls
 from .errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerError, TransientDeployError
 from .files import remove_stale_temporaries
 from .mailer import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
@@ -107,8 +108,8 @@ class Metrics:
             self.applied.clear()
             self.applied.labels(outcome.revision.sha).set(1)
             self.last_success.set(now)
-        for target in outcome.targets:
-            self.reload_ok.labels(target.url).set(1 if target.ok else 0)
+        for target in outcome.targets:  # an Alertmanager URL may carry credentials too
+            self.reload_ok.labels(redact_urls(target.url)).set(1 if target.ok else 0)
         if outcome.drift:
             self.drift.inc(len(outcome.drift))
 
@@ -608,11 +609,13 @@ def settle_memory() -> None:
 
 
 def status_line(outcome: Outcome, now: float) -> str:
-    """What `systemctl status` shows, e.g. "applied a1b2c3d 'raise repeat interval' 12s ago"."""
+    """What `systemctl status` shows, e.g. "applied a1b2c3d 'raise repeat interval' 12s ago"
+    (shown on a terminal: control characters escaped, URL credentials hidden)."""
     revision = outcome.revision
     if outcome.ok and revision is not None:
-        return f"{outcome.result} {revision.short} {revision.subject!r}; last pass {time.strftime('%H:%M:%S', time.gmtime(now))}Z"
-    return outcome.message.splitlines()[0][:200]
+        return display_line(f"{outcome.result} {revision.short} {revision.subject!r}; last pass "
+                            f"{time.strftime('%H:%M:%S', time.gmtime(now))}Z")
+    return display_line(outcome.message.splitlines()[0][:200])
 
 
 def log_outcome(outcome: Outcome, reasons: set[str], seconds: float) -> None:

@@ -1,0 +1,75 @@
+"""What a pusher writes and what the operator configures reach people only as safe text
+(issue 25, finding 9), seen on the real daemon's surfaces: `status`,
+/readyz and the own-alert mails.
+
+- a commit's author, subject and file names show their control characters escaped.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+
+from .gitrepo import GitRepo, recipient_list, server
+from .services import free_port, start_smtp_server, wait_until
+from .test_daemon import DaemonProcess, get
+
+
+@pytest.fixture
+def smtp():
+    smtp = start_smtp_server()
+    yield smtp
+    smtp.controller.stop()
+
+
+def write_config(path: Path, repo: str, tmp_path: Path, listen: int) -> Path:
+    path.write_text(f"source: {{repo: '{repo}', pollInterval: 1s}}\n"
+                    f"target: {{output: {tmp_path}/alertmanager.yml, alertmanagers: []}}\n"
+                    f"stateDir: {tmp_path}/state\nlisten: 127.0.0.1:{listen}\nownAlerts: {{gracePeriod: 1s}}\n")
+    return path
+
+
+def body(received) -> str:
+    return message_from_bytes(received.content, policy=default).get_content()
+
+
+def status(config: Path) -> str:
+    result = subprocess.run([sys.executable, "-m", "reconciler", "status", "--config", str(config)],
+                            capture_output=True, text=True, timeout=60)
+    return result.stdout + result.stderr
+
+
+HOSTILE_AUTHOR = "Mal\x1b[2Jlory"
+HOSTILE_SUBJECT = "fix\x1b]0;pwned\x07 colours \x9b31m"
+HOSTILE_FILE = "ops\x1b[31m.yaml"
+
+
+def test_control_characters_of_a_commit_are_shown_escaped_in_status_readyz_and_mail(tmp_path, smtp):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("good", **{"server.yaml": server(port=smtp.port),
+                           "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    listen = free_port()
+    config = write_config(tmp_path / "config.yaml", str(repo.path), tmp_path, listen)
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
+        repo.write(HOSTILE_FILE, recipient_list("more", ["ops@@example"]))
+        repo.git("add", "-A")
+        repo.git("commit", "-q", "--author", f"{HOSTILE_AUTHOR} <m@example.com>", "-m", HOSTILE_SUBJECT)
+        mail = body(smtp.wait_for_alert("ConfigRejected"))
+        shown = status(config)
+        ready = get(f"http://127.0.0.1:{listen}/readyz")[1]
+    finally:
+        daemon.stop()
+    for surface in (shown, ready, mail):
+        assert not any(char in surface for char in "\x1b\x07\x9b"), surface
+        assert "by Mal\\x1b[2Jlory" in surface
+        assert "ops\\x1b[31m.yaml:7:7: spec.recipients[0]: 'ops@@example' is not an e-mail address" in surface
+    assert "fix\\x1b]0;pwned\\x07 colours \\x9b31m" in mail
+    # Nor does the log carry them raw.
+    assert not any(char in daemon.text() for char in "\x1b\x07\x9b")
