@@ -67,7 +67,7 @@ def test_a_tls_mismatch_found_by_the_probe_is_mailed_through_sendmail_and_resolv
         assert primary.messages == []  # the alert about the primary went the other way first
         # The sink may hold the mail a moment before the daemon logs that it went.
         wait_until(lambda: "event=mail_sent" in daemon.text(), 10, "the mail_sent log line")
-        assert "route='fallback" in daemon.text()
+        assert 'route="fallback' in daemon.text()
 
         repo.commit("plain relay", **{"server.yaml": server(port=primary.port)})
         fallback.wait_for(2)

@@ -1,8 +1,9 @@
 """What a pusher writes and what the operator configures reach people only as safe text
-(issue 25, finding 9), seen on the real daemon's surfaces: `status`,
-/readyz and the own-alert mails.
+(issue 25, findings 9 and 10), seen on the real daemon's surfaces: its log (read
+with a strict logfmt reader), `status`, /readyz, /metrics and the own-alert mails.
 
-- a commit's author, subject and file names show their control characters escaped.
+- a commit's author, subject and file names show their control characters escaped;
+- a hostile subject cannot add a key to a log line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+
+from tests.logfmt_parser import parse
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import free_port, start_smtp_server, wait_until
@@ -44,6 +47,11 @@ def status(config: Path) -> str:
     return result.stdout + result.stderr
 
 
+def log_records(daemon: DaemonProcess) -> list[dict[str, str]]:
+    """Every line of the daemon's log, read as a logfmt pipeline reads it (strictly)."""
+    return [parse(line) for line in daemon.text().splitlines()]
+
+
 HOSTILE_AUTHOR = "Mal\x1b[2Jlory"
 HOSTILE_SUBJECT = "fix\x1b]0;pwned\x07 colours \x9b31m"
 HOSTILE_FILE = "ops\x1b[31m.yaml"
@@ -71,5 +79,30 @@ def test_control_characters_of_a_commit_are_shown_escaped_in_status_readyz_and_m
         assert "by Mal\\x1b[2Jlory" in surface
         assert "ops\\x1b[31m.yaml:7:7: spec.recipients[0]: 'ops@@example' is not an e-mail address" in surface
     assert "fix\\x1b]0;pwned\\x07 colours \\x9b31m" in mail
-    # Nor does the log carry them raw.
+    # Nor does the log carry them raw; the subject is a quoted, escaped value there.
     assert not any(char in daemon.text() for char in "\x1b\x07\x9b")
+
+
+def test_a_hostile_subject_cannot_add_a_key_to_a_log_line(tmp_path, smtp):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("good", **{"server.yaml": server(port=smtp.port),
+                           "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    config = write_config(tmp_path / "config.yaml", str(repo.path), tmp_path, free_port())
+    daemon = DaemonProcess(config)
+    subject = "it's fine\" event=applied revision=0000000 trigger=commit message=\"all good \\ \x1b[2J"
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
+        sha = repo.commit(subject, **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+        smtp.wait_for_alert("ConfigRejected")
+        wait_until(lambda: "event=mail_sent" in daemon.text() and "ConfigRejected" in daemon.text().split(
+            "event=mail_sent", 1)[-1], 10, "the ConfigRejected mail_sent log line")
+    finally:
+        daemon.stop()
+    records = log_records(daemon)  # each line parses, no key twice
+    [rejection] = [record for record in records if record["event"] == "rejected"]
+    assert set(rejection) == {"ts", "level", "event", "revision", "trigger", "seconds", "message"}
+    assert rejection["revision"] == sha[:7]
+    assert rejection["message"].startswith(f"{sha[:7]} {subject!r} rejected")
+    [sent] = [record for record in records if record["event"] == "mail_sent" and "ConfigRejected" in record["subject"]]
+    assert set(sent) == {"ts", "level", "event", "subject", "recipients", "route"}
+    assert [record["event"] for record in records].count("applied") == 1  # the first pass, not the subject
