@@ -46,6 +46,7 @@ from .errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerErro
 from .files import remove_stale_temporaries
 from .mailer import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
 from .model import EmailServer, TLSSettings
+from .pass_log import PassLog
 from .probe import ProbeReport, probe
 from .model import duration_seconds
 from .reconcile import Caches, Host, file_target, reconcile, source_for
@@ -156,6 +157,7 @@ class Daemon:
         self.caches = Caches.kept_in(config)
         self.target = file_target(config, self.host, self.caches.checked)
         self.last_outcome: Outcome | None = None
+        self.pass_log = PassLog()
         self.alerting = load_alerting(config.state_dir)
         self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alerts.grace))
         self._alert_lock = threading.RLock()
@@ -270,7 +272,7 @@ class Daemon:
         seconds = self.host.monotonic() - started
         self.last_outcome = outcome
         self.metrics.record(outcome, seconds, self.host.now())
-        log_outcome(outcome, reasons, seconds)
+        self.pass_log.write(outcome, reasons, seconds, self.host.now(), self.alerting.repeat_seconds)
         self._raise_own_alerts(outcome)
         self._watch_delivery()
         self._probe_if_changed()
@@ -614,14 +616,3 @@ def status_line(outcome: Outcome, now: float) -> str:
         return display_line(f"{outcome.result} {revision.short} {revision.subject!r}; last pass "
                             f"{time.strftime('%H:%M:%S', time.gmtime(now))}Z")
     return display_line(outcome.message.splitlines()[0][:200])
-
-
-def log_outcome(outcome: Outcome, reasons: set[str], seconds: float) -> None:
-    level = logging.INFO if outcome.ok else logging.WARNING
-    revision = outcome.revision.short if outcome.revision else "-"
-    log.log(level, logfmt.line(str(outcome.result), revision=revision, trigger=",".join(sorted(reasons)),
-                               seconds=f"{seconds:.3f}", message=outcome.message))
-    for error in outcome.errors:
-        log.log(level, logfmt.line(f"{outcome.result}_error", revision=revision, error=error))
-    for drift in outcome.drift:
-        log.warning(logfmt.line("DriftCorrected", revision=revision, what=drift))

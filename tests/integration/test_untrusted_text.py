@@ -1,9 +1,10 @@
 """What a pusher writes and what the operator configures reach people only as safe text
-(issue 25, findings 9 and 10), seen on the real daemon's surfaces: its log (read
+(issue 25, findings 9, 10 and 13), seen on the real daemon's surfaces: its log (read
 with a strict logfmt reader), `status`, /readyz, /metrics and the own-alert mails.
 
 - a commit's author, subject and file names show their control characters escaped;
-- a hostile subject cannot add a key to a log line.
+- a hostile subject cannot add a key to a log line;
+- a rejected revision is logged once, not at every poll.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def status(config: Path) -> str:
 def log_records(daemon: DaemonProcess) -> list[dict[str, str]]:
     """Every line of the daemon's log, read as a logfmt pipeline reads it (strictly)."""
     return [parse(line) for line in daemon.text().splitlines()]
+
+
+def rejected_passes(url: str) -> float:
+    for line in get(url + "/metrics")[1].splitlines():
+        if line.startswith('notify_reconciler_reconciles_total{result="rejected"} '):
+            return float(line.split()[1])
+    return 0.0
 
 
 HOSTILE_AUTHOR = "Mal\x1b[2Jlory"
@@ -106,3 +114,22 @@ def test_a_hostile_subject_cannot_add_a_key_to_a_log_line(tmp_path, smtp):
     [sent] = [record for record in records if record["event"] == "mail_sent" and "ConfigRejected" in record["subject"]]
     assert set(sent) == {"ts", "level", "event", "subject", "recipients", "route"}
     assert [record["event"] for record in records].count("applied") == 1  # the first pass, not the subject
+
+
+def test_a_rejected_revision_is_logged_once_not_at_every_poll(tmp_path):
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("good", **{"server.yaml": server(), "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    listen = free_port()
+    config = write_config(tmp_path / "config.yaml", str(repo.path), tmp_path, listen)
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
+        sha = repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+        # The commit, then at least three polls (1 s apart) rejecting the same revision.
+        wait_until(lambda: rejected_passes(f"http://127.0.0.1:{listen}") >= 4, 30, "four rejected passes")
+    finally:
+        daemon.stop()
+    # Read as plain words, not with the logfmt reader: this holds whatever the quoting.
+    warnings = [line.split(" ")[2:4] for line in daemon.text().splitlines()
+                if line.split(" ")[1] == "level=WARNING" and line.split(" ")[2].startswith("event=rejected")]
+    assert warnings == [["event=rejected", f"revision={sha[:7]}"], ["event=rejected_error", f"revision={sha[:7]}"]]
