@@ -73,7 +73,9 @@ class Caches:
         restart (or an `apply`) parses, renders and has amtool check only what changed since
         the last one."""
         source, disk = config.source, DiskCache(Path(config.state_dir, "cache"))
-        location = f"{source.repo}\0{source.branch}\0{source.path}"
+        # A digest: the key is stored in the entry, and source.repo may hold a token.
+        where = f"{source.repo}\0{source.branch}\0{source.path}"
+        location = hashlib.sha256(where.encode("utf-8", "surrogatepass")).hexdigest()
         parsed = PersistentParseCache(disk, location=location)
         return cls(parsed=parsed, rendered=PersistentRenderCache(disk, parsed, location),
                    checked=CheckedParts(disk, key=f"accepted\0{config.target.output}"))

@@ -1,7 +1,8 @@
 """What a pusher writes and what the operator configures reach people only as safe text
-(issue 25, findings 9, 10 and 13), seen on the real daemon's surfaces: its log (read
+(issue 25, findings 8, 9, 10 and 13), seen on the real daemon's surfaces: its log (read
 with a strict logfmt reader), `status`, /readyz, /metrics and the own-alert mails.
 
+- a token in source.repo is in none of them (the suite-wide audit looks for it too);
 - a commit's author, subject and file names show their control characters escaped;
 - a hostile subject cannot add a key to a log line;
 - a rejected revision is logged once, not at every poll.
@@ -17,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.audit import GIT_TOKEN
 from tests.logfmt_parser import parse
 
-from .gitrepo import GitRepo, recipient_list, server
+from .gitrepo import DumbHttpRemote, GitRepo, recipient_list, server
 from .services import free_port, start_smtp_server, wait_until
 from .test_daemon import DaemonProcess, get
 
@@ -133,3 +135,37 @@ def test_a_rejected_revision_is_logged_once_not_at_every_poll(tmp_path):
     warnings = [line.split(" ")[2:4] for line in daemon.text().splitlines()
                 if line.split(" ")[1] == "level=WARNING" and line.split(" ")[2].startswith("event=rejected")]
     assert warnings == [["event=rejected", f"revision={sha[:7]}"], ["event=rejected_error", f"revision={sha[:7]}"]]
+
+
+def test_a_token_in_the_repo_url_reaches_no_log_status_readyz_metric_or_mail(tmp_path, smtp):
+    repo = GitRepo(tmp_path / "repo")
+    # Enough lists that the first pass keeps its parses and renders as snapshots (cache.py),
+    # whose key names the repository: the audit reads the state directory too.
+    teams = {f"team{n:02d}.yaml": recipient_list(f"team{n:02d}", [f"team{n:02d}@example.com"]) for n in range(32)}
+    repo.commit("good", **{"server.yaml": server(port=smtp.port),
+                           "ops.yaml": recipient_list("ops", ["ops@example.com"]), **teams})
+    remote = DumbHttpRemote(repo, tmp_path)
+    listen = free_port()
+    # The config holds the token, as the operator wrote it: the audit spares this file only.
+    config = write_config(tmp_path / "config.credentials.yaml", remote.url(f"deploy:{GIT_TOKEN}"), tmp_path,
+                          listen)
+    daemon = DaemonProcess(config)
+    try:
+        wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass, fetched over HTTP")
+        repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+        remote.publish()
+        rejected = smtp.wait_for_alert("ConfigRejected")
+        remote.stop()  # every fetch fails now: SourceUnavailable, with git's own words
+        unavailable = smtp.wait_for_alert("SourceUnavailable", timeout=30)
+        shown = status(config)
+        ready = get(f"http://127.0.0.1:{listen}/readyz")[1]
+        metrics = get(f"http://127.0.0.1:{listen}/metrics")[1]
+    finally:
+        daemon.stop()
+    redacted = f"http://<secret>@127.0.0.1:{remote.port}/remote.git"
+    assert f"repo={redacted}" in daemon.text()
+    assert f"{redacted}: fetching branch 'main' failed" in body(unavailable)
+    assert f"last error: {redacted}: fetching branch 'main' failed" in shown
+    assert f"last error: {redacted}: fetching branch 'main' failed" in ready
+    for surface in (daemon.text(), shown, ready, metrics, body(rejected), body(unavailable)):
+        assert GIT_TOKEN not in surface
