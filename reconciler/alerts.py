@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate
 
+from .display import display_lines, redact_urls
 from .model import Specs
 from .values import AlertRecord, AlertStatus, Notice, Outcome, Reason
 
@@ -132,7 +133,8 @@ def _details(outcome: Outcome) -> tuple[str, ...]:
 def compose(notice: Notice, *, sender: str, recipients: list[str], now: float, message_id: str,
             hostname: str) -> EmailMessage:
     """The e-mail for one notice. Header values are stripped of line breaks and control
-    characters, whatever they came from (a commit subject, an error message)."""
+    characters, whatever they came from (a commit subject, an error message); in the body
+    they are shown escaped (display.display_lines), and URL credentials hidden in both."""
     # Fold only past RFC 5322's hard limit: Python's 78-column folding can break a header
     # right after its name, which some readers show as a leading space.
     mail = EmailMessage(policy=SMTP.clone(max_line_length=998))
@@ -145,7 +147,9 @@ def compose(notice: Notice, *, sender: str, recipients: list[str], now: float, m
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Notify-Reconciler-Alert"] = f"{notice.alert} {notice.status}"
     body = [f"{notice.alert} is {notice.status} on {hostname}.", ""]
-    body += list(notice.details)
+    # The details quote a commit's author and subject, file names and git's messages: a mail
+    # reader shows their control characters escaped, and no URL credentials.
+    body += [line for detail in notice.details for line in display_lines(detail)]
     if notice.status is AlertStatus.FIRING:
         body += ["", "What to do: " + _WHAT_TO_DO[notice.alert]]
     body += ["", "-- ", "notify-reconciler (`notify-reconciler status` shows the applied and attempted revisions)"]
@@ -154,7 +158,7 @@ def compose(notice: Notice, *, sender: str, recipients: list[str], now: float, m
 
 
 def _header(text: str, limit: int) -> str:
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in redact_urls(text))
     return " ".join(cleaned.split())[:limit]
 
 

@@ -417,13 +417,16 @@ def _apply(args: argparse.Namespace) -> int:
                             allow_rewind=args.allow_rewind)
     finally:
         os.close(lock)
+    from .display import display_lines
+
+    # A commit's subject, a pusher's file names and git's messages, shown on a terminal.
     stream = sys.stdout if outcome.ok else sys.stderr
-    print(outcome.message, file=stream)
+    print("\n".join(display_lines(outcome.message)), file=stream)
     for line in outcome.errors:
         if line != outcome.message.split(": ", 1)[-1]:
-            print(line, file=sys.stderr)
+            print("\n".join(display_lines(line)), file=sys.stderr)
     for target in outcome.targets:
-        print(f"  {target.url}: {target.message}", file=stream)
+        print("\n".join(display_lines(f"  {target.url}: {target.message}")), file=stream)
     if outcome.ok:
         return EXIT_OK
     # Nothing could be read to try: as for a missing config file, the pass could not run.

@@ -37,15 +37,18 @@ from watchdog.observers import Observer
 
 from email.utils import make_msgid
 
+from . import logfmt
 from .alertmanager import email_counters
 from .alerts import MAIL_CHANNEL_ALERTS, PROBE_ALERTS, AlertStream, Condition, compose, own_alert_recipients
 from .config import Config, Fallback
+from .display import display_line, redact_urls
 from .errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerError, TransientDeployError
 from .files import remove_stale_temporaries
 from .http_endpoint import TEXT, Answer, HttpEndpoint
 from .mailer import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
 from .model import EmailServer, TLSSettings
 from .password_sources import password_source_refusal
+from .pass_log import PassLog
 from .probe import ProbeReport, probe
 from .model import duration_seconds
 from .reconcile import Caches, Host, file_target, reconcile, source_for
@@ -113,8 +116,8 @@ class Metrics:
             self.applied.clear()
             self.applied.labels(outcome.revision.sha).set(1)
             self.last_success.set(now)
-        for target in outcome.targets:
-            self.reload_ok.labels(target.url).set(1 if target.ok else 0)
+        for target in outcome.targets:  # an Alertmanager URL may carry credentials too
+            self.reload_ok.labels(redact_urls(target.url)).set(1 if target.ok else 0)
         if outcome.drift:
             self.drift.inc(len(outcome.drift))
 
@@ -132,7 +135,7 @@ def sd_notify(message: str) -> None:
         try:
             sock.sendto(message.encode(), address)
         except OSError as exc:
-            log.warning("event=sd_notify_failed error=%r", str(exc))
+            log.warning(logfmt.line("sd_notify_failed", error=exc))
 
 
 def watchdog_interval() -> float | None:
@@ -160,6 +163,7 @@ class Daemon:
         self.caches = Caches.kept_in(config)
         self.target = file_target(config, self.host, self.caches.checked)
         self.last_outcome: Outcome | None = None
+        self.pass_log = PassLog()
         self.alerting = load_alerting(config.state_dir)
         self._forget_server_not_allowed()
         self.stream = AlertStream(self.alerting.alerts, duration_seconds(config.own_alerts.grace))
@@ -198,7 +202,7 @@ class Daemon:
         for target in (Path(self.config.target.output), Path(self.config.state_dir, "state.json"),
                        Path(self.config.state_dir, "alerting.json")):
             for leftover in remove_stale_temporaries(target):
-                log.info("event=removed_leftover file=%s", leftover)
+                log.info(logfmt.line("removed_leftover", file=leftover))
         server = self._serve_http()
         observer = self._watch()
         mailer = threading.Thread(target=self._mail_loop, name="mailer", daemon=True)
@@ -206,8 +210,8 @@ class Daemon:
         prober = threading.Thread(target=self._probe_loop, name="probe", daemon=True)
         prober.start()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-        log.info("event=started repo=%s branch=%s output=%s alertmanagers=%d", self.config.source.repo,
-                 self.config.source.branch, self.config.target.output, len(self.config.target.alertmanagers))
+        log.info(logfmt.line("started", repo=self.config.source.repo, branch=self.config.source.branch,
+                             output=self.config.target.output, alertmanagers=len(self.config.target.alertmanagers)))
         try:
             self._loop()
         finally:
@@ -222,7 +226,7 @@ class Daemon:
             server.close()
             self.source.close()
             os.close(lock)
-            log.info("event=stopped")
+            log.info(logfmt.line("stopped"))
         return 0
 
     def _loop(self) -> None:
@@ -267,14 +271,14 @@ class Daemon:
         except ReconcilerError as exc:  # the state itself cannot be read: nothing was tried
             outcome = Outcome(Result.FAILED, None, f"nothing applied: {exc}", (str(exc),), reason=Reason.APPLY_FAILED)
         except Exception as exc:  # a bug: recorded, measured and alerted like any failure
-            log.exception("event=internal_error")
+            log.exception(logfmt.line("internal_error"))
             message = (f"nothing applied: internal error (a bug in notify-reconciler, please report it): "
                        f"{type(exc).__name__}: {exc}")
             outcome = Outcome(Result.FAILED, None, message, (message,), reason=Reason.INTERNAL_ERROR)
         seconds = self.host.monotonic() - started
         self.last_outcome = outcome
         self.metrics.record(outcome, seconds, self.host.now())
-        log_outcome(outcome, reasons, seconds)
+        self.pass_log.write(outcome, reasons, seconds, self.host.now(), self.alerting.repeat_seconds)
         self._raise_own_alerts(outcome)
         self._watch_delivery()
         self._probe_if_changed()
@@ -291,7 +295,7 @@ class Daemon:
             self.metrics.healthy.set(1 if gather_status(self.config, mail=False).healthy else 0)
         except ReconcilerError as exc:
             self.metrics.healthy.set(0)
-            log.error("event=status_unreadable error=%r", str(exc))
+            log.error(logfmt.line("status_unreadable", error=exc))
 
     def readiness(self) -> tuple[int, str]:
         """/readyz: 503 until the first pass is done, then 200 and the status report (from
@@ -333,7 +337,7 @@ class Daemon:
         try:
             save_alerting(self.config.state_dir, self.alerting)
         except EnvironmentProblem as exc:
-            log.error("event=state_not_saved error=%r", str(exc))
+            log.error(logfmt.line("state_not_saved", error=exc))
         else:
             self._saved_alerting = copy.deepcopy(document)
 
@@ -345,7 +349,7 @@ class Daemon:
         refusal = password_source_refusal(server, self.config.secrets)
         if server is not None and refusal is not None:
             field, message = refusal
-            log.warning("event=kept_server_not_allowed server=%s field=%s why=%r", server.smarthost, field, message)
+            log.warning(logfmt.line("kept_server_not_allowed", server=server.smarthost, field=field, why=message))
             self.alerting.server = None
 
     def _queue(self, notice: Notice, now: float) -> None:
@@ -353,15 +357,15 @@ class Daemon:
         if server is None or not server.enabled or not self.alerting.recipients:
             why = ("e-mail is disabled (enabled: false)" if server is not None and not server.enabled else
                    "no valid config with an EmailServer and recipients has been applied yet")
-            log.warning("event=own_alert_not_mailed alert=%s status=%s why=%r", notice.alert, notice.status, why)
+            log.warning(logfmt.line("own_alert_not_mailed", alert=notice.alert, status=notice.status, why=why))
             self.metrics.mails.labels("not_mailed").inc()
             return
         mail = compose(notice, sender=server.sender, recipients=self.alerting.recipients, now=now,
                        message_id=make_msgid(domain=self.host.hostname), hostname=self.host.hostname)
         self.outbox.put(server.sender, self.alerting.recipients, bytes(mail), str(mail["Subject"]), now,
                         fallback_first=notice.alert in MAIL_CHANNEL_ALERTS)
-        log.info("event=own_alert alert=%s status=%s recipients=%d", notice.alert, notice.status,
-                 len(self.alerting.recipients))
+        log.info(logfmt.line("own_alert", alert=notice.alert, status=notice.status,
+                             recipients=len(self.alerting.recipients)))
         self._mail_wake.set()
 
     # -- the mail channel: the SMTP probe and Alertmanager's own counters ------------------
@@ -385,7 +389,7 @@ class Daemon:
             try:
                 report = self.probe_now()
             except Exception as exc:  # a bug must not end probing; it is logged and retried
-                log.exception("event=probe_crashed error=%r", str(exc))
+                log.exception(logfmt.line("probe_crashed", error=exc))
                 report = None
             # An unreachable server is alerted only if it stays so for the grace period: look
             # again then, not an hour later.
@@ -403,10 +407,10 @@ class Daemon:
                                             (finding.message, *report.transcript), server.smarthost)
                    for finding in report.findings}
         for finding in report.findings:
-            log.warning("event=probe_finding alert=%s server=%s message=%r", finding.alert, server.smarthost,
-                        finding.message)
+            log.warning(logfmt.line("probe_finding", alert=finding.alert, server=server.smarthost,
+                                    message=finding.message))
         if not report.findings:
-            log.info("event=probe_ok server=%s", server.smarthost)
+            log.info(logfmt.line("probe_ok", server=server.smarthost))
         with self._alert_lock:
             now = self.host.now()
             self._mail(self.stream.update(PROBE_ALERTS, holding, now, self.alerting.repeat_seconds,
@@ -452,7 +456,7 @@ class Daemon:
             try:
                 self._deliver_mail()
             except Exception as exc:  # a bug must not end delivery; it is logged and retried
-                log.exception("event=mailer_crashed error=%r", str(exc))
+                log.exception(logfmt.line("mailer_crashed", error=exc))
             self.host.wait(self._mail_wake, MAIL_TICK_SECONDS)
             self._mail_wake.clear()
 
@@ -470,18 +474,19 @@ class Daemon:
             report = self.outbox.deliver(lambda letter: deliver_by_routes(letter, primary, fallback), self.host.now(),
                                          sleep=lambda seconds: self.host.wait(self.stopping, seconds))
             for letter in report.sent:
-                log.info("event=mail_sent subject=%r recipients=%d route=%r", letter.subject, len(letter.recipients),
-                         report.routes.get(letter.id, "primary"))
+                log.info(logfmt.line("mail_sent", subject=letter.subject, recipients=len(letter.recipients),
+                                     route=report.routes.get(letter.id, "primary")))
                 self.metrics.mails.labels("sent").inc()
             for letter in report.failed:
-                log.warning("event=mail_failed subject=%r error=%r", letter.subject, letter.last_error)
+                log.warning(logfmt.line("mail_failed", subject=letter.subject, error=letter.last_error))
                 self.metrics.mails.labels("failed").inc()
             for letter in report.deferred:
-                log.warning("event=mail_deferred subject=%r attempts=%d waiting=%d retry_in=%.0fs error=%r",
-                            letter.subject, letter.attempts, len(report.waiting),
-                            letter.next_attempt - self.host.now(), letter.last_error)
+                log.warning(logfmt.line("mail_deferred", subject=letter.subject, attempts=letter.attempts,
+                                        waiting=len(report.waiting),
+                                        retry_in=f"{letter.next_attempt - self.host.now():.0f}s",
+                                        error=letter.last_error))
             for problem in report.unrecorded:  # mail still goes; only the outbox folder is behind
-                log.error("event=outbox_not_recorded error=%r", problem)
+                log.error(logfmt.line("outbox_not_recorded", error=problem))
         self.metrics.outbox.labels("pending").set(len(self.outbox.pending()))
         self.metrics.outbox.labels("failed").set(len(self.outbox.failed()))
 
@@ -598,24 +603,11 @@ def settle_memory() -> None:
     gc.collect()
 
 
-
-
-
-
 def status_line(outcome: Outcome, now: float) -> str:
-    """What `systemctl status` shows, e.g. "applied a1b2c3d 'raise repeat interval' 12s ago"."""
+    """What `systemctl status` shows, e.g. "applied a1b2c3d 'raise repeat interval' 12s ago"
+    (shown on a terminal: control characters escaped, URL credentials hidden)."""
     revision = outcome.revision
     if outcome.ok and revision is not None:
-        return f"{outcome.result} {revision.short} {revision.subject!r}; last pass {time.strftime('%H:%M:%S', time.gmtime(now))}Z"
-    return outcome.message.splitlines()[0][:200]
-
-
-def log_outcome(outcome: Outcome, reasons: set[str], seconds: float) -> None:
-    level = logging.INFO if outcome.ok else logging.WARNING
-    revision = outcome.revision.short if outcome.revision else "-"
-    log.log(level, "event=%s revision=%s trigger=%s seconds=%.3f message=%r", outcome.result, revision,
-            ",".join(sorted(reasons)), seconds, outcome.message)
-    for error in outcome.errors:
-        log.log(level, "event=%s_error revision=%s error=%r", outcome.result, revision, error)
-    for drift in outcome.drift:
-        log.warning("event=DriftCorrected revision=%s what=%r", revision, drift)
+        return display_line(f"{outcome.result} {revision.short} {revision.subject!r}; last pass "
+                            f"{time.strftime('%H:%M:%S', time.gmtime(now))}Z")
+    return display_line(outcome.message.splitlines()[0][:200])

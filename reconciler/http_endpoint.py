@@ -33,6 +33,7 @@ from http import HTTPStatus
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
+from . import logfmt
 from .errors import EnvironmentProblem
 
 log = logging.getLogger("notify-reconciler")
@@ -127,7 +128,7 @@ class HttpEndpoint:
             while not self._closing:
                 self._turn()
         except Exception:  # a bug: logged; the daemon keeps reconciling without its endpoint
-            log.exception("event=http_endpoint_crashed")
+            log.exception(logfmt.line("http_endpoint_crashed"))
         finally:
             for connection in list(self._connections):
                 self._close(connection)
@@ -165,7 +166,7 @@ class HttpEndpoint:
             except BlockingIOError:
                 return
             except OSError as exc:  # out of descriptors, say: the listener stays readable
-                log.warning("event=http_accept_failed error=%r", exc.strerror or str(exc))
+                log.warning(logfmt.line("http_accept_failed", error=exc.strerror or str(exc)))
                 self._selector.unregister(self._listener)
                 self._accepting_again = self.clock() + ACCEPT_PAUSE_SECONDS
                 return
@@ -216,7 +217,7 @@ class HttpEndpoint:
         try:
             status, body, content_type = route()
         except Exception:
-            log.exception("event=http_route_failed path=%s", urlsplit(target).path)
+            log.exception(logfmt.line("http_route_failed", path=urlsplit(target).path))
             status, body, content_type = 500, b"internal error: see the daemon's log\n", TEXT
         return _response(status, body, content_type, head_only=method == "HEAD")
 

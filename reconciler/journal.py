@@ -1,6 +1,11 @@
 """How the daemon's log lines look: for journald under systemd, for a file or terminal elsewhere.
 
-Every line is logfmt-like, ``level=INFO event=applied revision=a1b2c3d ...``.
+Every line is logfmt, ``level=INFO event=applied revision=a1b2c3d ...`` (values quoted and
+escaped by logfmt.py), and a record is always one line: a traceback is the quoted value of
+``traceback=``, and a message from another library has its line breaks and other control
+characters escaped. A line break from outside (a commit subject, an exception's text) can
+never start a line that reads as an entry of its own, and URL credentials never reach the
+log (display.redact_urls runs over the whole line).
 
 - Under systemd, when stdout is the journal (systemd sets ``JOURNAL_STREAM``), each line
   starts with an sd-daemon(3) priority prefix, ``<6>`` for INFO, ``<4>`` WARNING, ``<3>``
@@ -9,9 +14,6 @@ Every line is logfmt-like, ``level=INFO event=applied revision=a1b2c3d ...``.
   time itself.
 - Elsewhere each line starts with an RFC 3339 UTC timestamp, ``ts=2026-11-29T03:40:00.123Z``,
   as Alertmanager's own lines do.
-
-A multi-line record (a traceback) gets the prefix on every line: journald makes one entry
-per line, and each should carry the record's priority.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import logging
 import os
 import time
 from typing import IO, Mapping
+
+from . import logfmt
+from .display import redact_urls
 
 FORMAT = "level=%(levelname)s %(message)s"
 
@@ -50,18 +55,32 @@ def stdout_is_journal(stream: IO[str], environ: Mapping[str, str] = os.environ) 
     return (status.st_dev, status.st_ino) == (int(device), int(inode))
 
 
-class JournalFormatter(logging.Formatter):
-    """``<N>level=... message`` on every line: journald reads N as the priority."""
+class OneLineFormatter(logging.Formatter):
+    """Each record as one logfmt line (see the module's docstring)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = logfmt.escape(record.getMessage())
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
+        if record.exc_info:
+            text += " traceback=" + logfmt.value(self.formatException(record.exc_info))
+        if record.stack_info:
+            text += " stack=" + logfmt.value(self.formatStack(record.stack_info))
+        return redact_urls(text)
+
+
+class JournalFormatter(OneLineFormatter):
+    """``<N>level=... message``: journald reads N as the priority."""
 
     def __init__(self) -> None:
         super().__init__(FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        prefix = f"<{priority(record.levelno)}>"
-        return "\n".join(prefix + line for line in super().format(record).splitlines() or [""])
+        return f"<{priority(record.levelno)}>" + super().format(record)
 
 
-class TimestampFormatter(logging.Formatter):
+class TimestampFormatter(OneLineFormatter):
     """``ts=<RFC 3339, UTC, milliseconds> level=... message``."""
 
     def __init__(self) -> None:

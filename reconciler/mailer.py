@@ -5,8 +5,10 @@
 certificates checked against the system CAs or ``tls.caFile`` for ``tls.serverName`` (or the
 host), unless ``insecureSkipVerify`` is spelled out; AUTH when the server offers it and a
 username is set, with the password read at send time from ``passwordFile`` or
-``passwordEnv``. Every step is written to a transcript a person can act on (`mail-test`
-prints it); the password never is.
+``passwordEnv``, and sent only over TLS or to localhost (`may_send_password`, Go's rule: a
+plain server that is not localhost is refused, and the fallback carries the alert). Every
+step is written to a transcript a person can act on (`mail-test` prints it); the password
+never is.
 
 `Outbox`: a message is written and fsynced under ``<stateDir>/outbox`` before the first
 attempt and removed only once the server accepted it. Temporary failures (refused
@@ -110,6 +112,8 @@ def send(server: EmailServer, password: str | None, sender: str, recipients: lis
                      f"{'not checked (insecureSkipVerify)' if server.tls.insecure_skip_verify else 'verified for ' + server_name}")
             if server.username:
                 if client.has_extn("auth"):
+                    if not may_send_password(server.host, isinstance(client.sock, ssl.SSLSocket)):
+                        raise PermanentMailError(password_in_clear_refused(server), transcript)
                     _login(client, server.username, password or "")
                     note(f"AUTH as {server.username}: accepted")
                 else:
@@ -152,6 +156,26 @@ def send(server: EmailServer, password: str | None, sender: str, recipients: lis
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
         raise TemporaryMailError(f"cannot talk to {server.smarthost}: {reason}", transcript) from exc
+
+
+LOCALHOST_NAMES = ("localhost", "127.0.0.1", "::1")
+"""The server names Go's net/smtp sends a password to without TLS (smtp.PlainAuth's
+isLocalhost): the host as written, compared exactly, so 127.0.0.2, LOCALHOST or a name that
+resolves to a loopback address are not among them."""
+
+
+def may_send_password(host: str, encrypted: bool) -> bool:
+    """Whether a password may go to `host` on this connection: over TLS, or in clear only to
+    localhost, 127.0.0.1 or ::1, as Go's smtp.PlainAuth (and so Alertmanager) decides. Any
+    mechanism that carries the password (PLAIN, LOGIN) is held to it: both send it readable
+    by anyone on the way."""
+    return encrypted or host in LOCALHOST_NAMES
+
+
+def password_in_clear_refused(server: EmailServer) -> str:
+    return (f"{server.smarthost} offers AUTH on an unencrypted connection, and the password of {server.username} "
+            "is sent without TLS only to localhost, 127.0.0.1 or ::1 (Go's smtp.PlainAuth, and so Alertmanager, "
+            "refuses too): set starttls: true, or ssl: true on port 465")
 
 
 def close_politely(client: smtplib.SMTP | None) -> None:

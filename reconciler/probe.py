@@ -11,9 +11,10 @@
 - AUTH when a username is set and the server offers AUTH: Alertmanager takes the server's
   mechanisms in the server's order and uses the first of CRAM-MD5 (only with a secret,
   which the render never sets), PLAIN and LOGIN; Go's PLAIN refuses to send a password over
-  an unencrypted connection except to localhost; and the login itself, with the password
-  read as Alertmanager 0.25 reads it: the file's bytes as they are, a trailing line break
-  included.
+  an unencrypted connection except to localhost (Alertmanager's LOGIN does not: the probe
+  then says so, and sends no password in clear itself); and the login itself, with the
+  password read as Alertmanager 0.25 reads it: the file's bytes as they are, a trailing line
+  break included.
 
 Each problem is a `Finding` named after the own alert it raises (SmtpUnreachable,
 SmtpTlsMismatch, SmtpCertificateExpiring, SmtpLoginFailed) with what to change. The
@@ -31,14 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .mailer import SMTP_TIMEOUT, _SMTPS, _text, _tls_context, close_politely
+from .mailer import SMTP_TIMEOUT, _SMTPS, _text, _tls_context, close_politely, may_send_password
 from .model import EmailServer
 from .values import Reason
 
 ALERTMANAGER_MECHANISMS = ("CRAM-MD5", "PLAIN", "LOGIN")
 """What Alertmanager 0.25 can log in with (CRAM-MD5 only with auth_secret, never rendered)."""
 EXPIRY_WARNING_DAYS = 14
-_LOCALHOST = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,8 @@ class ProbeReport:
 
     @property
     def can_send(self) -> bool:
-        """Alertmanager could send through this server as configured (an expiring
-        certificate still works today)."""
+        """Alertmanager could send through this server as configured, without a password in
+        clear (an expiring certificate still works today)."""
         return all(finding.alert is Reason.SMTP_CERTIFICATE_EXPIRING for finding in self.findings)
 
     def found(self, alert: Reason, message: str) -> None:
@@ -180,10 +180,18 @@ def _login(client: smtplib.SMTP, server: EmailServer, environ: Mapping[str, str]
                      "PLAIN or LOGIN only: enable one of them on the server")
         return
     mechanism = usable[0]
-    if mechanism == "PLAIN" and not secure and server.host not in _LOCALHOST:
-        report.found(Reason.SMTP_TLS_MISMATCH,
-                     "Alertmanager would log in with PLAIN, which Go refuses over an unencrypted connection "
-                     "(except to localhost): set starttls: true (or ssl: true on port 465)")
+    if not may_send_password(server.host, secure):
+        # The probe sends no password in clear either, whatever Alertmanager would do.
+        if mechanism == "PLAIN":
+            report.found(Reason.SMTP_TLS_MISMATCH,
+                         "Alertmanager would log in with PLAIN, which Go refuses over an unencrypted connection "
+                         "(except to localhost, 127.0.0.1 or ::1): set starttls: true (or ssl: true on port 465)")
+        else:
+            report.found(Reason.SMTP_TLS_MISMATCH,
+                         f"Alertmanager would log in with LOGIN over an unencrypted connection and send the password "
+                         f"in clear to {server.smarthost} (its LOGIN, unlike Go's PLAIN, does not refuse); the "
+                         "probe did not send it, and the daemon's own mail will not: set starttls: true (or ssl: "
+                         "true on port 465)")
         return
     password, problem = alertmanager_password(server, environ)
     if password is None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
+from . import logfmt
 from .cache import DiskCache, PersistentParseCache, PersistentRenderCache
 from .config import Config
 from .deploy import AlertmanagerFileTarget, CheckedParts, Target, read_base, render_options
@@ -72,7 +73,9 @@ class Caches:
         restart (or an `apply`) parses, renders and has amtool check only what changed since
         the last one."""
         source, disk = config.source, DiskCache(Path(config.state_dir, "cache"))
-        location = f"{source.repo}\0{source.branch}\0{source.path}"
+        # A digest: the key is stored in the entry, and source.repo may hold a token.
+        where = f"{source.repo}\0{source.branch}\0{source.path}"
+        location = hashlib.sha256(where.encode("utf-8", "surrogatepass")).hexdigest()
         parsed = PersistentParseCache(disk, location=location)
         return cls(parsed=parsed, rendered=PersistentRenderCache(disk, parsed, location),
                    checked=CheckedParts(disk, key=f"accepted\0{config.target.output}"))
@@ -124,7 +127,7 @@ def _attempt(config: Config, source: GitSource, caches: Caches, target: Target, 
         message = f"{revision.describe()} not applied: {exc}" if revision else f"nothing applied: {exc}"
         return Outcome(Result.FAILED, revision, message, (str(exc),), reason=_reason(exc), specs=specs), None
     except Exception as exc:  # a bug: recorded and alerted like any failure, never a crashed pass
-        log.exception("event=internal_error revision=%s", revision.short if revision else "-")
+        log.exception(logfmt.line("internal_error", revision=revision.short if revision else "-"))
         message = (f"{describe(revision)} not applied: internal error (a bug in notify-reconciler, please report "
                    f"it): {type(exc).__name__}: {exc}")
         return Outcome(Result.FAILED, revision, message, (message,), reason=Reason.INTERNAL_ERROR, specs=specs), None

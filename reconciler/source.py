@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Container, NamedTuple
 
+from .display import redact_urls
 from .errors import CommitRejected, EnvironmentProblem, Location, SourceError, SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, too_large_message
 
@@ -587,8 +588,9 @@ def _git_message(exc: git.GitCommandError) -> str:
 
 
 def _redact_url(text: str) -> str:
-    """https://user:token@host/ -> https://user:<secret>@host/: credentials never reach a log."""
-    return re.sub(r"(://[^/:@\s]+):[^@/\s]+@", r"\1:<secret>@", text)
+    """https://deploy:TOKEN@host/ -> https://<secret>@host/: credentials never reach a log
+    (display.redact_urls, which status, the mails and the log use too)."""
+    return redact_urls(text)
 
 
 # -- the committed specs -------------------------------------------------------------------

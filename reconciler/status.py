@@ -14,6 +14,7 @@ from pathlib import Path
 from .alerts import AlertStream
 from .config import Config
 from .deploy import Target
+from .display import display_line
 from .mailer import Outbox
 from .state import load_alerting, load_state
 from .values import Revision, StatusReport, TargetHealth
@@ -45,7 +46,8 @@ def gather_status(config: Config, target: Target | None = None, *, mail: bool = 
 
 
 def report_lines(report: StatusReport, now: float) -> list[str]:
-    """The report as a person reads it; the last line says healthy or not healthy."""
+    """The report as a person reads it, each line safe to print (display.display_line); the
+    last line says healthy or not healthy."""
     lines = [f"applied:    {_revision_line(report.applied, report.applied_at, now, 'applied')}"]
     attempt = report.attempted
     if attempt is None:
@@ -53,7 +55,7 @@ def report_lines(report: StatusReport, now: float) -> list[str]:
     else:
         lines.append(f"attempted:  {_revision_line(attempt.revision, attempt.at, now, 'tried')}: {attempt.result}")
         if attempt.error:
-            first, *more = attempt.error.splitlines()
+            first, *more = attempt.error.split("\n")  # only line breaks: other separators are escaped
             lines.append(f"last error: {first}")
             lines += [f"            {line}" for line in more]
     for health in report.targets:
@@ -62,7 +64,10 @@ def report_lines(report: StatusReport, now: float) -> list[str]:
                  + (f" (last: {report.outbox_last_error})" if report.outbox_last_error else ""))
     lines.append(f"own alerts: {', '.join(report.firing) + ' firing' if report.firing else 'none firing'}")
     lines.append("healthy" if report.healthy else "not healthy")
-    return lines
+    # A commit's author and subject, a pusher's file names and git's messages come from
+    # outside: shown on a terminal (and by /readyz) with control characters escaped and URL
+    # credentials hidden.
+    return [display_line(line) for line in lines]
 
 
 def _revision_line(revision: Revision | None, at: float | None, now: float, verb: str) -> str:

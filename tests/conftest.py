@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.audit import SECRET, find_leaks
+from tests.audit import SECRETS, find_leaks
 
 _leaks: list[str] = []
 
@@ -21,7 +21,7 @@ def _user_cache(tmp_path_factory):
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for section, text in report.sections:  # captured stdout, stderr and log records
-        if SECRET in text:
+        if any(secret in text for secret in SECRETS):
             _leaks.append(f"{report.nodeid} ({report.when}): {section}")
 
 
@@ -35,14 +35,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if leaks:
         if reporter is not None:
-            reporter.write_sep("=", "secret audit: the test password leaked", red=True)
+            reporter.write_sep("=", "secret audit: the test password or git token leaked", red=True)
             for leak in leaks:
                 reporter.write_line(leak)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter is not None:
         reporter.ensure_newline()
-        reporter.write_line("secret audit: the test password is in no captured output, log or file "
-                            "(other than password files)")
+        reporter.write_line("secret audit: the test password and git token are in no captured output, log or "
+                            "file (other than password and credentials files)")
 
 
 def _files_left_with_the_secret(config: pytest.Config) -> list[str]:

@@ -65,3 +65,39 @@ def recipient_list(name: str, addresses: list[str], **extra: str) -> str:
     body = "recipients:\n" + "".join(f"  - {a}\n" for a in addresses)
     body += "".join(f"{key}: {value}\n" for key, value in extra.items())
     return document("RecipientList", name, body)
+
+
+class DumbHttpRemote:
+    """A bare copy of a GitRepo served over git's dumb HTTP protocol (plain files: info/refs,
+    objects) by Python's http.server on 127.0.0.1, so a test can name it by an http:// URL,
+    credentials included (the server asks for none, so git sends none). `publish` pushes the
+    branch and refreshes the files git reads; `stop` makes every fetch fail."""
+
+    def __init__(self, repo: GitRepo, folder: Path) -> None:
+        import functools
+        import threading
+        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+        self.repo, self.bare = repo, folder / "remote.git"
+        subprocess.run(["git", "init", "-q", "--bare", str(self.bare)], check=True, capture_output=True, timeout=60)
+        self.publish()
+
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                          functools.partial(Quiet, directory=str(self.bare.parent)))
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, userinfo: str = "") -> str:
+        return f"http://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}/{self.bare.name}"
+
+    def publish(self) -> None:
+        self.repo.git("push", "-q", "--force", str(self.bare), f"{self.repo.branch}:{self.repo.branch}")
+        subprocess.run(["git", "update-server-info"], cwd=self.bare, check=True, capture_output=True, timeout=60)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -221,6 +222,14 @@ class Received:
         return message_from_bytes(self.content)
 
 
+class Login(NamedTuple):
+    """One AUTH that reached the test server."""
+
+    mechanism: str
+    login: str
+    password: str
+
+
 @dataclass
 class SmtpServer:
     """aiosmtpd on 127.0.0.1 recording every accepted message. Default, strict limits."""
@@ -229,8 +238,8 @@ class SmtpServer:
     controller: object
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    logins: list[tuple[str, str]] = field(default_factory=list)
-    """(user, password) of every AUTH attempt, accepted or not: what a client gave away."""
+    logins: list[Login] = field(default_factory=list)
+    """Every AUTH that reached the server, accepted or not: what a client gave away."""
 
     def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
         """At least `count` messages. Only where no other mail can arrive: a count is
@@ -289,7 +298,8 @@ def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_star
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         with smtp.lock:
-            smtp.logins.append((auth_data.login.decode(), auth_data.password.decode()))
+            smtp.logins.append(Login(mechanism, auth_data.login.decode(errors="replace"),
+                                     auth_data.password.decode(errors="replace")))
         ok = credentials is not None and (auth_data.login.decode(), auth_data.password.decode()) == credentials
         return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd sends the 535
 

@@ -272,7 +272,7 @@ def test_a_hand_edit_is_put_back_in_about_a_second_not_at_the_next_poll(setup, t
         # Polls are an hour apart: only the watch can put it back within the wait (generous,
         # so a loaded machine does not fail it).
         wait_until(lambda: setup.output.read_text() == applied, 30, "the watch to restore the file")
-        wait_until(lambda: "trigger=live file changed" in daemon.text(), 5, "the pass the watch triggered")
+        wait_until(lambda: 'trigger="live file changed"' in daemon.text(), 5, "the pass the watch triggered")
         assert "event=DriftCorrected" in daemon.text()
     finally:
         daemon.stop()

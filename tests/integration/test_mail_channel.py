@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.audit import SECRET
+
 from .gitrepo import GitRepo, document, recipient_list, server
 from .services import Alertmanager, free_port, require_binary, start_smtp_server, wait_until
 from .test_daemon import DaemonProcess
@@ -65,11 +67,42 @@ def test_a_tls_mismatch_found_by_the_probe_is_mailed_through_sendmail_and_resolv
         assert primary.messages == []  # the alert about the primary went the other way first
         # The sink may hold the mail a moment before the daemon logs that it went.
         wait_until(lambda: "event=mail_sent" in daemon.text(), 10, "the mail_sent log line")
-        assert "route='fallback" in daemon.text()
+        assert 'route="fallback' in daemon.text()
 
         repo.commit("plain relay", **{"server.yaml": server(port=primary.port)})
         fallback.wait_for(2)
         assert subjects(fallback)[1].startswith("[RESOLVED] SmtpTlsMismatch")
+    finally:
+        daemon.stop()
+        primary.controller.stop()
+        fallback.controller.stop()
+
+
+def test_no_password_goes_in_clear_to_a_server_that_is_not_localhost_and_the_fallback_carries_it(tmp_path):
+    """The EmailServer speaks plain SMTP with AUTH on 127.0.0.2 (loopback, but not a name Go
+    sends a password to in clear). ConfigRejected is tried through it first and refused
+    before AUTH; the fallback relay carries it, and the probe's SmtpTlsMismatch says why."""
+    primary = start_smtp_server(hostname="127.0.0.2", credentials=("alerts", SECRET), auth_require_tls=False,
+                                auth_exclude=("LOGIN",))
+    fallback = start_smtp_server()
+    password = tmp_path / "password"
+    password.write_text(SECRET)
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("server", **{"server.yaml": server("127.0.0.2", primary.port, username="alerts",
+                                                   passwordFile=str(password)),
+                             "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+    config = write_config(tmp_path, repo, [], f"{{fallback: {{smtp: {{host: 127.0.0.1, port: {fallback.port}, "
+                                              "starttls: false, from: relay@example.com}}}")
+    config.write_text(config.read_text() + f"secrets: {{passwordFiles: [{password}]}}\n")
+    daemon = DaemonProcess(config)
+    try:
+        mismatch = fallback.wait_for_alert("SmtpTlsMismatch")
+        assert "Alertmanager would log in with PLAIN, which Go refuses" in message_from_bytes(
+            mismatch.content, policy=default).get_content()
+        repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
+        rejected = fallback.wait_for_alert("ConfigRejected")
+        assert rejected.sender == "relay@example.com" and rejected.recipients == ["ops@example.com"]
+        assert primary.logins == [] and primary.messages == []
     finally:
         daemon.stop()
         primary.controller.stop()

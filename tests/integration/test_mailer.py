@@ -52,8 +52,9 @@ def servers():
 
 def email_server(port: int, *, ssl_: bool = False, starttls: bool = False, ca_file: str | None = None,
                  insecure: bool = False, username: str | None = None, password_file: str | None = None,
-                 server_name: str | None = None, password_env: str | None = None) -> EmailServer:
-    return EmailServer(name="smtp", host="127.0.0.1", port=port, ssl=ssl_, starttls=starttls,
+                 server_name: str | None = None, password_env: str | None = None,
+                 host: str = "127.0.0.1") -> EmailServer:
+    return EmailServer(name="smtp", host=host, port=port, ssl=ssl_, starttls=starttls,
                        tls=TLSSettings(ca_file, server_name, insecure), sender="a@example.com",
                        username=username, password_file=password_file, password_env=password_env)
 
@@ -124,6 +125,33 @@ def test_auth_success_and_failure_without_leaking_the_password(servers, server_c
     from_env = email_server(smtp.port, starttls=True, ca_file=ca_file, username="alerts", password_env="SMTP_PW")
     with pytest.raises(PermanentMailError, match="in the daemon's environment variable SMTP_PW \\(passwordEnv\\)"):
         send(from_env, "wrong", "a@example.com", ["b@example.com"], MESSAGE)
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_no_password_goes_in_clear_to_a_host_that_is_not_localhost(servers, mechanism):
+    """Go's smtp.PlainAuth sends a password without TLS only to a server named localhost,
+    127.0.0.1 or ::1; 127.0.0.2 is loopback too, but not by that name. The mailer holds every
+    password-carrying mechanism to that rule: the server sees no AUTH and no mail, and the
+    error says what to change (the outbox then tries the fallback)."""
+    other = "LOGIN" if mechanism == "PLAIN" else "PLAIN"
+    smtp = servers(hostname="127.0.0.2", credentials=("alerts", PASSWORD), auth_require_tls=False,
+                   auth_exclude=(other,))
+    server = email_server(smtp.port, host="127.0.0.2", username="alerts", password_env="SMTP_PW")
+    with pytest.raises(PermanentMailError) as caught:
+        send(server, PASSWORD, "a@example.com", ["b@example.com"], MESSAGE)
+    assert str(caught.value) == (
+        f"127.0.0.2:{smtp.port} offers AUTH on an unencrypted connection, and the password of alerts is sent "
+        "without TLS only to localhost, 127.0.0.1 or ::1 (Go's smtp.PlainAuth, and so Alertmanager, refuses too): "
+        "set starttls: true, or ssl: true on port 465")
+    assert smtp.logins == [] and smtp.messages == []
+
+
+def test_a_password_may_go_in_clear_to_127_0_0_1_as_go_allows(servers):
+    smtp = servers(credentials=("alerts", PASSWORD), auth_require_tls=False, auth_exclude=("LOGIN",))
+    server = email_server(smtp.port, username="alerts", password_env="SMTP_PW")
+    delivery = send(server, PASSWORD, "a@example.com", ["b@example.com"], MESSAGE)
+    assert "AUTH as alerts: accepted" in delivery.transcript
+    assert [(login.mechanism, login.login) for login in smtp.logins] == [("PLAIN", "alerts")]
 
 
 def test_one_refused_recipient_does_not_stop_the_others(servers):

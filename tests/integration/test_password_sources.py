@@ -130,7 +130,7 @@ def test_a_kept_server_the_config_no_longer_allows_is_neither_probed_nor_mailed_
         wait_until(lambda: "event=probe_" in daemon.text(), 15, "the probe of the allowed server")
         assert daemon.stop() == 0
         logins = list(smtp.logins)
-        assert logins and set(logins) == {("alerts", SECRET)}  # it was used while it was allowed
+        assert logins and {(login.login, login.password) for login in logins} == {("alerts", SECRET)}  # it was used while it was allowed
 
         daemon = setup.start()  # the default list: the file is no longer allowed
         wait_until(lambda: "event=own_alert_not_mailed alert=ConfigRejected" in daemon.text(), 15,
@@ -163,7 +163,7 @@ def test_the_fallback_relays_own_password_file_is_the_operators_and_not_limited(
         wait_until(lambda: "event=applied" in daemon.text(), 20, "the first pass")
         repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
         relay.wait_for_alert("ConfigRejected")
-        assert ("relay", SECRET) in relay.logins
+        assert ("relay", SECRET) in [(login.login, login.password) for login in relay.logins]
     finally:
         daemon.stop()
         relay.controller.stop()

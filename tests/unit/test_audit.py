@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.audit import SECRET, find_leaks
+from tests.audit import GIT_TOKEN, SECRET, find_leaks
 
 
 def test_audit_finds_the_secret_in_any_file_but_a_password_file():
@@ -34,3 +34,14 @@ def test_audit_skips_what_is_not_a_regular_file():
         os.mkfifo(Path(folder, "pipe.yaml"))  # reading it would block the session's end
         Path(folder, "leak.txt").write_text(SECRET)
         assert find_leaks(Path(folder)) == [f"{folder}/leak.txt:1"]
+
+
+def test_audit_finds_the_git_token_anywhere_but_the_config_that_holds_it():
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "config.credentials.yaml").write_text(f"source: {{repo: 'https://deploy:{GIT_TOKEN}@h/x.git'}}\n")
+        (root / "state" / "cache" / "3b").mkdir(parents=True)
+        (root / "state" / "cache" / "3b" / "entry").write_bytes(b"\x80\x05snapshot\0https://deploy:"
+                                                                 + GIT_TOKEN.encode())
+        (root / "daemon.log").write_text("level=INFO event=started repo=https://<secret>@h/x.git\n")
+        assert find_leaks(root) == [f"{root / 'state' / 'cache' / '3b' / 'entry'}:1"]

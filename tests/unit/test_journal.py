@@ -25,9 +25,28 @@ def test_priority_follows_syslog_levels(level, expected):
     assert priority(level) == expected
 
 
-def test_journal_lines_carry_the_priority_on_every_line():
-    text = JournalFormatter().format(record(logging.ERROR, "event=crashed\nTraceback line"))
-    assert text == "<3>level=ERROR event=crashed\n<3>Traceback line"
+def test_a_record_is_one_line_whatever_its_message_and_traceback_hold():
+    """journald makes an entry of each line: a line break from outside (an exception's text,
+    another library's message) must not start one that reads as an entry of its own."""
+    try:
+        raise ValueError("bad\nlevel=INFO event=applied revision=abc1234")
+    except ValueError:
+        import sys
+
+        crashed = logging.LogRecord("notify-reconciler", logging.ERROR, __file__, 1, "event=crashed", None,
+                                    sys.exc_info())
+    text = JournalFormatter().format(crashed)
+    assert "\n" not in text
+    assert text.startswith('<3>level=ERROR event=crashed traceback="Traceback (most recent call last):\\n')
+    assert text.endswith('ValueError: bad\\nlevel=INFO event=applied revision=abc1234"')
+    foreign = JournalFormatter().format(record(logging.WARNING, "line one\nline two \x1b[2J"))
+    assert foreign == "<4>level=WARNING line one\\nline two \\u001b[2J"
+
+
+def test_url_credentials_never_reach_a_log_line():
+    text = TimestampFormatter().format(record(logging.WARNING, "git said: fatal: unable to access "
+                                                                "'https://deploy:s3cret@git.example.com/x.git/'"))
+    assert "s3cret" not in text and "'https://<secret>@git.example.com/x.git/'" in text
 
 
 def test_other_lines_start_with_an_rfc3339_utc_timestamp():
