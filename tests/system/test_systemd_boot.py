@@ -234,21 +234,6 @@ def test_install_service_after_an_update_reinstalls_and_restarts_it(machine):
                        ).stdout.strip() == "install-service: nothing to change"
 
 
-def test_a_bad_commit_leaves_it_active_with_the_old_config_and_mails_its_alert(machine):
-    good = machine.read(OUTPUT)
-    sha = commit(machine, "typo", **{"ops.yaml": recipients("ops@@example.com")})
-    wait_for_status(machine, f"{sha[:7]} 'typo' rejected")
-    assert show(machine, "ActiveState")["ActiveState"] == "active"
-    assert machine.read(OUTPUT) == good
-    # Its own alert went out through the SMTP server of the last good config, from inside the
-    # sandbox: the mail reached the sink.
-    wait_until(lambda: "ConfigRejected" in machine.run("journalctl", "--no-pager", "-o", "cat",
-                                                       "-u", "smtp-sink").stdout,
-               30, "the ConfigRejected mail at the SMTP sink")
-    fixed = commit(machine, "fix typo", **{"ops.yaml": recipients("ops@example.com", "oncall@example.com")})
-    wait_until(lambda: re.match(f"(applied|unchanged) {fixed[:7]} ", status_text(machine)), 20, "the fix")
-
-
 def test_a_hostile_tree_is_rejected_within_the_units_limits_and_mailed(machine):
     """A commit whose tree would have taken far more than MemoryMax=256M (a 400 MB blob of
     zeros, 20 spec files of 1 MB) lands: the same process stays up, keeps the old config,
@@ -277,6 +262,21 @@ def test_a_hostile_tree_is_rejected_within_the_units_limits_and_mailed(machine):
     machine.sh(f"cd {REPO} && git rm -q --cached zero.bin && git rm -q -r --cached junk && "
                "git -c user.name=Operator -c user.email=op@example.com commit -q -m 'remove the junk'")
     fixed = machine.run("git", "-C", REPO, "rev-parse", "HEAD").stdout.strip()
+    wait_until(lambda: re.match(f"(applied|unchanged) {fixed[:7]} ", status_text(machine)), 20, "the fix")
+
+
+def test_a_bad_commit_leaves_it_active_with_the_old_config_and_mails_its_alert(machine):
+    good = machine.read(OUTPUT)
+    sha = commit(machine, "typo", **{"ops.yaml": recipients("ops@@example.com")})
+    wait_for_status(machine, f"{sha[:7]} 'typo' rejected")
+    assert show(machine, "ActiveState")["ActiveState"] == "active"
+    assert machine.read(OUTPUT) == good
+    # Its own alert went out through the SMTP server of the last good config, from inside the
+    # sandbox: the mail reached the sink.
+    wait_until(lambda: f"ConfigRejected: {sha[:7]}" in machine.run("journalctl", "--no-pager", "-o", "cat",
+                                                                   "-u", "smtp-sink").stdout,
+               30, "the ConfigRejected mail of the typo at the SMTP sink")
+    fixed = commit(machine, "fix typo", **{"ops.yaml": recipients("ops@example.com", "oncall@example.com")})
     wait_until(lambda: re.match(f"(applied|unchanged) {fixed[:7]} ", status_text(machine)), 20, "the fix")
 
 
