@@ -210,9 +210,12 @@ class GitSource:
             return
         repo = self._open()
         refspec = f"+refs/heads/{self.branch}:refs/heads/{self.branch}"
+        from .liveness import WAITS
+
         try:
-            repo.git.fetch("--no-tags", "--quiet", self.url, refspec, kill_after_timeout=self.FETCH_TIMEOUT,
-                           env=_GIT_ENV)
+            with WAITS.bounded(self.FETCH_TIMEOUT + 5):  # the watchdog's: git is killed by then
+                repo.git.fetch("--no-tags", "--quiet", self.url, refspec, kill_after_timeout=self.FETCH_TIMEOUT,
+                               env=_GIT_ENV)
         except git.GitCommandError as exc:
             raise SourceError(f"{_redact_url(self.url)}: fetching branch {self.branch!r} failed: "
                               f"{_git_message(exc)}") from exc
