@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 PURE = ("errors.py", "values.py", "loader.py", "schema.py", "schema_codegen.py", "schema_compiled.py", "model.py",
         "render.py", "pipeline.py", "config.py", "templates.py", "diff.py", "mailing.py", "alerts.py", "matchers.py",
         "addresses.py", "routing.py", "importer.py", "timewindows.py", "__init__.py")
-EDGES = ("liveness.py", "files.py", "cache.py", "journal.py", "alertmanager.py", "template_engine.py",
+EDGES = ("liveness.py", "files.py", "cache.py", "journal.py", "alertmanager.py", "amtool.py", "template_engine.py",
          "source.py", "mailer.py",
          "probe.py", "deploy.py", "render_check.py", "preview.py", "state.py", "status.py", "reconcile.py", "daemon.py",
          "cli.py", "__main__.py")
