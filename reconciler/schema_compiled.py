@@ -5,7 +5,7 @@ schema_codegen.py). Pure: imports only `re`."""
 
 import re
 
-SCHEMA_DIGEST = '7100dbcdab2e9c2659d71a5c65c0afd45f5106bbcefa000404a12136ff399936'
+SCHEMA_DIGEST = 'ec4b22e97c7997dce201b04d6e20fddc52f30a189c008b586515096bb8ccaa90'
 """schema_codegen.schema_digest of the schema files this was generated from."""
 
 
@@ -83,7 +83,8 @@ _P7 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]+$')
 _P8 = _pattern('^[A-Za-z_][A-Za-z0-9_]*$')
 _P9 = _pattern('^[A-Za-z0-9.:\\[\\]_-]{1,253}$')
 _P10 = _pattern('^(\\.\\.\\.|[A-Za-z_][A-Za-z0-9_]*)$')
-_P11 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029{}"\\\\]*$')
+_P11 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$')
+_P12 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029{}"\\\\]*$')
 _K0 = frozenset(('allowedSignersFile',))
 _K1 = frozenset(('branch', 'path', 'pollInterval', 'repo', 'verify'))
 _K2 = frozenset(('alertmanagers', 'base', 'output'))
@@ -715,6 +716,8 @@ def _s54(x):
             return False
         if len(x) > 1024:
             return False
+        if not _P11(x):
+            return False
     return True
 
 
@@ -810,7 +813,7 @@ def _s63(x):
             return False
         if len(x) > 100:
             return False
-        if not _P11(x):
+        if not _P12(x):
             return False
     return True
 
