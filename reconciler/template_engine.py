@@ -25,12 +25,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from .amtool import Budget, CannotLimit, OverBudget, run_amtool
 from .errors import EnvironmentProblem, Location, SpecError
 from .model import MailFormat, Specs
-from .templates import DEFAULT_HTML, DEFAULT_SUBJECT, TemplateFile
+from .templates import DEFAULT_HTML, DEFAULT_SUBJECT, ScanError, TemplateFile, scan
 
 if TYPE_CHECKING:
     import tempfile
@@ -194,25 +194,51 @@ def _check(specs: Specs, mails: list[MailFormat]) -> list[SpecError]:
                        | {(_body_call(specs, path), kind == "html") for mail in mails
                           for kind, path in (("html", mail.html), ("text", mail.text)) if path is not None})
         known: dict[tuple[str, bool], TemplateRefused | None] = {}
-        try:  # the usual case: everything renders, in two runs of amtool
-            for html in (False, True):
-                texts = [text for text, is_html in calls if is_html == html]
-                # One argument of a command line holds at most 128 KiB (Linux): a few runs at most.
-                while texts:
-                    batch = texts[:1]
-                    while len(batch) < len(texts) and sum(map(len, batch)) + len(texts[len(batch)]) < 60_000:
-                        batch.append(texts[len(batch)])
-                    try:
-                        amtool.render("".join(batch), html=html, keep_output=False)
-                    except TemplateOverBudget as refused:
-                        if len(batch) == 1:  # its verdict already: not another 5 s to find it again
-                            known[batch[0], html] = refused
-                        raise
-                    texts = texts[len(batch):]
-            return []
-        except TemplateRefused:  # or over budget: each alone says which
-            pass
-        return _locate_refusals(specs, mails, amtool, known)
+        # The usual case: everything renders, in two runs of amtool.
+        for html in (False, True):
+            for batch in _batches([text for text, is_html in calls if is_html == html]):
+                try:
+                    amtool.render("".join(batch), html=html, keep_output=False)
+                    if len(batch) == 1:
+                        known[batch[0], html] = None
+                except TemplateRefused as refused:  # or over budget: each alone says which
+                    if len(batch) == 1:  # its verdict already: not another run (5 s, over budget) for it
+                        known[batch[0], html] = refused
+                    return _locate_refusals(specs, mails, amtool, known)
+        return []
+
+
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    """The texts in runs of amtool: together, up to 60,000 characters (one argument of a
+    command line holds at most 128 KiB on Linux); alone, a text that is not self-contained."""
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if not _self_contained(text):
+            yield [text]
+            continue
+        if batch and size + len(text) >= 60_000:
+            yield batch
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        yield batch
+
+
+_VARIABLE = re.compile(r"\$[A-Za-z0-9_]")
+
+
+def _self_contained(text: str) -> bool:
+    """Whether `text` parses joined to others as it does alone, as Alertmanager parses each
+    subject: its blocks close within it (Go's structure, templates.scan), and it defines no
+    template and uses no variable that another text could supply. Joined, '{{ if true }}A' and
+    '{{- end }}' parse; alone, neither does. (A body call is always self-contained.)"""
+    try:
+        defines, _ = scan(text)
+    except ScanError:
+        return False
+    return not defines and not _VARIABLE.search(text)
 
 
 def _locate_refusals(specs: Specs, mails: list[MailFormat], amtool: Engine,
