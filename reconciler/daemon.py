@@ -14,7 +14,8 @@ A lock on ``<stateDir>/lock`` keeps a second daemon off the same state directory
 ``listen``: /metrics (Prometheus), /healthz (alive), /readyz (first pass done), served from
 one thread with bounded connections and time (http_endpoint.py). Under
 systemd (Type=notify): READY=1 after the first pass, STATUS= lines a person can read, and
-WATCHDOG=1 pings while the loop is alive.
+WATCHDOG=1 pings from a thread of their own while the loop is alive (liveness.py): also
+while a pass waits on amtool or git within a known bound, never while it hangs.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from .display import display_line, redact_urls
 from .errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerError, TransientDeployError
 from .files import remove_stale_temporaries
 from .http_endpoint import TEXT, Answer, HttpEndpoint
+from .liveness import WAITS
 from .mailer import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
 from .model import EmailServer, TLSSettings
 from .password_sources import password_source_refusal
@@ -183,8 +185,9 @@ class Daemon:
 
     def _sleep(self, seconds: float) -> None:
         """Retry waits end early on SIGTERM: the pass then fails fast and rolls back."""
-        if self.host.wait(self.stopping, seconds):
-            raise TransientDeployError("shutting down: retry abandoned")
+        with WAITS.bounded(seconds + 1):
+            if self.host.wait(self.stopping, seconds):
+                raise TransientDeployError("shutting down: retry abandoned")
 
     def trigger(self, reason: str) -> None:
         with self._reasons_lock:
@@ -209,6 +212,11 @@ class Daemon:
         mailer.start()
         prober = threading.Thread(target=self._probe_loop, name="probe", daemon=True)
         prober.start()
+        interval = watchdog_interval()
+        if interval:
+            loop = threading.get_ident()
+            WAITS.beat()  # starting is alive: the first ping goes now, not one interval later
+            threading.Thread(target=self._feed_watchdog, args=(interval, loop), name="watchdog", daemon=True).start()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         log.info(logfmt.line("started", repo=self.config.source.repo, branch=self.config.source.branch,
                              output=self.config.target.output, alertmanagers=len(self.config.target.alertmanagers)))
@@ -232,23 +240,20 @@ class Daemon:
     def _loop(self) -> None:
         clock = self.host
         poll = duration_seconds(self.config.source.poll_interval)
-        ping = watchdog_interval()
         next_poll = clock.monotonic()  # the first pass runs at once
         retry_in = RETRY_FIRST_SECONDS
         self.trigger("start")
         while not self.stopping.is_set():
+            WAITS.beat()
             now = clock.monotonic()
             if now >= next_poll:
                 self.trigger("poll")
                 next_poll = now + poll
-            timeout = next_poll - now
-            if ping:
-                timeout = min(timeout, ping)
-            if clock.wait(self._wake, max(timeout, 0)):
-                # Coalesce a burst (a commit writes several files under .git).
-                clock.wait(self.stopping, DEBOUNCE_SECONDS)
-            if ping:
-                sd_notify("WATCHDOG=1")
+            timeout = max(next_poll - now, 0)
+            with WAITS.bounded(timeout + DEBOUNCE_SECONDS + 1):
+                if clock.wait(self._wake, timeout):
+                    # Coalesce a burst (a commit writes several files under .git).
+                    clock.wait(self.stopping, DEBOUNCE_SECONDS)
             if self.stopping.is_set():
                 break
             with self._reasons_lock:
@@ -263,6 +268,17 @@ class Daemon:
                     retry_in = min(retry_in * 2, poll)
                 else:
                     retry_in = RETRY_FIRST_SECONDS
+
+    def _feed_watchdog(self, interval: float, loop: int) -> None:
+        """WATCHDOG=1 every `interval` (half of WatchdogSec) while the loop thread is alive:
+        it beat within the interval, or waits (on amtool, git, a retry, the next trigger)
+        inside a bound that has not run out. A loop that hangs gets no ping, and systemd
+        restarts the service."""
+        while True:
+            if WAITS.alive(loop, within=interval):
+                sd_notify("WATCHDOG=1")
+            if self.stopping.wait(interval):
+                return
 
     def _pass(self, reasons: set[str]) -> Outcome:
         started = self.host.monotonic()

@@ -23,13 +23,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence, TypeVar
 
 from .alertmanager import config_hash, reload_and_verify, running_config, running_hash, wait_until_ready
+from .amtool import Budget, CannotLimit, OverBudget, run_amtool
 from .cache import DiskCache, code_fingerprint
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
@@ -56,7 +56,13 @@ def read_base(path: str | None) -> str | None:
         raise EnvironmentProblem(f"{path}: cannot read the base config: {exc.strerror}") from exc
     return decode_base(data, path)
 
-AMTOOL_TIMEOUT = 30.0
+AMTOOL_TIMEOUT = 10.0
+"""amtool check-config of a 2 MB render takes 0.16 s, and a commit cannot make it loop (it
+parses templates, it does not run them): this bounds a machine that is stuck. The daemon's
+watchdog is fed while it runs (amtool.py, liveness.py)."""
+CHECK_MEMORY = 128 << 20
+"""Its data-segment limit (amtool.py): a 1,000-list render (1.6 MB) needs 80 MiB of mappings."""
+CHECK_OUTPUT = 1 << 20
 
 
 class Target(Protocol):
@@ -389,21 +395,24 @@ def check_config(text: str, templates: tuple[tuple[str, bytes], ...] = ()) -> No
         except YAMLError as exc:  # pragma: no cover - the renderer only writes valid YAML
             raise DeployError(f"the rendered config is not valid YAML: {exc}") from exc
         return
+    budget = Budget(seconds=AMTOOL_TIMEOUT, output_bytes=CHECK_OUTPUT, memory_bytes=CHECK_MEMORY)
     try:
         with tempfile.TemporaryDirectory(prefix="notify-reconciler-") as folder:
             candidate = Path(folder, "alertmanager.yml")
             candidate.write_text(text, encoding="utf-8")
             for name, content in templates:
                 Path(folder, name).write_bytes(content)
-            result = subprocess.run([amtool, "check-config", str(candidate)], capture_output=True, text=True,
-                                    timeout=AMTOOL_TIMEOUT)
-    except subprocess.TimeoutExpired as exc:
-        raise DeployError(f"amtool check-config did not answer within {AMTOOL_TIMEOUT:.0f}s") from exc
+            result = run_amtool(amtool, ["check-config", str(candidate)], budget)
+    except OverBudget as exc:
+        raise DeployError(f"amtool check-config {exc}: the rendered config is too large for this host, "
+                          "or the host is overloaded") from exc
+    except CannotLimit as exc:
+        raise EnvironmentProblem(f"cannot run amtool check-config within a memory limit: {exc}") from exc
     except OSError as exc:  # no room for the temporary file, amtool not executable, ...
         where = exc.filename or f"the temporary folder {tempfile.gettempdir()}"
         raise EnvironmentProblem(f"cannot run amtool check-config: {exc.strerror or exc} ({where})") from exc
     if result.returncode != 0:
-        reason = _amtool_reason(result.stdout + result.stderr)
+        reason = _amtool_reason((result.stdout + result.stderr).decode("utf-8", "replace"))
         raise DeployError(f"amtool check-config refused the rendered config: {reason}")
 
 

@@ -5,7 +5,7 @@ schema_codegen.py). Pure: imports only `re`."""
 
 import re
 
-SCHEMA_DIGEST = '57cfe952ff5da0eedb647e54fc1d3f40d7ead3f97c175694b91bd0934a011c05'
+SCHEMA_DIGEST = 'd36d636030aacabb7f4eb6285284574a28867631e79027d37191490ccfee2634'
 """schema_codegen.schema_digest of the schema files this was generated from."""
 
 
@@ -83,7 +83,8 @@ _P7 = _pattern('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')
 _P8 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]+$')
 _P9 = _pattern('^[A-Za-z0-9.:\\[\\]_-]{1,253}$')
 _P10 = _pattern('^(\\.\\.\\.|[A-Za-z_][A-Za-z0-9_]*)$')
-_P11 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029{}"\\\\]*$')
+_P11 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$')
+_P12 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029{}"\\\\]*$')
 _K0 = frozenset(('allowedSignersFile',))
 _K1 = frozenset(('allowRewind', 'branch', 'path', 'pollInterval', 'repo', 'verify'))
 _K2 = frozenset(('alertmanagers', 'base', 'output'))
@@ -757,6 +758,8 @@ def _s57(x):
             return False
         if len(x) > 1024:
             return False
+        if not _P11(x):
+            return False
     return True
 
 
@@ -852,7 +855,7 @@ def _s66(x):
             return False
         if len(x) > 100:
             return False
-        if not _P11(x):
+        if not _P12(x):
             return False
     return True
 

@@ -309,9 +309,12 @@ class GitSource:
             return
         repo = self._open()
         refspec = f"+refs/heads/{self.branch}:refs/heads/{self.branch}"
+        from .liveness import WAITS
+
         try:
-            repo.git.fetch("--no-tags", "--quiet", self.url, refspec, kill_after_timeout=self.FETCH_TIMEOUT,
-                           env=_GIT_ENV)
+            with WAITS.bounded(self.FETCH_TIMEOUT + 5):  # the watchdog's: git is killed by then
+                repo.git.fetch("--no-tags", "--quiet", self.url, refspec, kill_after_timeout=self.FETCH_TIMEOUT,
+                               env=_GIT_ENV)
         except git.GitCommandError as exc:
             reason = _git_message(exc)
             if "mismatched algorithms" in reason:

@@ -10,6 +10,11 @@ renders one template string with given data, for `preview`.
 The data a template sees is Alertmanager's `template.Data` (receiver, status, alerts with
 their labels and annotations, group and common labels, the external URL) and nothing else:
 no config, no SMTP settings, no password. `sample_data` builds exactly those keys.
+
+A template comes from a commit, so its rendering is held to `TEMPLATE_BUDGET` (amtool.py:
+time, output, memory): one that loops, recurses or grows without end would make
+Alertmanager do the same for every mail. Such a template is a located `SpecError` in its
+file (the subject's field, for a subject), so the commit is rejected, never retried.
 """
 
 from __future__ import annotations
@@ -17,23 +22,41 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
+from .amtool import Budget, CannotLimit, OverBudget, run_amtool
 from .errors import EnvironmentProblem, Location, SpecError
 from .model import MailFormat, Specs
-from .templates import DEFAULT_HTML, DEFAULT_SUBJECT, TemplateFile
+from .templates import DEFAULT_HTML, DEFAULT_SUBJECT, ScanError, TemplateFile, scan
 
 if TYPE_CHECKING:
     import tempfile
 
-AMTOOL_TIMEOUT = 30.0
+TEMPLATE_BUDGET = Budget(seconds=5.0, output_bytes=4 << 20, memory_bytes=96 << 20)
+"""One amtool run of templates (a batch of them, or one alone). With Alertmanager's example
+data a template renders in milliseconds to kilobytes, in about 50 MiB of (mostly unused)
+mappings, and an 8 MiB mail still fits in 96 MiB; a mail of 4 MiB is already more than most
+servers take. At this limit amtool stopped at 88 MB of memory (amtool.py), which leaves the
+daemon room under the unit's MemoryMax=256M."""
+LOCATE_SECONDS = 30.0
+"""When a batch fails, each template is rendered alone to say which one: at most this long
+in all, and whatever was not rendered by then is refused too (fail closed)."""
 _ERROR = re.compile(r"template: (?P<name>[^:\n]*):(?P<line>[0-9]+)(?::(?P<column>[0-9]+))?: (?P<message>.*)")
 
 
 class TemplateRefused(Exception):
     """amtool refused a template: its one-line reason, as Go's template package gave it."""
+
+
+class TemplateOverBudget(TemplateRefused):
+    """Rendering overran TEMPLATE_BUDGET (time, output or memory) and was stopped."""
+
+
+class _NotRendered(TemplateOverBudget):
+    """Not rendered: the time for locating the refusals ran out before (LOCATE_SECONDS)."""
 
 
 DEFAULT_TEMPLATE_DIRS = ("/usr/share/prometheus/alertmanager",)
@@ -75,25 +98,28 @@ class Engine:
     defaults: tuple[str, ...] = ()
     """--template.glob values loaded first: Alertmanager's default templates, when amtool lacks them."""
 
-    def render(self, text: str, *, html: bool = False, data: Mapping | None = None) -> str:
+    def render(self, text: str, *, html: bool = False, data: Mapping | None = None,
+               keep_output: bool = True) -> str:
         """`text` rendered as Alertmanager renders a header (text) or the html field, with
-        `data` (template.Data's JSON) or amtool's example data. Raises TemplateRefused."""
-        command = [self.amtool, "template", "render", *(f"--template.glob={glob}" for glob in self.defaults),
-                   f"--template.glob={self.folder}/*.tmpl",
-                   f"--template.text={text}", f"--template.type={'html' if html else 'text'}"]
+        `data` (template.Data's JSON) or amtool's example data, within TEMPLATE_BUDGET.
+        Raises TemplateRefused (TemplateOverBudget for an overrun). Without `keep_output`
+        only the verdict matters: the output is counted, not kept, and "" returned."""
+        arguments = ["template", "render", *(f"--template.glob={glob}" for glob in self.defaults),
+                     f"--template.glob={self.folder}/*.tmpl",
+                     f"--template.text={text}", f"--template.type={'html' if html else 'text'}"]
         if data is not None:
             data_file = self.folder / "data.json"
             try:
                 data_file.write_text(json.dumps(data), encoding="utf-8")
             except OSError as exc:
                 raise EnvironmentProblem(f"cannot write the template data for amtool: {exc.strerror or exc}") from exc
-            command.append(f"--template.data={data_file}")
-        import subprocess  # here: a spec folder without templates never starts amtool
-
+            arguments.append(f"--template.data={data_file}")
         try:
-            result = subprocess.run(command, capture_output=True, timeout=AMTOOL_TIMEOUT)
-        except subprocess.TimeoutExpired as exc:
-            raise EnvironmentProblem(f"amtool template render did not answer within {AMTOOL_TIMEOUT:.0f}s") from exc
+            result = run_amtool(self.amtool, arguments, TEMPLATE_BUDGET, keep_output=keep_output)
+        except OverBudget as exc:
+            raise TemplateOverBudget(f"rendering {exc}") from None
+        except CannotLimit as exc:
+            raise EnvironmentProblem(f"cannot run amtool template render within a memory limit: {exc}") from exc
         except OSError as exc:
             raise EnvironmentProblem(f"cannot run amtool template render: {exc.strerror or exc}") from exc
         if result.returncode != 0:
@@ -167,49 +193,118 @@ def _check(specs: Specs, mails: list[MailFormat]) -> list[SpecError]:
         calls = sorted({(mail.subject, False) for mail in mails if mail.subject is not None}
                        | {(_body_call(specs, path), kind == "html") for mail in mails
                           for kind, path in (("html", mail.html), ("text", mail.text)) if path is not None})
-        try:  # the usual case: everything renders, in two runs of amtool
-            for html in (False, True):
-                texts = [text for text, is_html in calls if is_html == html]
-                # One argument of a command line holds at most 128 KiB (Linux): a few runs at most.
-                while texts:
-                    batch = texts[:1]
-                    while len(batch) < len(texts) and sum(map(len, batch)) + len(texts[len(batch)]) < 60_000:
-                        batch.append(texts[len(batch)])
-                    amtool.render("".join(batch), html=html)
-                    texts = texts[len(batch):]
-            return []
-        except TemplateRefused:
-            pass
-        return _locate_refusals(specs, mails, amtool)
+        known: dict[tuple[str, bool], TemplateRefused | None] = {}
+        # The usual case: everything renders, in two runs of amtool.
+        for html in (False, True):
+            for batch in _batches([text for text, is_html in calls if is_html == html]):
+                try:
+                    amtool.render("".join(batch), html=html, keep_output=False)
+                    if len(batch) == 1:
+                        known[batch[0], html] = None
+                except TemplateRefused as refused:  # or over budget: each alone says which
+                    if len(batch) == 1:  # its verdict already: not another run (5 s, over budget) for it
+                        known[batch[0], html] = refused
+                    return _locate_refusals(specs, mails, amtool, known)
+        return []
 
 
-def _locate_refusals(specs: Specs, mails: list[MailFormat], amtool: Engine) -> list[SpecError]:
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    """The texts in runs of amtool: together, up to 60,000 characters (one argument of a
+    command line holds at most 128 KiB on Linux); alone, a text that is not self-contained."""
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if not _self_contained(text):
+            yield [text]
+            continue
+        if batch and size + len(text) >= 60_000:
+            yield batch
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        yield batch
+
+
+_VARIABLE = re.compile(r"\$[A-Za-z0-9_]")
+
+
+def _self_contained(text: str) -> bool:
+    """Whether `text` parses joined to others as it does alone, as Alertmanager parses each
+    subject: its blocks close within it (Go's structure, templates.scan), and it defines no
+    template and uses no variable that another text could supply. Joined, '{{ if true }}A' and
+    '{{- end }}' parse; alone, neither does. (A body call is always self-contained.)"""
+    try:
+        defines, _ = scan(text)
+    except ScanError:
+        return False
+    return not defines and not _VARIABLE.search(text)
+
+
+def _locate_refusals(specs: Specs, mails: list[MailFormat], amtool: Engine,
+                     known: Mapping[tuple[str, bool], TemplateRefused | None]) -> list[SpecError]:
     errors: dict[tuple, SpecError] = {}
     by_name = {item.carried: item for item in specs.template_files}
     try:
-        amtool.render("")  # the files alone: does each parse?
+        amtool.render("", keep_output=False)  # the files alone: does each parse?
     except TemplateRefused as refused:
         error = _file_error(str(refused), by_name)
         errors[(error.file, error.line)] = error
         return list(errors.values())  # Go stops at the first file that does not parse
+    verdicts = dict(known)
+    deadline = time.monotonic() + LOCATE_SECONDS
+
+    def verdict(text: str, html: bool) -> TemplateRefused | None:
+        """Each distinct call once (a thousand lists may share one template), until the
+        time for locating runs out; after that, refused unrendered."""
+        if (text, html) not in verdicts:
+            if time.monotonic() > deadline:
+                verdicts[text, html] = _NotRendered(
+                    f"not rendered, because rendering this commit's templates one by one took more than "
+                    f"{LOCATE_SECONDS:g} s in all; see the other errors")
+            else:
+                try:
+                    amtool.render(text, html=html, keep_output=False)
+                    verdicts[text, html] = None
+                except TemplateRefused as refused:
+                    verdicts[text, html] = refused
+        return verdicts[text, html]
+
     for mail in mails:
         if mail.subject is not None and mail.subject_at is not None:
-            try:
-                amtool.render(mail.subject)
-            except TemplateRefused as refused:
+            refused = verdict(mail.subject, False)
+            if isinstance(refused, TemplateOverBudget):
+                error = SpecError(mail.subject_at, "spec.subject", _too_costly(refused))
+                errors[(error.file, error.line, error.path)] = error
+            elif refused is not None:
                 error = _file_error(str(refused), by_name, default=mail.subject_at, path="spec.subject",
                                     what="the subject does not render with Alertmanager's example data")
                 errors[(error.file, error.line, error.path)] = error
         for kind, path, where in (("html", mail.html, mail.html_at), ("text", mail.text, mail.text_at)):
             if path is None or where is None:
                 continue
-            try:
-                amtool.render(_body_call(specs, path), html=kind == "html")
-            except TemplateRefused as refused:
+            refused = verdict(_body_call(specs, path), kind == "html")
+            if isinstance(refused, TemplateOverBudget):
+                error = _over_budget_error(specs.templates[path], kind, refused)
+                errors[(error.file, error.line, error.path)] = error
+            elif refused is not None:
                 error = _file_error(str(refused), by_name, default=where, path=f"spec.templates.{kind}",
                                     what=f"the {kind} body does not render with Alertmanager's example data")
                 errors[(error.file, error.line, error.path)] = error
     return list(errors.values())
+
+
+def _over_budget_error(item: TemplateFile, kind: str, refused: TemplateOverBudget) -> SpecError:
+    """A body that overran the budget, in its template file: at its define, when the body is one."""
+    line = next((line for name, line in item.defines if name == item.body), 1)
+    return SpecError(Location(item.path, line, 1), "", f"as the {kind} body, {_too_costly(refused)}")
+
+
+def _too_costly(refused: TemplateOverBudget) -> str:
+    if isinstance(refused, _NotRendered):
+        return f"with Alertmanager's example data: {refused}"
+    return (f"with Alertmanager's example data: {refused}: Alertmanager would do as much for every mail (a loop or "
+            "a recursion that grows without end?); make the template do less")
 
 
 def _file_error(reason: str, by_name: Mapping[str, TemplateFile], *, default: Location | None = None,

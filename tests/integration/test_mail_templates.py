@@ -132,6 +132,29 @@ def test_a_subject_or_template_that_does_not_parse_is_located(tmp_path, capsys):
     ]
 
 
+@pytest.mark.parametrize("first, second, errors", [
+    ("{{ if true }}A", "{{- end }}", ["unexpected EOF", "unexpected {{end}}"]),
+    ('{{ $x := \\"A\\" }}', "{{ $x }}", [None, 'undefined variable "$x"']),
+    ('{{ define \\"x\\" }}X{{ end }}', '{{ template \\"x\\" . }}', [None, 'template "x" not defined']),
+], ids=["block", "variable", "define"])
+def test_each_subject_is_checked_as_alertmanager_parses_it_alone(tmp_path, capsys, first, second, errors):
+    """Subjects are rendered together for speed; two that fail alone (as Alertmanager parses
+    each) must not pass together."""
+    require_binary("amtool")
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "server.yaml").write_text(server())
+    for name, subject in (("a", first), ("b", second)):
+        (folder / f"{name}.yaml").write_text(recipient_list(name, [f"{name}@example.com"], subject=f'"{subject}"'))
+    assert main(["validate", str(folder)]) == 1
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == sum(error is not None for error in errors)
+    for name, error in zip("ab", errors):
+        if error is not None:
+            assert any(line.startswith(f"{folder}/{name}.yaml:8:12: spec.subject: the subject does not render")
+                       and error in line for line in said), said
+
+
 def test_preview_renders_in_a_real_browser(tmp_path):
     require_binary("amtool")
     chromium = shutil.which("chromium")

@@ -33,6 +33,7 @@ REQUIRED_INVALID = {
     "duplicate-recipient-through-alias", "empty-server-spec",
     "group-by-empty",
     "time-window-bad-ranges", "time-window-bad-location", "unknown-time-window", "time-window-without-location",
+    "subject-control-characters",
 }
 REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders", "time-windows"}
 
