@@ -15,7 +15,7 @@ import pytest
 from reconciler.alertmanager import config_hash
 
 from tests.faults.daemon import start_daemon
-from tests.faults.test_outages import status_output, subjects
+from tests.faults.test_outages import status_output
 from tests.integration.gitrepo import GitRepo, document, recipient_list, server
 from tests.integration.services import Alertmanager, require_binary, require_root, wait_until
 from tests.integration.test_apply import smtp  # noqa: F401  (fixture)
@@ -50,9 +50,9 @@ def test_alertmanager_down_while_a_commit_waits_gets_it_once_back(tmp_path, repo
         inode = output.stat().st_ino
         am.stop()
         waiting = repo.commit("weekly repeats", **{"policy.yaml": policy("168h")})
-        smtp.wait_for(1, timeout=60)
-        assert subjects(smtp)[0].startswith("[FIRING] AlertmanagerUnreachable")
-        assert sorted(smtp.messages[0].recipients) == ["dba@example.com", "ops@example.com"]
+        firing = smtp.wait_for_alert("AlertmanagerUnreachable", timeout=60)
+        assert str(firing.message["Subject"]).startswith("[FIRING] AlertmanagerUnreachable")
+        assert sorted(firing.recipients) == ["dba@example.com", "ops@example.com"]
         # Pass after pass while it is down, the file is not even rewritten: an Alertmanager
         # starting now would start with the config it last accepted, not an unverified one.
         wait_until(lambda: daemon.text().count("event=failed ") >= 3, 30, "three failed passes")
@@ -63,8 +63,9 @@ def test_alertmanager_down_while_a_commit_waits_gets_it_once_back(tmp_path, repo
 
         # Back on the same port, reading the file it had: the waiting commit reaches it.
         am = Alertmanager(binary, output, tmp_path / "am-data", port=am.port).start()
-        smtp.wait_for(2, timeout=60)
-        assert subjects(smtp)[1].startswith(f"[RESOLVED] AlertmanagerUnreachable resolved: applied {waiting[:7]}")
+        resolved = smtp.wait_for_alert("AlertmanagerUnreachable", "resolved", timeout=60).message
+        assert str(resolved["Subject"]).startswith(f"[RESOLVED] AlertmanagerUnreachable resolved: applied "
+                                                   f"{waiting[:7]}")
         assert "repeat_interval: 168h" in output.read_text()
         assert am.metric("alertmanager_config_hash") == config_hash(output.read_bytes())
         assert status_output(tmp_path / "config.yaml")[0] == 0
@@ -97,11 +98,13 @@ def test_alertmanager_refusing_what_amtool_accepted_mails_apply_failed_and_keeps
 
         output.chmod(0o600)  # the atomic write keeps the mode it finds
         refused = repo.commit("weekly repeats", **{"policy.yaml": policy("168h")})
-        smtp.wait_for(1, timeout=30)
-        assert subjects(smtp)[0].startswith(f"[FIRING] ApplyFailed: {refused[:7]}")
-        body = smtp.messages[0].message.get_payload(decode=True).decode()
+        firing = smtp.wait_for_alert("ApplyFailed", timeout=30).message
+        assert str(firing["Subject"]).startswith(f"[FIRING] ApplyFailed: {refused[:7]}")
+        body = firing.get_payload(decode=True).decode()
         assert "permission denied" in body and "previous config was restored" in body
-        assert output.read_bytes() == good
+        # Between passes: a retry pass (every second here) writes the new file again until
+        # the reload refuses it, so look between them, not at one instant.
+        wait_until(lambda: output.read_bytes() == good, 10, "the previous config back between retries")
         assert am.metric("alertmanager_config_hash") == running
         assert am.metric("alertmanager_config_last_reload_successful") == 0
         code, text = status_output(tmp_path / "config.yaml")
@@ -112,8 +115,8 @@ def test_alertmanager_refusing_what_amtool_accepted_mails_apply_failed_and_keeps
         time.sleep(3)
         assert len(smtp.messages) == 1
         output.chmod(0o644)
-        smtp.wait_for(2, timeout=30)
-        assert subjects(smtp)[1].startswith(f"[RESOLVED] ApplyFailed resolved: applied {refused[:7]}")
+        resolved = smtp.wait_for_alert("ApplyFailed", "resolved", timeout=30).message
+        assert str(resolved["Subject"]).startswith(f"[RESOLVED] ApplyFailed resolved: applied {refused[:7]}")
         assert "repeat_interval: 168h" in output.read_text()
         assert am.metric("alertmanager_config_hash") == config_hash(output.read_bytes())
         assert am.metric("alertmanager_config_last_reload_successful") == 1
