@@ -147,10 +147,10 @@ def test_unreachable_remote_mails_source_unavailable_and_resolves_after_a_force_
         away = upstream.path.with_name("upstream-away")
         upstream.path.rename(away)
 
-        firing = smtp.wait_for(1, timeout=30)
-        assert subjects(smtp)[0].startswith("[FIRING] SourceUnavailable")
-        assert firing[0].recipients == ["ops@example.com"]
-        body = message_from_bytes(smtp.messages[0].content, policy=default).get_content()
+        firing = smtp.wait_for_alert("SourceUnavailable", timeout=30)
+        assert str(firing.message["Subject"]).startswith("[FIRING] SourceUnavailable")
+        assert firing.recipients == ["ops@example.com"]
+        body = message_from_bytes(firing.content, policy=default).get_content()
         assert "What to do:" in body and str(upstream.path) in body
         assert output.read_bytes() == live  # the last good config stays
         code, text = status_output(config)
@@ -166,8 +166,9 @@ def test_unreachable_remote_mails_source_unavailable_and_resolves_after_a_force_
                                     **{"policy.yaml": document("NotificationPolicy", "p", "repeatInterval: 168h\n")})
         upstream.path = home
         away.rename(home)
-        smtp.wait_for(2, timeout=30)
-        assert subjects(smtp)[1].startswith("[RESOLVED] SourceUnavailable resolved: applied " + rewritten[:7])
+        resolved = smtp.wait_for_alert("SourceUnavailable", "resolved", timeout=30)
+        assert str(resolved.message["Subject"]).startswith("[RESOLVED] SourceUnavailable resolved: applied "
+                                                           + rewritten[:7])
         assert "repeat_interval: 168h" in output.read_text()
         time.sleep(3)
         assert len(smtp.messages) == 2  # one firing, one resolved: no repeats in between
@@ -190,9 +191,9 @@ def test_deleted_remote_branch_mails_source_unavailable_and_resolves_when_it_is_
         upstream.git("checkout", "-q", "-b", "elsewhere")
         upstream.git("branch", "-q", "-D", "main")
 
-        smtp.wait_for(1, timeout=30)
-        assert subjects(smtp)[0].startswith("[FIRING] SourceUnavailable")
-        body = message_from_bytes(smtp.messages[0].content, policy=default).get_content()
+        firing = smtp.wait_for_alert("SourceUnavailable", timeout=30)
+        assert str(firing.message["Subject"]).startswith("[FIRING] SourceUnavailable")
+        body = message_from_bytes(firing.content, policy=default).get_content()
         assert "'main'" in body and "What to do:" in body
         assert output.read_bytes() == live
         code, text = status_output(config)
@@ -204,8 +205,8 @@ def test_deleted_remote_branch_mails_source_unavailable_and_resolves_when_it_is_
         back = upstream.commit("slower repeats",
                                **{"policy.yaml": document("NotificationPolicy", "p", "repeatInterval: 6h\n")})
         upstream.git("branch", "-q", "main", back)
-        smtp.wait_for(2, timeout=30)
-        assert subjects(smtp)[1].startswith("[RESOLVED] SourceUnavailable resolved: applied " + back[:7])
+        resolved = smtp.wait_for_alert("SourceUnavailable", "resolved", timeout=30)
+        assert str(resolved.message["Subject"]).startswith("[RESOLVED] SourceUnavailable resolved: applied " + back[:7])
         assert "repeat_interval: 6h" in output.read_text()
         assert status_output(config)[0] == 0
     finally:

@@ -28,10 +28,6 @@ def good_specs(repo, smtp_port: int, repeat: str = "12h") -> None:
     })
 
 
-def mails(smtp) -> list:
-    return [message_from_bytes(m.content, policy=default) for m in smtp.messages]
-
-
 @pytest.fixture
 def smtp():
     smtp = start_smtp_server()
@@ -47,9 +43,9 @@ def test_rejected_commit_mails_the_last_good_recipients_and_resolves(setup, smtp
     # last good server and every recipient of the last good config.
     setup.repo.commit("break it", **{"ops.yaml": recipient_list("ops", ["ops@@example"]),
                                      "server.yaml": server(port=free_port()), "lead.yaml": ""})
-    firing = smtp.wait_for(1)[0]
+    firing = smtp.wait_for_alert("ConfigRejected")
     assert sorted(r.lower() for r in firing.recipients) == sorted(RECIPIENTS)  # OPS@ and ops@: one RCPT
-    mail = mails(smtp)[0]
+    mail = message_from_bytes(firing.content, policy=default)
     assert mail["Subject"].startswith(f"[FIRING] ConfigRejected: {setup.repo.head()[:7]} 'break it' rejected")
     assert mail["Auto-Submitted"] == "auto-generated" and mail["Message-ID"] and mail["Date"]
     body = mail.get_content()
@@ -58,8 +54,7 @@ def test_rejected_commit_mails_the_last_good_recipients_and_resolves(setup, smtp
 
     setup.repo.commit("fix it", **{"ops.yaml": recipient_list("ops", RECIPIENTS[:2]),
                                    "server.yaml": server(port=smtp.port)})
-    smtp.wait_for(2)
-    resolved = mails(smtp)[1]
+    resolved = message_from_bytes(smtp.wait_for_alert("ConfigRejected", "resolved").content, policy=default)
     assert resolved["Subject"].startswith("[RESOLVED] ConfigRejected resolved: applied")
     # The sink may hold the mail a moment before the daemon logs that it went.
     wait_until(lambda: "event=mail_sent" in daemon.text(), 10, "the mail_sent log line")
@@ -84,8 +79,8 @@ def test_smtp_outage_and_daemon_restart_lose_nothing(setup):
     smtp = start_smtp_server(port=port)
     try:
         restarted = setup.start()
-        smtp.wait_for(1, timeout=20)
-        assert "[FIRING] ConfigRejected" in mails(smtp)[0]["Subject"]
+        firing = smtp.wait_for_alert("ConfigRejected", timeout=20)
+        assert "[FIRING] ConfigRejected" in message_from_bytes(firing.content, policy=default)["Subject"]
         # The server has it; the letter leaves the outbox once the server's reply is read.
         wait_until(lambda: not list(outbox.glob("*.json")), 5, "the letter to leave the outbox")
         assert "ConfigRejected" in json.loads((setup.tmp / "state" / "alerting.json").read_text())["alerts"]
@@ -227,17 +222,18 @@ def test_unreachable_alertmanager_is_mailed_after_the_grace_period_and_resolved(
     daemon.stop()  # only to write config.yaml; now give it a 1 s grace period
     config.write_text(config.read_text() + "ownAlerts: {gracePeriod: 1s}\n")
     daemon = DaemonProcess(config, {"SMTP_PASSWORD": "unused"})
-    firing = smtp.wait_for(1, timeout=30)[0]
-    assert "[FIRING] AlertmanagerUnreachable" in mails(smtp)[0]["Subject"]
+    firing = smtp.wait_for_alert("AlertmanagerUnreachable", timeout=30)
+    mail = message_from_bytes(firing.content, policy=default)
+    assert "[FIRING] AlertmanagerUnreachable" in mail["Subject"]
     assert sorted(r.lower() for r in firing.recipients) == sorted(RECIPIENTS)
-    assert f"http://127.0.0.1:{port}: unreachable" in mails(smtp)[0].get_content()
+    assert f"http://127.0.0.1:{port}: unreachable" in mail.get_content()
     # Nothing answered, so nothing was written: the file keeps what Alertmanager would start with.
     assert setup.output.read_text() == "route: {receiver: x}\nreceivers: [{name: x}]\n"
 
     am = Alertmanager(binary, setup.output, setup.tmp / "am-data", port=port).start()
     try:
-        smtp.wait_for(2, timeout=30)
-        assert "[RESOLVED] AlertmanagerUnreachable" in mails(smtp)[1]["Subject"]
+        resolved = smtp.wait_for_alert("AlertmanagerUnreachable", "resolved", timeout=30)
+        assert "[RESOLVED] AlertmanagerUnreachable" in message_from_bytes(resolved.content, policy=default)["Subject"]
         assert "notify-reconciler/ops" in setup.output.read_text()
     finally:
         daemon.stop()

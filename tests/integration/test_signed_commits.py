@@ -166,10 +166,10 @@ def test_daemon_mails_config_rejected_for_an_unsigned_commit_to_the_last_good_re
         good = output.read_bytes()
         unsigned = repo.commit("send it elsewhere", **{"o.yaml": recipient_list("ops", ["attacker@example.net"])})
 
-        smtp.wait_for(1, timeout=30)
-        mail = message_from_bytes(smtp.messages[0].content, policy=default)
+        firing = smtp.wait_for_alert("ConfigRejected", timeout=30)
+        mail = message_from_bytes(firing.content, policy=default)
         assert mail["Subject"].startswith(f"[FIRING] ConfigRejected: {unsigned[:7]}")
-        assert smtp.messages[0].recipients == ["ops@example.com"]
+        assert firing.recipients == ["ops@example.com"]
         assert "is not signed: source.verify accepts only signed commits" in mail.get_content()
         assert output.read_bytes() == good
         status = subprocess.run([sys.executable, "-m", "reconciler", "status", "--config", config],
@@ -178,8 +178,8 @@ def test_daemon_mails_config_rejected_for_an_unsigned_commit_to_the_last_good_re
 
         fixed = signed_commit(repo, trusted, "signed fix", **{"o.yaml": recipient_list("ops", ["ops@example.com",
                                                                                              "dba@example.com"])})
-        smtp.wait_for(2, timeout=30)
-        resolved = message_from_bytes(smtp.messages[1].content, policy=default)
+        resolved = message_from_bytes(smtp.wait_for_alert("ConfigRejected", "resolved", timeout=30).content,
+                                      policy=default)
         assert resolved["Subject"].startswith(f"[RESOLVED] ConfigRejected resolved: applied {fixed[:7]}")
         assert b"dba@example.com" in output.read_bytes() and b"attacker" not in output.read_bytes()
     finally:
