@@ -29,8 +29,11 @@ _URL_USER_PART = re.compile(r"\b(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<useri
 may hold an '@' of its own, and git takes the last one too)."""
 _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-"""C0, DEL, C1, and the bidi and line-separator characters that change how a line reads."""
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                                "\ud800-\udfff]")
+"""C0, DEL, C1, and the bidi and line-separator characters that change how a line reads;
+and lone surrogates (bytes that were not UTF-8, kept by surrogateescape), which no encoder
+can write."""
 
 
 def redact_urls(text: str) -> str:

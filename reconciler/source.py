@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Container, NamedTuple
 
-from .display import redact_urls
+from .display import CONTROL_CHARACTERS, redact_urls
 from .errors import CommitRejected, EnvironmentProblem, Location, SourceError, SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, too_large_message
 
@@ -258,34 +258,77 @@ class TreeBlob(NamedTuple):
     size: int
 
 
-def parse_ls_tree(listing: bytes) -> dict[str, TreeBlob]:
-    """The blobs of `git ls-tree -r -l -z` output, by path; submodules (commits) are left out."""
-    blobs = {}
-    for entry in listing.split(b"\0"):
-        if not entry:
-            continue
-        info, _, path = entry.partition(b"\t")
+MAX_PATH_BYTES = 1024
+"""A path in the spec folder longer than this is refused (the listing stays small)."""
+
+
+class TreeListing:
+    """The blobs of `git ls-tree -r -l -z` output, read as it streams, by path; what is
+    refused, from the listing alone: too many entries (of any kind, submodules too), too many
+    bytes in all, a path too long, a name that is not UTF-8 or holds a control character."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.blobs: dict[str, TreeBlob] = {}
+        self.entries = 0
+        self.total = 0
+        self.refusal: str | None = None
+        self._rest = b""
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take more of the listing; False once a limit is passed (stop reading then)."""
+        entries = (self._rest + chunk).split(b"\0")
+        self._rest = entries.pop()
+        if len(self._rest) > MAX_PATH_BYTES + 100:
+            return self._refuse(f"a path in the spec folder is longer than {MAX_PATH_BYTES:,} bytes: shorten it")
+        return all(self._entry(entry) for entry in entries if entry)
+
+    def _entry(self, entry: bytes) -> bool:
+        self.entries += 1
+        if self.entries > self.limits.max_tree_files:
+            return self._refuse(f"the spec folder holds more than the {self.limits.max_tree_files:,} files a commit's "
+                                "may have: keep only the specs in it (source.path names the folder)")
+        info, _, raw_path = entry.partition(b"\t")
+        if len(raw_path) > MAX_PATH_BYTES:
+            return self._refuse(f"a path in the spec folder is longer than {MAX_PATH_BYTES:,} bytes: shorten it")
+        try:
+            path = raw_path.decode("utf-8")
+        except UnicodeDecodeError:
+            path = raw_path.decode("utf-8", "surrogateescape")
+            return self._refuse(f"the file name {ascii(path)} is not UTF-8: rename it")
+        if CONTROL_CHARACTERS.search(path):
+            return self._refuse(f"the file name {ascii(path)} holds a control character: rename it")
         mode, kind, oid, size = info.split()
-        if kind == b"blob":
-            blobs[path.decode("utf-8", "surrogateescape")] = TreeBlob(int(mode, 8), oid.decode("ascii"), int(size))
-    return blobs
+        if kind != b"blob":
+            return True  # a submodule: counted, never read
+        self.total += int(size)
+        if self.total > self.limits.max_tree_bytes:
+            return self._refuse(f"the spec folder's files are more than the {self.limits.max_tree_bytes:,} bytes in "
+                                "all a commit's may have: keep only the specs in it (source.path names the folder)")
+        self.blobs[path] = TreeBlob(int(mode, 8), oid.decode("ascii"), int(size))
+        return True
+
+    def _refuse(self, why: str) -> bool:
+        self.refusal = why
+        return False
 
 
-def tree_refusal(blobs: dict[str, TreeBlob], limits: Limits) -> str | None:
-    """Why a commit's spec folder is too large to read at all, from its object headers alone:
-    too many files, or too many bytes in all, or in the spec and template files."""
-    if len(blobs) > limits.max_tree_files:
-        return (f"the spec folder holds {len(blobs):,} files, more than the {limits.max_tree_files:,} a commit's may "
-                "have: keep only the specs in it (source.path names the folder)")
-    total = sum(blob.size for blob in blobs.values())
-    if total > limits.max_tree_bytes:
-        return (f"the spec folder's files are {total:,} bytes in all, more than the {limits.max_tree_bytes:,} a "
-                "commit's may have: keep only the specs in it (source.path names the folder)")
-    read = sum(blob.size for path, blob in blobs.items() if is_spec_name(path) or is_template_name(path))
-    if read > limits.max_spec_bytes:
-        return (f"the spec and template files are {read:,} bytes in all, more than the {limits.max_spec_bytes:,} "
-                "a commit's may have: split the configuration, or remove what is not a spec")
-    return None
+class _ReadBudget:
+    """What one read of a tree may take: at most `Limits.max_spec_bytes` in all, counted as
+    read (a symlink counts its target again), so links cannot multiply what the listing
+    allowed."""
+
+    def __init__(self, revision: Revision, folder: str, limits: Limits) -> None:
+        self.revision, self.folder, self.limits, self.spent = revision, folder, limits, 0
+
+    def read(self, repo: git.Repo, blob: TreeBlob) -> bytes:
+        self.spent += blob.size
+        if self.spent > self.limits.max_spec_bytes:
+            problem = (f"the spec and template files are more than the {self.limits.max_spec_bytes:,} bytes in all a "
+                       "commit's may have (each symlink counts its target again): split the configuration, or "
+                       "remove what is not a spec")
+            raise CommitRejected(self.revision, problem, (f"{self.folder}: {problem}",))
+        return GitSource._blob_data(repo, blob)
 
 
 class GitSource:
@@ -345,21 +388,39 @@ class GitSource:
                 raise SourceError(f"{_redact_url(self.url)}: git failed: {again}") from again
 
     def _head(self) -> Revision:
+        """The branch's commit, read from the raw object once its size is known to be small:
+        a pusher's commit with a 200 MB message is refused from its header, unread."""
+        from .values import Revision
+
         repo = self._open()
         try:
-            commit = repo.commit(f"refs/heads/{self.branch}")
-        except (git.BadName, ValueError, git.GitCommandError) as exc:
+            sha = repo.git.rev_parse("--verify", f"refs/heads/{self.branch}^{{commit}}", env=_GIT_ENV).strip()
+            size = int(repo.git.cat_file("-s", sha, env=_GIT_ENV))
+        except (ValueError, git.GitCommandError) as exc:
             raise SourceError(f"{_redact_url(self.url)}: {_no_branch(repo, self.branch)}") from exc
-        return _revision(commit)
+        if len(sha) != 40:  # git reads it, but its signature headers and object ids are another format
+            raise SourceError(f"{_redact_url(self.url)}: {_no_branch(repo, self.branch)}")
+        if size > MAX_COMMIT_BYTES:
+            revision = Revision(sha, "(not read)", "(not read)", 0)
+            problem = (f"the commit object is {size:,} bytes, more than the {MAX_COMMIT_BYTES:,} a commit may have "
+                       "(its message is too long): push a commit with a shorter message")
+            raise CommitRejected(revision, problem, (problem,))
+        return revision_of(sha, self._raw_commit(repo, sha))
+
+    def _raw_commit(self, repo: git.Repo, sha: str) -> bytes:
+        try:
+            return repo.git.execute(["git", "cat-file", "commit", sha], env=_GIT_ENV, stdout_as_string=False,
+                                    strip_newline_in_stdout=False)
+        except git.GitCommandError as exc:
+            raise SourceError(f"{_redact_url(self.url)}@{sha[:7]}: cannot read the commit: "
+                              f"{_git_message(exc)}") from exc
 
     def _read(self, revision: Revision, limits: Limits, known: Container[tuple[str, str]]) -> SpecFolder:
         repo = self._open()
         result = SpecFolder()
-        blobs = self._list(repo, revision)
-        refusal = tree_refusal(blobs, limits)
-        if refusal:
-            raise CommitRejected(revision, refusal, (f"{self.path or '.'}: {refusal}",))
+        blobs = self._list(repo, revision, limits)
         prefix = self.path + "/" if self.path else ""
+        budget = _ReadBudget(revision, self.path or ".", limits)
         for full_path, blob in sorted(blobs.items()):
             shown = full_path[len(prefix):]
             if any(part.startswith(".") for part in shown.split("/")):
@@ -369,12 +430,12 @@ class GitSource:
                 # Only a file small enough to be a spec is looked into: git would inflate a
                 # large one whole to give its first bytes.
                 if blob.mode != _SYMLINK_MODE and blob.size <= limits.max_file_bytes:
-                    problem = unread_spec_error(shown, self._blob_data(repo, blob)[:_SNIFF_BYTES])
+                    problem = unread_spec_error(shown, budget.read(repo, blob)[:_SNIFF_BYTES])
                     if problem:
                         result.errors.append(problem)
                 continue
             if blob.mode == _SYMLINK_MODE:
-                link = self._blob_data(repo, blob) if blob.size <= 4096 else b"/"
+                link = budget.read(repo, blob) if blob.size <= 4096 else b"/"
                 target = posixpath.normpath(posixpath.join(posixpath.dirname(full_path),
                                                            link.decode("utf-8", "replace")))
                 if not (target + "/").startswith(prefix) or target not in blobs:
@@ -392,15 +453,16 @@ class GitSource:
                 result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(blob.size, limits)))
                 continue
             if template:
-                result.templates[shown] = self._blob_data(repo, blob)
+                result.templates[shown] = budget.read(repo, blob)
                 continue
             result.digests[shown] = blob.oid
-            result.files[shown] = self._blob_data(repo, blob)
+            result.files[shown] = budget.read(repo, blob)
         return result
 
-    def _list(self, repo: git.Repo, revision: Revision) -> dict[str, TreeBlob]:
+    def _list(self, repo: git.Repo, revision: Revision, limits: Limits) -> dict[str, TreeBlob]:
         """Every blob under `path` at `revision`, with its size from the object's header, as
-        git lists them (`git ls-tree -r -l`): nothing is read yet."""
+        git lists them (`git ls-tree -r -l`), read as it streams and stopped at the first
+        limit passed (CommitRejected): nothing is read yet."""
         location = f"{_redact_url(self.url)}@{revision.short}"
         try:
             kind = repo.git.cat_file("-t", f"{revision.sha}:{self.path}", env=_GIT_ENV) if self.path else "tree"
@@ -409,13 +471,25 @@ class GitSource:
         if kind != "tree":
             raise SourceError(f"{location}: source.path {self.path!r} is a file, not a folder: name the folder that "
                               "holds the spec files")
+        listing = TreeListing(limits)
+        process = repo.git.execute(["git", "ls-tree", "-r", "-l", "-z", "--full-tree", revision.sha, "--",
+                                    *([self.path + "/"] if self.path else [])], env=_GIT_ENV, as_process=True)
         try:
-            listing = repo.git.execute(["git", "ls-tree", "-r", "-l", "-z", "--full-tree", revision.sha, "--",
-                                        *([self.path + "/"] if self.path else [])], env=_GIT_ENV,
-                                       stdout_as_string=False, strip_newline_in_stdout=False)
-        except git.GitCommandError as exc:
-            raise SourceError(f"{location}: cannot read the commit: {_git_message(exc)}") from exc
-        return parse_ls_tree(listing)
+            while chunk := process.proc.stdout.read(65536):
+                if not listing.feed(chunk):
+                    process.proc.kill()
+                    break
+            else:
+                listing.feed(b"\0")
+            status = process.proc.wait()
+        finally:
+            process.proc.stdout.close()
+        if listing.refusal:
+            raise CommitRejected(revision, listing.refusal, (f"{self.path or '.'}: {listing.refusal}",))
+        if status != 0:
+            said = process.proc.stderr.read().decode("utf-8", "replace").strip()
+            raise SourceError(f"{location}: cannot read the commit: {_redact_url(said)[:300]}")
+        return listing.blobs
 
     @staticmethod
     def _blob_data(repo: git.Repo, blob: TreeBlob) -> bytes:
@@ -438,12 +512,7 @@ class GitSource:
             return SignatureCheck(problem=f"source.verify.allowedSignersFile {allowed_signers} does not exist: no "
                                           "commit can be trusted until it does")
         repo = self._open()
-        try:
-            raw = self._retrying(lambda: repo.git.execute(["git", "cat-file", "commit", revision.sha], env=_GIT_ENV,
-                                                          stdout_as_string=False, strip_newline_in_stdout=False))
-        except git.GitCommandError as exc:
-            raise SourceError(f"{_redact_url(self.url)}@{revision.short}: cannot read the commit: "
-                              f"{_git_message(exc)}") from exc
+        raw = self._raw_commit(repo, revision.sha)  # its size was checked by head()
         problem = signature_header_problem(raw)
         if problem:
             return SignatureCheck(problem=f"commit {revision.short} {problem}: sign it with an SSH key listed in "
@@ -493,7 +562,8 @@ class GitSource:
                 self._repo = git.Repo(self.url)
             except (git.NoSuchPathError, git.InvalidGitRepositoryError) as exc:
                 raise SourceError(f"{self.url}: {_why_not_a_repository(self.url)}") from exc
-            self._repo.git.update_environment(**_trusting(self._repo))
+            # Every git command of this repo, GitPython's long-running cat-file included.
+            self._repo.git.update_environment(**_trusting(self._repo), **_AS_STORED)
             return self._repo
         try:
             self._repo = git.Repo(self._clone_dir)
@@ -504,6 +574,7 @@ class GitSource:
             shutil.rmtree(self._clone_dir, ignore_errors=True)
             self._clone_dir.parent.mkdir(parents=True, exist_ok=True)
             self._repo = git.Repo.init(self._clone_dir, bare=True)
+        self._repo.git.update_environment(**_AS_STORED)
         return self._repo
 
     def close(self) -> None:
@@ -516,6 +587,10 @@ _SYMLINK_MODE = 0o120000
 # Never ask for a password on a terminal: the daemon has none, and a prompt would hang it.
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false",
             "GIT_SSH_COMMAND": "ssh -o BatchMode=yes -o ConnectTimeout=30"}
+# Objects as they are, never as refs/replace/* or a grafts file would show them: a pusher
+# could push a replace ref that makes a signed commit read as a tree or parents of theirs.
+_AS_STORED = {"GIT_NO_REPLACE_OBJECTS": "1", "GIT_GRAFT_FILE": "/dev/null"}
+_GIT_ENV.update(_AS_STORED)
 
 
 _HIDDEN_FROM_THE_SERVICE = ("/home/", "/root/", "/run/user/")
@@ -575,11 +650,28 @@ def _trusting(repo: git.Repo) -> dict[str, str]:
     return env
 
 
-def _revision(commit: git.Commit) -> Revision:
+MAX_COMMIT_BYTES = 1024 * 1024
+"""A commit object (headers, signature, message) larger than this is refused unread."""
+
+
+def revision_of(sha: str, raw: bytes) -> Revision:
+    """The Revision of a raw commit object (`git cat-file commit`): the author's name, the
+    committer's time and the message's first line, as `git log --format='%an %ct %s'`
+    would give them for a one-line subject."""
     from .values import Revision
 
-    return Revision(commit.hexsha, commit.summary if isinstance(commit.summary, str) else commit.summary.decode(),
-                    str(commit.author.name), int(commit.committed_date))
+    head, _, message = raw.partition(b"\n\n")
+    author, committed = "", 0
+    for line in head.split(b"\n"):
+        if line.startswith(b"author "):
+            author = line[7:].rsplit(b" <", 1)[0].decode("utf-8", "replace")
+        elif line.startswith(b"committer "):
+            try:
+                committed = int(line.rsplit(b" ", 2)[-2])
+            except (ValueError, IndexError):
+                committed = 0
+    subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
+    return Revision(sha, subject, author, committed)
 
 
 def _git_message(exc: git.GitCommandError) -> str:

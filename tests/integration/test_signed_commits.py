@@ -391,3 +391,40 @@ def test_daemon_mails_config_rejected_naming_both_commits_for_a_replay(signed, t
     finally:
         assert daemon.stop() == 0
         smtp.controller.stop()
+
+
+def test_a_pushed_replace_ref_does_not_change_what_a_signed_commit_applies(signed, capsys, tmp_path):
+    """git honours refs/replace/* by default, in every command: a pusher without a key could
+    make the signed head's tree read as one of theirs (or an old commit's parents read as
+    the applied one). The daemon reads objects as stored."""
+    repo, trusted, _, output, config = signed
+    signed_commit(repo, trusted, "signed", **{"s.yaml": server(), "o.yaml": recipient_list("ops", ["o@example.com"])})
+    assert main(["apply", "--config", config]) == 0
+    good = output.read_bytes()
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    repo.write("o.yaml", recipient_list("ops", ["mallory@example.com"]))
+    repo.git("add", "-A")
+    evil = repo.git("write-tree")
+    repo.git("reset", "-q", "--hard", "HEAD")
+    repo.git("replace", tree, evil)  # what a push of refs/replace/<tree> leaves
+    assert "mallory" in repo.git("show", "HEAD:o.yaml")  # git itself now reads the pusher's tree
+    capsys.readouterr()
+    assert main(["apply", "--config", config, "--no-cache"]) == 0
+    assert output.read_bytes() == good and b"mallory" not in output.read_bytes()
+
+
+def test_the_pinned_verifiers_refuse_an_openpgp_signature_by_themselves(signed, monkeypatch, tmp_path, request):
+    """The header check refuses an OpenPGP signature first; behind it, the pinned verifier
+    programs do too, whatever the keyring holds."""
+    from reconciler.source import _pinned_verifiers
+
+    repo, _, _, _, _ = signed
+    _openpgp_keyring(tmp_path, request, monkeypatch)
+    repo.write("o.yaml", recipient_list("ops", ["x@example.com"]))
+    repo.git("add", "-A")
+    repo.git("-c", "user.signingkey=author@example.com", "commit", "-q", "-S", "-m", "openpgp")
+    assert subprocess.run(["git", "verify-commit", "HEAD"], cwd=repo.path, capture_output=True).returncode == 0
+    allowed = Path(tmp_path, "allowed_signers")
+    pinned = subprocess.run(["git", *_pinned_verifiers(), "-c", f"gpg.ssh.allowedSignersFile={allowed}",
+                             "verify-commit", "HEAD"], cwd=repo.path, capture_output=True)
+    assert pinned.returncode != 0

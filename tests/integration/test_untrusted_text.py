@@ -87,7 +87,8 @@ def test_control_characters_of_a_commit_are_shown_escaped_in_status_readyz_and_m
     for surface in (shown, ready, mail):
         assert not any(char in surface for char in "\x1b\x07\x9b"), surface
         assert "by Mal\\x1b[2Jlory" in surface
-        assert "ops\\x1b[31m.yaml:7:7: spec.recipients[0]: 'ops@@example' is not an e-mail address" in surface
+        # A name with a control character is refused from the tree's listing (shown escaped).
+        assert "the file name 'ops\\x1b[31m.yaml' holds a control character: rename it" in surface
     assert "fix\\x1b]0;pwned\\x07 colours \\x9b31m" in mail
     # Nor does the log carry them raw; the subject is a quoted, escaped value there.
     assert not any(char in daemon.text() for char in "\x1b\x07\x9b")
