@@ -31,7 +31,6 @@ import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Callable, Mapping
-from urllib.parse import urlsplit
 
 from . import logfmt
 from .errors import EnvironmentProblem
@@ -151,10 +150,14 @@ class HttpEndpoint:
             elif key.fileobj is self._waker:
                 return
             elif key.data in self._connections:  # not closed earlier in this turn
-                if events & selectors.EVENT_WRITE:
-                    self._write(key.data)
-                elif events & selectors.EVENT_READ:
-                    self._read(key.data)
+                try:
+                    if events & selectors.EVENT_WRITE:
+                        self._write(key.data)
+                    elif events & selectors.EVENT_READ:
+                        self._read(key.data)
+                except Exception:  # a bug met by one client's request: that connection ends, not the endpoint
+                    log.exception(logfmt.line("http_connection_failed"))
+                    self._close(key.data)
         now = self.clock()
         for connection in [c for c in self._connections if c.deadline <= now]:
             self._close(connection, "timeout")
@@ -210,14 +213,15 @@ class HttpEndpoint:
         if method not in ("GET", "HEAD"):
             return _response(405, f"{method} is not served: only GET and HEAD\n".encode("latin-1"), TEXT,
                              ("Allow", "GET, HEAD"))
-        route = self.routes.get(urlsplit(target).path)
+        path = target.split("?", 1)[0].split("#", 1)[0]  # never raises, whatever the client wrote
+        route = self.routes.get(path)
         if route is None:
             body = f"not found: try {', '.join(sorted(self.routes))}\n".encode()
             return _response(404, body, TEXT, head_only=method == "HEAD")
         try:
             status, body, content_type = route()
         except Exception:
-            log.exception(logfmt.line("http_route_failed", path=urlsplit(target).path))
+            log.exception(logfmt.line("http_route_failed", path=path))
             status, body, content_type = 500, b"internal error: see the daemon's log\n", TEXT
         return _response(status, body, content_type, head_only=method == "HEAD")
 

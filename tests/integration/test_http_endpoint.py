@@ -143,6 +143,14 @@ def test_requests_are_answered_once_and_closed(endpoint, request_, status, body)
     assert rest == body
 
 
+def test_a_target_urlsplit_refuses_is_answered_and_the_endpoint_keeps_serving(endpoint):
+    """`GET //[` made urlsplit raise, and the one serving thread ended for good (found in
+    review): /healthz then never answered again while the daemon ran on."""
+    answer = exchange(endpoint.address, b"GET //[ HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 404 Not Found\r\n")
+    assert exchange(endpoint.address, b"GET /healthz HTTP/1.1\r\n\r\n").endswith(b"\r\n\r\nok\n")
+
+
 def test_a_listen_address_in_use_says_so():
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
