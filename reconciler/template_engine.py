@@ -194,17 +194,21 @@ def _check(specs: Specs, mails: list[MailFormat]) -> list[SpecError]:
                        | {(_body_call(specs, path), kind == "html") for mail in mails
                           for kind, path in (("html", mail.html), ("text", mail.text)) if path is not None})
         known: dict[tuple[str, bool], TemplateRefused | None] = {}
+        # One deadline for the whole check: a text that is not self-contained takes a run of
+        # its own, and thousands of them at up to 5 s each must not hold a pass for hours.
+        deadline = time.monotonic() + LOCATE_SECONDS
         # The usual case: everything renders, in two runs of amtool.
         for html in (False, True):
             for batch in _batches([text for text, is_html in calls if is_html == html]):
+                if time.monotonic() > deadline:  # what is left is refused unrendered
+                    return _locate_refusals(specs, mails, amtool, known, deadline)
                 try:
                     amtool.render("".join(batch), html=html, keep_output=False)
-                    if len(batch) == 1:
-                        known[batch[0], html] = None
+                    known.update(((text, html), None) for text in batch)
                 except TemplateRefused as refused:  # or over budget: each alone says which
                     if len(batch) == 1:  # its verdict already: not another run (5 s, over budget) for it
                         known[batch[0], html] = refused
-                    return _locate_refusals(specs, mails, amtool, known)
+                    return _locate_refusals(specs, mails, amtool, known, deadline)
         return []
 
 
@@ -242,7 +246,7 @@ def _self_contained(text: str) -> bool:
 
 
 def _locate_refusals(specs: Specs, mails: list[MailFormat], amtool: Engine,
-                     known: Mapping[tuple[str, bool], TemplateRefused | None]) -> list[SpecError]:
+                     known: Mapping[tuple[str, bool], TemplateRefused | None], deadline: float) -> list[SpecError]:
     errors: dict[tuple, SpecError] = {}
     by_name = {item.carried: item for item in specs.template_files}
     try:
@@ -252,7 +256,6 @@ def _locate_refusals(specs: Specs, mails: list[MailFormat], amtool: Engine,
         errors[(error.file, error.line)] = error
         return list(errors.values())  # Go stops at the first file that does not parse
     verdicts = dict(known)
-    deadline = time.monotonic() + LOCATE_SECONDS
 
     def verdict(text: str, html: bool) -> TemplateRefused | None:
         """Each distinct call once (a thousand lists may share one template), until the
@@ -260,7 +263,7 @@ def _locate_refusals(specs: Specs, mails: list[MailFormat], amtool: Engine,
         if (text, html) not in verdicts:
             if time.monotonic() > deadline:
                 verdicts[text, html] = _NotRendered(
-                    f"not rendered, because rendering this commit's templates one by one took more than "
+                    f"not rendered, because rendering this commit's subjects and templates took more than "
                     f"{LOCATE_SECONDS:g} s in all; see the other errors")
             else:
                 try:

@@ -75,8 +75,21 @@ def test_templates_left_unrendered_when_locating_runs_out_of_time_are_refused(tm
     assert main(["validate", str(folder)]) == 1
     assert capsys.readouterr().err.splitlines() == [
         f"{folder}/t/{name}.tmpl:1:1: as the html body, with Alertmanager's example data: not rendered, because "
-        "rendering this commit's templates one by one took more than 0 s in all; see the other errors"
+        "rendering this commit's subjects and templates took more than 0 s in all; see the other errors"
         for name in ("hostile", "other")]
+
+
+def test_the_whole_check_has_one_deadline_even_when_every_subject_renders(tmp_path, capsys, monkeypatch):
+    """Subjects with a variable each get an amtool run of their own (up to 5 s each); a
+    commit of thousands must not hold a pass for hours (found in review: 20 slow subjects
+    took 54 s and were accepted). Past the one deadline (30 s; 0 here), what is left is
+    refused unrendered."""
+    require_binary("amtool")
+    monkeypatch.setattr(template_engine, "LOCATE_SECONDS", 0.0)
+    folder = spec_folder(tmp_path, "body\n", subject="'{{ $n := .Status }}{{ $n }}'", templates="{text: t/hostile.tmpl}")
+    assert main(["validate", str(folder)]) == 1
+    assert "spec.subject: with Alertmanager's example data: not rendered, because rendering this commit's " \
+           "subjects and templates took more than 0 s in all" in capsys.readouterr().err
 
 
 def test_preview_of_a_template_over_budget_for_its_alert_says_so(tmp_path, capsys):
