@@ -395,7 +395,7 @@ class GitSource:
         repo = self._open()
         try:
             sha = repo.git.rev_parse("--verify", f"refs/heads/{self.branch}^{{commit}}", env=_GIT_ENV).strip()
-            size = int(repo.git.cat_file("-s", sha, env=_GIT_ENV))
+            size = repo.odb.info(bytes.fromhex(sha)).size  # git cat-file --batch-check, kept running
         except (ValueError, git.GitCommandError) as exc:
             raise SourceError(f"{_redact_url(self.url)}: {_no_branch(repo, self.branch)}") from exc
         if len(sha) != 40:  # git reads it, but its signature headers and object ids are another format
@@ -408,12 +408,15 @@ class GitSource:
         return revision_of(sha, self._raw_commit(repo, sha))
 
     def _raw_commit(self, repo: git.Repo, sha: str) -> bytes:
+        """The commit object as git stores it (`git cat-file --batch`, kept running, with
+        replace objects off like every git command here)."""
         try:
-            return repo.git.execute(["git", "cat-file", "commit", sha], env=_GIT_ENV, stdout_as_string=False,
-                                    strip_newline_in_stdout=False)
-        except git.GitCommandError as exc:
-            raise SourceError(f"{_redact_url(self.url)}@{sha[:7]}: cannot read the commit: "
-                              f"{_git_message(exc)}") from exc
+            stream = repo.odb.stream(bytes.fromhex(sha))
+        except (ValueError, git.GitCommandError) as exc:
+            raise SourceError(f"{_redact_url(self.url)}@{sha[:7]}: cannot read the commit: {exc}") from exc
+        if stream.type != b"commit":
+            raise SourceError(f"{_redact_url(self.url)}@{sha[:7]}: not a commit but a {stream.type.decode()}")
+        return stream.read()
 
     def _read(self, revision: Revision, limits: Limits, known: Container[tuple[str, str]]) -> SpecFolder:
         repo = self._open()
@@ -512,7 +515,7 @@ class GitSource:
             return SignatureCheck(problem=f"source.verify.allowedSignersFile {allowed_signers} does not exist: no "
                                           "commit can be trusted until it does")
         repo = self._open()
-        raw = self._raw_commit(repo, revision.sha)  # its size was checked by head()
+        raw = self._retrying(lambda: self._raw_commit(self._open(), revision.sha))  # size checked by head()
         problem = signature_header_problem(raw)
         if problem:
             return SignatureCheck(problem=f"commit {revision.short} {problem}: sign it with an SSH key listed in "
