@@ -21,6 +21,7 @@ tzdata), the same files Alertmanager's Go runtime loads with time.LoadLocation.
 from __future__ import annotations
 
 import calendar
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -263,7 +264,39 @@ def location_problem(name: str) -> str | None:
                     "apt-get install tzdata, which Alertmanager reads too)")
         return (f"{name!r} is not a time zone of the IANA database: write a name such as Europe/Berlin, "
                 "America/New_York or UTC (names are case-sensitive)")
+    if _host_zone_link(name):
+        return (f"{name!r} is a link to {HOST_ZONE}, the time zone of whatever host runs Alertmanager (as 'Local' "
+                "is), not a fixed one: write an IANA name such as Europe/Berlin, or UTC")
     return None
+
+
+HOST_ZONE = "/etc/localtime"
+"""The host's own zone: the tz database's `localtime` is a link to it (Debian's tzdata)."""
+
+
+def _host_zone_link(name: str) -> bool:
+    """Whether `name` reaches the host's own zone: its last part is `localtime`, or the file
+    the tz database has for it is a chain of symbolic links through /etc/localtime. Go's
+    time.LoadLocation follows the links (/usr/share/zoneinfo first, as Python's zoneinfo)."""
+    import zoneinfo
+
+    if name.rsplit("/", 1)[-1] == "localtime":
+        return True
+    for folder in zoneinfo.TZPATH:
+        path = os.path.join(folder, name)
+        if not os.path.lexists(path):
+            continue
+        for _ in range(40):  # the kernel's limit on a chain of links
+            if path == HOST_ZONE or os.path.basename(path) == "localtime":
+                return True
+            if not os.path.islink(path):
+                return False
+            try:
+                path = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+            except OSError:
+                return False  # zoneinfo read it: a file, whatever it is
+        return True  # a loop: not a zone anyone can read
+    return False
 
 
 def _has_tz_database() -> bool:
@@ -311,6 +344,8 @@ def contains(interval: TimeInterval, instant: datetime) -> bool:
 def _days_in_month(year: int, month: int, tz) -> int:
     """timeinterval.daysInMonth: the hours from midnight on the 1st to midnight on the 1st of
     the next month, over 24, truncated (so a month that loses an hour to DST is a day short)."""
+    if year == 9999 and month == 12:
+        return 31  # its next month is past Python's dates; no zone changes its clock in December
     start = datetime(year, month, 1, tzinfo=tz)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
     return int((end.timestamp() - start.timestamp()) / 3600 / 24)
@@ -334,8 +369,15 @@ def first_containing(intervals: Mapping[str, tuple[TimeInterval, ...]], names: t
     return None
 
 
+EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, tzinfo=timezone.utc)
+"""The instants a window can be evaluated at here: a day inside the years 1 to 9999 that
+Python's dates hold, in every zone (the tz database has clocks up to 16 hours off UTC)."""
+
+
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 time (`2026-11-30T09:00:00Z`, `...+01:00`), or ValueError saying what to write."""
+    """An RFC 3339 time (`2026-11-30T09:00:00Z`, `...+01:00`) between EARLIEST and LATEST, or
+    ValueError saying what to write."""
     try:
         instant = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
     except ValueError:
@@ -343,7 +385,18 @@ def parse_instant(text: str) -> datetime:
     if instant is None or instant.tzinfo is None or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].+", text):
         raise ValueError(f"{text!r} is not an RFC 3339 time: write it with a date, a time and an offset, such as "
                          "2026-11-30T09:00:00Z or 2026-11-30T10:00:00+01:00")
+    try:
+        utc = instant.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(f"{text!r} is outside the times a window can be evaluated at: write a time from "
+                         f"{_rfc3339(EARLIEST)} to {_rfc3339(LATEST)}")
     return instant
+
+
+def _rfc3339(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
 
 
 def short_months(location: str, year: int) -> tuple[int, ...]:

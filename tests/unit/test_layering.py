@@ -26,8 +26,9 @@ EDGES = ("liveness.py", "files.py", "password_sources.py", "cache.py", "journal.
 FORBIDDEN_MODULES = frozenset({"git", "watchdog", "smtplib", "socket", "urllib", "http", "subprocess", "time",
                                "datetime", "os", "shutil", "tempfile", "pathlib", "random", "requests"})
 FORBIDDEN_CALLS = frozenset({"open", "exec", "eval", "__import__"})
-CALENDAR = {"timewindows.py": {"datetime"}}
-"""Pure modules that compute with dates: they may import datetime, never read the clock with it."""
+CALENDAR = {"timewindows.py": {"datetime", "os"}}
+"""Pure modules that compute with dates: they may import datetime, never read the clock with it
+(and timewindows os.path, to follow the tz database's links as Go's time.LoadLocation does)."""
 CLOCK_CALLS = frozenset({"now", "utcnow", "today", "time", "monotonic", "perf_counter", "time_ns"})
 PURE_SIBLINGS = frozenset(name.removesuffix(".py") for name in PURE if name != "__init__.py") | {"__version__"}
 """What a module may import from the package: `from . import __version__` names __init__'s."""

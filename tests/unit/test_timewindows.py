@@ -225,3 +225,83 @@ def test_a_host_without_a_tz_database_says_so_instead_of_calling_every_zone_unkn
         zoneinfo.ZoneInfo.clear_cache()
     assert location_problem("Europe/Berlin") is None
     assert "is not a time zone of the IANA database" in location_problem("Europe/Nowhere")
+
+
+# -- zones that are the host's own, instants at the ends of the calendar, windows that never hold --
+
+def test_localtime_is_refused_like_local():
+    # Debian's tzdata has `localtime` -> /etc/localtime: whatever zone the host has, as 'Local'.
+    problems = window_problems({"location": "localtime"})
+    assert [problem.path for problem in problems] == [("location",)]
+    assert "'localtime' is a link to /etc/localtime" in problems[0].message
+    assert "whatever host runs Alertmanager" in problems[0].message
+
+
+def tz_database_links() -> list[str]:
+    import os
+
+    root = "/usr/share/zoneinfo"
+    return sorted(os.path.relpath(os.path.join(folder, name), root) for folder, _, names in os.walk(root)
+                  for name in names if os.path.islink(os.path.join(folder, name)))
+
+
+def test_of_the_tz_databases_links_only_the_one_to_the_hosts_zone_is_refused():
+    """Every link of this host's tz database (US/Eastern, GB, Etc/GMT+0, ...) is a fixed zone
+    Alertmanager loads as well as we do, but `localtime`, which goes through /etc/localtime."""
+    from reconciler.timewindows import location_problem
+
+    links = tz_database_links()
+    assert len(links) > 100, "no tz database to test with: apt-get install tzdata"
+    refused = {name: location_problem(name) for name in links if location_problem(name) is not None}
+    assert list(refused) == ["localtime"], refused
+
+
+def test_any_link_through_etc_localtime_is_refused(tmp_path):
+    """A tz database whose own names lead to /etc/localtime, directly or through other links."""
+    import os
+    import shutil
+    import zoneinfo
+
+    from reconciler.timewindows import location_problem
+
+    (tmp_path / "Europe").mkdir()
+    shutil.copy("/usr/share/zoneinfo/Europe/Berlin", tmp_path / "Europe" / "Berlin")
+    (tmp_path / "Host").mkdir()
+    os.symlink("/etc/localtime", tmp_path / "Host" / "Zone")
+    os.symlink("Host/Zone", tmp_path / "Mine")
+    os.symlink("Europe/Berlin", tmp_path / "Berlin")
+    zoneinfo.reset_tzpath(to=[str(tmp_path)])
+    zoneinfo.ZoneInfo.clear_cache()
+    try:
+        assert "is a link to /etc/localtime" in location_problem("Host/Zone")
+        assert "is a link to /etc/localtime" in location_problem("Mine")
+        assert location_problem("Berlin") is None and location_problem("Europe/Berlin") is None
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00Z", "0001-01-01T23:59:59Z", "0001-01-01T10:00:00+14:00",
+                                  "9999-12-31T20:00:00-05:00", "9999-12-31T00:00:00Z", "9999-12-31T23:59:59+01:00"])
+def test_an_instant_at_the_very_ends_of_the_calendar_is_refused_with_the_range(text):
+    with pytest.raises(ValueError, match="write a time from 0001-01-02T00:00:00Z to 9999-12-30T23:59:59Z"):
+        parse_instant(text)
+
+
+def test_every_zone_evaluates_a_window_at_both_ends_of_the_range():
+    """The range parse_instant allows, over every zone of the tz database and the fields that
+    read the zone's calendar (a month's length, the weekday, the local minute)."""
+    import zoneinfo
+
+    from reconciler.timewindows import EARLIEST, LATEST
+
+    from reconciler.timewindows import location_problem
+
+    zones = sorted(name for name in zoneinfo.available_timezones() if location_problem(name) is None)
+    assert len(zones) > 300
+    for name in zones:
+        interval = window(location=name, daysOfMonth=["-1", "1:2"], weekdays=["sunday:saturday"],
+                          times=[{"start": "00:00", "end": "24:00"}])
+        for instant in (EARLIEST, LATEST, parse_instant("0001-01-02T00:00:00Z"),
+                        parse_instant("9999-12-30T23:59:59Z")):
+            contains(interval, instant)  # no OverflowError, no ValueError
