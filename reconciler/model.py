@@ -20,8 +20,8 @@ from .loader import Document, format_path
 from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
 from .templates import TemplateFile
-from .timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, parse_interval, short_months,
-                          window_problems)
+from .timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, never_holds, parse_interval,
+                          short_months, window_problems)
 
 _POLICY = "notificationpolicy.json"
 
@@ -378,10 +378,41 @@ def check_document(doc: Document) -> list[SpecError]:
         if problem:
             errors.append(SpecError(doc.locate(("spec", "host")), "spec.host", problem))
     if content.get("kind") == "RecipientList":
-        errors += _check_recipients(doc, spec) + _check_matchers(doc, spec)
+        errors += _check_recipients(doc, spec) + _check_matchers(doc, spec) + _check_windows_named(doc, spec)
     if content.get("kind") == "TimeWindow":
-        errors += [SpecError(doc.locate(("spec", *problem.path)), format_path(("spec", *problem.path)),
-                             problem.message) for problem in window_problems(spec, SPEC_KEYS)]
+        problems = [SpecError(doc.locate(("spec", *problem.path)), format_path(("spec", *problem.path)),
+                              problem.message) for problem in window_problems(spec, SPEC_KEYS)]
+        errors += problems or _check_window_holds(doc, spec)
+    return errors
+
+
+def _check_window_holds(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    """A window Alertmanager would never find holding (day 31 of February) is an error where
+    it went wrong: a list active only then would never be mailed, one muted then never muted."""
+    try:
+        interval = parse_interval(spec, SPEC_KEYS)
+    except (WindowError, TypeError, AttributeError, ValueError):
+        return []  # a value of the wrong type: the schema says so
+    never = never_holds(interval)
+    if never is None:
+        return []
+    path = ("spec", SPEC_KEYS[never[0]])
+    return [SpecError(doc.locate(path), format_path(path), never[1])]
+
+
+def _check_windows_named(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    """A window both in activeDuring and in mutedDuring would mute the list whenever it may be
+    mailed (Alertmanager checks the active windows, then the mute ones): never mailed."""
+    active, muted = spec.get("activeDuring"), spec.get("mutedDuring")
+    if not isinstance(active, list) or not isinstance(muted, list):
+        return []
+    errors = []
+    for index, name in enumerate(muted):
+        if isinstance(name, str) and name in active:
+            path = ("spec", "mutedDuring", index)
+            errors.append(SpecError(doc.locate(path), format_path(path),
+                                    f"{name!r} is in activeDuring too: the list would be mailed only while it holds "
+                                    "and muted whenever it holds, so never mailed; remove it from one of them"))
     return errors
 
 

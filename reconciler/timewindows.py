@@ -360,6 +360,124 @@ def _day_in(r: Range, day: int, days: int) -> bool:
     return begin <= day <= end
 
 
+CYCLE_YEARS = range(2000, 2400)
+"""Where a window without `years` is looked for: one whole cycle of the Gregorian calendar
+(dates and weekdays repeat every 400 years), read with the zone's rules for those years."""
+_SEARCH_MONTHS = 1200
+"""A search that reads the zone's clock looks at this many months at most (about 20 ms), then
+gives up: a window is refused only when it is known never to hold, and a commit cannot make
+validate read the clock of 2,000 years for each of a thousand windows. CYCLE_YEARS takes 624
+at most (38 years before 2038, then 14 kinds of year)."""
+_NEVER = ("so this window never holds: a list mailed only during it would never be mailed, and one muted "
+          "during it never muted")
+
+
+def never_holds(interval: TimeInterval) -> tuple[str, str] | None:
+    """(Alertmanager's name of the field to correct, why) when Alertmanager 0.25 would never
+    find `interval` holding (`contains`, minute by minute, in the years it names, or in
+    CYCLE_YEARS without years); None when it holds at some minute, or when the search gave up.
+    The reason names the first constraint, in the order days and months, years, Alertmanager
+    0.25's count of a month's days, weekdays, times, that leaves no minute at all."""
+    where = interval.location or "UTC"
+    days = _ranges_text(interval.days_of_month or (), str)
+    months = _ranges_text(interval.months or (), lambda month: MONTHS[month - 1].capitalize())
+    # The calendar alone first (no zone: fast). A day the calendar never has, Alertmanager's
+    # count of the month's days (the calendar's, or one less) never gives either.
+    if interval.days_of_month is not None and _holds_somewhere(interval, years=False, go_count=False, weekdays=False,
+                                                               times=False) is False:
+        return "days_of_month", (f"{days} is not a day of {months}, {_NEVER}; correct daysOfMonth or months")
+    if interval.years is not None and _holds_somewhere(interval, go_count=False, weekdays=False,
+                                                       times=False) is False:
+        named = f"day {days} of {months}" if days and months else f"day {days}" if days else months
+        return "years", f"{named} never comes in {_ranges_text(interval.years, str)}, {_NEVER}; correct the years"
+    if _holds_somewhere(interval) is not False:
+        return None
+    if interval.days_of_month is not None and _holds_somewhere(interval, weekdays=False, times=False) is False:
+        return "days_of_month", (f"Alertmanager 0.25 counts {months or 'the months it names'} in {where} one day "
+                                 f"short (the hour summer time takes) and never reaches day {days} there (fixed in "
+                                 f"later releases), {_NEVER}; name an earlier day, or count from the month's end (-1)")
+    if interval.weekdays is not None and _holds_somewhere(interval, times=False) is False:
+        weekdays = _ranges_text(interval.weekdays, lambda day: WEEKDAYS[day].capitalize())
+        years = f" in {_ranges_text(interval.years, str)}" if interval.years is not None else ""
+        return "weekdays", (f"none of the days it names falls on {weekdays}{years}, {_NEVER}; correct the weekdays or "
+                            "the days")
+    if interval.times is not None:
+        return "times", (f"its times fall where the clock skips ahead in {where} (summer time) on every day it names, "
+                         f"{_NEVER}; correct the times")
+    # Reached only when a narrower search above gave up (_SEARCH_MONTHS).
+    return "location", f"no day has all of its fields hold, {_NEVER}; correct the window"
+
+
+def _holds_somewhere(interval: TimeInterval, *, years: bool = True, go_count: bool = True, weekdays: bool = True,
+                     times: bool = True) -> bool | None:
+    """Whether some minute has `interval` hold, as `contains` decides (None: the search gave
+    up). Without `years`, `go_count`, `weekdays` or `times`, that part of it is left out (the
+    calendar's day count stands for Alertmanager 0.25's), for saying which part is to blame."""
+    tz = zone(interval.location) if interval.location else timezone.utc
+    candidates = _years(interval.years) if years and interval.years is not None else iter(CYCLE_YEARS)
+    months = [month for month in range(1, 13)
+              if interval.months is None or any(r.begin <= month <= r.end for r in interval.months)]
+    by_minute = times and interval.times is not None
+    by_zone = by_minute or (go_count and interval.days_of_month is not None and bool(interval.location))
+    seen: set = set()
+    budget = _SEARCH_MONTHS
+    for year in candidates:
+        # A year is its calendar (leap or not, the weekday it starts on: 14 kinds), and, where
+        # the zone's clock matters, that clock too: from 2038 on it follows the zone's last
+        # rule (the tz database lists transitions up to 2037 at most), whose dates the
+        # calendar decides ("the last Sunday of March"); before, each year has its own.
+        kind = (calendar.isleap(year), calendar.weekday(year, 1, 1)) if not by_zone or year >= 2038 else year
+        if kind in seen:
+            continue
+        seen.add(kind)
+        if by_zone:
+            budget -= len(months)
+            if budget < 0:
+                return None
+        for month in months:
+            length = calendar.monthrange(year, month)[1]
+            counted = _days_in_month(year, month, tz) if go_count and interval.days_of_month is not None \
+                and interval.location else length
+            first = (calendar.weekday(year, month, 1) + 1) % 7  # Go's weekday (Sunday is 0) of the 1st
+            for day in range(1, length + 1):
+                if interval.days_of_month is not None and \
+                        not any(_day_in(r, day, counted) for r in interval.days_of_month):
+                    continue
+                weekday = (first + day - 1) % 7
+                if weekdays and interval.weekdays is not None and \
+                        not any(r.begin <= weekday <= r.end for r in interval.weekdays):
+                    continue
+                if not by_minute or any(_on_the_clock(year, month, day, minute, tz)
+                                        for r in interval.times for minute in range(r.begin, r.end)):
+                    return True
+    return False
+
+
+def _years(ranges: tuple[Range, ...]):
+    """Each year of `ranges` once, in order."""
+    last = 0
+    for r in sorted(ranges, key=lambda item: item.begin):
+        for year in range(max(r.begin, last + 1), r.end + 1):
+            yield year
+        last = max(last, r.end)
+
+
+def _on_the_clock(year: int, month: int, day: int, minute: int, tz) -> bool:
+    """Whether the clock in `tz` shows this minute of this day at all (not in the hour it skips
+    when summer time starts)."""
+    wall = datetime(year, month, day, minute // 60, minute % 60)
+    try:
+        shown = datetime.fromtimestamp(wall.replace(tzinfo=tz).timestamp(), tz).replace(tzinfo=None)
+    except (OverflowError, ValueError, OSError):
+        return True  # at the ends of Python's dates: no clock skips there
+    return shown == wall
+
+
+def _ranges_text(ranges: tuple[Range, ...], name) -> str:
+    texts = [name(r.begin) if r.begin == r.end else f"{name(r.begin)}:{name(r.end)}" for r in ranges]
+    return ", ".join(texts[:-1]) + " or " + texts[-1] if len(texts) > 1 else "".join(texts)
+
+
 def first_containing(intervals: Mapping[str, tuple[TimeInterval, ...]], names: tuple[str, ...],
                      instant: datetime) -> str | None:
     """notify.inTimeIntervals: the first of `names` one of whose intervals holds `instant`."""

@@ -305,3 +305,46 @@ def test_every_zone_evaluates_a_window_at_both_ends_of_the_range():
         for instant in (EARLIEST, LATEST, parse_instant("0001-01-02T00:00:00Z"),
                         parse_instant("9999-12-30T23:59:59Z")):
             contains(interval, instant)  # no OverflowError, no ValueError
+
+
+@pytest.mark.parametrize("fields, field, words", [
+    ({"daysOfMonth": ["31"], "months": ["february"]}, "daysOfMonth", "31 is not a day of February"),
+    ({"daysOfMonth": ["30:31"], "months": ["february"]}, "daysOfMonth", "30:31 is not a day of February"),
+    ({"daysOfMonth": ["31"], "months": ["february", "april", "june"]}, "daysOfMonth",
+     "31 is not a day of February, April or June"),
+    ({"daysOfMonth": ["-31:-30"], "months": ["february"]}, "daysOfMonth", "is not a day of February"),
+    ({"daysOfMonth": ["29"], "months": ["february"], "years": ["2026:2027"]}, "years",
+     "day 29 of February never comes in 2026:2027"),
+    ({"daysOfMonth": ["1"], "months": ["january"], "years": ["2026"], "weekdays": ["monday"]}, "weekdays",
+     "none of the days it names falls on Monday in 2026"),
+    # Alertmanager 0.25 counts March in Berlin as 30 days (the hour summer time takes): the 31st never comes.
+    ({"location": "Europe/Berlin", "daysOfMonth": ["31"], "months": ["march"]}, "daysOfMonth",
+     "counts March in Europe/Berlin one day short"),
+    # The last Sunday of March 2026 is the 29th: 02:00 to 03:00 is not on the clock in Berlin.
+    ({"location": "Europe/Berlin", "daysOfMonth": ["29"], "months": ["march"], "years": ["2026"],
+      "times": [{"start": "02:00", "end": "02:30"}]}, "times", "where the clock skips ahead in Europe/Berlin"),
+])
+def test_a_window_that_never_holds_is_named_at_the_field_to_correct(fields, field, words):
+    from reconciler.timewindows import never_holds
+
+    found = never_holds(window(**{"location": "UTC", **fields}))
+    assert found is not None and SPEC_KEYS[found[0]] == field, found
+    assert words in found[1] and "so this window never holds" in found[1]
+
+
+@pytest.mark.parametrize("fields", [
+    {"daysOfMonth": ["29"], "months": ["february"]},                       # leap years have it
+    {"daysOfMonth": ["29"], "months": ["february"], "years": ["2023:2024"]},
+    {"daysOfMonth": ["31"], "months": ["march"]},                          # UTC: no summer time
+    {"location": "Europe/Berlin", "daysOfMonth": ["25:31"], "months": ["march"]},  # the 25th to the 30th
+    {"location": "Europe/Berlin", "daysOfMonth": ["-1"], "months": ["march"]},
+    {"daysOfMonth": ["1"], "months": ["january"], "years": ["2024"], "weekdays": ["monday"]},
+    {"location": "Europe/Berlin", "daysOfMonth": ["29"], "months": ["march"], "years": ["2026"],
+     "times": [{"start": "01:30", "end": "02:30"}]},
+    {"weekdays": ["saturday"], "daysOfMonth": ["13"], "months": ["february"], "years": ["9999"]},
+    {"years": ["1:9999"]},
+])
+def test_a_window_that_holds_somewhere_is_not_refused(fields):
+    from reconciler.timewindows import never_holds
+
+    assert never_holds(window(**{"location": "UTC", **fields})) is None
