@@ -16,6 +16,7 @@ from functools import cached_property, partial
 from typing import Any, Collection, NamedTuple
 
 from .errors import Location, SpecError
+from .headers import too_long
 from .loader import Document, format_path
 from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
@@ -379,11 +380,23 @@ def check_document(doc: Document) -> list[SpecError]:
             errors.append(SpecError(doc.locate(("spec", "host")), "spec.host", problem))
     if content.get("kind") == "RecipientList":
         errors += _check_recipients(doc, spec) + _check_matchers(doc, spec) + _check_windows_named(doc, spec)
+    if content.get("kind") in ("RecipientList", "NotificationPolicy"):
+        errors += _check_subject(doc, spec)
     if content.get("kind") == "TimeWindow":
         problems = [SpecError(doc.locate(("spec", *problem.path)), format_path(("spec", *problem.path)),
                               problem.message) for problem in window_problems(spec, SPEC_KEYS)]
         errors += problems or _check_window_holds(doc, spec)
     return errors
+
+
+def _check_subject(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    """A subject without template actions is the Subject: header as Alertmanager writes it:
+    it must fit a line of mail. (One with actions is measured rendered, by template_engine.)"""
+    subject = spec.get("subject")
+    if not isinstance(subject, str) or "{{" in subject:
+        return []
+    problem = too_long("Subject", subject)
+    return [SpecError(doc.locate(("spec", "subject")), "spec.subject", problem)] if problem else []
 
 
 def _check_window_holds(doc: Document, spec: dict[str, Any]) -> list[SpecError]:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .errors import BaseConfigError
+from .headers import MAX_HEADER_LINE, line_octets, phrase
 from .templates import CARRIED_PREFIX
 from .loader import too_deep
 
@@ -46,8 +47,6 @@ PREFIX = "notify-reconciler/"
 DISCARD_RECEIVER = PREFIX + "discard"
 MARK = "managed by notify-reconciler"
 """Every comment the renderer writes contains this, so a re-render can find and replace it."""
-MAX_HEADER_LINE = 998
-"""RFC 5321/5322: a line is at most 998 octets before its CRLF."""
 
 
 @dataclass(frozen=True)
@@ -379,21 +378,26 @@ def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None,
 
 
 def to_header(list_name: str | RecipientList, recipients: tuple[Recipient, ...] | None = None) -> str:
-    """The To: header value of one message: its recipients if that line is short and ASCII,
-    else the RFC 5322 group `<list-name>:;` (the envelope still names every recipient)."""
+    """The To: header value of one message: its recipients if that line fits (a name that is
+    not ASCII written as RFC 2047 encoded-words, which Alertmanager sends as they are), else,
+    for one recipient, the address alone, and for several the RFC 5322 group `<list-name>:;`
+    (the envelope still names every recipient)."""
     if not isinstance(list_name, str):  # a RecipientList
         list_name, recipients = list_name.name, list_name.recipients
-    listed = ", ".join(_mailbox(r) for r in recipients or ())
-    if listed.isascii() and len("To: ") + len(listed) <= MAX_HEADER_LINE:
+    recipients = recipients or ()
+    listed = ", ".join(_mailbox(r) for r in recipients)
+    if line_octets("To", listed) <= MAX_HEADER_LINE:
         return listed
+    if len(recipients) == 1:  # a long name: at most 100 characters, 1,300 octets encoded
+        return recipients[0].email
     return f"{list_name}:;"
 
 
 def _mailbox(recipient: Recipient) -> str:
     if not recipient.name:
         return recipient.email
-    # The schema keeps quotes, backslashes and control characters out of names.
-    return f'"{recipient.name}" <{recipient.email}>'
+    # The schema keeps quotes, backslashes, braces and control characters out of names.
+    return f"{phrase(recipient.name)} <{recipient.email}>"
 
 
 def _tls_config(server: EmailServer) -> dict | None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from .amtool import Budget, CannotLimit, OverBudget, run_amtool
 from .errors import EnvironmentProblem, Location, SpecError
+from .headers import too_long
 from .model import MailFormat, Specs
 from .templates import DEFAULT_HTML, DEFAULT_SUBJECT, ScanError, TemplateFile, scan
 
@@ -205,7 +206,48 @@ def _check(specs: Specs, mails: list[MailFormat]) -> list[SpecError]:
                     if len(batch) == 1:  # its verdict already: not another run (5 s, over budget) for it
                         known[batch[0], html] = refused
                     return _locate_refusals(specs, mails, amtool, known)
-        return []
+        return _subject_lines(mails, amtool)
+
+
+def _subject_lines(mails: list[MailFormat], amtool: Engine) -> list[SpecError]:
+    """Each subject that is a template (one without actions is measured by the model), rendered
+    with Alertmanager's example data as Alertmanager writes its Subject: line: one over 998
+    octets is refused at its spec.subject."""
+    where: dict[str, list[Location]] = {}
+    for mail in mails:
+        if mail.subject is not None and mail.subject_at is not None and "{{" in mail.subject:
+            where.setdefault(mail.subject, []).append(mail.subject_at)
+    errors: dict[tuple, SpecError] = {}
+    for text, shown in _rendered_each(list(where), amtool).items():
+        problem = too_long("Subject", shown, example=True) if isinstance(shown, str) else \
+            f"the subject does not render with Alertmanager's example data: {shown}"
+        for at in where[text] if problem else ():
+            errors[(at.file, at.line)] = SpecError(at, "spec.subject", problem)
+    return list(errors.values())
+
+
+def _rendered_each(texts: list[str], amtool: Engine) -> dict[str, str | TemplateRefused]:
+    """Each text's output, rendered in as few runs of amtool as `_batches` allows: joined by a
+    mark no template can know (chosen at random here), and split at it again; a batch whose
+    output does not split into its texts is rendered text by text."""
+    import secrets
+
+    mark = f"<notify-reconciler-{secrets.token_hex(16)}>"
+    outputs: dict[str, str | TemplateRefused] = {}
+    for batch in _batches(texts):
+        try:
+            parts = amtool.render(mark.join(batch)).split(mark)
+        except TemplateRefused as refused:
+            parts = [refused] if len(batch) == 1 else []
+        if len(parts) != len(batch):
+            parts = []
+            for text in batch:
+                try:
+                    parts.append(amtool.render(text))
+                except TemplateRefused as refused:
+                    parts.append(refused)
+        outputs.update(zip(batch, parts))
+    return outputs
 
 
 def _batches(texts: list[str]) -> Iterator[list[str]]:

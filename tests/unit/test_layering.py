@@ -18,7 +18,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 PURE = ("errors.py", "values.py", "loader.py", "schema.py", "schema_codegen.py", "schema_compiled.py", "model.py",
         "render.py", "pipeline.py", "config.py", "templates.py", "diff.py", "mailing.py", "alerts.py", "matchers.py",
-        "addresses.py", "routing.py", "importer.py", "timewindows.py", "display.py", "logfmt.py", "__init__.py")
+        "addresses.py", "routing.py", "importer.py", "timewindows.py", "display.py", "logfmt.py", "headers.py",
+        "__init__.py")
 EDGES = ("liveness.py", "files.py", "password_sources.py", "cache.py", "journal.py", "alertmanager.py", "amtool.py",
          "template_engine.py", "source.py", "mailer.py", "probe.py", "http_endpoint.py", "deploy.py", "render_check.py",
          "preview.py", "state.py", "status.py", "reconcile.py", "pass_log.py", "daemon.py", "cli.py", "__main__.py")

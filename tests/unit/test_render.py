@@ -202,9 +202,13 @@ def test_to_header_never_exceeds_998_octets_at_the_boundary():
         assert (header == "big:;") is expect_group
 
 
-def test_non_ascii_names_use_the_group_header():
-    specs = specs_of(SERVER, doc("RecipientList", "intl", "recipients:\n  - {name: Jürgen, email: j@example.com}\n"))
-    assert to_header(specs.lists[0]) == "intl:;"
+def test_a_name_that_is_not_ascii_is_written_as_encoded_words_alertmanager_sends_as_they_are():
+    # Alertmanager Q-encodes a whole header value that is not ASCII, address and all, which no
+    # mail program reads as an address; RFC 2047 encoded-words for the name alone are ASCII.
+    specs = specs_of(SERVER, doc("RecipientList", "intl", "recipients:\n  - {name: Jürgen Müller, email: j@example.com}\n"
+                                                          "  - {name: 'Ops, Team (24/7)', email: ops@example.com}\n"))
+    assert to_header(specs.lists[0]) == ('=?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <j@example.com>, '
+                                         '"Ops, Team (24/7)" <ops@example.com>')
 
 
 BASE = """\
