@@ -127,7 +127,7 @@ def test_a_subject_or_template_that_does_not_parse_is_located(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         f"{folder}/ops.yaml:8:12: spec.subject: the subject does not render with Alertmanager's example data: "
         "template: :1: function \"nosuch\" not defined",
-        f"{folder}/t/ops.tmpl:3:3: executing \"t/ops.tmpl\" at <.NoSuchField>: can't evaluate field NoSuchField "
+        f"{folder}/t/ops.tmpl:3:4: executing \"t/ops.tmpl\" at <.NoSuchField>: can't evaluate field NoSuchField "
         "in type template.Data (Alertmanager's template engine)",
     ]
 
