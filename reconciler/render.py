@@ -542,6 +542,10 @@ def decode_base(data: bytes, name: str) -> str:
 
 
 def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
+    # A base saved with CRLF (or CR) line ends: YAML reads every one of them as a line break,
+    # as Alertmanager's reader does, but ruamel keeps the CR inside the comments it carries
+    # over, which would leave a stray CR in the render. The render writes LF, as it always does.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     _check_base_depth(text, name)
     try:
         config = yaml.load(text)
