@@ -637,6 +637,13 @@ def _preview(args: argparse.Namespace) -> int:
     print(f"wrote {stem}.eml and {stem}.html: the mail {args.list} would get for "
           f"{{{', '.join(f'{k}={v}' for k, v in labels.items())}}}")
     print(f"Subject: {mail.subject}")
+    if len(mail.to) > 1:
+        # A recipient cap or perRecipient: Alertmanager sends several messages, alike but for To:.
+        print(f"{args.list} is sent as {len(mail.to)} messages, the same but for their To: ({stem}.eml is the first):")
+        for number, to in enumerate(mail.to, 1):
+            print(f"  {number}. To: {to}")
+    if mail.subject_problem:
+        print(f"warning: for this alert, {mail.subject_problem}", file=sys.stderr)
     return EXIT_OK
 
 

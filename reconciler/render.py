@@ -352,14 +352,8 @@ def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None,
     """One email_config per message the list is sent as: one for the whole list, or one per
     `cap` recipients (maxRecipientsPerMessage), or one per recipient (delivery:
     perRecipient). Each recipient is in exactly one, so each gets the alert once."""
-    recipients = recipient_list.recipients
-    if recipient_list.delivery == "perRecipient":
-        messages = [(recipient,) for recipient in recipients]
-    else:
-        size = cap or len(recipients)
-        messages = [recipients[start:start + size] for start in range(0, len(recipients), size)]
     configs = []
-    for message in messages:
+    for message in messages(recipient_list, cap):
         email: dict = {
             "to": ", ".join(r.email for r in message),
             "send_resolved": bool(routing.send_resolved),
@@ -375,6 +369,17 @@ def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None,
             email["tls_config"] = tls
         configs.append(email)
     return {"name": PREFIX + recipient_list.name, "email_configs": configs}
+
+
+def messages(recipient_list: RecipientList, cap: int | None) -> list[tuple[Recipient, ...]]:
+    """The recipients of each message Alertmanager sends the list for one notification: all of
+    them in one, or `cap` (the EmailServer's maxRecipientsPerMessage) at a time, or one each
+    (delivery: perRecipient)."""
+    recipients = recipient_list.recipients
+    if recipient_list.delivery == "perRecipient":
+        return [(recipient,) for recipient in recipients]
+    size = cap or len(recipients)
+    return [recipients[start:start + size] for start in range(0, len(recipients), size)]
 
 
 def to_header(list_name: str | RecipientList, recipients: tuple[Recipient, ...] | None = None) -> str:

@@ -80,3 +80,33 @@ def test_a_bad_cap_or_delivery_is_a_located_error():
         "server.yaml:10:28: spec.maxRecipientsPerMessage: 0 is not a recipient cap: write a whole number from 1 to "
         "1000, such as 50",
     ]
+
+
+@pytest.mark.alertmanager
+@pytest.mark.parametrize("extra, delivery, count", [("  maxRecipientsPerMessage: 2\n", "single", 2),
+                                                    ("", "perRecipient", 3)])
+def test_preview_shows_the_messages_alertmanager_sends(tmp_path, sink, capsys, extra, delivery, count):
+    """A capped list of three is two messages (To: a, b and To: c), never one To: a, b, c; each
+    recipient of a perRecipient list gets their own. preview says which, as Alertmanager sends them."""
+    from reconciler.cli import main
+
+    files = {"server.yaml": server(port=sink.port) + extra, "policy.yaml": POLICY,
+             "ops.yaml": document("RecipientList", "ops", "recipients:\n  - a@example.com\n"
+                                                          "  - {name: Bé Ops, email: b@example.com}\n"
+                                                          f"  - c@example.com\ndelivery: {delivery}")}
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    assert main(["preview", str(folder), "--list", "ops", "--labels", "alertname=DiskFull",
+                 "-o", str(tmp_path / "mail")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    shown = [line.split(". To: ", 1)[1] for line in out if ". To: " in line]
+    assert len(shown) == count, out
+    received = send_one_alert(tmp_path, files, count, sink)
+    sent = [message_from_bytes(message.content)["To"] for message in received]
+    assert sorted(shown) == sorted(sent)
+    assert out[2] == f"ops is sent as {len(sent)} messages, the same but for their To: ({tmp_path / 'mail'}.eml is " \
+                     "the first):"
+    first = message_from_bytes((tmp_path / "mail.eml").read_bytes())["To"]
+    assert first == shown[0] and first != "a@example.com, =?utf-8?q?B=C3=A9_Ops?= <b@example.com>, c@example.com"
