@@ -224,6 +224,8 @@ def _validate(args: argparse.Namespace) -> int:
         specs = _load_specs(args.dir, cached=not args.no_cache, tree=tree)
         warnings = [(specs.server.location, warning) for warning in specs.server.warnings()] if specs.server else []
         warnings += [(window.location, warning) for window in specs.windows for warning in window.warnings(year)]
+        cap = specs.server.max_recipients_per_message if specs.server else None
+        warnings += [(item.location, warning) for item in specs.lists for warning in item.warnings(cap)]
         verdict = (_summary(specs), tuple(warnings))
         if tree is not None:
             _tree_answer(tree, question, verdict)
@@ -906,8 +908,12 @@ def _summary(specs: Specs) -> str:
         parts.append(f"EmailServer {specs.server.name} ({specs.server.smarthost}, {specs.server.tls_mode}, "
                      f"e-mail {state})")
     recipients = sum(len(item.recipients) for item in specs.lists)
+    cap = specs.server.max_recipients_per_message if specs.server else None
+    at_once = max((item.messages_at_once(cap) for item in specs.lists), default=1)
+    # Alertmanager opens an SMTP connection for each message of a notification, all at once.
+    sent = f", up to {at_once} messages at once" if at_once > 1 else ""
     parts.append(f"{len(specs.lists)} RecipientList{'s' if len(specs.lists) != 1 else ''} "
-                 f"({recipients} recipient{'s' if recipients != 1 else ''})")
+                 f"({recipients} recipient{'s' if recipients != 1 else ''}{sent})")
     parts.append(f"NotificationPolicy {specs.policy.name}" if specs.policy else "default NotificationPolicy")
     if specs.windows:
         parts.append(f"{len(specs.windows)} TimeWindow{'s' if len(specs.windows) != 1 else ''} "

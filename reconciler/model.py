@@ -138,6 +138,10 @@ class MailFormat:
 _NO_MAIL_FORMAT = MailFormat()
 
 
+CONNECTIONS_AT_ONCE = 10
+"""More messages than this for one notification of a list is a warning (RecipientList.warnings)."""
+
+
 @dataclass(frozen=True)
 class RecipientList:
     name: str
@@ -155,6 +159,25 @@ class RecipientList:
     """Names of TimeWindows: not mailed while one of them holds."""
     window_references: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
     """(field path, where written) of each name in activeDuring and mutedDuring, for errors."""
+
+    def messages_at_once(self, cap: int | None) -> int:
+        """How many messages, each its own SMTP connection, Alertmanager sends this list at
+        once for one notification, with the EmailServer's recipient cap `cap`."""
+        if self.delivery == "perRecipient":
+            return len(self.recipients)
+        return -(-len(self.recipients) // cap) if cap else 1
+
+    def warnings(self, cap: int | None) -> list[str]:
+        """What is valid but a surprise: more messages at once than many servers take."""
+        count = self.messages_at_once(cap)
+        if count <= CONNECTIONS_AT_ONCE:
+            return []
+        field, how = ("spec.delivery", "delivery: perRecipient") if self.delivery == "perRecipient" else \
+            ("spec.recipients", f"the EmailServer's maxRecipientsPerMessage: {cap}")
+        return [f"{field}: with {how}, each notification is {count} messages, and Alertmanager 0.25 opens an SMTP "
+                f"connection for each, all at once: a server that takes fewer connections from one client at a time "
+                "(many take 5 to 10) refuses the rest, and Alertmanager's retries hold them back (seconds to minutes, "
+                f"bench/README.md); split the list, or send it as one message (delivery: single)"]
 
     def __reduce__(self) -> tuple:
         """Pickled (by the parse cache) with its recipients as plain tuples, made Recipients

@@ -241,7 +241,7 @@ class SmtpServer:
     logins: list[Login] = field(default_factory=list)
     """Every AUTH that reached the server, accepted or not: what a client gave away."""
     connections: int = 0
-    """Connections open now (counted with `max_connections`)."""
+    """Connections open now."""
     most_connections: int = 0
     """The most open at once."""
     refused_connections: int = 0
@@ -297,10 +297,8 @@ def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_star
 
     class Server(SMTP):
         async def _handle_client(self) -> None:
-            if max_connections is None:
-                return await super()._handle_client()
             with smtp.lock:
-                admitted = smtp.connections < max_connections
+                admitted = max_connections is None or smtp.connections < max_connections
                 if admitted:
                     smtp.connections += 1
                     smtp.most_connections = max(smtp.most_connections, smtp.connections)

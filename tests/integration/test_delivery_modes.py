@@ -110,3 +110,39 @@ def test_preview_shows_the_messages_alertmanager_sends(tmp_path, sink, capsys, e
                      "the first):"
     first = message_from_bytes((tmp_path / "mail.eml").read_bytes())["To"]
     assert first == shown[0] and first != "a@example.com, =?utf-8?q?B=C3=A9_Ops?= <b@example.com>, c@example.com"
+
+
+@pytest.mark.alertmanager
+def test_alertmanager_opens_a_connection_for_each_message_at_once_as_validate_warns(tmp_path):
+    """What validate's warning says (issue 24, case 10): the twelve messages of a perRecipient
+    list are twelve SMTP connections open together (the server takes its time over each EHLO, so
+    they overlap), and a server that takes five at a time turns the others away: Alertmanager's
+    retries deliver them later. bench/per_recipient_connections.py measures how much later."""
+    import asyncio
+
+    async def slow_ehlo(self, server, session, envelope, hostname, responses):
+        await asyncio.sleep(2)
+        session.host_name = hostname
+        return responses
+
+    twelve = [f"dev{n:02d}@example.com" for n in range(12)]
+    for limit in (None, 5):
+        smtp = start_smtp_server(max_connections=limit, handler_extra={"handle_EHLO": slow_ehlo})
+        folder = tmp_path / f"limit-{limit}"
+        folder.mkdir()
+        specs = parse_specs({"server.yaml": server(port=smtp.port).encode(), "policy.yaml": POLICY.encode(),
+                             "ops.yaml": recipient_list("ops", twelve, delivery="perRecipient").encode()})
+        (folder / "alertmanager.yml").write_text(render_alertmanager_config(specs))
+        am = Alertmanager(require_binary("prometheus-alertmanager"), folder / "alertmanager.yml", folder / "am").start()
+        try:
+            am.post_alerts([{"labels": {"alertname": "DiskFull"}}])
+            wait_until(lambda: set(twelve) <= {a for message in list(smtp.messages) for a in message.recipients}, 60,
+                       "each recipient's own message")
+        finally:
+            am.stop()
+            smtp.controller.stop()
+        assert sorted(message.recipients[0] for message in smtp.messages) == twelve
+        if limit is None:
+            assert (smtp.most_connections, smtp.refused_connections) == (12, 0)
+        else:
+            assert smtp.most_connections == 5 and smtp.refused_connections >= 7
