@@ -224,6 +224,8 @@ def _validate(args: argparse.Namespace) -> int:
         specs = _load_specs(args.dir, cached=not args.no_cache, tree=tree)
         warnings = [(specs.server.location, warning) for warning in specs.server.warnings()] if specs.server else []
         warnings += [(window.location, warning) for window in specs.windows for warning in window.warnings(year)]
+        cap = specs.server.max_recipients_per_message if specs.server else None
+        warnings += [(item.location, warning) for item in specs.lists for warning in item.warnings(cap)]
         verdict = (_summary(specs), tuple(warnings))
         if tree is not None:
             _tree_answer(tree, question, verdict)
@@ -637,6 +639,13 @@ def _preview(args: argparse.Namespace) -> int:
     print(f"wrote {stem}.eml and {stem}.html: the mail {args.list} would get for "
           f"{{{', '.join(f'{k}={v}' for k, v in labels.items())}}}")
     print(f"Subject: {mail.subject}")
+    if len(mail.to) > 1:
+        # A recipient cap or perRecipient: Alertmanager sends several messages, alike but for To:.
+        print(f"{args.list} is sent as {len(mail.to)} messages, the same but for their To: ({stem}.eml is the first):")
+        for number, to in enumerate(mail.to, 1):
+            print(f"  {number}. To: {to}")
+    if mail.subject_problem:
+        print(f"warning: for this alert, {mail.subject_problem}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -899,8 +908,12 @@ def _summary(specs: Specs) -> str:
         parts.append(f"EmailServer {specs.server.name} ({specs.server.smarthost}, {specs.server.tls_mode}, "
                      f"e-mail {state})")
     recipients = sum(len(item.recipients) for item in specs.lists)
+    cap = specs.server.max_recipients_per_message if specs.server else None
+    at_once = max((item.messages_at_once(cap) for item in specs.lists), default=1)
+    # Alertmanager opens an SMTP connection for each message of a notification, all at once.
+    sent = f", up to {at_once} messages at once" if at_once > 1 else ""
     parts.append(f"{len(specs.lists)} RecipientList{'s' if len(specs.lists) != 1 else ''} "
-                 f"({recipients} recipient{'s' if recipients != 1 else ''})")
+                 f"({recipients} recipient{'s' if recipients != 1 else ''}{sent})")
     parts.append(f"NotificationPolicy {specs.policy.name}" if specs.policy else "default NotificationPolicy")
     if specs.windows:
         parts.append(f"{len(specs.windows)} TimeWindow{'s' if len(specs.windows) != 1 else ''} "

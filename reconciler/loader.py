@@ -249,9 +249,14 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
     return documents, errors
 
 
-def too_large_message(size: int | None, limits: Limits = DEFAULT_LIMITS) -> str:
-    """The words for a file over the size limit; `size`, the file's size, when known."""
-    what = f"file is {size:,} bytes, more than" if size is not None else "file is larger than"
+def too_large_message(size: int | None, limits: Limits = DEFAULT_LIMITS, *, template: bool = False) -> str:
+    """The words for a file over the size limit; `size`, the file's size, when known;
+    `template`: a template file (*.tmpl) rather than a spec file."""
+    kind = "template file" if template else "file"
+    what = f"{kind} is {size:,} bytes, more than" if size is not None else f"{kind} is larger than"
+    if template:
+        return (f"{what} the {limits.max_file_bytes:,} bytes a template file may have (Alertmanager would render it "
+                "for every mail): make it smaller")
     return f"{what} the {limits.max_file_bytes:,} bytes a spec file may have: split it or remove what is not a spec"
 
 

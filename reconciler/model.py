@@ -16,12 +16,13 @@ from functools import cached_property, partial
 from typing import Any, Collection, NamedTuple
 
 from .errors import Location, SpecError
+from .headers import too_long
 from .loader import Document, format_path
 from .matchers import MatcherError, parse_matchers
 from .schema import schema_default
 from .templates import TemplateFile
-from .timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, parse_interval, short_months,
-                          window_problems)
+from .timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, never_holds, parse_interval,
+                          short_months, window_problems)
 
 _POLICY = "notificationpolicy.json"
 
@@ -137,6 +138,10 @@ class MailFormat:
 _NO_MAIL_FORMAT = MailFormat()
 
 
+CONNECTIONS_AT_ONCE = 10
+"""More messages than this for one notification of a list is a warning (RecipientList.warnings)."""
+
+
 @dataclass(frozen=True)
 class RecipientList:
     name: str
@@ -154,6 +159,25 @@ class RecipientList:
     """Names of TimeWindows: not mailed while one of them holds."""
     window_references: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
     """(field path, where written) of each name in activeDuring and mutedDuring, for errors."""
+
+    def messages_at_once(self, cap: int | None) -> int:
+        """How many messages, each its own SMTP connection, Alertmanager sends this list at
+        once for one notification, with the EmailServer's recipient cap `cap`."""
+        if self.delivery == "perRecipient":
+            return len(self.recipients)
+        return -(-len(self.recipients) // cap) if cap else 1
+
+    def warnings(self, cap: int | None) -> list[str]:
+        """What is valid but a surprise: more messages at once than many servers take."""
+        count = self.messages_at_once(cap)
+        if count <= CONNECTIONS_AT_ONCE:
+            return []
+        field, how = ("spec.delivery", "delivery: perRecipient") if self.delivery == "perRecipient" else \
+            ("spec.recipients", f"the EmailServer's maxRecipientsPerMessage: {cap}")
+        return [f"{field}: with {how}, each notification is {count} messages, and Alertmanager 0.25 opens an SMTP "
+                f"connection for each, all at once: a server that takes fewer connections from one client at a time "
+                "(many take 5 to 10) refuses the rest, and Alertmanager's retries hold them back (seconds to minutes, "
+                f"bench/README.md); split the list, or send it as one message (delivery: single)"]
 
     def __reduce__(self) -> tuple:
         """Pickled (by the parse cache) with its recipients as plain tuples, made Recipients
@@ -378,10 +402,53 @@ def check_document(doc: Document) -> list[SpecError]:
         if problem:
             errors.append(SpecError(doc.locate(("spec", "host")), "spec.host", problem))
     if content.get("kind") == "RecipientList":
-        errors += _check_recipients(doc, spec) + _check_matchers(doc, spec)
+        errors += _check_recipients(doc, spec) + _check_matchers(doc, spec) + _check_windows_named(doc, spec)
+    if content.get("kind") in ("RecipientList", "NotificationPolicy"):
+        errors += _check_subject(doc, spec)
     if content.get("kind") == "TimeWindow":
-        errors += [SpecError(doc.locate(("spec", *problem.path)), format_path(("spec", *problem.path)),
-                             problem.message) for problem in window_problems(spec, SPEC_KEYS)]
+        problems = [SpecError(doc.locate(("spec", *problem.path)), format_path(("spec", *problem.path)),
+                              problem.message) for problem in window_problems(spec, SPEC_KEYS)]
+        errors += problems or _check_window_holds(doc, spec)
+    return errors
+
+
+def _check_subject(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    """A subject without template actions is the Subject: header as Alertmanager writes it:
+    it must fit a line of mail. (One with actions is measured rendered, by template_engine.)"""
+    subject = spec.get("subject")
+    if not isinstance(subject, str) or "{{" in subject:
+        return []
+    problem = too_long("Subject", subject)
+    return [SpecError(doc.locate(("spec", "subject")), "spec.subject", problem)] if problem else []
+
+
+def _check_window_holds(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    """A window Alertmanager would never find holding (day 31 of February) is an error where
+    it went wrong: a list active only then would never be mailed, one muted then never muted."""
+    try:
+        interval = parse_interval(spec, SPEC_KEYS)
+    except (WindowError, TypeError, AttributeError, ValueError):
+        return []  # a value of the wrong type: the schema says so
+    never = never_holds(interval)
+    if never is None:
+        return []
+    path = ("spec", SPEC_KEYS[never[0]])
+    return [SpecError(doc.locate(path), format_path(path), never[1])]
+
+
+def _check_windows_named(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
+    """A window both in activeDuring and in mutedDuring would mute the list whenever it may be
+    mailed (Alertmanager checks the active windows, then the mute ones): never mailed."""
+    active, muted = spec.get("activeDuring"), spec.get("mutedDuring")
+    if not isinstance(active, list) or not isinstance(muted, list):
+        return []
+    errors = []
+    for index, name in enumerate(muted):
+        if isinstance(name, str) and name in active:
+            path = ("spec", "mutedDuring", index)
+            errors.append(SpecError(doc.locate(path), format_path(path),
+                                    f"{name!r} is in activeDuring too: the list would be mailed only while it holds "
+                                    "and muted whenever it holds, so never mailed; remove it from one of them"))
     return errors
 
 

@@ -7,7 +7,7 @@ and line.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Mapping, NamedTuple
+from typing import Collection, Mapping, NamedTuple
 
 from .errors import SpecError, SpecErrors
 from .loader import DEFAULT_LIMITS, Limits, collector_paused, load_file
@@ -53,7 +53,7 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     if cache is not None:
         cache.clear()
         cache.update(seen)
-    used, template_errors = _named_templates(valid, templates or {})
+    used, template_errors = _named_templates(valid, templates or {}, {error.file for error in extra_errors or ()})
     errors.extend(template_errors)
     specs, problems = specs_from_objects(valid, failed_kinds)
     errors.extend(problems)
@@ -63,10 +63,11 @@ def parse_specs(files: Mapping[str, bytes], limits: Limits = DEFAULT_LIMITS,
     return replace(specs, template_files=tuple(sorted(used, key=lambda item: item.path))) if used else specs
 
 
-def _named_templates(objects: list[ModelObject], templates: Mapping[str, bytes]) -> tuple[list[TemplateFile],
-                                                                                        list[SpecError]]:
+def _named_templates(objects: list[ModelObject], templates: Mapping[str, bytes],
+                     unread: Collection[str] = ()) -> tuple[list[TemplateFile], list[SpecError]]:
     """The template files the lists and the policy name, each checked once; a name that is
-    not a template file of the folder is an error at the field naming it."""
+    not a template file of the folder is an error at the field naming it, unless the file is
+    there but could not be read (`unread`: its own error says why)."""
     errors: list[SpecError] = []
     named: dict[str, TemplateFile | None] = {}
     for item in objects:
@@ -79,6 +80,8 @@ def _named_templates(objects: list[ModelObject], templates: Mapping[str, bytes])
             if path.startswith("../") or path == "..":
                 errors.append(SpecError(where, f"spec.templates.{field}", "leaves the spec folder: template files "
                                                                          "must live inside it"))
+            elif path in unread:
+                continue
             elif path not in templates:
                 errors.append(SpecError(where, f"spec.templates.{field}", f"there is no template file {path!r} in "
                                                                          "the spec folder (the path is relative to "

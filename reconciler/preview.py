@@ -23,7 +23,8 @@ from typing import Mapping
 
 from .errors import SpecError, SpecErrors, Location
 from .model import Specs
-from .render import PREFIX, mail_fields, to_header
+from .headers import too_long
+from .render import PREFIX, mail_fields, messages, to_header
 from .template_engine import TemplateRefused, engine, sample_data
 from .templates import DEFAULT_HTML, DEFAULT_SUBJECT
 
@@ -38,6 +39,12 @@ class Preview:
     html: str
     text: str | None
     eml: bytes
+    """The first message, as Alertmanager writes it."""
+    to: tuple[str, ...] = ()
+    """The To: header of each message Alertmanager sends the list (several with a recipient cap
+    or perRecipient delivery); they differ in nothing else."""
+    subject_problem: str | None = None
+    """Why the Subject: line of this mail would not reach a strict server, if it would not."""
 
 
 def preview_mail(specs: Specs, list_name: str, labels: Mapping[str, str], annotations: Mapping[str, str], *,
@@ -64,11 +71,14 @@ def preview_mail(specs: Specs, list_name: str, labels: Mapping[str, str], annota
                        "spec.templates.html")
         text = _render(amtool.render, fields["text"], False, data, mail.text_at, "spec.templates.text") \
             if "text" in fields else None
-    # What the email_config's headers say (the render sets To, Alertmanager adds From).
-    first = recipient_list.recipients[:1] if recipient_list.delivery == "perRecipient" else recipient_list.recipients
+    # What the email_config's headers say (the render sets To, Alertmanager adds From), for each
+    # message the list is sent as: the render's own split.
+    cap = specs.server.max_recipients_per_message if specs.server is not None else None
+    to = tuple(to_header(list_name, recipients) for recipients in messages(recipient_list, cap))
     sender = specs.server.sender if specs.server is not None else "alertmanager@example.com"
-    headers = (("To", to_header(list_name, first)), ("From", sender), ("Subject", subject))
-    return Preview(subject, headers, html, text, _message(headers, html, text, now))
+    headers = (("To", to[0]), ("From", sender), ("Subject", subject))
+    return Preview(subject, headers, html, text, _message(headers, html, text, now), to,
+                   too_long("Subject", subject))
 
 
 def _render(render, text: str, html: bool, data: dict, where: Location | None, path: str) -> str:

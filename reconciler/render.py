@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .errors import BaseConfigError
+from .headers import MAX_HEADER_LINE, line_octets, phrase
 from .templates import CARRIED_PREFIX
 from .loader import too_deep
 
@@ -46,8 +47,6 @@ PREFIX = "notify-reconciler/"
 DISCARD_RECEIVER = PREFIX + "discard"
 MARK = "managed by notify-reconciler"
 """Every comment the renderer writes contains this, so a re-render can find and replace it."""
-MAX_HEADER_LINE = 998
-"""RFC 5321/5322: a line is at most 998 octets before its CRLF."""
 
 
 @dataclass(frozen=True)
@@ -353,14 +352,8 @@ def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None,
     """One email_config per message the list is sent as: one for the whole list, or one per
     `cap` recipients (maxRecipientsPerMessage), or one per recipient (delivery:
     perRecipient). Each recipient is in exactly one, so each gets the alert once."""
-    recipients = recipient_list.recipients
-    if recipient_list.delivery == "perRecipient":
-        messages = [(recipient,) for recipient in recipients]
-    else:
-        size = cap or len(recipients)
-        messages = [recipients[start:start + size] for start in range(0, len(recipients), size)]
     configs = []
-    for message in messages:
+    for message in messages(recipient_list, cap):
         email: dict = {
             "to": ", ".join(r.email for r in message),
             "send_resolved": bool(routing.send_resolved),
@@ -378,22 +371,38 @@ def _receiver(recipient_list: RecipientList, routing: Routing, tls: dict | None,
     return {"name": PREFIX + recipient_list.name, "email_configs": configs}
 
 
+def messages(recipient_list: RecipientList, cap: int | None) -> list[tuple[Recipient, ...]]:
+    """The recipients of each message Alertmanager sends the list for one notification: all of
+    them in one, or `cap` (the EmailServer's maxRecipientsPerMessage) at a time, or one each
+    (delivery: perRecipient)."""
+    recipients = recipient_list.recipients
+    if recipient_list.delivery == "perRecipient":
+        return [(recipient,) for recipient in recipients]
+    size = cap or len(recipients)
+    return [recipients[start:start + size] for start in range(0, len(recipients), size)]
+
+
 def to_header(list_name: str | RecipientList, recipients: tuple[Recipient, ...] | None = None) -> str:
-    """The To: header value of one message: its recipients if that line is short and ASCII,
-    else the RFC 5322 group `<list-name>:;` (the envelope still names every recipient)."""
+    """The To: header value of one message: its recipients if that line fits (a name that is
+    not ASCII written as RFC 2047 encoded-words, which Alertmanager sends as they are), else,
+    for one recipient, the address alone, and for several the RFC 5322 group `<list-name>:;`
+    (the envelope still names every recipient)."""
     if not isinstance(list_name, str):  # a RecipientList
         list_name, recipients = list_name.name, list_name.recipients
-    listed = ", ".join(_mailbox(r) for r in recipients or ())
-    if listed.isascii() and len("To: ") + len(listed) <= MAX_HEADER_LINE:
+    recipients = recipients or ()
+    listed = ", ".join(_mailbox(r) for r in recipients)
+    if line_octets("To", listed) <= MAX_HEADER_LINE:
         return listed
+    if len(recipients) == 1:  # a long name: at most 100 characters, 1,300 octets encoded
+        return recipients[0].email
     return f"{list_name}:;"
 
 
 def _mailbox(recipient: Recipient) -> str:
     if not recipient.name:
         return recipient.email
-    # The schema keeps quotes, backslashes and control characters out of names.
-    return f'"{recipient.name}" <{recipient.email}>'
+    # The schema keeps quotes, backslashes, braces and control characters out of names.
+    return f"{phrase(recipient.name)} <{recipient.email}>"
 
 
 def _tls_config(server: EmailServer) -> dict | None:
@@ -538,6 +547,10 @@ def decode_base(data: bytes, name: str) -> str:
 
 
 def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
+    # A base saved with CRLF (or CR) line ends: YAML reads every one of them as a line break,
+    # as Alertmanager's reader does, but ruamel keeps the CR inside the comments it carries
+    # over, which would leave a stray CR in the render. The render writes LF, as it always does.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     _check_base_depth(text, name)
     try:
         config = yaml.load(text)

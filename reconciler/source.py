@@ -129,7 +129,8 @@ def read_spec_folder(folder: str | os.PathLike, limits: Limits = DEFAULT_LIMITS)
                 with open(path, "rb") as handle:
                     size = os.fstat(handle.fileno()).st_size
                     if size > limits.max_file_bytes:
-                        result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(size, limits)))
+                        result.errors.append(SpecError(Location(shown, 1, 1), "",
+                                                       too_large_message(size, limits, template=template)))
                         continue
                     # One byte past the limit: a file that grew since fstat is still caught by the loader.
                     (result.templates if template else result.files)[shown] = handle.read(limits.max_file_bytes + 1)
@@ -453,7 +454,8 @@ class GitSource:
                 result.digests[shown] = blob.oid
                 continue
             if blob.size > limits.max_file_bytes:
-                result.errors.append(SpecError(Location(shown, 1, 1), "", too_large_message(blob.size, limits)))
+                result.errors.append(SpecError(Location(shown, 1, 1), "",
+                                               too_large_message(blob.size, limits, template=template)))
                 continue
             if template:
                 result.templates[shown] = budget.read(repo, blob)

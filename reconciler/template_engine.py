@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 from .amtool import Budget, CannotLimit, OverBudget, run_amtool
 from .errors import EnvironmentProblem, Location, SpecError
+from .headers import too_long
 from .model import MailFormat, Specs
 from .templates import DEFAULT_HTML, DEFAULT_SUBJECT, ScanError, TemplateFile, scan
 
@@ -44,7 +45,11 @@ daemon room under the unit's MemoryMax=256M."""
 LOCATE_SECONDS = 30.0
 """When a batch fails, each template is rendered alone to say which one: at most this long
 in all, and whatever was not rendered by then is refused too (fail closed)."""
-_ERROR = re.compile(r"template: (?P<name>[^:\n]*):(?P<line>[0-9]+)(?::(?P<column>[0-9]+))?: (?P<message>.*)")
+_ERROR = re.compile(r"(?:^|[ :])(?:html/template:|template: )(?P<name>[^:\n]*)(?::(?P<line>[0-9]+)(?::(?P<column>[0-9]+))?)?"
+                    r": (?P<message>.*)")
+"""Where Go's text/template says an error is (`template: NAME:LINE[:COL]: ...`, NAME the file a
+parse tree came from) and html/template (`html/template:NAME:LINE:COL: ...`, or with NAME a
+template's name and a line, or a name alone)."""
 
 
 class TemplateRefused(Exception):
@@ -209,7 +214,54 @@ def _check(specs: Specs, mails: list[MailFormat]) -> list[SpecError]:
                     if len(batch) == 1:  # its verdict already: not another run (5 s, over budget) for it
                         known[batch[0], html] = refused
                     return _locate_refusals(specs, mails, amtool, known, deadline)
-        return []
+        return _subject_lines(mails, amtool, deadline)
+
+
+def _subject_lines(mails: list[MailFormat], amtool: Engine, deadline: float) -> list[SpecError]:
+    """Each subject that is a template (one without actions is measured by the model), rendered
+    with Alertmanager's example data as Alertmanager writes its Subject: line: one over 998
+    octets is refused at its spec.subject."""
+    where: dict[str, list[Location]] = {}
+    for mail in mails:
+        if mail.subject is not None and mail.subject_at is not None and "{{" in mail.subject:
+            where.setdefault(mail.subject, []).append(mail.subject_at)
+    errors: dict[tuple, SpecError] = {}
+    for text, shown in _rendered_each(list(where), amtool, deadline).items():
+        problem = too_long("Subject", shown, example=True) if isinstance(shown, str) else \
+            f"the subject does not render with Alertmanager's example data: {shown}"
+        for at in where[text] if problem else ():
+            errors[(at.file, at.line)] = SpecError(at, "spec.subject", problem)
+    return list(errors.values())
+
+
+def _rendered_each(texts: list[str], amtool: Engine, deadline: float) -> dict[str, str | TemplateRefused]:
+    """Each text's output, rendered in as few runs of amtool as `_batches` allows: joined by a
+    mark no template can know (chosen at random here), and split at it again; a batch whose
+    output does not split into its texts is rendered text by text. Past `deadline` (the
+    check's), a text is left unrendered: refused."""
+    import secrets
+
+    mark = f"<notify-reconciler-{secrets.token_hex(16)}>"
+    outputs: dict[str, str | TemplateRefused] = {}
+    for batch in _batches(texts):
+        if time.monotonic() > deadline:
+            late = _NotRendered(f"not rendered, because rendering this commit's subjects and templates took more "
+                                f"than {LOCATE_SECONDS:g} s in all")
+            outputs.update((text, late) for text in batch)
+            continue
+        try:
+            parts = amtool.render(mark.join(batch)).split(mark)
+        except TemplateRefused as refused:
+            parts = [refused] if len(batch) == 1 else []
+        if len(parts) != len(batch):
+            parts = []
+            for text in batch:
+                try:
+                    parts.append(amtool.render(text))
+                except TemplateRefused as refused:
+                    parts.append(refused)
+        outputs.update(zip(batch, parts))
+    return outputs
 
 
 def _batches(texts: list[str]) -> Iterator[list[str]]:
@@ -291,16 +343,21 @@ def _locate_refusals(specs: Specs, mails: list[MailFormat], amtool: Engine,
                 error = _over_budget_error(specs.templates[path], kind, refused)
                 errors[(error.file, error.line, error.path)] = error
             elif refused is not None:
-                error = _file_error(str(refused), by_name, default=where, path=f"spec.templates.{kind}",
-                                    what=f"the {kind} body does not render with Alertmanager's example data")
+                # Where Go does not say which file, the body's own: its define, or its first line.
+                item = specs.templates[path]
+                error = _file_error(str(refused), by_name, default=Location(item.path, _body_line(item), 1),
+                                    what=f"as the {kind} body, it does not render with Alertmanager's example data")
                 errors[(error.file, error.line, error.path)] = error
     return list(errors.values())
 
 
+def _body_line(item: TemplateFile) -> int:
+    return next((line for name, line in item.defines if name == item.body), 1)
+
+
 def _over_budget_error(item: TemplateFile, kind: str, refused: TemplateOverBudget) -> SpecError:
     """A body that overran the budget, in its template file: at its define, when the body is one."""
-    line = next((line for name, line in item.defines if name == item.body), 1)
-    return SpecError(Location(item.path, line, 1), "", f"as the {kind} body, {_too_costly(refused)}")
+    return SpecError(Location(item.path, _body_line(item), 1), "", f"as the {kind} body, {_too_costly(refused)}")
 
 
 def _too_costly(refused: TemplateOverBudget) -> str:
@@ -312,18 +369,43 @@ def _too_costly(refused: TemplateOverBudget) -> str:
 
 def _file_error(reason: str, by_name: Mapping[str, TemplateFile], *, default: Location | None = None,
                 path: str = "", what: str = "") -> SpecError:
-    """Go's "template: NAME:LINE[:COL]: message" as a SpecError in the template file when NAME
-    is a carried file, else at `default` (the spec field)."""
+    """Go's error as a SpecError in the template file, line and column it names (a file we carry,
+    or a template one of them defines), else at `default`: the spec field of a subject, the
+    template file of a body. Go counts a column in bytes from 0; it is shown in characters from 1."""
     match = _ERROR.search(reason)
-    if match and match["name"] in by_name:
-        item = by_name[match["name"]]
-        message = match["message"].replace(item.carried, item.path)
-        return SpecError(Location(item.path, int(match["line"]), int(match["column"] or 1)), "",
-                         f"{message} (Alertmanager's template engine)")
-    for name, item in by_name.items():
-        reason = reason.replace(name, item.path)
+    item = _named(match["name"], by_name) if match else None
+    if match and item is not None:
+        line = int(match["line"]) if match["line"] else next(
+            (line for name, line in item.defines if name == match["name"]), 1)
+        column = _character_column(item.data, line, int(match["column"])) if match["column"] else 1
+        return SpecError(Location(item.path, line, column), "",
+                         f"{_shown(match['message'], by_name)} (Alertmanager's template engine)")
     where = default or Location("?")
+    reason = _shown(reason, by_name)
     return SpecError(where, path, f"{what}: {reason}" if what else reason)
+
+
+def _named(name: str, by_name: Mapping[str, TemplateFile]) -> TemplateFile | None:
+    """The file a name in Go's error stands for: a file we carry, or the one defining that template."""
+    if name in by_name:
+        return by_name[name]
+    return next((item for item in by_name.values() if any(define == name for define, _ in item.defines)), None)
+
+
+def _shown(text: str, by_name: Mapping[str, TemplateFile]) -> str:
+    """`text` with the names of the files we carry replaced by their paths in the spec folder."""
+    for name, item in by_name.items():
+        text = text.replace(name, item.path)
+    return text
+
+
+def _character_column(data: bytes, line: int, offset: int) -> int:
+    """Go's column (text/template/parse's ErrorContext: the bytes before the place on its line)
+    as the 1-based character column an editor shows."""
+    lines = data.split(b"\n")
+    if not 1 <= line <= len(lines):
+        return offset + 1
+    return len(lines[line - 1][:offset].decode("utf-8", "replace")) + 1
 
 
 def _mail_formats(specs: Specs) -> list[MailFormat]:

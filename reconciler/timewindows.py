@@ -21,6 +21,7 @@ tzdata), the same files Alertmanager's Go runtime loads with time.LoadLocation.
 from __future__ import annotations
 
 import calendar
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -263,7 +264,39 @@ def location_problem(name: str) -> str | None:
                     "apt-get install tzdata, which Alertmanager reads too)")
         return (f"{name!r} is not a time zone of the IANA database: write a name such as Europe/Berlin, "
                 "America/New_York or UTC (names are case-sensitive)")
+    if _host_zone_link(name):
+        return (f"{name!r} is a link to {HOST_ZONE}, the time zone of whatever host runs Alertmanager (as 'Local' "
+                "is), not a fixed one: write an IANA name such as Europe/Berlin, or UTC")
     return None
+
+
+HOST_ZONE = "/etc/localtime"
+"""The host's own zone: the tz database's `localtime` is a link to it (Debian's tzdata)."""
+
+
+def _host_zone_link(name: str) -> bool:
+    """Whether `name` reaches the host's own zone: its last part is `localtime`, or the file
+    the tz database has for it is a chain of symbolic links through /etc/localtime. Go's
+    time.LoadLocation follows the links (/usr/share/zoneinfo first, as Python's zoneinfo)."""
+    import zoneinfo
+
+    if name.rsplit("/", 1)[-1] == "localtime":
+        return True
+    for folder in zoneinfo.TZPATH:
+        path = os.path.join(folder, name)
+        if not os.path.lexists(path):
+            continue
+        for _ in range(40):  # the kernel's limit on a chain of links
+            if path == HOST_ZONE or os.path.basename(path) == "localtime":
+                return True
+            if not os.path.islink(path):
+                return False
+            try:
+                path = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+            except OSError:
+                return False  # zoneinfo read it: a file, whatever it is
+        return True  # a loop: not a zone anyone can read
+    return False
 
 
 def _has_tz_database() -> bool:
@@ -311,6 +344,8 @@ def contains(interval: TimeInterval, instant: datetime) -> bool:
 def _days_in_month(year: int, month: int, tz) -> int:
     """timeinterval.daysInMonth: the hours from midnight on the 1st to midnight on the 1st of
     the next month, over 24, truncated (so a month that loses an hour to DST is a day short)."""
+    if year == 9999 and month == 12:
+        return 31  # its next month is past Python's dates; no zone changes its clock in December
     start = datetime(year, month, 1, tzinfo=tz)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
     return int((end.timestamp() - start.timestamp()) / 3600 / 24)
@@ -325,6 +360,124 @@ def _day_in(r: Range, day: int, days: int) -> bool:
     return begin <= day <= end
 
 
+CYCLE_YEARS = range(2000, 2400)
+"""Where a window without `years` is looked for: one whole cycle of the Gregorian calendar
+(dates and weekdays repeat every 400 years), read with the zone's rules for those years."""
+_SEARCH_MONTHS = 1200
+"""A search that reads the zone's clock looks at this many months at most (about 20 ms), then
+gives up: a window is refused only when it is known never to hold, and a commit cannot make
+validate read the clock of 2,000 years for each of a thousand windows. CYCLE_YEARS takes 624
+at most (38 years before 2038, then 14 kinds of year)."""
+_NEVER = ("so this window never holds: a list mailed only during it would never be mailed, and one muted "
+          "during it never muted")
+
+
+def never_holds(interval: TimeInterval) -> tuple[str, str] | None:
+    """(Alertmanager's name of the field to correct, why) when Alertmanager 0.25 would never
+    find `interval` holding (`contains`, minute by minute, in the years it names, or in
+    CYCLE_YEARS without years); None when it holds at some minute, or when the search gave up.
+    The reason names the first constraint, in the order days and months, years, Alertmanager
+    0.25's count of a month's days, weekdays, times, that leaves no minute at all."""
+    where = interval.location or "UTC"
+    days = _ranges_text(interval.days_of_month or (), str)
+    months = _ranges_text(interval.months or (), lambda month: MONTHS[month - 1].capitalize())
+    # The calendar alone first (no zone: fast). A day the calendar never has, Alertmanager's
+    # count of the month's days (the calendar's, or one less) never gives either.
+    if interval.days_of_month is not None and _holds_somewhere(interval, years=False, go_count=False, weekdays=False,
+                                                               times=False) is False:
+        return "days_of_month", (f"{days} is not a day of {months}, {_NEVER}; correct daysOfMonth or months")
+    if interval.years is not None and _holds_somewhere(interval, go_count=False, weekdays=False,
+                                                       times=False) is False:
+        named = f"day {days} of {months}" if days and months else f"day {days}" if days else months
+        return "years", f"{named} never comes in {_ranges_text(interval.years, str)}, {_NEVER}; correct the years"
+    if _holds_somewhere(interval) is not False:
+        return None
+    if interval.days_of_month is not None and _holds_somewhere(interval, weekdays=False, times=False) is False:
+        return "days_of_month", (f"Alertmanager 0.25 counts {months or 'the months it names'} in {where} one day "
+                                 f"short (the hour summer time takes) and never reaches day {days} there (fixed in "
+                                 f"later releases), {_NEVER}; name an earlier day, or count from the month's end (-1)")
+    if interval.weekdays is not None and _holds_somewhere(interval, times=False) is False:
+        weekdays = _ranges_text(interval.weekdays, lambda day: WEEKDAYS[day].capitalize())
+        years = f" in {_ranges_text(interval.years, str)}" if interval.years is not None else ""
+        return "weekdays", (f"none of the days it names falls on {weekdays}{years}, {_NEVER}; correct the weekdays or "
+                            "the days")
+    if interval.times is not None:
+        return "times", (f"its times fall where the clock skips ahead in {where} (summer time) on every day it names, "
+                         f"{_NEVER}; correct the times")
+    # Reached only when a narrower search above gave up (_SEARCH_MONTHS).
+    return "location", f"no day has all of its fields hold, {_NEVER}; correct the window"
+
+
+def _holds_somewhere(interval: TimeInterval, *, years: bool = True, go_count: bool = True, weekdays: bool = True,
+                     times: bool = True) -> bool | None:
+    """Whether some minute has `interval` hold, as `contains` decides (None: the search gave
+    up). Without `years`, `go_count`, `weekdays` or `times`, that part of it is left out (the
+    calendar's day count stands for Alertmanager 0.25's), for saying which part is to blame."""
+    tz = zone(interval.location) if interval.location else timezone.utc
+    candidates = _years(interval.years) if years and interval.years is not None else iter(CYCLE_YEARS)
+    months = [month for month in range(1, 13)
+              if interval.months is None or any(r.begin <= month <= r.end for r in interval.months)]
+    by_minute = times and interval.times is not None
+    by_zone = by_minute or (go_count and interval.days_of_month is not None and bool(interval.location))
+    seen: set = set()
+    budget = _SEARCH_MONTHS
+    for year in candidates:
+        # A year is its calendar (leap or not, the weekday it starts on: 14 kinds), and, where
+        # the zone's clock matters, that clock too: from 2038 on it follows the zone's last
+        # rule (the tz database lists transitions up to 2037 at most), whose dates the
+        # calendar decides ("the last Sunday of March"); before, each year has its own.
+        kind = (calendar.isleap(year), calendar.weekday(year, 1, 1)) if not by_zone or year >= 2038 else year
+        if kind in seen:
+            continue
+        seen.add(kind)
+        if by_zone:
+            budget -= len(months)
+            if budget < 0:
+                return None
+        for month in months:
+            length = calendar.monthrange(year, month)[1]
+            counted = _days_in_month(year, month, tz) if go_count and interval.days_of_month is not None \
+                and interval.location else length
+            first = (calendar.weekday(year, month, 1) + 1) % 7  # Go's weekday (Sunday is 0) of the 1st
+            for day in range(1, length + 1):
+                if interval.days_of_month is not None and \
+                        not any(_day_in(r, day, counted) for r in interval.days_of_month):
+                    continue
+                weekday = (first + day - 1) % 7
+                if weekdays and interval.weekdays is not None and \
+                        not any(r.begin <= weekday <= r.end for r in interval.weekdays):
+                    continue
+                if not by_minute or any(_on_the_clock(year, month, day, minute, tz)
+                                        for r in interval.times for minute in range(r.begin, r.end)):
+                    return True
+    return False
+
+
+def _years(ranges: tuple[Range, ...]):
+    """Each year of `ranges` once, in order."""
+    last = 0
+    for r in sorted(ranges, key=lambda item: item.begin):
+        for year in range(max(r.begin, last + 1), r.end + 1):
+            yield year
+        last = max(last, r.end)
+
+
+def _on_the_clock(year: int, month: int, day: int, minute: int, tz) -> bool:
+    """Whether the clock in `tz` shows this minute of this day at all (not in the hour it skips
+    when summer time starts)."""
+    wall = datetime(year, month, day, minute // 60, minute % 60)
+    try:
+        shown = datetime.fromtimestamp(wall.replace(tzinfo=tz).timestamp(), tz).replace(tzinfo=None)
+    except (OverflowError, ValueError, OSError):
+        return True  # at the ends of Python's dates: no clock skips there
+    return shown == wall
+
+
+def _ranges_text(ranges: tuple[Range, ...], name) -> str:
+    texts = [name(r.begin) if r.begin == r.end else f"{name(r.begin)}:{name(r.end)}" for r in ranges]
+    return ", ".join(texts[:-1]) + " or " + texts[-1] if len(texts) > 1 else "".join(texts)
+
+
 def first_containing(intervals: Mapping[str, tuple[TimeInterval, ...]], names: tuple[str, ...],
                      instant: datetime) -> str | None:
     """notify.inTimeIntervals: the first of `names` one of whose intervals holds `instant`."""
@@ -334,8 +487,15 @@ def first_containing(intervals: Mapping[str, tuple[TimeInterval, ...]], names: t
     return None
 
 
+EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, tzinfo=timezone.utc)
+"""The instants a window can be evaluated at here: a day inside the years 1 to 9999 that
+Python's dates hold, in every zone (the tz database has clocks up to 16 hours off UTC)."""
+
+
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 time (`2026-11-30T09:00:00Z`, `...+01:00`), or ValueError saying what to write."""
+    """An RFC 3339 time (`2026-11-30T09:00:00Z`, `...+01:00`) between EARLIEST and LATEST, or
+    ValueError saying what to write."""
     try:
         instant = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
     except ValueError:
@@ -343,7 +503,18 @@ def parse_instant(text: str) -> datetime:
     if instant is None or instant.tzinfo is None or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ].+", text):
         raise ValueError(f"{text!r} is not an RFC 3339 time: write it with a date, a time and an offset, such as "
                          "2026-11-30T09:00:00Z or 2026-11-30T10:00:00+01:00")
+    try:
+        utc = instant.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(f"{text!r} is outside the times a window can be evaluated at: write a time from "
+                         f"{_rfc3339(EARLIEST)} to {_rfc3339(LATEST)}")
     return instant
+
+
+def _rfc3339(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
 
 
 def short_months(location: str, year: int) -> tuple[int, ...]:

@@ -116,3 +116,27 @@ def test_a_base_alertmanager_accepts_keeps_its_routing_and_renders_idempotently(
     assert render_alertmanager_config(SPECS, text) == text
     sets = label_sets(matchers_of_config(base) + ['team="db"'], limit=6)
     check_routing(amtool, base, text, LISTS, sets)
+
+
+@st.composite
+def commented_bases(draw) -> str:
+    """good_bases in block style with comments: at the end of lines, and on lines of their own
+    (where ruamel keeps the line end with the comment it carries into the render)."""
+    lines = _block({"route": draw(route_trees()), "receivers": [{"name": name} for name in NAMES[:5]]})
+    out = []
+    for line in lines.splitlines():
+        if draw(st.booleans()):
+            out.append(draw(st.sampled_from(["# a note", "", "  # indented note", "#"])))
+        out.append(line + (draw(st.sampled_from(["", " # why", "   #x"])) if draw(st.booleans()) else ""))
+    return "\n".join(out) + draw(st.sampled_from(["\n", "\n# the end\n", ""]))
+
+
+@settings(FUZZ, max_examples=30)
+@given(commented_bases(), st.sampled_from(["\r\n", "\r"]))
+def test_a_base_with_crlf_or_cr_line_ends_renders_as_with_lf(base, line_end):
+    """Windows editors save CRLF: YAML, and Alertmanager, read it as the same config, and the
+    render must be the same bytes, without a CR left in a comment it carried over."""
+    with_lf = render_or_refuse(base.encode())
+    other = render_or_refuse(base.replace("\n", line_end).encode())
+    assert other == with_lf
+    assert other is None or "\r" not in other

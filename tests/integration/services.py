@@ -240,6 +240,12 @@ class SmtpServer:
     lock: threading.Lock = field(default_factory=threading.Lock)
     logins: list[Login] = field(default_factory=list)
     """Every AUTH that reached the server, accepted or not: what a client gave away."""
+    connections: int = 0
+    """Connections open now."""
+    most_connections: int = 0
+    """The most open at once."""
+    refused_connections: int = 0
+    """Connections turned away with 421 because `max_connections` were open."""
 
     def wait_for(self, count: int, timeout: float = 15) -> list[Received]:
         """At least `count` messages. Only where no other mail can arrive: a count is
@@ -276,13 +282,44 @@ def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_star
                       implicit_tls: ssl.SSLContext | None = None, credentials: tuple[str, str] | None = None,
                       refuse: frozenset[str] = frozenset(), port: int | None = None, hostname: str = "127.0.0.1",
                       auth_require_tls: bool = True, auth_exclude: tuple[str, ...] = (),
-                      handler_extra: dict | None = None) -> SmtpServer:
+                      handler_extra: dict | None = None, line_length_limit: int | None = None,
+                      max_connections: int | None = None) -> SmtpServer:
     """aiosmtpd on 127.0.0.1: plain, STARTTLS (`tls_context`), or implicit TLS (`implicit_tls`);
     AUTH with `credentials` (over TLS only unless `auth_require_tls` is false; `auth_exclude` drops
     mechanisms, `handler_extra` adds methods such as another auth_<MECHANISM>); 550 for
-    `refuse`d addresses."""
+    `refuse`d addresses. `line_length_limit` (octets with the CRLF; aiosmtpd's default 1001 is
+    RFC 5321's 1,000) lets longer lines through, to see what a client really sends;
+    `max_connections` answers a connection beyond that many open ones with 421 and closes it,
+    as a server that limits one client's concurrent connections does (Postfix's
+    smtpd_client_connection_count_limit)."""
     from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
+    from aiosmtpd.smtp import SMTP, AuthResult
+
+    class Server(SMTP):
+        async def _handle_client(self) -> None:
+            with smtp.lock:
+                admitted = max_connections is None or smtp.connections < max_connections
+                if admitted:
+                    smtp.connections += 1
+                    smtp.most_connections = max(smtp.most_connections, smtp.connections)
+                else:
+                    smtp.refused_connections += 1
+            if not admitted:
+                await self.push("421 4.7.0 too many connections from your host, try again later")
+                self.transport.close()
+                return
+            try:
+                await super()._handle_client()
+            finally:
+                with smtp.lock:
+                    smtp.connections -= 1
+
+    if line_length_limit is not None:
+        Server.line_length_limit = line_length_limit
+
+    class ServerController(Controller):
+        def factory(self):
+            return Server(self.handler, **self.SMTP_kwargs)
 
     class Handler:
         async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -310,9 +347,9 @@ def start_smtp_server(*, tls_context: ssl.SSLContext | None = None, require_star
                        auth_exclude_mechanism=list(auth_exclude))
     for name, method in (handler_extra or {}).items():
         setattr(Handler, name, method)
-    controller = Controller(Handler(), hostname=hostname, port=port, tls_context=tls_context,
-                            require_starttls=require_starttls, ssl_context=implicit_tls,
-                            server_hostname="localhost", **options)
+    controller = ServerController(Handler(), hostname=hostname, port=port, tls_context=tls_context,
+                                  require_starttls=require_starttls, ssl_context=implicit_tls,
+                                  server_hostname="localhost", **options)
     smtp = SmtpServer(port, controller)
     controller.start()
     return smtp

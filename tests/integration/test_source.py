@@ -139,6 +139,27 @@ def test_oversized_file_is_not_read_and_its_real_size_is_named(repo, tmp_path):
                                              "a spec file may have: split it or remove what is not a spec"]
 
 
+def test_a_template_over_the_size_limit_is_named_with_its_size_not_called_missing(repo, tmp_path, capsys):
+    """From disk (validate) and from git (the daemon's committed_specs) alike: the file, its
+    size, the limit; not also "there is no template file" for a file that is there."""
+    from reconciler.cli import main
+    from reconciler.errors import CommitRejected
+    from reconciler.loader import DEFAULT_LIMITS
+    from reconciler.source import committed_specs
+
+    size = DEFAULT_LIMITS.max_file_bytes + 2
+    repo.commit("a big body", **{"ops.yaml": recipient_list("ops", ["a@example.com"],
+                                                            templates="{html: templates/big.tmpl}"),
+                                 "templates__big.tmpl": "x" * (size - 1) + "\n"})
+    expected = (f"templates/big.tmpl:1:1: template file is {size:,} bytes, more than the 1,048,576 bytes a template "
+                "file may have (Alertmanager would render it for every mail): make it smaller")
+    assert main(["validate", str(repo.path), "--no-cache"]) == 1
+    assert capsys.readouterr().err == f"{repo.path}/{expected}\n"
+    with pytest.raises(CommitRejected) as rejected:
+        committed_specs(GitSource(str(repo.path), "main", ".", tmp_path / "state"), None)
+    assert rejected.value.problems == (expected,)
+
+
 @pytest.mark.parametrize("repo_setting, remote", [
     ("/srv/notify-config", False), ("config", False), ("file:///srv/x", True),
     ("https://git.example.com/x.git", True), ("ssh://git@example.com/x.git", True),

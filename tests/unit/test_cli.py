@@ -49,6 +49,37 @@ def test_validate_shows_the_tls_mode_and_warns_on_port_25_with_starttls_by_defau
         assert captured.err == ""
 
 
+@pytest.mark.parametrize("cap, delivery, count, warned", [
+    ("", "perRecipient", 50, "spec.delivery: with delivery: perRecipient, each notification is 50 messages"),
+    ("", "perRecipient", 10, None),          # ten at once: most servers take that many
+    ("\n  maxRecipientsPerMessage: 4", "single", 50, "spec.recipients: with the EmailServer's "
+                                                      "maxRecipientsPerMessage: 4, each notification is 13 messages"),
+    ("\n  maxRecipientsPerMessage: 10", "single", 50, None),
+    ("", "single", 50, None),
+])
+def test_validate_says_how_many_messages_a_list_is_sent_as_at_once_and_warns_of_many(cap, delivery, count, warned,
+                                                                                     tmp_path, capsys):
+    """Alertmanager 0.25 sends a list's messages in parallel, an SMTP connection each (issue 24,
+    case 10; tests/integration/test_delivery_modes.py counts them at a real server)."""
+    (tmp_path / "server.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: "
+                                          f"relay}}\nspec:\n  host: relay.example.com\n  port: 587{cap}\n"
+                                          "  from: alertmanager@example.com\n")
+    (tmp_path / "ops.yaml").write_text("apiVersion: notify-reconciler/v1\nkind: RecipientList\nmetadata: {name: ops}"
+                                       f"\nspec:\n  delivery: {delivery}\n  recipients:\n"
+                                       + "".join(f"    - oncall{n}@example.com\n" for n in range(count)))
+    assert main(["validate", str(tmp_path), "--no-cache"]) == 0
+    captured = capsys.readouterr()
+    at_once = count if delivery == "perRecipient" else -(-count // int(cap.split()[-1])) if cap else 1
+    assert f"1 RecipientList ({count} recipients{f', up to {at_once} messages at once' if at_once > 1 else ''})" \
+        in captured.out
+    if warned:
+        assert captured.err.startswith(f"{tmp_path}/ops.yaml:1:1: warning: {warned}, and Alertmanager 0.25 opens an "
+                                       "SMTP connection for each, all at once: a server that takes fewer connections "
+                                       "from one client at a time (many take 5 to 10) refuses the rest")
+    else:
+        assert captured.err == ""
+
+
 def test_validate_invalid_folder_exits_1_with_located_lines(tmp_path, capsys):
     shutil.copytree(EXAMPLE, tmp_path / "repo")
     team = tmp_path / "repo" / "team-db.yaml"

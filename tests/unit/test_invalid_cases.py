@@ -33,7 +33,7 @@ REQUIRED_INVALID = {
     "duplicate-recipient-through-alias", "empty-server-spec",
     "group-by-empty",
     "time-window-bad-ranges", "time-window-bad-location", "unknown-time-window", "time-window-without-location",
-    "subject-control-characters",
+    "subject-control-characters", "time-window-never-holds", "subject-too-long",
 }
 REQUIRED_VALID = {"minimal", "everything", "disabled", "subfolders", "time-windows"}
 

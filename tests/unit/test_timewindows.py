@@ -225,3 +225,126 @@ def test_a_host_without_a_tz_database_says_so_instead_of_calling_every_zone_unkn
         zoneinfo.ZoneInfo.clear_cache()
     assert location_problem("Europe/Berlin") is None
     assert "is not a time zone of the IANA database" in location_problem("Europe/Nowhere")
+
+
+# -- zones that are the host's own, instants at the ends of the calendar, windows that never hold --
+
+def test_localtime_is_refused_like_local():
+    # Debian's tzdata has `localtime` -> /etc/localtime: whatever zone the host has, as 'Local'.
+    problems = window_problems({"location": "localtime"})
+    assert [problem.path for problem in problems] == [("location",)]
+    assert "'localtime' is a link to /etc/localtime" in problems[0].message
+    assert "whatever host runs Alertmanager" in problems[0].message
+
+
+def tz_database_links() -> list[str]:
+    import os
+
+    root = "/usr/share/zoneinfo"
+    return sorted(os.path.relpath(os.path.join(folder, name), root) for folder, _, names in os.walk(root)
+                  for name in names if os.path.islink(os.path.join(folder, name)))
+
+
+def test_of_the_tz_databases_links_only_the_one_to_the_hosts_zone_is_refused():
+    """Every link of this host's tz database (US/Eastern, GB, Etc/GMT+0, ...) is a fixed zone
+    Alertmanager loads as well as we do, but `localtime`, which goes through /etc/localtime."""
+    from reconciler.timewindows import location_problem
+
+    links = tz_database_links()
+    assert len(links) > 100, "no tz database to test with: apt-get install tzdata"
+    refused = {name: location_problem(name) for name in links if location_problem(name) is not None}
+    assert list(refused) == ["localtime"], refused
+
+
+def test_any_link_through_etc_localtime_is_refused(tmp_path):
+    """A tz database whose own names lead to /etc/localtime, directly or through other links."""
+    import os
+    import shutil
+    import zoneinfo
+
+    from reconciler.timewindows import location_problem
+
+    (tmp_path / "Europe").mkdir()
+    shutil.copy("/usr/share/zoneinfo/Europe/Berlin", tmp_path / "Europe" / "Berlin")
+    (tmp_path / "Host").mkdir()
+    os.symlink("/etc/localtime", tmp_path / "Host" / "Zone")
+    os.symlink("Host/Zone", tmp_path / "Mine")
+    os.symlink("Europe/Berlin", tmp_path / "Berlin")
+    zoneinfo.reset_tzpath(to=[str(tmp_path)])
+    zoneinfo.ZoneInfo.clear_cache()
+    try:
+        assert "is a link to /etc/localtime" in location_problem("Host/Zone")
+        assert "is a link to /etc/localtime" in location_problem("Mine")
+        assert location_problem("Berlin") is None and location_problem("Europe/Berlin") is None
+    finally:
+        zoneinfo.reset_tzpath()
+        zoneinfo.ZoneInfo.clear_cache()
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00Z", "0001-01-01T23:59:59Z", "0001-01-01T10:00:00+14:00",
+                                  "9999-12-31T20:00:00-05:00", "9999-12-31T00:00:00Z", "9999-12-31T23:59:59+01:00"])
+def test_an_instant_at_the_very_ends_of_the_calendar_is_refused_with_the_range(text):
+    with pytest.raises(ValueError, match="write a time from 0001-01-02T00:00:00Z to 9999-12-30T23:59:59Z"):
+        parse_instant(text)
+
+
+def test_every_zone_evaluates_a_window_at_both_ends_of_the_range():
+    """The range parse_instant allows, over every zone of the tz database and the fields that
+    read the zone's calendar (a month's length, the weekday, the local minute)."""
+    import zoneinfo
+
+    from reconciler.timewindows import EARLIEST, LATEST
+
+    from reconciler.timewindows import location_problem
+
+    zones = sorted(name for name in zoneinfo.available_timezones() if location_problem(name) is None)
+    assert len(zones) > 300
+    for name in zones:
+        interval = window(location=name, daysOfMonth=["-1", "1:2"], weekdays=["sunday:saturday"],
+                          times=[{"start": "00:00", "end": "24:00"}])
+        for instant in (EARLIEST, LATEST, parse_instant("0001-01-02T00:00:00Z"),
+                        parse_instant("9999-12-30T23:59:59Z")):
+            contains(interval, instant)  # no OverflowError, no ValueError
+
+
+@pytest.mark.parametrize("fields, field, words", [
+    ({"daysOfMonth": ["31"], "months": ["february"]}, "daysOfMonth", "31 is not a day of February"),
+    ({"daysOfMonth": ["30:31"], "months": ["february"]}, "daysOfMonth", "30:31 is not a day of February"),
+    ({"daysOfMonth": ["31"], "months": ["february", "april", "june"]}, "daysOfMonth",
+     "31 is not a day of February, April or June"),
+    ({"daysOfMonth": ["-31:-30"], "months": ["february"]}, "daysOfMonth", "is not a day of February"),
+    ({"daysOfMonth": ["29"], "months": ["february"], "years": ["2026:2027"]}, "years",
+     "day 29 of February never comes in 2026:2027"),
+    ({"daysOfMonth": ["1"], "months": ["january"], "years": ["2026"], "weekdays": ["monday"]}, "weekdays",
+     "none of the days it names falls on Monday in 2026"),
+    # Alertmanager 0.25 counts March in Berlin as 30 days (the hour summer time takes): the 31st never comes.
+    ({"location": "Europe/Berlin", "daysOfMonth": ["31"], "months": ["march"]}, "daysOfMonth",
+     "counts March in Europe/Berlin one day short"),
+    # The last Sunday of March 2026 is the 29th: 02:00 to 03:00 is not on the clock in Berlin.
+    ({"location": "Europe/Berlin", "daysOfMonth": ["29"], "months": ["march"], "years": ["2026"],
+      "times": [{"start": "02:00", "end": "02:30"}]}, "times", "where the clock skips ahead in Europe/Berlin"),
+])
+def test_a_window_that_never_holds_is_named_at_the_field_to_correct(fields, field, words):
+    from reconciler.timewindows import never_holds
+
+    found = never_holds(window(**{"location": "UTC", **fields}))
+    assert found is not None and SPEC_KEYS[found[0]] == field, found
+    assert words in found[1] and "so this window never holds" in found[1]
+
+
+@pytest.mark.parametrize("fields", [
+    {"daysOfMonth": ["29"], "months": ["february"]},                       # leap years have it
+    {"daysOfMonth": ["29"], "months": ["february"], "years": ["2023:2024"]},
+    {"daysOfMonth": ["31"], "months": ["march"]},                          # UTC: no summer time
+    {"location": "Europe/Berlin", "daysOfMonth": ["25:31"], "months": ["march"]},  # the 25th to the 30th
+    {"location": "Europe/Berlin", "daysOfMonth": ["-1"], "months": ["march"]},
+    {"daysOfMonth": ["1"], "months": ["january"], "years": ["2024"], "weekdays": ["monday"]},
+    {"location": "Europe/Berlin", "daysOfMonth": ["29"], "months": ["march"], "years": ["2026"],
+     "times": [{"start": "01:30", "end": "02:30"}]},
+    {"weekdays": ["saturday"], "daysOfMonth": ["13"], "months": ["february"], "years": ["9999"]},
+    {"years": ["1:9999"]},
+])
+def test_a_window_that_holds_somewhere_is_not_refused(fields):
+    from reconciler.timewindows import never_holds
+
+    assert never_holds(window(**{"location": "UTC", **fields})) is None

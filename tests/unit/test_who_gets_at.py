@@ -102,6 +102,16 @@ def test_a_time_that_is_not_rfc3339_with_an_offset_cannot_run(folder, capsys, at
     assert err.startswith(f"--at: {at!r} is not an RFC 3339 time")
 
 
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00Z", "9999-12-31T20:00:00-05:00", "9999-12-31T12:00:00Z"])
+def test_a_time_at_the_ends_of_the_calendar_cannot_run_and_says_which_times_can(folder, capsys, at):
+    # In Europe/Berlin, 0001-01-01T00:00Z is already year 1 (and 9999-12-31 reaches into year 10000 in
+    # New York's month after): a date Python cannot hold, which was an internal error (OverflowError).
+    status, out, err = run(capsys, str(folder), "alertname=DiskFull", "--at", at)
+    assert (status, out) == (2, "")
+    assert err == (f"--at: {at!r} is outside the times a window can be evaluated at: write a time from "
+                   "0001-01-02T00:00:00Z to 9999-12-30T23:59:59Z\n")
+
+
 def test_without_at_it_answers_for_now(folder, capsys):
     status, out, _ = run(capsys, str(folder), "severity=page", "--output", "json")
     assert status in (0, 1)  # lunch time in Berlin, or not
