@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Any, Callable, Mapping, NamedTuple
 
 from .errors import BaseConfigError
-from .matchers import Matcher
+from .am.matchers import Matcher
 from .model import duration_nanoseconds
 from .render import DISCARD_RECEIVER, MARK, PREFIX
 from .routing import Route, read_config, route_tree

@@ -17,7 +17,7 @@ from typing import Any, Collection, NamedTuple
 
 from .errors import Location, SpecError
 from .loader import Document, format_path
-from .matchers import MatcherError, parse_matchers
+from .am.matchers import MatcherError, parse_matchers
 from .schema import schema_default
 from .templates import TemplateFile
 from .timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, parse_interval, short_months,

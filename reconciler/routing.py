@@ -29,7 +29,7 @@ from ruamel.yaml.error import YAMLError
 
 from .errors import BaseConfigError
 from .loader import TooDeep, read_plain
-from .matchers import Matcher, MatcherError, parse_matchers
+from .am.matchers import Matcher, MatcherError, parse_matchers
 from .timewindows import TimeInterval, WindowError, parse_interval
 
 ROOT_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
