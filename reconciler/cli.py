@@ -238,7 +238,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from .files import write_atomically
-    from .render import RenderOptions, decode_base, password_file_for, render_config, render_kubernetes_secret
+    from .am.reading import decode_text
+    from .render import RenderOptions, password_file_for, render_config, render_kubernetes_secret
     from .render_check import check_render
 
     specs = _load_specs(args.dir, cached=not args.no_cache)
@@ -251,7 +252,7 @@ def _render(args: argparse.Namespace) -> int:
                        "pod a Secret runs in: use passwordFile with the path where the pod mounts the password "
                        "(prometheus-operator: spec.secrets mounts /etc/alertmanager/secrets/<secret>/<key>)"])
         return EXIT_INVALID
-    base_text = decode_base(_read_bytes(args.base), args.base) if args.base else None
+    base_text = decode_text(_read_bytes(args.base), args.base) if args.base else None
     base_secret = None
     # A Kubernetes Secret's manifest says `kind: Secret` (or spells it with a YAML escape, which
     # takes a backslash): other bases need not import the importer.

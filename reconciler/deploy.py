@@ -33,7 +33,8 @@ from .alertmanager import config_hash, reload_and_verify, running_config, runnin
 from .cache import DiskCache, code_fingerprint
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
-from .render import MAX_HEADER_LINE, RenderOptions, Rendered, decode_base, password_file_for
+from .am.reading import decode_text
+from .render import MAX_HEADER_LINE, RenderOptions, Rendered, password_file_for
 from .values import Deployment, LiveConfig, Result, TargetHealth, TargetResult
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def read_base(path: str | None) -> str | None:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot read the base config: {exc.strerror}") from exc
-    return decode_base(data, path)
+    return decode_text(data, path)
 
 AMTOOL_TIMEOUT = 30.0
 

@@ -429,6 +429,34 @@ def _read_plain(text: str, limit: int) -> Any:
     return _plain(yaml, yaml.compose(text), limit)
 
 
+def compose_document(text: str, limit: int) -> Node | None:
+    """The node tree of one YAML document (None for an empty text), composed as `read_plain`
+    composes it: the C parser first, the pure-Python one's verdict standing for what that
+    refuses, and no mapping or list nested deeper than `limit` (TooDeep, located, found
+    before the tree is walked by anything that recurses). Nodes only: what a scalar means is
+    the caller's to say (reconciler.am.reading reads them as Alertmanager's Go YAML does).
+    Raises YAMLError for a text that is not one YAML document."""
+    _import_yaml()
+    if _HAVE_C_PARSER:
+        checked = not _c_composer_may_take(text)
+        if checked:
+            _check_depth(text, limit)
+        yaml = YAML(typ="safe", pure=False)
+        yaml.Resolver = _CResolver
+        try:
+            root = yaml.compose(text)
+        except YAMLError:
+            pass  # read again below: the pure parser's verdict, and its words, stand
+        else:
+            if not checked:
+                _check_tree_depth([root], limit)
+            return root
+    where = too_deep(text, limit, pure=True)
+    if where is not None:
+        raise TooDeep(*where)
+    return YAML(typ="safe", pure=True).compose(text)
+
+
 def _plain(yaml: Any, root: Node | None, limit: int) -> Any:
     if root is None:
         return None
