@@ -239,7 +239,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from .files import write_atomically
     from .am.reading import decode_text
-    from .render import RenderOptions, password_file_for, render_config, render_kubernetes_secret
+    from .render import RenderOptions, password_file_for, render_config, render_into_secret, render_kubernetes_secret
     from .render_check import check_render
 
     specs = _load_specs(args.dir, cached=not args.no_cache)
@@ -254,13 +254,8 @@ def _render(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     base_text = decode_text(_read_bytes(args.base), args.base) if args.base else None
     base_secret = None
-    # A Kubernetes Secret's manifest says `kind: Secret` (or spells it with a YAML escape, which
-    # takes a backslash): other bases need not import the importer.
-    if base_text is not None and ("Secret" in base_text or "\\" in base_text):
-        from .importer import unwrap_secret
-
-        if (inner := unwrap_secret(base_text, args.base)) is not None:
-            base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
+    if base_text is not None and (inner := _unwrap_secret(base_text, args.base)) is not None:
+        base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
     options = RenderOptions()
     if args.format == "secret":
         from .templates import SECRET_TEMPLATE_DIR
@@ -273,9 +268,8 @@ def _render(args: argparse.Namespace) -> int:
         _print_errors([str(exc)])
         return EXIT_INVALID
     if args.format == "secret" and base_secret is not None:
-        from .importer import wrap_secret
-
-        text = wrap_secret(text, base_secret, name=args.secret_name, namespace=args.namespace, templates=templates)
+        text = render_into_secret(text, base_secret, name=args.secret_name, namespace=args.namespace,
+                                  templates=templates)
     elif args.format == "secret":
         if base_text is None:
             print("warning: no --base: this Secret replaces Alertmanager's whole config, and every receiver, route "
@@ -303,6 +297,19 @@ def _render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _unwrap_secret(text: str, name: str) -> str | None:
+    """The config a base given as a Kubernetes Secret (or a List holding one) carries, or None
+    for a base that is a config itself."""
+    # A Secret's manifest says `kind: Secret` (or spells it with a YAML escape, which takes a
+    # backslash): other bases are not read twice.
+    if "Secret" not in text and "\\" not in text:
+        return None
+    from .am.secret import unwrap
+
+    inner = unwrap(text, name)
+    return inner.config if inner is not None else None
+
+
 def _write_stdout(text: str) -> None:
     """Write and flush now, so that a full disk or a closed pipe is an error we report (exit
     2), not a traceback from the interpreter's own flush at exit."""
@@ -321,8 +328,8 @@ def _import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .files import write_atomically
-    from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASSWORD_FILE, SPEC_FOLDER,
-                           import_config, unwrap_secret)
+    from .am.secret import unwrap
+    from .importer import BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_PASSWORD_FILE, SPEC_FOLDER, import_config
 
     name = "<stdin>" if args.file == "-" else args.file
     text = sys.stdin.read() if args.file == "-" else _read_text(args.file)
@@ -333,9 +340,9 @@ def _import(args: argparse.Namespace) -> int:
     if password_file and Path(password_file).resolve().is_relative_to(folder.resolve()):
         raise EnvironmentProblem(f"--password-file {args.password_file}: inside {folder}, which is meant for git: "
                                  "put the password file outside it (e.g. /etc/alertmanager/smtp-password)")
-    inner = unwrap_secret(text, name)
+    inner = unwrap(text, name)
     if inner is not None:
-        text, name = inner, f"{name}[{SECRET_KEY}]"
+        text, name = inner.config, inner.name
     default = SECRET_PASSWORD_FILE if inner is not None else DEFAULT_PASSWORD_FILE
     imported = import_config(text, name, password_file=password_file or default)
     for note in imported.notes:
@@ -523,7 +530,8 @@ def _who_gets(args: argparse.Namespace) -> int:
 
     from .deploy import read_base, render_options
     from .render import PREFIX, RenderOptions, render_alertmanager_config
-    from .routing import read_config, route_tree, time_intervals
+    from .am.reading import read_config
+    from .am.routes import route_tree, time_intervals
     from .timewindows import parse_instant
 
     try:
@@ -553,7 +561,7 @@ def _who_gets(args: argparse.Namespace) -> int:
         base, base_name, options = (_read_text(args.base) if args.base else None), args.base or "base", RenderOptions()
     text = render_alertmanager_config(specs, base, base_name=base_name, options=options)
     lists = {PREFIX + item.name: item for item in specs.lists}
-    rendered = read_config(text)
+    rendered = read_config(text, "the render")
     reached = route_tree(rendered).match(labels)
     windows = time_intervals(rendered)
     taken = [(route, lists[route.receiver], _window_state(route, windows, at)) for route in reached

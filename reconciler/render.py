@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .am.reading import BASE_DEPTH, dump, read_roundtrip, roundtrip_yaml
+from .am.secret import new_secret, wrap
 from .errors import BaseConfigError
 from .templates import CARRIED_PREFIX
 
@@ -203,21 +204,21 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
                              namespace: str = "kubesphere-monitoring-system",
-                             key: str = "alertmanager.yaml", templates: tuple[tuple[str, bytes], ...] = ()) -> str:
-    """`config_text` wrapped in a Kubernetes Secret manifest, as prometheus-operator reads it;
-    each template file is one more key, which prometheus-operator mounts next to the config
-    (render with RenderOptions(templates_dir=SECRET_TEMPLATE_DIR) so the config names them there)."""
-    _import_yaml()
-    secret = CommentedMap()
-    secret["apiVersion"] = "v1"
-    secret["kind"] = "Secret"
-    secret["metadata"] = CommentedMap(name=name, namespace=namespace,
-                                      labels=CommentedMap({"app.kubernetes.io/managed-by": "notify-reconciler"}))
-    secret["type"] = "Opaque"
-    secret["stringData"] = CommentedMap({key: LiteralScalarString(config_text)})
-    for file_name, data in templates:
-        secret["stringData"][file_name] = LiteralScalarString(data.decode("utf-8"))
-    return dump_yaml(yaml_writer(), secret)
+                             templates: tuple[tuple[str, bytes], ...] = ()) -> str:
+    """`config_text` wrapped in a new Kubernetes Secret manifest (reconciler.am.secret), as
+    prometheus-operator reads it, marked as ours; each template file is one more key, which
+    prometheus-operator mounts next to the config (render with
+    RenderOptions(templates_dir=SECRET_TEMPLATE_DIR) so the config names them there)."""
+    return new_secret(config_text, name=name, namespace=namespace, templates=templates,
+                      labels={"app.kubernetes.io/managed-by": "notify-reconciler"})
+
+
+def render_into_secret(config_text: str, secret_text: str, *, name: str | None = None, namespace: str | None = None,
+                       templates: tuple[tuple[str, bytes], ...] = ()) -> str:
+    """`config_text` put back into the live Secret it was rendered from (reconciler.am.secret.wrap),
+    with the template files this render carries in place of an earlier render's."""
+    return wrap(config_text, secret_text, name=name, namespace=namespace, templates=templates,
+                replaced_prefix=CARRIED_PREFIX)
 
 
 # -- building our parts --------------------------------------------------------------------

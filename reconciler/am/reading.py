@@ -111,7 +111,8 @@ def _child(node: Any, part: str | int) -> tuple[Any, Any] | None:
     return None
 
 
-def read_config(text: str, name: str = "alertmanager.yml", *, limit: int = MAX_DEPTH) -> ReadConfig:
+def read_config(text: str, name: str = "alertmanager.yml", *, limit: int = MAX_DEPTH,
+                what: str = "a config") -> ReadConfig:
     """`text` read as Alertmanager reads it, as plain values; AlertmanagerConfigError, located,
     for a text that is not one YAML document, one nested deeper than `limit`, or one that
     gives a key twice in a mapping."""
@@ -123,7 +124,7 @@ def read_config(text: str, name: str = "alertmanager.yml", *, limit: int = MAX_D
             return ReadConfig(name, _GoValues(name).build(root, ()) if root is not None else None, root)
     except TooDeep as exc:
         raise AlertmanagerConfigError(Location(name, exc.line, exc.column), "",
-                                      f"nested deeper than the {limit} levels a config may have") from None
+                                      f"nesting is deeper than the {limit} levels {what} may have") from None
     except MarkedYAMLError as exc:
         raise _syntax_error(name, exc) from None
     except YAMLError as exc:

@@ -1,6 +1,6 @@
 """who-gets: the answer comes from the rendered config's routing tree, read as Alertmanager
 reads it. Differential: for generated routing trees (nested routes, continue, match,
-match_re and matchers with every operator) and many label sets, `routing.Route.match`
+match_re and matchers with every operator) and many label sets, `am.routes.Route.match`
 names exactly the receivers `amtool config routes test` names, in the same order."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from reconciler.cli import main
-from reconciler.routing import routing_tree
+from reconciler.am.routes import routing_tree
 
 from .gitrepo import GitRepo, document, recipient_list, server
 from .services import require_binary
