@@ -529,10 +529,9 @@ def _who_gets(args: argparse.Namespace) -> int:
     import json
 
     from .deploy import read_base, render_options
-    from .render import PREFIX, RenderOptions, render_alertmanager_config
-    from .am.reading import read_config
-    from .am.routes import route_tree, time_intervals
+    from .render import RenderOptions, render_alertmanager_config
     from .timewindows import parse_instant
+    from .who_gets import Audience
 
     try:
         at = parse_instant(args.at) if args.at is not None else _now_utc()
@@ -557,18 +556,21 @@ def _who_gets(args: argparse.Namespace) -> int:
         specs, base, base_name = committed.specs, read_base(config.target.base), config.target.base or "base"
         options = render_options(config)
     else:
+        from .am.reading import decode_text
+
         specs = _load_specs(folder or ".")
-        base, base_name, options = (_read_text(args.base) if args.base else None), args.base or "base", RenderOptions()
+        base, base_name, options = None, args.base or "base", RenderOptions()
+        if args.base:
+            # A live Secret (kubectl get secret ... -o yaml) holds the config to render into.
+            base = decode_text(_read_bytes(args.base), args.base)
+            base = _unwrap_secret(base, args.base) or base
     text = render_alertmanager_config(specs, base, base_name=base_name, options=options)
-    lists = {PREFIX + item.name: item for item in specs.lists}
-    rendered = read_config(text, "the render")
-    reached = route_tree(rendered).match(labels)
-    windows = time_intervals(rendered)
-    taken = [(route, lists[route.receiver], _window_state(route, windows, at)) for route in reached
-             if route.receiver in lists]
+    answer = Audience(text, specs.lists, "the render").answer(labels, at)
+    views = [(item, _window_view(item.state, at)) for item in answer.reached]
+    taken = [(item.route, item.recipient_list, view) for item, view in views if item.recipient_list is not None]
     mailed = [entry for entry in taken if entry[2].mailed]
     # The base's own receivers: by name, and also held back by the base's own time intervals.
-    base_routes = [(route, _window_state(route, windows, at)) for route in reached if route.receiver not in lists]
+    base_routes = [(item.route, view) for item, view in views if item.recipient_list is None]
     others = sorted({route.receiver for route, state in base_routes if state.mailed})
     held = sorted({route.receiver for route, state in base_routes if not state.mailed} - set(others))
     if args.output == "json":
@@ -583,7 +585,10 @@ def _who_gets(args: argparse.Namespace) -> int:
                        "sendResolved": specs.routing_for(item).send_resolved,
                        **state.as_json()}
                       for route, item, state in taken],
-            "baseReceivers": others, "baseReceiversHeldBack": held, "mailed": bool(mailed)}, indent=2))
+            "baseReceivers": others, "baseReceiversHeldBack": held, "mailed": bool(mailed),
+            "receivers": answer.receivers,
+            "duplicates": [{"address": duplicate.address, "receivers": list(duplicate.receivers)}
+                           for duplicate in answer.duplicates]}, indent=2))
         return EXIT_OK if mailed else EXIT_INVALID
     shown = " ".join(f"{name}={value}" for name, value in labels.items())
     for route, item, state in taken:
@@ -598,6 +603,9 @@ def _who_gets(args: argparse.Namespace) -> int:
         print(f"also the base's own receiver{'s' if len(others) > 1 else ''}: {', '.join(others)}")
     if held:
         print(f"held back at {_rfc3339(at)} by the base's own time intervals: {', '.join(held)}")
+    for duplicate in answer.duplicates:
+        print(f"warning: {duplicate.address} gets this alert {len(duplicate.receivers)} times: through "
+              f"{_and(_receiver_words(name) for name in duplicate.receivers)}", file=sys.stderr)
     if not mailed and taken:
         quiet = "; ".join(f"{item.name} {state.reason}" for _, item, state in taken)
         print(f"nobody is mailed for {{{shown}}} at {_rfc3339(at)}: the lists that take it are muted then ({quiet})"
@@ -608,6 +616,19 @@ def _who_gets(args: argparse.Namespace) -> int:
               + (f" (it goes to {', '.join(others)} only)" if others else ""), file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _receiver_words(receiver: str) -> str:
+    """A receiver as people name it: a list by its RecipientList's name, a base's by its own."""
+    from .render import PREFIX
+
+    return f"list {receiver.removeprefix(PREFIX)}" if receiver.startswith(PREFIX) else \
+        f"the base's receiver {receiver}"
+
+
+def _and(words) -> str:
+    words = list(words)
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
 
 
 def _name_values(words: Sequence[str], prefix: str, what: str) -> dict[str, str] | None:
@@ -649,14 +670,13 @@ def _preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _window_state(route, windows, at) -> "_WindowView":
+def _window_view(state, at) -> "_WindowView":
+    """timewindows.WindowState in words, with our window names as people write them."""
     from .render import PREFIX
-    from .timewindows import window_state
 
     def shown(name: str | None) -> str | None:
         return name.removeprefix(PREFIX) if name is not None else None
 
-    state = window_state(route.active_time_intervals, route.mute_time_intervals, windows, at)
     return _WindowView(tuple(map(shown, state.active)), tuple(map(shown, state.muted)), shown(state.active_by),
                        shown(state.muted_by), state.location, state.mailed, at)
 

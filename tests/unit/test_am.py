@@ -12,6 +12,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.am.credentials import is_credential
+from reconciler.am.deliveries import duplicates, possible_duplicates
 from reconciler.am.matchers import Matcher, MatcherError, parse_matchers
 from reconciler.am.reading import dump, read_config, read_roundtrip, roundtrip_yaml
 from reconciler.am.receivers import receivers
@@ -147,6 +148,19 @@ def test_receivers_with_their_addresses():
     assert not found["ops"].emails[1].send_resolved
     assert found["hook"].notifies and not found["silent"].notifies
     assert found["templated"].emails[0].templated and found["templated"].addresses == ()
+
+
+def test_duplicates_name_the_address_and_each_receiver_it_comes_through():
+    read = read_config("route:\n  receiver: all\n  routes:\n    - {receiver: db, continue: true, match: {t: db}}\n"
+                       "    - {receiver: all, match: {t: db}}\nreceivers:\n  - {name: all, email_configs: "
+                       "[{to: 'ops@x.org'}]}\n  - {name: db, email_configs: [{to: 'dba@x.org, OPS@x.org'}]}\n")
+    tree, found = route_tree(read), receivers(read)
+    (duplicate,) = duplicates(tree.match({"t": "db"}), found)
+    assert (duplicate.address, duplicate.receivers) == ("OPS@x.org", ("db", "all"))
+    assert duplicates(tree.match({"t": "web"}), found) == []
+    (possible,) = possible_duplicates(tree, found, lambda first, second: True)
+    assert possible.example == {"t": "db"} and possible.addresses == ("OPS@x.org",)
+    assert {possible.first.receiver, possible.second.receiver} == {"db", "all"}
 
 
 @pytest.mark.parametrize("key, secret", [

@@ -23,9 +23,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 PURE = ("errors.py", "values.py", "loader.py", "schema.py", "schema_codegen.py", "schema_compiled.py", "model.py",
         "render.py", "pipeline.py", "config.py", "templates.py", "diff.py", "mailing.py", "alerts.py",
-        "addresses.py", "importer.py", "timewindows.py", "display.py", "logfmt.py", "__init__.py",
+        "addresses.py", "importer.py", "who_gets.py", "timewindows.py", "display.py", "logfmt.py", "__init__.py",
         "am/__init__.py", "am/matchers.py", "am/reading.py", "am/routes.py", "am/receivers.py",
-        "am/credentials.py", "am/secret.py")
+        "am/credentials.py", "am/secret.py", "am/deliveries.py")
 EDGES = ("files.py", "password_sources.py", "cache.py", "journal.py", "alertmanager.py", "template_engine.py",
          "source.py", "mailer.py", "probe.py", "http_endpoint.py", "deploy.py", "render_check.py", "preview.py",
          "state.py", "status.py", "reconcile.py", "pass_log.py", "daemon.py", "cli.py", "__main__.py")
