@@ -267,6 +267,7 @@ def _render(args: argparse.Namespace) -> int:
     except DeployError as exc:
         _print_errors([str(exc)])
         return EXIT_INVALID
+    _warn_about_duplicates(text, base_text, _base_name(args.base, base_secret))
     if args.format == "secret" and base_secret is not None:
         text = render_into_secret(text, base_secret, name=args.secret_name, namespace=args.namespace,
                                   templates=templates)
@@ -295,6 +296,21 @@ def _render(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         _write_stdout(text)
     return EXIT_OK
+
+
+def _warn_about_duplicates(rendered: str, base: str | None, base_name: str) -> None:
+    """Say on stderr which of the base's e-mail receivers mail an address a list mails too."""
+    from .display import display_lines
+    from .who_gets import duplicate_warnings
+
+    for line in duplicate_warnings(rendered, base, base_name):
+        print("\n".join(display_lines(f"warning: {line}")), file=sys.stderr)
+
+
+def _base_name(path: str | None, secret: str | None) -> str:
+    if path is None:
+        return "base"
+    return f"{path}[alertmanager.yaml]" if secret is not None else path
 
 
 def _unwrap_secret(text: str, name: str) -> str | None:
@@ -394,6 +410,7 @@ def _diff(args: argparse.Namespace) -> int:
         rendered = render_alertmanager_config(specs, base, base_name=base_name, options=options)
         if tree is not None:
             _cached_render(tree, base, base_name, question, rendered)
+    _warn_about_duplicates(rendered, base, base_name)
     live = AlertmanagerFileTarget.for_config(config, os.environ).live()
     diff = unified_diff(live.text or "", rendered, live.label, f"rendered from {args.dir}",
                         live_redacted=live.redacted)

@@ -9,6 +9,9 @@ Alertmanager routes it (reconciler.am). Pure: the render's text, the lists and a
 - Duplicates: an address mailed more than once for this alert (a list and a base e-mail
   receiver with the same address, one receiver reached by two routes), with the receivers it
   comes through; only what is mailed at that instant counts.
+- `duplicate_warnings`, for `render` and `diff` with a base: the base's e-mail receivers that
+  mail an address a RecipientList mails too, when some alert reaches both, with an example
+  of such an alert (found by trying label sets: am.deliveries.possible_duplicates).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from .am.deliveries import Duplicate, duplicates
+from .am.deliveries import Duplicate, duplicates, possible_duplicates
 from .am.reading import read_config
 from .am.receivers import Receiver, receivers
 from .am.routes import Route, route_tree, time_intervals
+from .errors import AlertmanagerConfigError
+from .loader import format_path
 from .render import PREFIX
 from .timewindows import WindowState, window_state
 
@@ -82,3 +87,38 @@ class Audience:
                         for route in self.tree.match(labels))
         mailed = [item.route for item in reached if item.state.mailed]
         return Answer(dict(labels), reached, tuple(duplicates(mailed, self.receivers)))
+
+
+def duplicate_warnings(rendered: str, base: str | None, base_name: str) -> list[str]:
+    """One line per e-mail receiver of the base that mails, for some alert, an address a
+    RecipientList mails for it too: `file:line:col: receivers[i]: ...`."""
+    if base is None or "email_configs" not in base:
+        return []  # not even read: `diff` from the cache imports no YAML library
+    try:
+        base_read = read_config(base, base_name)
+        base_receivers = receivers(base_read)
+        if not any(receiver.addresses for receiver in base_receivers.values()):
+            return []  # most bases (an imported one) mail nobody themselves: no second reading
+        read = read_config(rendered, "the render")
+        tree, found = route_tree(read), receivers(read)
+    except AlertmanagerConfigError:
+        return []  # the render reports what it cannot read; this is only a warning
+
+    def ours(route: Route) -> bool:
+        return route.receiver.startswith(PREFIX)
+
+    lines = []
+    for pair in possible_duplicates(tree, found, lambda first, second: ours(first) != ours(second)):
+        ours_route, theirs = (pair.first, pair.second) if ours(pair.first) else (pair.second, pair.first)
+        receiver = base_receivers.get(theirs.receiver)
+        if receiver is None:
+            continue
+        shared = {address.casefold() for address in pair.addresses}
+        shown = ", ".join(address for address in receiver.addresses if address.casefold() in shared)
+        example = ", ".join(f'{name}="{value}"' for name, value in sorted(pair.example.items()))
+        lines.append(f"{base_read.locate(receiver.path)}: {format_path(receiver.path)}: {receiver.name!r} mails "
+                     f"{shown}, as list {ours_route.receiver.removeprefix(PREFIX)} does: an alert such as "
+                     f"{{{example}}} reaches both and is mailed to {'those addresses' if len(pair.addresses) > 1 else 'it'}"
+                     " twice; take the address out of one of them (after an import, render into the imported base, "
+                     "which no longer holds the receivers that became lists)")
+    return lines

@@ -57,15 +57,17 @@ class PossibleDuplicate:
     """Labels of an alert that reaches both routes."""
 
 
-MISS = "\x00"
-"""A label value no matcher in a config names (a label the alert has, set to nothing anyone asked for)."""
+MISS = "some-other-value"
+"""A label value no matcher is likely to name (a label the alert has, set to nothing anyone asked for)."""
 
 
 def possible_duplicates(tree: Route, receivers: Mapping[str, Receiver],
-                        concerns: Callable[[Route, Route], bool], *, budget: int = 256) -> list[PossibleDuplicate]:
+                        concerns: Callable[[Route, Route], bool], *, budget: int = 128) -> list[PossibleDuplicate]:
     """Pairs of routes whose receivers share an address and that one alert can reach together,
     among the pairs `concerns` accepts; at most `budget` label sets are tried a pair."""
-    routes = [route for route, _ in walk(tree)]
+    # A route with a child that matches every alert is never where an alert ends (the render's
+    # root, above the route that holds the base's routes).
+    routes = [route for route, _ in walk(tree) if all(child.matchers for child in route.routes)]
     above = {id(route): chain for route, chain in walk(tree)}
     mailing = {id(route): {address.casefold(): address for address in receivers[route.receiver].addresses}
                for route in routes if route.receiver in receivers and receivers[route.receiver].addresses}
@@ -89,19 +91,19 @@ def _example(tree: Route, first: Route, second: Route, above: Mapping[int, tuple
     around += [matcher for route in (first, second) for step in above[id(route)]
                for sibling in step.routes for matcher in sibling.matchers]
     values: dict[str, list[str]] = {}
-    for matcher in wanted + around:
+    for matcher in wanted + around:  # a label left out first: the first example found is a small one
+        known = values.setdefault(matcher.name, [""])
         for value in _candidates(matcher.op, matcher.value):
-            known = values.setdefault(matcher.name, [])
             if value not in known:
                 known.append(value)
     for known in values.values():
-        known += [value for value in ("", MISS) if value not in known]
+        known += [MISS] if MISS not in known else []
     names = sorted(values)
     for combination in itertools.islice(itertools.product(*(values[name] for name in names)), budget):
         labels = {name: value for name, value in zip(names, combination) if value}
         reached = tree.match(labels)
         if any(route is first for route in reached) and any(route is second for route in reached):
-            return {name: value for name, value in labels.items() if value != MISS}
+            return labels
     return None
 
 

@@ -249,3 +249,30 @@ def test_who_gets_names_an_address_mailed_twice_and_through_which_receivers(tmp_
     assert main(["who-gets", "examples/config-repo", "--base", str(base), "team=db", "severity=critical"]) == 0
     assert "warning: dba-lead@example.com gets this alert 2 times: through list team-db and the base's receiver " \
            "db-mail\n" in capsys.readouterr().err
+
+
+def test_render_and_diff_with_a_base_warn_about_an_address_mailed_twice(tmp_path, capsys):
+    # Rendering into a live Secret that still holds the imported receivers mails everyone
+    # twice: the README said so in prose only.
+    base, secret = tmp_path / "base.yml", tmp_path / "live.yaml"
+    base.write_text(DUPLICATING_BASE)
+    secret.write_text(secret_of(DUPLICATING_BASE, "data"))
+    expected = ("8:5: receivers[1]: 'db-mail' mails DBA-lead@example.com, as list team-db does: an alert such as "
+                '{severity="critical", team="db"} reaches both and is mailed to it twice; take the address out of '
+                "one of them")
+    assert main(["render", "examples/config-repo", "--base", str(base), "-o", str(tmp_path / "out.yml")]) == 0
+    assert f"warning: {base}:{expected}" in capsys.readouterr().err
+    assert main(["render", "examples/config-repo", "--base", str(secret), "--format", "secret"]) == 0
+    assert f"warning: {secret}[alertmanager.yaml]:{expected}" in capsys.readouterr().err
+    assert main(["render", "examples/config-repo", "--base", str(BASE), "-o", str(tmp_path / "out.yml")]) == 0
+    assert "warning" not in capsys.readouterr().err  # the example base mails nobody itself
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("specs", **{"s.yaml": server(), "db.yaml": recipient_list("db", ["dba-lead@example.com"])})
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}}}\ntarget: {{output: {tmp_path}/am.yml, base: {base}, "
+                      f"alertmanagers: []}}\nstateDir: {tmp_path}/state\n")
+    assert main(["diff", str(repo.path), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"warning: {base}:8:5: receivers[1]: 'db-mail' mails DBA-lead@example.com, as list db does: an alert " \
+           'such as {team="db"} reaches both' in err
