@@ -383,12 +383,13 @@ def check_config(text: str, templates: tuple[tuple[str, bytes], ...] = ()) -> No
                               "(a bug: please report it)")
     amtool = shutil.which("amtool")
     if amtool is None:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
+        from .am.reading import read_config
+        from .errors import AlertmanagerConfigError
+
         try:
-            YAML(typ="safe").load(text)
-        except YAMLError as exc:  # pragma: no cover - the renderer only writes valid YAML
-            raise DeployError(f"the rendered config is not valid YAML: {exc}") from exc
+            read_config(text, "the rendered config")
+        except AlertmanagerConfigError as exc:  # pragma: no cover - the renderer only writes valid YAML
+            raise DeployError(f"the rendered config cannot be read as Alertmanager reads it: {exc}") from exc
         return
     try:
         with tempfile.TemporaryDirectory(prefix="notify-reconciler-") as folder:

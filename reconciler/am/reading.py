@@ -120,8 +120,8 @@ def read_config(text: str, name: str = "alertmanager.yml", *, limit: int = MAX_D
 
     try:
         with collector_paused():  # a 2 MB render is 100,000 nodes and values
-            root = compose_document(text, limit)
-            return ReadConfig(name, _GoValues(name).build(root, ()) if root is not None else None, root)
+            root = compose_document(text, limit, measure_tree=False)
+            return ReadConfig(name, _GoValues(name, limit).build(root, ()) if root is not None else None, root)
     except TooDeep as exc:
         raise AlertmanagerConfigError(Location(name, exc.line, exc.column), "",
                                       f"nesting is deeper than the {limit} levels {what} may have") from None
@@ -155,55 +155,64 @@ def _scalar(node: Any) -> str | None:
 
 class _GoValues:
     """Builds plain values from a composed tree the way yaml.v2 fills Go values: shared nodes
-    (an alias) once, a merge key's mappings merged in order, a key given twice refused."""
+    (an alias) once, a merge key's mappings merged in order, a key given twice refused, and
+    nothing nested deeper than `limit` (TooDeep, where the tree is met in the text's order)."""
 
     _BUILDING = object()
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, limit: int) -> None:
+        from .. import loader  # its YAML names are bound once compose_document ran
+
+        self.name, self.limit = name, limit
         self.built: dict[int, Any] = {}
+        self.text = loader._CResolver.DEFAULT_SCALAR_TAG
+        """The resolvers' own tag object for text, which both composers give a string they
+        resolve: such a scalar is its text to Go too (an explicit `!!str` is another object)."""
+        self.scalar, self.sequence = loader.ScalarNode, loader.SequenceNode
 
     def fail(self, node: Any, path: KeyPath, message: str) -> AlertmanagerConfigError:
         where = Location(self.name, node.start_mark.line + 1, node.start_mark.column + 1)
         return AlertmanagerConfigError(where, format_path(path), message)
 
-    def build(self, node: Any, path: KeyPath) -> Any:
-        kind = type(node).__name__
-        if kind == "ScalarNode":
+    def build(self, node: Any, path: KeyPath, depth: int = 1) -> Any:
+        if node.ctag is self.text:
+            return node.value
+        if node.__class__ is self.scalar:
             return _scalar(node)
         known = self.built.get(id(node))
         if known is self._BUILDING:
             raise self.fail(node, path, "an alias inside the value it names: Alertmanager cannot read that")
         if known is not None:
             return known
+        if depth > self.limit:
+            raise TooDeep(node.start_mark.line + 1, node.start_mark.column + 1)
         self.built[id(node)] = self._BUILDING
-        if kind == "SequenceNode":
-            value: Any = [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        if node.__class__ is self.sequence:
+            value: Any = [self.build(item, path + (index,), depth + 1) for index, item in enumerate(node.value)]
         else:
             value = {}
             written: set[str] = set()
             for key_node, value_node in node.value:
-                if type(key_node).__name__ == "ScalarNode" and key_node.style in (None, "") \
-                        and key_node.value == "<<" and key_node.tag in (_MERGE, _STR):
-                    self._merge(value, value_node, path)
-                    continue
-                if type(key_node).__name__ != "ScalarNode":
+                if key_node.__class__ is not self.scalar:
                     raise self.fail(key_node, path, "a key that is a mapping or a list: Alertmanager's keys are text")
+                if key_node.style in (None, "") and key_node.value == "<<" and key_node.tag in (_MERGE, _STR):
+                    self._merge(value, value_node, path, depth)
+                    continue
                 key = _scalar(key_node) or ""
                 if key in written:
                     raise self.fail(key_node, path + (key,), "given twice in one mapping: Alertmanager refuses "
                                                               "that (keep one)")
                 written.add(key)
-                value[key] = self.build(value_node, path + (key,))
+                value[key] = self.build(value_node, path + (key,), depth + 1)
         self.built[id(node)] = value
         return value
 
-    def _merge(self, into: dict, node: Any, path: KeyPath) -> None:
+    def _merge(self, into: dict, node: Any, path: KeyPath, depth: int) -> None:
         """`<<: *defaults` or `<<: [*a, *b]`: yaml.v2 sets the merged keys as they come (for a
         list, the last mapping first, so an earlier one wins), and later keys overwrite them."""
-        sources = list(reversed(node.value)) if type(node).__name__ == "SequenceNode" else [node]
+        sources = list(reversed(node.value)) if node.__class__ is self.sequence else [node]
         for source in sources:
-            merged = self.build(source, path)
+            merged = self.build(source, path, depth + 1)
             if not isinstance(merged, dict):
                 raise self.fail(source, path, "a merge key (<<) takes a mapping or a list of mappings")
             into.update(merged)
