@@ -252,7 +252,11 @@ def test_render_into_the_live_secret_keeps_its_shape_and_other_receivers(amtool,
                                                          "smtp_auth_password: not-this-one")))
     result = run_cli("render", str(out / "specs"), "--format", "secret", "--base", str(live))
     assert result.returncode == 0, result.stderr
-    assert "warning" not in result.stderr
+    assert "replaces Alertmanager's whole config" not in result.stderr  # a base was given
+    # The live Secret still holds the receivers that became lists: the render says they would
+    # mail the same people twice (the README's advice: render into the imported base first).
+    assert f"warning: {live}[alertmanager.yaml]:" in result.stderr and "'db-mail' mails dba-lead@example.com" \
+        in result.stderr and "is mailed to those addresses twice" in result.stderr
     secret = YAML(typ="safe").load(result.stdout)
     assert secret["metadata"] == {"name": "alertmanager-main", "namespace": "kubesphere-monitoring-system",
                                   "labels": {"app.kubernetes.io/name": "alertmanager"}}
