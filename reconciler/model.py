@@ -565,7 +565,7 @@ def _check_intervals(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
 
 def _check_matchers(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
     """Each entry must be what Alertmanager's own matcher parser accepts, with regexes as Go
-    compiles them (see matchers.py), so a config that validates here loads there."""
+    compiles them (see am/matchers.py), so a config that validates here loads there."""
     errors = []
     matchers = spec.get("matchers")
     for index, entry in enumerate(matchers if isinstance(matchers, list) else ()):

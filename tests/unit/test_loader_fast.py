@@ -84,8 +84,8 @@ def test_the_cached_resolver_builds_the_same_documents(text):
 # -- compose_document: what reconciler.am.reading reads an Alertmanager config with -------------
 
 def safe_loader_reading(text: str, limit: int) -> tuple:
-    """What routing.read_config did before read_plain: the depth on the C parser's events,
-    ruamel's safe loader with the C parser, and the pure one's verdict where that refused."""
+    """The reference: the depth on the C parser's events, ruamel's safe loader with the C
+    parser, and the pure one's verdict where that refused."""
     where = too_deep(text, limit)
     if where is not None:
         return "too deep", where
