@@ -63,8 +63,7 @@ def code_fingerprint() -> str:
     more than the whole lookup."""
     import importlib.util
 
-    package = Path(__file__).resolve().parent
-    paths = sorted([*package.glob("*.py"), *package.glob("schemas/*.json")])
+    paths = code_files(Path(__file__).resolve().parent)
     for name in ("ruamel.yaml", "_ruamel_yaml"):  # the packages themselves: a submodule would import them
         try:
             spec = importlib.util.find_spec(name)
@@ -80,6 +79,12 @@ def code_fingerprint() -> str:
             continue
         digest.update(f"\0{path}\0{info.st_size}\0{info.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+def code_files(package: Path) -> list[Path]:
+    """The package's modules, those of its subpackages too, and its schemas: what the code
+    fingerprint covers."""
+    return sorted([*package.rglob("*.py"), *package.glob("schemas/*.json")])
 
 
 class DiskCache:

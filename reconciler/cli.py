@@ -240,7 +240,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from .files import write_atomically
-    from .render import RenderOptions, decode_base, password_file_for, render_config, render_kubernetes_secret
+    from .am.reading import decode_text
+    from .render import RenderOptions, password_file_for, render_config, render_into_secret, render_kubernetes_secret
     from .render_check import check_render
 
     specs = _load_specs(args.dir, cached=not args.no_cache)
@@ -253,15 +254,10 @@ def _render(args: argparse.Namespace) -> int:
                        "pod a Secret runs in: use passwordFile with the path where the pod mounts the password "
                        "(prometheus-operator: spec.secrets mounts /etc/alertmanager/secrets/<secret>/<key>)"])
         return EXIT_INVALID
-    base_text = decode_base(_read_bytes(args.base), args.base) if args.base else None
+    base_text = decode_text(_read_bytes(args.base), args.base) if args.base else None
     base_secret = None
-    # A Kubernetes Secret's manifest says `kind: Secret` (or spells it with a YAML escape, which
-    # takes a backslash): other bases need not import the importer.
-    if base_text is not None and ("Secret" in base_text or "\\" in base_text):
-        from .importer import unwrap_secret
-
-        if (inner := unwrap_secret(base_text, args.base)) is not None:
-            base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
+    if base_text is not None and (inner := _unwrap_secret(base_text, args.base)) is not None:
+        base_secret, base_text = base_text, inner  # the live Secret: merge into its config, wrap it back
     options = RenderOptions()
     if args.format == "secret":
         from .templates import SECRET_TEMPLATE_DIR
@@ -273,10 +269,10 @@ def _render(args: argparse.Namespace) -> int:
     except DeployError as exc:
         _print_errors([str(exc)])
         return EXIT_INVALID
+    _warn_about_duplicates(text, base_text, _base_name(args.base, base_secret))
     if args.format == "secret" and base_secret is not None:
-        from .importer import wrap_secret
-
-        text = wrap_secret(text, base_secret, name=args.secret_name, namespace=args.namespace, templates=templates)
+        text = render_into_secret(text, base_secret, name=args.secret_name, namespace=args.namespace,
+                                  templates=templates)
     elif args.format == "secret":
         if base_text is None:
             print("warning: no --base: this Secret replaces Alertmanager's whole config, and every receiver, route "
@@ -304,6 +300,34 @@ def _render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _warn_about_duplicates(rendered: str, base: str | None, base_name: str) -> None:
+    """Say on stderr which of the base's e-mail receivers mail an address a list mails too."""
+    from .display import display_lines
+    from .who_gets import duplicate_warnings
+
+    for line in duplicate_warnings(rendered, base, base_name):
+        print("\n".join(display_lines(f"warning: {line}")), file=sys.stderr)
+
+
+def _base_name(path: str | None, secret: str | None) -> str:
+    if path is None:
+        return "base"
+    return f"{path}[alertmanager.yaml]" if secret is not None else path
+
+
+def _unwrap_secret(text: str, name: str) -> str | None:
+    """The config a base given as a Kubernetes Secret (or a List holding one) carries, or None
+    for a base that is a config itself."""
+    # A Secret's manifest says `kind: Secret` (or spells it with a YAML escape, which takes a
+    # backslash): other bases are not read twice.
+    if "Secret" not in text and "\\" not in text:
+        return None
+    from .am.secret import unwrap
+
+    inner = unwrap(text, name)
+    return inner.config if inner is not None else None
+
+
 def _write_stdout(text: str) -> None:
     """Write and flush now, so that a full disk or a closed pipe is an error we report (exit
     2), not a traceback from the interpreter's own flush at exit."""
@@ -322,8 +346,8 @@ def _import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .files import write_atomically
-    from .importer import (BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_KEY, SECRET_PASSWORD_FILE, SPEC_FOLDER,
-                           import_config, unwrap_secret)
+    from .am.secret import unwrap
+    from .importer import BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_PASSWORD_FILE, SPEC_FOLDER, import_config
 
     name = "<stdin>" if args.file == "-" else args.file
     text = sys.stdin.read() if args.file == "-" else _read_text(args.file)
@@ -334,9 +358,9 @@ def _import(args: argparse.Namespace) -> int:
     if password_file and Path(password_file).resolve().is_relative_to(folder.resolve()):
         raise EnvironmentProblem(f"--password-file {args.password_file}: inside {folder}, which is meant for git: "
                                  "put the password file outside it (e.g. /etc/alertmanager/smtp-password)")
-    inner = unwrap_secret(text, name)
+    inner = unwrap(text, name)
     if inner is not None:
-        text, name = inner, f"{name}[{SECRET_KEY}]"
+        text, name = inner.config, inner.name
     default = SECRET_PASSWORD_FILE if inner is not None else DEFAULT_PASSWORD_FILE
     imported = import_config(text, name, password_file=password_file or default)
     for note in imported.notes:
@@ -388,6 +412,7 @@ def _diff(args: argparse.Namespace) -> int:
         rendered = render_alertmanager_config(specs, base, base_name=base_name, options=options)
         if tree is not None:
             _cached_render(tree, base, base_name, question, rendered)
+    _warn_about_duplicates(rendered, base, base_name)
     live = AlertmanagerFileTarget.for_config(config, os.environ).live()
     diff = unified_diff(live.text or "", rendered, live.label, f"rendered from {args.dir}",
                         live_redacted=live.redacted)
@@ -523,9 +548,9 @@ def _who_gets(args: argparse.Namespace) -> int:
     import json
 
     from .deploy import read_base, render_options
-    from .render import PREFIX, RenderOptions, render_alertmanager_config
-    from .routing import read_config, route_tree, time_intervals
+    from .render import RenderOptions, render_alertmanager_config
     from .timewindows import parse_instant
+    from .who_gets import Audience
 
     try:
         at = parse_instant(args.at) if args.at is not None else _now_utc()
@@ -550,18 +575,21 @@ def _who_gets(args: argparse.Namespace) -> int:
         specs, base, base_name = committed.specs, read_base(config.target.base), config.target.base or "base"
         options = render_options(config)
     else:
+        from .am.reading import decode_text
+
         specs = _load_specs(folder or ".")
-        base, base_name, options = (_read_text(args.base) if args.base else None), args.base or "base", RenderOptions()
+        base, base_name, options = None, args.base or "base", RenderOptions()
+        if args.base:
+            # A live Secret (kubectl get secret ... -o yaml) holds the config to render into.
+            base = decode_text(_read_bytes(args.base), args.base)
+            base = _unwrap_secret(base, args.base) or base
     text = render_alertmanager_config(specs, base, base_name=base_name, options=options)
-    lists = {PREFIX + item.name: item for item in specs.lists}
-    rendered = read_config(text)
-    reached = route_tree(rendered).match(labels)
-    windows = time_intervals(rendered)
-    taken = [(route, lists[route.receiver], _window_state(route, windows, at)) for route in reached
-             if route.receiver in lists]
+    answer = Audience(text, specs.lists, "the render").answer(labels, at)
+    views = [(item, _window_view(item.state, at)) for item in answer.reached]
+    taken = [(item.route, item.recipient_list, view) for item, view in views if item.recipient_list is not None]
     mailed = [entry for entry in taken if entry[2].mailed]
     # The base's own receivers: by name, and also held back by the base's own time intervals.
-    base_routes = [(route, _window_state(route, windows, at)) for route in reached if route.receiver not in lists]
+    base_routes = [(item.route, view) for item, view in views if item.recipient_list is None]
     others = sorted({route.receiver for route, state in base_routes if state.mailed})
     held = sorted({route.receiver for route, state in base_routes if not state.mailed} - set(others))
     if args.output == "json":
@@ -576,7 +604,10 @@ def _who_gets(args: argparse.Namespace) -> int:
                        "sendResolved": specs.routing_for(item).send_resolved,
                        **state.as_json()}
                       for route, item, state in taken],
-            "baseReceivers": others, "baseReceiversHeldBack": held, "mailed": bool(mailed)}, indent=2))
+            "baseReceivers": others, "baseReceiversHeldBack": held, "mailed": bool(mailed),
+            "receivers": answer.receivers,
+            "duplicates": [{"address": duplicate.address, "receivers": list(duplicate.receivers)}
+                           for duplicate in answer.duplicates]}, indent=2))
         return EXIT_OK if mailed else EXIT_INVALID
     shown = " ".join(f"{name}={value}" for name, value in labels.items())
     for route, item, state in taken:
@@ -591,6 +622,9 @@ def _who_gets(args: argparse.Namespace) -> int:
         print(f"also the base's own receiver{'s' if len(others) > 1 else ''}: {', '.join(others)}")
     if held:
         print(f"held back at {_rfc3339(at)} by the base's own time intervals: {', '.join(held)}")
+    for duplicate in answer.duplicates:
+        print(f"warning: {duplicate.address} gets this alert {len(duplicate.receivers)} times: through "
+              f"{_and(_receiver_words(name) for name in duplicate.receivers)}", file=sys.stderr)
     if not mailed and taken:
         quiet = "; ".join(f"{item.name} {state.reason}" for _, item, state in taken)
         print(f"nobody is mailed for {{{shown}}} at {_rfc3339(at)}: the lists that take it are muted then ({quiet})"
@@ -601,6 +635,19 @@ def _who_gets(args: argparse.Namespace) -> int:
               + (f" (it goes to {', '.join(others)} only)" if others else ""), file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _receiver_words(receiver: str) -> str:
+    """A receiver as people name it: a list by its RecipientList's name, a base's by its own."""
+    from .render import PREFIX
+
+    return f"list {receiver.removeprefix(PREFIX)}" if receiver.startswith(PREFIX) else \
+        f"the base's receiver {receiver}"
+
+
+def _and(words) -> str:
+    words = list(words)
+    return ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
 
 
 def _name_values(words: Sequence[str], prefix: str, what: str) -> dict[str, str] | None:
@@ -649,14 +696,13 @@ def _preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _window_state(route, windows, at) -> "_WindowView":
+def _window_view(state, at) -> "_WindowView":
+    """timewindows.WindowState in words, with our window names as people write them."""
     from .render import PREFIX
-    from .timewindows import window_state
 
     def shown(name: str | None) -> str | None:
         return name.removeprefix(PREFIX) if name is not None else None
 
-    state = window_state(route.active_time_intervals, route.mute_time_intervals, windows, at)
     return _WindowView(tuple(map(shown, state.active)), tuple(map(shown, state.muted)), shown(state.active_by),
                        shown(state.muted_by), state.location, state.mailed, at)
 

@@ -33,7 +33,8 @@ from .amtool import Budget, CannotLimit, OverBudget, run_amtool
 from .cache import DiskCache, code_fingerprint
 from .errors import DeployError, EnvironmentProblem, TransientDeployError
 from .files import write_atomically
-from .render import MAX_HEADER_LINE, RenderOptions, Rendered, decode_base, password_file_for
+from .am.reading import decode_text
+from .render import MAX_HEADER_LINE, RenderOptions, Rendered, password_file_for
 from .values import Deployment, LiveConfig, Result, TargetHealth, TargetResult
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def read_base(path: str | None) -> str | None:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise EnvironmentProblem(f"{path}: cannot read the base config: {exc.strerror}") from exc
-    return decode_base(data, path)
+    return decode_text(data, path)
 
 AMTOOL_TIMEOUT = 10.0
 """amtool check-config of a 2 MB render takes 0.16 s, and a commit cannot make it loop (it
@@ -388,12 +389,13 @@ def check_config(text: str, templates: tuple[tuple[str, bytes], ...] = ()) -> No
                               "(a bug: please report it)")
     amtool = shutil.which("amtool")
     if amtool is None:
-        from ruamel.yaml import YAML
-        from ruamel.yaml.error import YAMLError
+        from .am.reading import read_config
+        from .errors import AlertmanagerConfigError
+
         try:
-            YAML(typ="safe").load(text)
-        except YAMLError as exc:  # pragma: no cover - the renderer only writes valid YAML
-            raise DeployError(f"the rendered config is not valid YAML: {exc}") from exc
+            read_config(text, "the rendered config")
+        except AlertmanagerConfigError as exc:  # pragma: no cover - the renderer only writes valid YAML
+            raise DeployError(f"the rendered config cannot be read as Alertmanager reads it: {exc}") from exc
         return
     budget = Budget(seconds=AMTOOL_TIMEOUT, output_bytes=CHECK_OUTPUT, memory_bytes=CHECK_MEMORY)
     try:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import difflib
 import re
 
+from .am.credentials import CREDENTIAL_WORDS, KEY_PATTERN
+
 SECRET = "<secret>"
-# Alertmanager 0.25's Secret-typed fields and their relatives (api_key, routing_key,
-# service_key, user_key, bot_token, auth_password, smtp_auth_secret, slack api_url, ...).
-_SECRET_KEY = re.compile(r"(?:^|(?<=[\s{,\[]))(?P<quote>[\"']?)(?:[A-Za-z0-9]+_)*"
-                         r"(?:password|secret|token|key|credentials|api_url)(?P=quote)[ \t]*:[ \t]+(?=\S)")
-_SECRET_WORD = re.compile(r"password|secret|token|key|credentials|api_url")
+# A key that holds a credential (reconciler.am.credentials: Alertmanager's Secret fields and
+# any key whose last word says so), followed by its value on the same line.
+_SECRET_KEY = re.compile(r"(?:^|(?<=[\s{,\[]))(?P<quote>[\"']?)" + KEY_PATTERN + r"(?P=quote)[ \t]*:[ \t]+(?=\S)")
+_SECRET_WORD = re.compile("|".join(CREDENTIAL_WORDS))
 """What every match of _SECRET_KEY holds."""
 _BLOCK_SCALAR = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?$")
 _URL_PASSWORD = re.compile(r"(://[^/:@\s]+):[^@/\s]+@")

@@ -4,6 +4,7 @@
      +-- SpecError              one problem in what the user committed, located
      +-- SpecErrors             every SpecError of one run, sorted by file and line
      +-- BaseConfigError        the base alertmanager.yml cannot be read or merged
+     |    +-- AlertmanagerConfigError   a located problem in an Alertmanager config's text
      +-- ConfigError            the daemon's own configuration file is invalid
      +-- EnvironmentProblem     something on this host is missing (a file, a variable)
      +-- SourceError            the git repository or branch cannot be read or fetched
@@ -105,6 +106,21 @@ class SpecErrors(ReconcilerError):
 
 class BaseConfigError(ReconcilerError):
     """The base Alertmanager configuration cannot be used."""
+
+
+class AlertmanagerConfigError(BaseConfigError):
+    """A config Alertmanager would not read as we need it (a base, a live config, a config to
+    import): ``file:line:col: path: message``, as a SpecError says it."""
+
+    def __init__(self, location: Location, path: str, message: str) -> None:
+        self.location, self.path, self.message = location, path, message
+        super().__init__(str(SpecError(location, path, message)))
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.location, self.path, self.message))
+
+    def as_spec_error(self) -> SpecError:
+        return SpecError(self.location, self.path, self.message)
 
 
 class ConfigError(ReconcilerError):

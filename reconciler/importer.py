@@ -29,25 +29,23 @@ sends to its own receiver): a receiver's route R can move to the front when
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from typing import Any, NamedTuple
+from typing import Any
 
-import re2
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.scalarstring import LiteralScalarString
 
-from .errors import Location, SpecError, SpecErrors
-from .loader import load_file
+from .am.credentials import is_credential
+from .am.matchers import Matcher, MatcherError
+from .am.reading import BASE_DEPTH, ReadConfig, dump, go_bool, read_config, read_roundtrip, roundtrip_yaml
+from .am.receivers import Receiver, receivers as read_receivers
+from .am.routes import Route, route_tree
+from .errors import AlertmanagerConfigError, Location, SpecError, SpecErrors
+from .loader import KeyPath, format_path, load_file
 from .model import check_document
 from .pipeline import parse_specs
-from .templates import CARRIED_PREFIX
-from .render import PREFIX, dump_yaml, yaml_writer
+from .render import PREFIX
 from .schema import validate_document
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
@@ -55,13 +53,9 @@ DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
 SECRET_PASSWORD_FILE = "/etc/alertmanager/secrets/alertmanager-smtp/password"
 """The same inside an Alertmanager pod: prometheus-operator mounts each Secret listed in the
 Alertmanager resource's spec.secrets at /etc/alertmanager/secrets/<name>/."""
-SECRET_KEY = "alertmanager.yaml"
-"""The key prometheus-operator (and KubeSphere) keep the config under."""
 SPEC_FOLDER = "specs"
 BASE_FILE = "base.yml"
 
-# Alertmanager 0.25's defaults for what a route does not say (config.DefaultRouteOpts).
-_ROUTE_DEFAULTS = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
 _TIMING = ("group_wait", "group_interval", "repeat_interval")
 _TIME_INTERVALS = ("mute_time_intervals", "active_time_intervals")
 # An email_config key a RecipientList can say (`to`, `send_resolved`), or one the EmailServer
@@ -74,106 +68,10 @@ _SERVER_FIELDS = {"host": "smtp_smarthost", "port": "smtp_smarthost", "ssl": "sm
                   "starttls": "smtp_require_tls", "from": "smtp_from", "username": "smtp_auth_username",
                   "passwordFile": "smtp_auth_password_file", "hello": "smtp_hello"}
 """EmailServer field -> the global key it comes from, to locate a problem in the input."""
-_GLOBAL_DEFAULTS = {"smtp_require_tls": True, "smtp_hello": "localhost"}
+_GLOBAL_DEFAULTS = {"smtp_require_tls": "true", "smtp_hello": "localhost"}
 """What Alertmanager 0.25 assumes where the global section is silent."""
 _TLS_KEYS = {"ca_file": "caFile", "server_name": "serverName", "insecure_skip_verify": "insecureSkipVerify"}
-# Keys whose scalar value is a credential, wherever they appear in the base.
-_SECRET_KEYS = frozenset({"password", "auth_password", "auth_secret", "bearer_token", "api_key", "api_secret",
-                          "service_key", "routing_key", "user_key", "token", "bot_token", "webhook_url",
-                          "api_url", "smtp_auth_password", "smtp_auth_secret", "slack_api_url",
-                          "opsgenie_api_key", "victorops_api_key", "wechat_api_secret", "telegram_bot_token"})
-
-
-# -- matchers --------------------------------------------------------------------------------
-
-class Matcher(NamedTuple):
-    """One Alertmanager matcher: label, operator (= != =~ !~), value (unescaped)."""
-
-    name: str
-    op: str
-    value: str
-
-    def text(self) -> str:
-        """As a RecipientList writes it: label, operator, double-quoted value."""
-        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'{self.name}{self.op}"{escaped}"'
-
-    def negated(self) -> Matcher:
-        return Matcher(self.name, {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}[self.op], self.value)
-
-    def matches(self, value: str) -> bool | None:
-        """Whether a label with `value` (\"\" when absent) passes; None if the regex cannot be judged."""
-        if self.op in ("=", "!="):
-            return (value == self.value) == (self.op == "=")
-        try:
-            found = re2.compile(f"^(?:{self.value})$").fullmatch(value) is not None
-        except re2.error:
-            return None
-        return found == (self.op == "=~")
-
-
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_MATCHER_PART = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*((?s:.*?))\s*$')
-
-
-def matchers_from_match(match: dict, match_re: dict) -> list[Matcher]:
-    """The deprecated ``match`` / ``match_re`` maps as matchers, in that order."""
-    return ([Matcher(str(k), "=", _label_value(v)) for k, v in match.items()]
-            + [Matcher(str(k), "=~", _label_value(v)) for k, v in match_re.items()])
-
-
-def parse_matchers(line: str) -> list[Matcher]:
-    """One entry of a route's ``matchers`` as Alertmanager 0.25 reads it: one or more
-    comma-separated matchers, optionally in braces, each value quoted or bare. Raises
-    ValueError with the reason."""
-    text = line.strip()
-    if text.startswith("{") and text.endswith("}"):
-        text = text[1:-1]
-    parts, current, quoted, escaped = [], "", False, False
-    for char in text:
-        if escaped:
-            current, escaped = current + char, False
-        elif char == "\\":
-            current, escaped = current + char, True
-        elif char == '"':
-            current, quoted = current + char, not quoted
-        elif char == "," and not quoted:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    if current.strip() or not parts:
-        parts.append(current)
-    return [_parse_one(part, line) for part in parts]
-
-
-def _parse_one(part: str, line: str) -> Matcher:
-    found = _MATCHER_PART.match(part)
-    if not found:
-        raise ValueError(f"{line!r} is not a matcher Alertmanager reads (label, one of = != =~ !~, value)")
-    name, op, raw = found.groups()
-    if raw.startswith('"'):
-        if len(raw) < 2 or not raw.endswith('"'):
-            raise ValueError(f"{line!r}: the value's closing double quote is missing")
-        raw = raw[1:-1]
-    value, escaped = "", False
-    for index, char in enumerate(raw):
-        if escaped:
-            value += {"n": "\n", '"': '"', "\\": "\\"}.get(char, "\\" + char)
-            escaped = False
-        elif char == "\\" and index < len(raw) - 1:
-            escaped = True
-        elif char == '"':
-            raise ValueError(f"{line!r}: the value holds an unescaped double quote")
-        else:
-            value += char
-    return Matcher(name, op, value)
-
-
-def _label_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def disjoint(these: list[Matcher] | tuple[Matcher, ...], those: list[Matcher] | tuple[Matcher, ...]) -> bool:
@@ -184,9 +82,17 @@ def disjoint(these: list[Matcher] | tuple[Matcher, ...], those: list[Matcher] | 
             if mine.name != theirs.name:
                 continue
             for equal, other in ((mine, theirs), (theirs, mine)):
-                if equal.op == "=" and other.matches(equal.value) is False:
+                if equal.op == "=" and _refuses(other, equal.value):
                     return True
     return False
+
+
+def _refuses(matcher: Matcher, value: str) -> bool:
+    """Whether `matcher` provably refuses a label with `value`."""
+    try:
+        return not matcher.matches(value)
+    except MatcherError:  # a regex RE2 cannot judge: not proved
+        return False
 
 
 # -- the SMTP server ---------------------------------------------------------------------------
@@ -211,6 +117,11 @@ def parse_smarthost(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _require_tls(settings: dict[str, Any]) -> bool:
+    """smtp_require_tls as Alertmanager reads it: true unless written false (or null, Go's zero)."""
+    return bool(go_bool(settings["smtp_require_tls"])) if "smtp_require_tls" in settings else True
+
+
 def server_spec(settings: dict[str, Any], tls: dict[str, Any], password_file: str | None) -> dict[str, Any]:
     """The EmailServer spec for Alertmanager's effective smtp settings (keys as in `global`)."""
     host, port = parse_smarthost(settings["smtp_smarthost"])
@@ -218,9 +129,10 @@ def server_spec(settings: dict[str, Any], tls: dict[str, Any], password_file: st
     if port == 465:
         spec["ssl"] = True  # Alertmanager speaks implicit TLS on 465, whatever require_tls says
     else:
-        spec["starttls"] = bool(settings.get("smtp_require_tls", True))
+        spec["starttls"] = _require_tls(settings)
     if tls:
-        spec["tls"] = {_TLS_KEYS[key]: value for key, value in tls.items()}
+        spec["tls"] = {_TLS_KEYS[key]: bool(go_bool(value)) if key == "insecure_skip_verify" else value
+                       for key, value in tls.items()}
     if settings.get("smtp_auth_username"):
         spec["username"] = str(settings["smtp_auth_username"])
         if password_file:
@@ -229,78 +141,6 @@ def server_spec(settings: dict[str, Any], tls: dict[str, Any], password_file: st
     if settings.get("smtp_hello"):
         spec["hello"] = str(settings["smtp_hello"])
     return spec
-
-
-# -- Kubernetes Secret manifests ----------------------------------------------------------------
-
-def unwrap_secret(text: str, name: str = "-") -> str | None:
-    """The alertmanager.yaml held by `text` if it is a Kubernetes Secret manifest (``data``
-    base64 or ``stringData``), else None. Raises SpecErrors if it is a Secret without it."""
-    try:
-        document = yaml_writer().load(text)
-    except YAMLError:
-        return None  # not ours to report: the caller's own parse says where
-    if not isinstance(document, dict) or document.get("kind") != "Secret":
-        return None
-    where = Location(name, *_position(document, "kind"))
-    for section, encoded in (("stringData", False), ("data", True)):
-        values = document.get(section)
-        if isinstance(values, dict) and SECRET_KEY in values:
-            value = values[SECRET_KEY]
-            if not encoded:
-                return str(value)
-            try:
-                return base64.b64decode(str(value), validate=True).decode("utf-8")
-            except (binascii.Error, ValueError, UnicodeDecodeError):
-                raise SpecErrors([SpecError(Location(name, *_position(values, SECRET_KEY)), f"data.{SECRET_KEY}",
-                                            "is not base64 of UTF-8 text: give the Secret as kubectl get secret "
-                                            "-o yaml prints it")]) from None
-    keys = sorted({str(k) for section in ("data", "stringData") if isinstance(document.get(section), dict)
-                   for k in document[section]})
-    raise SpecErrors([SpecError(where, "data", f"this Secret holds no {SECRET_KEY} (it has "
-                                               f"{', '.join(keys) or 'no keys'}): give the Secret prometheus-operator "
-                                               "reads, such as alertmanager-main")])
-
-
-def wrap_secret(config_text: str, secret_text: str, *, name: str | None = None,
-                namespace: str | None = None, templates: tuple[tuple[str, bytes], ...] = ()) -> str:
-    """`config_text` put back into the Secret manifest `secret_text`, in the same shape: the
-    same section (``stringData``, or ``data`` base64), name, namespace, labels and other keys;
-    `name`/`namespace` replace its own when given. What the API server wrote (uid,
-    resourceVersion, timestamps, managed fields) and kubectl's last-applied copy (which holds the
-    old config, passwords included) are left out, so `kubectl apply` takes it as a new state."""
-    yaml = yaml_writer()
-    secret = yaml.load(secret_text)
-    metadata = secret.setdefault("metadata", CommentedMap())
-    for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "selfLink", "generation"):
-        metadata.pop(key, None)
-    annotations = metadata.get("annotations")
-    if isinstance(annotations, dict):
-        annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
-        if not annotations:
-            del metadata["annotations"]
-    if name:
-        metadata["name"] = name
-    if namespace:
-        metadata["namespace"] = namespace
-    # The template files the render carries are keys beside the config (prometheus-operator
-    # mounts them next to it); those of an earlier render go.
-    for section in ("stringData", "data"):
-        if isinstance(secret.get(section), dict):
-            for key in [key for key in secret[section] if str(key).startswith(CARRIED_PREFIX)]:
-                del secret[section][key]
-    if isinstance(secret.get("stringData"), dict) and SECRET_KEY in secret["stringData"]:
-        secret["stringData"][SECRET_KEY] = LiteralScalarString(config_text)
-        for key, content in templates:
-            secret["stringData"][key] = LiteralScalarString(content.decode("utf-8"))
-    else:
-        data = secret.get("data")
-        if not isinstance(data, dict):
-            data = secret["data"] = CommentedMap()
-        data[SECRET_KEY] = base64.b64encode(config_text.encode("utf-8")).decode("ascii")
-        for key, content in templates:
-            data[key] = base64.b64encode(content).decode("ascii")
-    return dump_yaml(yaml, secret)
 
 
 # -- the import ---------------------------------------------------------------------------------
@@ -344,47 +184,51 @@ class _Route:
 
 def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PASSWORD_FILE) -> Imported:
     """The spec folder and base for the Alertmanager config `text` (read from `name`).
-    Raises SpecErrors, located in `name`, for what cannot be imported at all."""
-    yaml = yaml_writer()
+    Raises SpecErrors, located in `name`, for what cannot be imported at all.
+
+    The config is read twice by reconciler.am.reading, with the depth limit of a base: as
+    Alertmanager reads it (what it means: routes, matchers, addresses, settings), and as a
+    round-trip tree (what the base keeps: comments, key order, scalars as written)."""
     try:
-        config = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name)
-        raise SpecErrors([SpecError(where, "", "YAML syntax error: "
-                                               + " ".join(p for p in (exc.context, exc.problem) if p))]) from None
-    except YAMLError as exc:
-        raise SpecErrors([SpecError(Location(name), "", f"YAML error: {' '.join(str(exc).split())}")]) from None
-    if not isinstance(config, CommentedMap) or not isinstance(config.get("route"), dict):
+        read = read_config(text, name, limit=BASE_DEPTH, what="a config to import")
+        config = read_roundtrip(text, name, limit=BASE_DEPTH, what="a config to import")
+    except AlertmanagerConfigError as exc:
+        raise SpecErrors([exc.as_spec_error()]) from None
+    if not isinstance(config, CommentedMap) or not isinstance(read.data, dict) \
+            or not isinstance(read.data.get("route"), dict):
         raise SpecErrors([SpecError(Location(name, 1, 1), "", "is not an Alertmanager config (a mapping with route "
                                                               "and receivers) nor a Secret holding one")])
-    return _Importer(config, name, password_file).run(yaml)
+    return _Importer(read, config, password_file).run()
 
 
 class _Importer:
-    def __init__(self, config: CommentedMap, name: str, password_file: str) -> None:
-        self.config, self.name, self.password_file = config, name, password_file
+    def __init__(self, read: ReadConfig, config: CommentedMap, password_file: str) -> None:
+        self.read, self.config, self.name, self.password_file = read, config, read.name, password_file
+        """`read`: the config's meaning, as Alertmanager reads it; `config`: its round-trip
+        tree, which becomes the base."""
         self.left: list[SpecError] = []
         """Each e-mail receiver left in the base, and why (also among the notes)."""
         self.notes: list[str] = []
         self.passwords: dict[str, str] = {}
-        glob = config.get("global")
-        self.glob = glob if isinstance(glob, dict) else {}
+        glob = read.data.get("global")
+        self.glob: dict[str, Any] = glob if isinstance(glob, dict) else {}
+        self.receivers: dict[str, Receiver] = read_receivers(read)
 
-    def fail(self, node: Any, key: Any, path: str, message: str) -> SpecErrors:
-        return SpecErrors([SpecError(Location(self.name, *_position(node, key)), path, message)])
+    def fail(self, path: KeyPath, message: str, *, shown: str | None = None, key: bool | None = None) -> SpecErrors:
+        """An error at the key `path` names (at its item, for a list's; at the value itself,
+        with key=False), said as `shown`."""
+        where = self.read.locate(path, key=bool(path) and isinstance(path[-1], str) if key is None else key)
+        return SpecErrors([SpecError(where, shown if shown is not None else format_path(path), message)])
 
-    def run(self, yaml: YAML) -> Imported:
-        receivers = self.config.get("receivers")
+    def run(self) -> Imported:
+        receivers = self.read.data.get("receivers")
         receivers = receivers if isinstance(receivers, list) else []
         for index, receiver in enumerate(receivers):
-            if isinstance(receiver, dict) and str(receiver.get("name", "")).startswith(PREFIX):
-                raise SpecErrors([SpecError(Location(self.name, *_item_position(receivers, index)),
-                                            f"receivers[{index}]", f"{receiver['name']!r} was rendered by "
-                                            "notify-reconciler, and the next render would drop it: import the "
-                                            "specs that config came from instead, or a config from before")])
-        by_name = {str(r.get("name")): (i, r) for i, r in enumerate(receivers) if isinstance(r, dict)}
-        root = self._tree(self.config["route"], "route", None)
+            if isinstance(receiver, dict) and str(receiver.get("name") or "").startswith(PREFIX):
+                raise self.fail(("receivers", index), f"{receiver['name']!r} was rendered by notify-reconciler, and "
+                                                      "the next render would drop it: import the specs that config "
+                                                      "came from instead, or a config from before")
+        root = self._tree()
         routes = list(_walk(root))
         settings, tls = self._server_settings(receivers)
 
@@ -401,7 +245,7 @@ class _Importer:
                 if route is not None:
                     spec = {**spec, **_list_timing(route, matchers)}
             if route is None:
-                left = SpecError(Location(self.name, *_item_position(receivers, index)), f"receivers[{index}]",
+                left = SpecError(self.read.locate(("receivers", index)), f"receivers[{index}]",
                                  f"{receiver_name!r} is left in {BASE_FILE} as it is, with its routes: {why}")
                 self.left.append(left)
                 self.notes.append(str(left))
@@ -410,53 +254,49 @@ class _Importer:
             moved[receiver_name] = route
 
         if not lists:
-            summary = self.fail(self.config, "receivers", "receivers",
+            summary = self.fail(("receivers",) if "receivers" in self.read.data else (),
                                 "no e-mail receiver could become a RecipientList"
                                 + (", for the reasons given for each" if self.left else
-                                   ": the config has no receiver with email_configs")).errors
+                                   ": the config has no receiver with email_configs"), shown="receivers").errors
             raise SpecErrors([*self.left, *summary])
         continuing = [child.path for child in root.children if child.cont and child.receiver not in moved]
         if self._sends(root.receiver) and (continuing or any(r.cont and r.parent is root for r in moved.values())):
             # The render puts the base's routes under one route to the root's receiver (see
             # README, "What the render owns"): an alert that only a moved route matched now
             # reaches that receiver, which a matching route used to keep from it.
-            where = Location(self.name, *_position(self.config["route"], "receiver"))
+            where = self.read.locate(("route", "receiver"), key=True)
             self.notes.append(f"{where}: route.receiver: the render puts the base's routes under one route to "
                               f"{root.receiver!r}, which then also gets the alerts that only the routes moved into "
                               "RecipientLists matched (before, a matching route kept them from it)")
         names = _list_names(list(lists))
         files = self._spec_files(settings, tls, lists, names, root)
         self._check_specs(files, {name: receiver for receiver, name in names.items()}, receivers)
-        self._build_base(receivers, moved, by_name)
-        files[BASE_FILE] = dump_yaml(yaml, self.config)
+        self._build_base(receivers, moved)
+        files[BASE_FILE] = dump(roundtrip_yaml(), self.config)
         return Imported(files, tuple(self.notes), dict(self.passwords), names)
 
     # -- routes
 
-    def _tree(self, node: Any, path: str, parent: _Route | None) -> _Route:
-        if not isinstance(node, dict):
-            raise self.fail(parent.node if parent else self.config, "routes", path, "is not a route (a mapping)")
-        problem = None
+    def _tree(self) -> _Route:
+        """The routing tree as Alertmanager reads it (reconciler.am.routes), each route with its
+        node in the round-trip tree, where the base loses the routes that become lists."""
         try:
-            own = matchers_from_match(node.get("match") or {}, node.get("match_re") or {})
-            for line in node.get("matchers") or ():
-                own += parse_matchers(str(line))
-        except (ValueError, AttributeError) as exc:
-            raise self.fail(node, "matchers" if "matchers" in node else "match", f"{path}.matchers", str(exc)) from None
-        if any(not _LABEL.fullmatch(m.name) for m in own):
+            tree = route_tree(self.read)
+        except AlertmanagerConfigError as exc:
+            raise SpecErrors([exc.as_spec_error()]) from None
+        return self._wrap(tree, self.config["route"], None)
+
+    def _wrap(self, route: Route, node: CommentedMap, parent: _Route | None) -> _Route:
+        problem = None
+        if any(not _LABEL.fullmatch(m.name) for m in route.matchers):
             problem = "its matchers use a label name with ':', which RecipientList matchers cannot write"
-        group_by = [str(g) for g in node.get("group_by") or ()]
-        route = _Route(node, path, parent, own, bool(node.get("continue", False)),
-                       str(node.get("receiver") or (parent.receiver if parent else "")),
-                       group_by or (parent.group_by if parent else []),
-                       {key: str(node[key]) if node.get(key) is not None else
-                        (parent.timing[key] if parent else _ROUTE_DEFAULTS[key]) for key in _TIMING},
-                       problem)
-        children = node.get("routes") or []
-        if not isinstance(children, list):
-            raise self.fail(node, "routes", f"{path}.routes", "must be a list of routes")
-        route.children = [self._tree(child, f"{path}.routes[{i}]", route) for i, child in enumerate(children)]
-        return route
+        wrapped = _Route(node, route.where, parent, list(route.matchers), route.continues, route.receiver,
+                         ["..."] if route.group_by_all else list(route.group_by),
+                         {key: getattr(route, key) for key in _TIMING}, problem)
+        # The same document read twice: its routes stand at the same places in both trees.
+        nodes = node.get("routes") or []
+        wrapped.children = [self._wrap(child, nodes[index], wrapped) for index, child in enumerate(route.routes)]
+        return wrapped
 
     def _route_for(self, receiver: str, routes: list[_Route], root: _Route) -> tuple[_Route | None, list[Matcher], str]:
         """The route that can move to the front for `receiver`, with the list's matchers; or
@@ -511,17 +351,15 @@ class _Importer:
         return route, unique, ""
 
     def _sends(self, receiver: str) -> bool:
-        for item in self.config.get("receivers") or ():
-            if isinstance(item, dict) and str(item.get("name")) == receiver:
-                return any(key.endswith("_configs") and value for key, value in item.items())
-        return False
+        found = self.receivers.get(receiver)
+        return found is not None and found.notifies
 
     # -- receivers
 
     def _server_settings(self, receivers: list) -> tuple[dict[str, Any], dict[str, Any]]:
         """The effective smtp_* settings (global, completed by the e-mail receivers when they all
         agree on what the global leaves out) and the TLS settings of the first e-mail config."""
-        settings = {key: value for key, value in self.glob.items() if str(key).startswith("smtp_")}
+        settings = {key: value for key, value in self.glob.items() if key.startswith("smtp_")}
         configs = [c for r in receivers if isinstance(r, dict) for c in r.get("email_configs") or ()
                    if isinstance(c, dict)]
         for key, global_key in _SERVER_KEYS.items():
@@ -531,20 +369,21 @@ class _Importer:
                     settings[global_key] = configs[0][key]  # as written: require_tls stays a boolean
         for required, what in (("smtp_smarthost", "host:port"), ("smtp_from", "sender address")):
             if not settings.get(required):
-                raise self.fail(self.glob or self.config, required if required in self.glob else "global",
-                                f"global.{required}", f"is missing, and the e-mail receivers do not agree on "
-                                                      f"one: the EmailServer needs the SMTP {what}")
+                at: KeyPath = ("global", required) if required in self.glob else ("global",) \
+                    if "global" in self.read.data else ()
+                raise self.fail(at, f"is missing, and the e-mail receivers do not agree on one: the EmailServer needs "
+                                    f"the SMTP {what}", shown=f"global.{required}", key=required in self.glob)
         try:
             parse_smarthost(settings["smtp_smarthost"])
         except ValueError as exc:
-            raise self.fail(self.glob, "smtp_smarthost", "global.smtp_smarthost", str(exc)) from None
+            raise self.fail(("global", "smtp_smarthost"), str(exc)) from None
         for unsupported in ("smtp_auth_secret", "smtp_auth_identity"):
             if settings.get(unsupported):
-                raise self.fail(self.glob, unsupported, f"global.{unsupported}",
+                raise self.fail(("global", unsupported),
                                 "an EmailServer cannot say this (CRAM-MD5 secret or PLAIN identity): remove it if "
                                 "the server does not need it, then import again")
         if settings.get("smtp_auth_password") and settings.get("smtp_auth_password_file"):
-            raise self.fail(self.glob, "smtp_auth_password", "global.smtp_auth_password",
+            raise self.fail(("global", "smtp_auth_password"),
                             "goes with smtp_auth_password_file, which Alertmanager refuses: keep one")
         if settings.get("smtp_auth_password") and settings.get("smtp_auth_username"):
             # Without a user name Alertmanager never logs in, and the password goes nowhere.
@@ -577,7 +416,7 @@ class _Importer:
                               "(the render uses Alertmanager's default mail)")
             for key, global_key in _SERVER_KEYS.items():
                 server_value = settings.get(global_key, _GLOBAL_DEFAULTS.get(global_key, ""))
-                if key in config and str(config[key]) != str(server_value):
+                if key in config and not _same_setting(key, config[key], server_value):
                     return None, (f"email_configs[{number}].{key} differs from the global smtp settings the "
                                   "EmailServer takes")
             if dict(config.get("tls_config") or {}) != tls or set(tls) - set(_TLS_KEYS):
@@ -590,7 +429,7 @@ class _Importer:
                 if not address:
                     continue
                 recipients.append({"name": display, "email": address} if display else address)
-            resolved.add(bool(config.get("send_resolved", False)))
+            resolved.add(bool(go_bool(config.get("send_resolved"))))
         if not recipients:
             return None, "it has no address in to"
         if len(resolved) > 1:
@@ -616,15 +455,15 @@ class _Importer:
                 field_name = error.path.removeprefix("spec.").split(".")[0].split("[")[0]
                 if error.file == "email-server.yaml":
                     key = _SERVER_FIELDS.get(field_name, "smtp_smarthost")
-                    node, path = (self.glob, f"global.{key}") if key in self.glob else (self.config, "global")
-                    where = Location(self.name, *_position(node, key if key in self.glob else "global"))
+                    at: KeyPath = ("global", key) if key in self.glob else ("global",)
+                    where, path = self.read.locate(at, key=True), f"global.{key}" if key in self.glob else "global"
                 elif error.file.removesuffix(".yaml") in receiver_of:
                     receiver = receiver_of[error.file.removesuffix(".yaml")]
                     index = next(i for i, r in enumerate(receivers) if isinstance(r, dict)
                                  and str(r.get("name")) == receiver)
-                    where, path = Location(self.name, *_item_position(receivers, index)), f"receivers[{index}]"
+                    where, path = self.read.locate(("receivers", index)), f"receivers[{index}]"
                 else:
-                    where, path = Location(self.name, *_position(self.config, "route")), "route"
+                    where, path = self.read.locate(("route",), key=True), "route"
                 kind = {"email-server.yaml": "EmailServer", "notification-policy.yaml": "NotificationPolicy"}.get(
                     error.file, "RecipientList")
                 errors.append(SpecError(where, path, f"the {kind} this becomes would be invalid: {error.path}: "
@@ -657,18 +496,23 @@ class _Importer:
                 + _document("RecipientList", names[receiver], trimmed))
         return files
 
-    def _build_base(self, receivers: list, moved: dict[str, _Route], by_name: dict) -> None:
+    def _build_base(self, receivers: list, moved: dict[str, _Route]) -> None:
         """The config without what the specs now say: their receivers and routes, and the
-        smtp_* keys (the render writes its own, with the password as a file)."""
-        for receiver, route in sorted(moved.items(), key=lambda item: item[1].path, reverse=True):
+        smtp_* keys (the render writes its own, with the password as a file). `receivers`
+        are the config's, read as Alertmanager reads them; the round-trip tree changes."""
+        for route in moved.values():
             parent = route.parent
             assert parent is not None
             siblings = parent.node["routes"]
             siblings.pop(_index_of(siblings, route.node))
             if not siblings:
                 del parent.node["routes"]
-        for receiver in moved:
-            receivers.pop(_index_of(receivers, by_name[receiver][1]))
+        kept = self.config.get("receivers")
+        moved_at = {index for index, receiver in enumerate(receivers)
+                    if isinstance(receiver, dict) and str(receiver.get("name")) in moved}
+        left = [(receiver, kept[index]) for index, receiver in enumerate(receivers) if index not in moved_at]
+        for index in sorted(moved_at, reverse=True):
+            kept.pop(index)
         if isinstance(self.config.get("global"), dict):
             for key in [k for k in self.config["global"] if str(k).startswith("smtp_")]:
                 del self.config["global"][key]
@@ -676,21 +520,31 @@ class _Importer:
                 del self.config["global"]
         # E-mail receivers left in the base keep working with the render's smtp_* globals; a
         # password of their own becomes a file too.
-        for index, receiver in enumerate(receivers):
-            for number, config in enumerate(receiver.get("email_configs") or () if isinstance(receiver, dict) else ()):
-                if isinstance(config, dict) and config.get("auth_password"):
-                    password = str(config["auth_password"])
+        for index, (receiver, node) in enumerate(left):
+            emails = receiver.get("email_configs") if isinstance(receiver, dict) else None
+            for number, email in enumerate(emails if isinstance(emails, list) else ()):
+                if isinstance(email, dict) and email.get("auth_password"):
+                    password = email["auth_password"]  # as Alertmanager reads it
                     path = next((p for p, known in self.passwords.items() if known == password),
                                 f"{self.password_file}-{_slug(str(receiver.get('name')))}")
                     self.passwords[path] = password
-                    position = list(config).index("auth_password")
-                    del config["auth_password"]
-                    config.insert(position, "auth_password_file", path)
+                    written = node["email_configs"][number]
+                    position = list(written).index("auth_password")
+                    del written["auth_password"]
+                    written.insert(position, "auth_password_file", path)
                     self.notes.append(f"{BASE_FILE}: receivers[{index}].email_configs[{number}].auth_password: "
                                       f"written as auth_password_file: {path}")
         for path in _secret_paths(self.config, ""):
             self.notes.append(f"{BASE_FILE}: {path}: holds a credential that would be committed with the base: "
                               "move it into a file Alertmanager reads (a *_file setting) before committing")
+
+
+def _same_setting(key: str, written: Any, server: Any) -> bool:
+    """Whether an e-mail config's setting says what the server's does, as Alertmanager reads
+    both (require_tls: `yes` and `true` are one)."""
+    if key == "require_tls":
+        return go_bool(written) == go_bool(server)
+    return (written or "") == (server or "")
 
 
 def _walk(route: _Route):
@@ -748,7 +602,7 @@ def _secret_paths(node: Any, path: str):
     if isinstance(node, dict):
         for key, value in node.items():
             here = f"{path}.{key}" if path else str(key)
-            if str(key) in _SECRET_KEYS and isinstance(value, (str, int)) and str(value):
+            if is_credential(str(key)) and isinstance(value, (str, int)) and str(value):
                 yield here
             else:
                 yield from _secret_paths(value, here)
@@ -764,7 +618,7 @@ _SPEC_ORDER = ("host", "port", "ssl", "starttls", "tls", "username", "passwordFi
 def _document(kind: str, name: str, spec: dict) -> str:
     ordered = {key: spec[key] for key in sorted(spec, key=_SPEC_ORDER.index)}
     document = {"apiVersion": "notify-reconciler/v1", "kind": kind, "metadata": {"name": name}, "spec": ordered}
-    return dump_yaml(yaml_writer(), _commented(document))
+    return dump(roundtrip_yaml(), _commented(document))
 
 
 def _commented(value: Any) -> Any:
@@ -780,24 +634,4 @@ def _commented(value: Any) -> Any:
     return value
 
 
-def _item_position(items: Any, index: int) -> tuple[int, int]:
-    try:
-        line, column = items.lc.item(index)
-        return line + 1, column + 1
-    except (AttributeError, KeyError, TypeError, IndexError):
-        return 1, 1
-
-
-def _position(node: Any, key: Any) -> tuple[int, int]:
-    try:
-        line, column = node.lc.key(key)
-        return line + 1, column + 1
-    except (AttributeError, KeyError, TypeError):
-        try:
-            return node.lc.line + 1, node.lc.col + 1
-        except AttributeError:
-            return 1, 1
-
-
-__all__ = ["DEFAULT_PASSWORD_FILE", "Imported", "Matcher", "disjoint", "import_config", "matchers_from_match",
-           "parse_matchers", "parse_smarthost", "server_spec", "unwrap_secret", "wrap_secret"]
+__all__ = ["DEFAULT_PASSWORD_FILE", "Imported", "disjoint", "import_config", "parse_smarthost", "server_spec"]

@@ -397,52 +397,34 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_plain(text: str, limit: int) -> Any:
-    """One YAML document as plain data, as ruamel's safe loader reads it (`YAML(typ="safe")
-    .load`): how routing reads a base config or a render, which are Alertmanager's files, not
-    specs. More than twice as fast on a 1,000-list render (0.61 s -> 0.25 s): the C parser
-    composes with the cached resolver table (_CResolver), the nesting is measured on the tree
-    (or on the events, when the text could nest too deep for the C composer), and a tree of
-    text, lists and mappings is built here. A tree holding anything else (numbers, booleans
-    and other tagged scalars aside, which ruamel's constructor builds one by one) is built by
-    ruamel's constructor whole: merge keys, tags on collections, keys that are not text or
-    given twice, an alias inside itself. As in _compose_all, what the C parser refuses is
-    parsed again by the pure-Python YAML 1.2 parser, whose verdict stands.
-
-    Raises YAMLError for what the safe loader refuses, and TooDeep for the first mapping or
-    list nested deeper than `limit`, found before anything is built."""
-    with collector_paused():  # a 2 MB render is 100,000 nodes and values
-        return _read_plain(text, limit)
-
-
-def _read_plain(text: str, limit: int) -> Any:
+def compose_document(text: str, limit: int, *, measure_tree: bool = True) -> Node | None:
+    """The node tree of one YAML document (None for an empty text): the C parser first (the
+    cached resolver table, _CResolver), the pure-Python one's verdict standing for what that
+    refuses, and no mapping or list nested deeper than `limit` (TooDeep, located, found
+    before the tree is walked by anything that recurses). Nodes only: what a scalar means is
+    the caller's to say (reconciler.am.reading reads them as Alertmanager's Go YAML does).
+    With `measure_tree` False, a tree the C composer built is not measured here: the caller
+    walks it, and raises TooDeep past `limit` itself, before its own recursion could fail.
+    Raises YAMLError for a text that is not one YAML document."""
     _import_yaml()
     if _HAVE_C_PARSER:
-        if not _c_composer_may_take(text):
+        checked = not _c_composer_may_take(text)
+        if checked:
             _check_depth(text, limit)
         yaml = YAML(typ="safe", pure=False)
         yaml.Resolver = _CResolver
         try:
-            return _plain(yaml, yaml.compose(text), limit)
+            root = yaml.compose(text)
         except YAMLError:
             pass  # read again below: the pure parser's verdict, and its words, stand
-    # The pure composer recurses in Python: the text is measured on its events first.
+        else:
+            if not checked and measure_tree:
+                _check_tree_depth([root], limit)
+            return root
     where = too_deep(text, limit, pure=True)
     if where is not None:
         raise TooDeep(*where)
-    yaml = YAML(typ="safe", pure=True)
-    return _plain(yaml, yaml.compose(text), limit)
-
-
-def _plain(yaml: Any, root: Node | None, limit: int) -> Any:
-    if root is None:
-        return None
-    try:
-        return _PlainTree(yaml.constructor, limit).build(root, 1)
-    except (_NotPlain, YAMLError):  # a refusal too: ruamel's, with its words and its choice of node
-        _check_tree_depth([root], limit)  # ruamel's constructor recurses
-        # A constructor of its own: the one the tree used holds what it built so far.
-        return YAML(typ="safe", pure=True).constructor.construct_document(root)
+    return YAML(typ="safe", pure=True).compose(text)
 
 
 _C_COMPOSER_SAFE = 10_000
@@ -465,60 +447,6 @@ def _nesting_bound(text: str) -> int:
     line. Flow collections nest one a bracket, and hold no block collection."""
     longest = max(map(len, text.splitlines()), default=0)
     return 2 * (longest + 1) + text.count("[") + text.count("{")
-
-
-class _NotPlain(Exception):
-    """A node only ruamel's constructor knows how to build."""
-
-
-class _PlainTree:
-    """Builds the text, lists and mappings of a composed tree as ruamel's SafeConstructor
-    does, sharing what an alias shares; other scalars go to the constructor one by one. The
-    first mapping or list deeper than `limit` raises TooDeep, where _check_tree_depth finds
-    it: nodes are met in the order of the text, and an alias's node is not walked again."""
-
-    _BUILDING = object()
-
-    def __init__(self, constructor: Any, limit: int) -> None:
-        # The resolvers' own tag objects, which both composers give every node they resolve
-        # (an explicit tag, as in `!!str 5`, is a new object: the constructor builds it).
-        self.constructor = constructor
-        self.limit = limit
-        self.text = _CResolver.DEFAULT_SCALAR_TAG
-        self.mapping = _CResolver.DEFAULT_MAPPING_TAG
-        self.sequence = _CResolver.DEFAULT_SEQUENCE_TAG
-        self.built: dict[int, Any] = {}
-
-    def build(self, node: Node, depth: int) -> Any:
-        tag = node.ctag
-        if tag is self.text:
-            return node.value
-        if id(node) in self.built:
-            value = self.built[id(node)]
-            if value is self._BUILDING:
-                raise _NotPlain  # an alias inside its own anchor: ruamel builds that
-            return value
-        if isinstance(node, ScalarNode):
-            # deep: a collection tag on a scalar (`!!seq x`) is refused now, not left for the
-            # document's end, which this tree never reaches
-            return self.constructor.construct_object(node, deep=True)
-        if depth > self.limit:
-            raise TooDeep(node.start_mark.line + 1, node.start_mark.column + 1)
-        if tag is self.mapping:
-            self.built[id(node)] = self._BUILDING
-            mapping: dict[str, Any] = {}
-            for key, value in node.value:
-                if key.ctag is not self.text or key.value in mapping:
-                    raise _NotPlain  # a merge key, a key that is not text, a key given twice
-                mapping[key.value] = self.build(value, depth + 1)
-            self.built[id(node)] = mapping
-            return mapping
-        if tag is self.sequence:
-            self.built[id(node)] = self._BUILDING
-            items = [self.build(item, depth + 1) for item in node.value]
-            self.built[id(node)] = items
-            return items
-        raise _NotPlain
 
 
 YAML = MarkedYAMLError = YAMLError = MappingNode = ScalarNode = SequenceNode = _CResolver = _CComposer = None

@@ -7,8 +7,10 @@ the live side may be a file we wrote, a hand-made one, or Alertmanager's own vie
 runs (defaults filled in, durations re-spelled, secrets as ``<secret>``); what Alertmanager
 fills in is filled in on both sides before comparing, and durations compare by length.
 
+- Both configs are read by reconciler.am, as Alertmanager reads them (scalars as Go's YAML
+  reads them: `send_resolved: no` is false, `smtp_require_tls: off` too).
 - A RecipientList is a route to one of our receivers (``notify-reconciler/<list>``), read
-  with `routing.route_tree` as Alertmanager reads it, plus that receiver's e-mail configs:
+  with `am.routes.route_tree` as Alertmanager reads it, plus that receiver's e-mail configs:
   recipients, matchers, timing, grouping, resolved mails, delivery, time windows, subject
   and bodies. Adding a compared field is one row of `LIST_FIELDS`.
 - The SMTP server is the ``global.smtp_*`` keys and our e-mail configs' ``tls_config``; the
@@ -28,11 +30,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Mapping, NamedTuple
 
+from .am.credentials import is_credential
+from .am.matchers import Matcher
+from .am.reading import go_bool, read_config
+from .am.receivers import EmailConfig, receivers as read_receivers
+from .am.routes import Route, route_tree
 from .errors import BaseConfigError
-from .matchers import Matcher
 from .model import duration_nanoseconds
 from .render import DISCARD_RECEIVER, MARK, PREFIX
-from .routing import Route, read_config, route_tree
 from .templates import CARRIED_PREFIX, DEFAULT_HTML, DEFAULT_SUBJECT
 
 NO_CHANGE = "no change in who is mailed"
@@ -54,7 +59,7 @@ class MailedList:
     name: str
     route: Route
     """The route to its receiver, settings inherited as Alertmanager inherits them."""
-    emails: tuple[Mapping[str, Any], ...]
+    emails: tuple[EmailConfig, ...]
     """Its receiver's email_configs, one per message an alert is sent as."""
 
     @cached_property
@@ -62,9 +67,8 @@ class MailedList:
         """Address as compared (case ignored, as the specs do) -> as written, in order."""
         found: dict[str, str] = {}
         for email in self.emails:
-            for address in str(email.get("to") or "").split(","):
-                if address.strip():
-                    found.setdefault(address.strip().casefold(), address.strip())
+            for address in email.addresses:
+                found.setdefault(address.casefold(), address)
         return found
 
 
@@ -85,25 +89,24 @@ class Mailing:
     """Each time interval's name -> its definition, as compared (`_window_key`)."""
 
 
-def read_mailing(config_text: str | None) -> Mailing:
+def read_mailing(config_text: str | None, name: str = "alertmanager.yml") -> Mailing:
     """Who `config_text` mails; an empty `Mailing` for None (nothing live yet).
     BaseConfigError when it cannot be read as an Alertmanager config."""
     if config_text is None or not config_text.strip():
         return Mailing()
-    config = read_config(config_text)
+    read = read_config(config_text, name)
+    config = read.data
     if not isinstance(config, dict):
         raise BaseConfigError("it is not an Alertmanager config (a mapping with route, receivers, ...)")
-    receivers = {str(item.get("name")): item for item in config.get("receivers") or ()
-                 if isinstance(item, dict)}
+    receivers = read_receivers(read)
     lists: dict[str, MailedList] = {}
     base: dict[str, set] = {}
-    for route, path in _walk(route_tree(config), ()):
+    for route, path in _walk(route_tree(read), ()):
         if route.receiver.startswith(PREFIX):
             receiver = receivers.get(route.receiver)
-            name = route.receiver[len(PREFIX):]
-            if route.receiver != DISCARD_RECEIVER and receiver is not None and name not in lists:
-                emails = tuple(email for email in receiver.get("email_configs") or () if isinstance(email, dict))
-                lists[name] = MailedList(name, route, emails)
+            list_name = route.receiver[len(PREFIX):]
+            if route.receiver != DISCARD_RECEIVER and receiver is not None and list_name not in lists:
+                lists[list_name] = MailedList(list_name, route, receiver.emails)
             continue
         # Matchers along the path, not per level: the route the render wraps the base's
         # routes in matches everything, so wrapped or not is the same.
@@ -112,15 +115,16 @@ def read_mailing(config_text: str | None) -> Mailing:
             _duration(route.group_interval).key, _duration(route.repeat_interval).key,
             route.mute_time_intervals, route.active_time_intervals))
     glob = config.get("global") if isinstance(config.get("global"), dict) else {}
-    server = {key: "<secret>" if key in _SECRET_SETTINGS and value else value
-              for key, value in glob.items() if str(key).startswith("smtp_")} if glob.get("smtp_smarthost") else None
+    server = {key: "<secret>" if is_credential(key) and value else value
+              for key, value in glob.items() if key.startswith("smtp_")} if glob.get("smtp_smarthost") else None
     first = next((email for item in lists.values() for email in item.emails), None)
-    tls = (first.get("tls_config") or {}) if first is not None else None
+    tls = first.settings.get("tls_config") or {} if first is not None else None
     windows = {str(item.get("name")): _window_key(item.get("time_intervals"))
                for key in ("time_intervals", "mute_time_intervals") for item in config.get(key) or ()
                if isinstance(item, dict)}
-    return Mailing(lists, server, tls, {name: frozenset(routes) for name, routes in base.items()},
-                   rendered=MARK in config_text, windows=windows)
+    return Mailing(lists, server, tls if isinstance(tls, dict) else {},
+                   {name: frozenset(routes) for name, routes in base.items()}, rendered=MARK in config_text,
+                   windows=windows)
 
 
 def _walk(route: Route, path: tuple[Matcher, ...]):
@@ -194,14 +198,14 @@ def _template(value: Any, default: str) -> Shown:
 
 
 def _header(item: MailedList, name: str) -> Any:
-    headers = item.emails[0].get("headers") if item.emails else None
+    headers = item.emails[0].settings.get("headers") if item.emails else None
     if isinstance(headers, dict):
         return next((value for key, value in headers.items() if str(key).lower() == name.lower()), None)
     return None
 
 
 def _delivery(item: MailedList) -> Shown:
-    sizes = [len([a for a in str(email.get("to") or "").split(",") if a.strip()]) for email in item.emails]
+    sizes = [len(email.addresses) for email in item.emails]
     if len(sizes) <= 1:
         return Shown("single", "one message to all")
     if max(sizes) == 1:
@@ -215,14 +219,14 @@ LIST_FIELDS: tuple[tuple[str, Callable[[MailedList], Shown]], ...] = (
     ("group wait", lambda item: _duration(item.route.group_wait)),
     ("group interval", lambda item: _duration(item.route.group_interval)),
     ("grouped by", lambda item: _grouping(item.route)),
-    ("resolved mails", lambda item: Shown(True, "on") if any(email.get("send_resolved") for email in item.emails)
+    ("resolved mails", lambda item: Shown(True, "on") if any(email.send_resolved for email in item.emails)
                                     else Shown(False, "off")),
     ("delivery", _delivery),
     ("active during", lambda item: _windows(item.route.active_time_intervals, "always")),
     ("muted during", lambda item: _windows(item.route.mute_time_intervals, "never")),
     ("subject", lambda item: _template(_header(item, "Subject"), DEFAULT_SUBJECT)),
-    ("html body", lambda item: _template(item.emails[0].get("html") if item.emails else None, DEFAULT_HTML)),
-    ("text body", lambda item: _template(item.emails[0].get("text") if item.emails else None, "")),
+    ("html body", lambda item: _template(item.emails[0].settings.get("html") if item.emails else None, DEFAULT_HTML)),
+    ("text body", lambda item: _template(item.emails[0].settings.get("text") if item.emails else None, "")),
 )
 """What is compared for a list that stays, as (label, value): `label old -> new`."""
 NEW_LIST_FIELDS = ("takes", "repeat", "active during", "muted during")
@@ -241,7 +245,8 @@ def _tls_mode(server: Mapping[str, Any]) -> Shown:
     """How Alertmanager talks to the server: port 465 is implicit TLS, whatever require_tls says."""
     if str(server.get("smtp_smarthost")).rpartition(":")[2] == "465":
         return Shown("implicit", "implicit TLS")
-    if server.get("smtp_require_tls", True) is not False:
+    # Alertmanager's default is true; written as null it is Go's zero value, false.
+    if go_bool(server["smtp_require_tls"]) if "smtp_require_tls" in server else True:
         return Shown("starttls", "STARTTLS required")
     return Shown("plain", "plain, no TLS")
 
@@ -267,11 +272,9 @@ SERVER_FIELDS: tuple[tuple[str, Callable[[Mapping[str, Any]], Shown]], ...] = (
 TLS_FIELDS: tuple[tuple[str, Callable[[Mapping[str, Any]], Shown]], ...] = (
     ("CA file", _setting("ca_file", "system CAs", str)),
     ("certificate name", _setting("server_name", "the host")),
-    ("certificate check", lambda tls: Shown(True, "skipped") if tls.get("insecure_skip_verify")
+    ("certificate check", lambda tls: Shown(True, "skipped") if go_bool(tls.get("insecure_skip_verify"))
                                       else Shown(False, "on")),
 )
-_SECRET_SETTINGS = ("smtp_auth_password", "smtp_auth_secret")
-"""Read only as "set"; their values are not kept."""
 
 
 # -- the changes ---------------------------------------------------------------------------
@@ -384,7 +387,7 @@ def summary_lines(before_text: str | None, after_text: str, *, before_name: str 
     sides = []
     for text, name in ((before_text, before_name), (after_text, after_name)):
         try:
-            sides.append(read_mailing(text))
+            sides.append(read_mailing(text, name))
         except (BaseConfigError, AttributeError, TypeError, ValueError) as exc:
             # A hand-edited live file may be anything: the summary must not stop the diff.
             return [f"who is mailed: cannot tell, {name} cannot be read as an Alertmanager config: {exc}"]

@@ -18,7 +18,7 @@ from typing import Any, Collection, NamedTuple
 from .errors import Location, SpecError
 from .headers import too_long
 from .loader import Document, format_path
-from .matchers import MatcherError, parse_matchers
+from .am.matchers import MatcherError, parse_matchers
 from .schema import schema_default
 from .templates import TemplateFile
 from .timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, never_holds, parse_interval,
@@ -632,7 +632,7 @@ def _check_intervals(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
 
 def _check_matchers(doc: Document, spec: dict[str, Any]) -> list[SpecError]:
     """Each entry must be what Alertmanager's own matcher parser accepts, with regexes as Go
-    compiles them (see matchers.py), so a config that validates here loads there."""
+    compiles them (see am/matchers.py), so a config that validates here loads there."""
     errors = []
     matchers = spec.get("matchers")
     for index, entry in enumerate(matchers if isinstance(matchers, list) else ()):

@@ -28,16 +28,16 @@ RCPT per address) always carries every recipient.
 from __future__ import annotations
 
 import fnmatch
-import io
 import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
+from .am.reading import BASE_DEPTH, dump, read_roundtrip, roundtrip_yaml
+from .am.secret import new_secret, wrap
 from .errors import BaseConfigError
 from .headers import MAX_HEADER_LINE, line_octets, phrase
 from .templates import CARRIED_PREFIX
-from .loader import too_deep
 
 if TYPE_CHECKING:
     from .model import EmailServer, RecipientList, Recipient, Routing, Specs, TimeWindow
@@ -203,21 +203,21 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
                              namespace: str = "kubesphere-monitoring-system",
-                             key: str = "alertmanager.yaml", templates: tuple[tuple[str, bytes], ...] = ()) -> str:
-    """`config_text` wrapped in a Kubernetes Secret manifest, as prometheus-operator reads it;
-    each template file is one more key, which prometheus-operator mounts next to the config
-    (render with RenderOptions(templates_dir=SECRET_TEMPLATE_DIR) so the config names them there)."""
-    _import_yaml()
-    secret = CommentedMap()
-    secret["apiVersion"] = "v1"
-    secret["kind"] = "Secret"
-    secret["metadata"] = CommentedMap(name=name, namespace=namespace,
-                                      labels=CommentedMap({"app.kubernetes.io/managed-by": "notify-reconciler"}))
-    secret["type"] = "Opaque"
-    secret["stringData"] = CommentedMap({key: LiteralScalarString(config_text)})
-    for file_name, data in templates:
-        secret["stringData"][file_name] = LiteralScalarString(data.decode("utf-8"))
-    return dump_yaml(yaml_writer(), secret)
+                             templates: tuple[tuple[str, bytes], ...] = ()) -> str:
+    """`config_text` wrapped in a new Kubernetes Secret manifest (reconciler.am.secret), as
+    prometheus-operator reads it, marked as ours; each template file is one more key, which
+    prometheus-operator mounts next to the config (render with
+    RenderOptions(templates_dir=SECRET_TEMPLATE_DIR) so the config names them there)."""
+    return new_secret(config_text, name=name, namespace=namespace, templates=templates,
+                      labels={"app.kubernetes.io/managed-by": "notify-reconciler"})
+
+
+def render_into_secret(config_text: str, secret_text: str, *, name: str | None = None, namespace: str | None = None,
+                       templates: tuple[tuple[str, bytes], ...] = ()) -> str:
+    """`config_text` put back into the live Secret it was rendered from (reconciler.am.secret.wrap),
+    with the template files this render carries in place of an earlier render's."""
+    return wrap(config_text, secret_text, name=name, namespace=namespace, templates=templates,
+                replaced_prefix=CARRIED_PREFIX)
 
 
 # -- building our parts --------------------------------------------------------------------
@@ -528,54 +528,24 @@ def _base_routes(route: CommentedMap):
 
 # -- the base and what we own in it ---------------------------------------------------------
 
-MAX_BASE_DEPTH = 100
-"""Nesting levels a base may have: fifty routes deep. Deeper, ruamel's recursive composer
-runs out of stack (after many seconds), and no Alertmanager config needs it."""
-
-
-def decode_base(data: bytes, name: str) -> str:
-    """The text of a base config read as bytes, or a BaseConfigError saying where it is not
-    UTF-8 (Alertmanager reads its config as UTF-8). For every command that reads a base."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        start = data.rfind(b"\n", 0, exc.start) + 1
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
-        raise BaseConfigError(f"{name}:{line}:{column}: not UTF-8 text (byte 0x{data[exc.start]:02x}): save the "
-                              "base as UTF-8, as Alertmanager reads it") from None
+MAX_BASE_DEPTH = BASE_DEPTH
+"""Nesting levels a base may have (reconciler.am.reading reads it)."""
 
 
 def _load_base(yaml: YAML, text: str, name: str) -> CommentedMap | None:
+    """The base as a round-trip tree, read as every command reads an Alertmanager config
+    (reconciler.am.reading): located errors, the depth limit, scalars kept as written."""
     # A base saved with CRLF (or CR) line ends: YAML reads every one of them as a line break,
     # as Alertmanager's reader does, but ruamel keeps the CR inside the comments it carries
     # over, which would leave a stray CR in the render. The render writes LF, as it always does.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    _check_base_depth(text, name)
-    try:
-        config = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise BaseConfigError(f"{where}: YAML syntax error: {problem}") from exc
-    except YAMLError as exc:
-        raise BaseConfigError(f"{name}: YAML error: {' '.join(str(exc).split())}") from exc
-    except ValueError as exc:  # an integer of more than 4,300 digits, among others
-        raise BaseConfigError(f"{name}: cannot read the base: {str(exc).split(';')[0]}") from exc
+    config = read_roundtrip(text, name, limit=MAX_BASE_DEPTH, what="a base")
     if config is None:
         return None
     if not isinstance(config, CommentedMap):
         raise BaseConfigError(f"{name}:1:1: the base must be an Alertmanager config (a mapping with route, "
                               "receivers, ...)")
     return config
-
-
-def _check_base_depth(text: str, name: str) -> None:
-    where = too_deep(text, MAX_BASE_DEPTH, pure=True)
-    if where is not None:
-        raise BaseConfigError(f"{name}:{where[0]}:{where[1]}: nesting is deeper than the {MAX_BASE_DEPTH} levels "
-                              "a base may have")
 
 
 def _check_base_shape(config: CommentedMap, name: str) -> None:
@@ -997,7 +967,7 @@ def _scalar_text(value: Any, flow: bool = False) -> str:
 
 # -- YAML plumbing ---------------------------------------------------------------------------
 
-YAML = CommentedBase = CommentedMap = CommentedSeq = CommentMark = MarkedYAMLError = YAMLError = None
+YAML = CommentedBase = CommentedMap = CommentedSeq = CommentMark = None
 LiteralScalarString = SingleQuotedScalarString = CommentToken = None
 
 
@@ -1005,32 +975,25 @@ def _import_yaml() -> None:
     """Import ruamel.yaml on the first render (every entry point that writes YAML calls this):
     the modules that only need render's options and names (deploy, a `diff` whose render is
     in the cache) should not pay its 25 to 30 ms. Binds this module's names for it."""
-    global YAML, CommentedBase, CommentedMap, CommentedSeq, CommentMark, MarkedYAMLError, YAMLError
+    global YAML, CommentedBase, CommentedMap, CommentedSeq, CommentMark
     global LiteralScalarString, SingleQuotedScalarString, CommentToken
     if CommentToken is not None:
         return
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedBase, CommentedMap, CommentedSeq
-    from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
+    from ruamel.yaml.error import CommentMark
     from ruamel.yaml.scalarstring import LiteralScalarString, SingleQuotedScalarString
     from ruamel.yaml.tokens import CommentToken  # last: the others are bound once this is
 
 
 def yaml_writer() -> YAML:
-    """The round-trip YAML every file we write goes through: block style, no folding."""
+    """The round-trip YAML every file we write goes through (reconciler.am.reading.roundtrip_yaml)."""
     _import_yaml()
-    yaml = YAML(typ="rt")
-    yaml.width = 1_000_000  # never fold a long `to:` list over lines
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.preserve_quotes = True
-    return yaml
+    return roundtrip_yaml()
 
 
 def dump_yaml(yaml: YAML, data: Any) -> str:
-    _import_yaml()
-    out = io.StringIO()
-    yaml.dump(data, out)
-    return out.getvalue()
+    return dump(yaml, data)
 
 
 def _flow(items: list) -> CommentedSeq:

@@ -4,12 +4,9 @@ the blame put where it belongs when the base itself is what Alertmanager refuses
 
 from __future__ import annotations
 
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from .am.reading import read_config
 from .deploy import check_config
-from .errors import BaseConfigError, DeployError
+from .errors import AlertmanagerConfigError, BaseConfigError, DeployError
 
 _REFUSED = "refused the rendered config: "
 
@@ -35,7 +32,7 @@ def _has_root_route(base_text: str) -> bool:
     """Whether the base can be checked on its own: without a root route it is not a whole
     config yet (the render gives it one)."""
     try:
-        config = YAML(typ="safe").load(base_text)
-    except (YAMLError, ValueError, RecursionError):
+        config = read_config(base_text, "base").data
+    except AlertmanagerConfigError:
         return False
     return isinstance(config, dict) and isinstance(config.get("route"), dict)

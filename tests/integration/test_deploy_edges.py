@@ -169,6 +169,9 @@ def test_invalid_daemon_config_exits_2_located(tmp_path, capsys):
     ('  "auth_password": "Hunter2"', '  "auth_password": <secret>'),
     ("  smtp_auth_password: a,b}c # plain, block style: to the end of the line", "  smtp_auth_password: <secret>"),
     ("  smtp_auth_password: ''", "  smtp_auth_password: ''"),
+    # Discord's webhook_url is a SecretURL in Alertmanager 0.25 (the token is in its path)
+    ("      - webhook_url: https://discord.com/api/webhooks/1/t0ken", "      - webhook_url: <secret>"),
+    ("  client_secret: abc", "  client_secret: <secret>"),
 ])
 def test_redact(line, shown):
     assert redact(line + "\n") == shown + "\n"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.importer import Matcher, matchers_from_match, parse_matchers
+from reconciler.am.matchers import Matcher, parse_matchers
 from tests.audit import SECRET
 
 from .services import Alertmanager, require_binary, start_smtp_server
@@ -64,8 +64,15 @@ def amtool():
 
 # -- the meaning of a config -------------------------------------------------------------------
 
+def label_value(value) -> str:
+    """A `match` value read by ruamel's safe loader, as the string Alertmanager reads (for the
+    plain values these configs use: text, true/false, numbers)."""
+    return "true" if value is True else "false" if value is False else "" if value is None else str(value)
+
+
 def route_matchers(route: dict) -> list[Matcher]:
-    found = matchers_from_match(route.get("match") or {}, route.get("match_re") or {})
+    found = [Matcher(str(k), "=", label_value(v)) for k, v in (route.get("match") or {}).items()]
+    found += [Matcher(str(k), "=~", label_value(v)) for k, v in (route.get("match_re") or {}).items()]
     for line in route.get("matchers") or ():
         found += parse_matchers(line)
     return found
@@ -245,7 +252,11 @@ def test_render_into_the_live_secret_keeps_its_shape_and_other_receivers(amtool,
                                                          "smtp_auth_password: not-this-one")))
     result = run_cli("render", str(out / "specs"), "--format", "secret", "--base", str(live))
     assert result.returncode == 0, result.stderr
-    assert "warning" not in result.stderr
+    assert "replaces Alertmanager's whole config" not in result.stderr  # a base was given
+    # The live Secret still holds the receivers that became lists: the render says they would
+    # mail the same people twice (the README's advice: render into the imported base first).
+    assert f"warning: {live}[alertmanager.yaml]:" in result.stderr and "'db-mail' mails dba-lead@example.com" \
+        in result.stderr and "is mailed to those addresses twice" in result.stderr
     secret = YAML(typ="safe").load(result.stdout)
     assert secret["metadata"] == {"name": "alertmanager-main", "namespace": "kubesphere-monitoring-system",
                                   "labels": {"app.kubernetes.io/name": "alertmanager"}}
@@ -456,7 +467,7 @@ def test_import_help_exits_0():
     ("global:\n  smtp_from: a@example.com\n  smtp_smarthost: smtp.example.com\nroute: {receiver: x}\n",
      "<stdin>:3:3: global.smtp_smarthost: 'smtp.example.com' has no port"),
     ("route:\n  receiver: x\n  routes:\n    - {receiver: x, matchers: ['a=\"b']}\n",
-     "<stdin>:4:21: route.routes[0].matchers: "),
+     "<stdin>:4:32: route.routes[0].matchers[0]: "),
     (secret_manifest("global: {smtp_from: a@example.com}\nroute: {receiver: x}\n"),
      "<stdin>[alertmanager.yaml]:1:9: global.smtp_smarthost: is missing"),
 ])
@@ -465,6 +476,26 @@ def test_input_that_cannot_be_imported_exits_1_with_a_located_error(tmp_path, te
     assert result.returncode == 1
     assert result.stderr.startswith(expected), result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def nested_routes(depth: int) -> str:
+    lines = ["route:", "  receiver: x"]
+    for level in range(depth):
+        pad = "  " + "    " * level
+        lines += [pad + "routes:", pad + "  - receiver: x"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_a_config_nested_thousands_deep_is_a_located_error_not_a_crash(tmp_path, wrapped):
+    # The import read its input with no depth limit: RecursionError, "internal error (a bug...)".
+    text = secret_manifest(nested_routes(3000), "stringData") if wrapped else nested_routes(3000)
+    result = run_cli("import", "-", "-o", str(tmp_path / "out"), stdin=text)
+    assert result.returncode == 1, result.stderr
+    name = "<stdin>[alertmanager.yaml]" if wrapped else "<stdin>"
+    assert result.stderr.startswith(f"{name}:102:201: "), result.stderr
+    assert "nesting is deeper than the 100 levels a config to import may have" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
 
 
 def test_import_that_cannot_run_exits_2(tmp_path):

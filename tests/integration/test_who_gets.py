@@ -1,19 +1,21 @@
 """who-gets: the answer comes from the rendered config's routing tree, read as Alertmanager
 reads it. Differential: for generated routing trees (nested routes, continue, match,
-match_re and matchers with every operator) and many label sets, `routing.Route.match`
+match_re and matchers with every operator) and many label sets, `am.routes.Route.match`
 names exactly the receivers `amtool config routes test` names, in the same order."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import random
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from reconciler.cli import main
-from reconciler.routing import routing_tree
+from reconciler.am.routes import routing_tree
 
 from .gitrepo import GitRepo, document, recipient_list, server
 from .services import require_binary
@@ -153,3 +155,124 @@ def test_who_gets_on_the_committed_branch(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"using {repo.head()[:7]} 'specs', the head of main\n")
     assert "db: dba@example.com\n  repeat every 1h" in out and "ops: ops@example.com" in out
+
+
+# -- the base as Alertmanager reads it: a Secret, YAML 1.1 scalars, duplicates ------------------
+
+BASE = Path("examples/alertmanager-base.yml")
+
+
+def secret_of(config: str, section: str) -> str:
+    value = base64.b64encode(config.encode()).decode() if section == "data" else config
+    return json.dumps({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                       "metadata": {"name": "alertmanager-main", "namespace": "kubesphere-monitoring-system"},
+                       section: {"alertmanager.yaml": value}})
+
+
+def who_gets_json(base: Path, *labels: str, specs: str = "examples/config-repo") -> dict:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        main(["who-gets", specs, "--base", str(base), *labels, "--output", "json"])
+    return json.loads(out.getvalue())
+
+
+def amtool_on_render(tmp_path, base: Path, labels: dict[str, str], specs: str = "examples/config-repo") -> list[str]:
+    rendered = tmp_path / "rendered.yml"
+    assert main(["render", specs, "--base", str(base), "-o", str(rendered)]) == 0
+    return amtool_receivers(rendered, labels)
+
+
+@pytest.mark.alertmanager
+@pytest.mark.parametrize("section", ["data", "stringData"])
+def test_who_gets_reads_the_config_inside_a_secret_given_as_base(tmp_path, section, capsys):
+    # It ignored the config inside: no base receiver, where amtool on the render names them.
+    secret = tmp_path / "base.yaml"
+    secret.write_text(secret_of(BASE.read_text(), section))
+    for labels in ({"alertname": "Watchdog"}, {"alertname": "DiskFull", "severity": "critical", "team": "db"}):
+        words = [f"{name}={value}" for name, value in labels.items()]
+        from_secret, from_file = who_gets_json(secret, *words), who_gets_json(BASE, *words)
+        expected = [name for name in amtool_on_render(tmp_path, BASE, labels)
+                    if not name.startswith("notify-reconciler/")]
+        assert from_secret["baseReceivers"] == from_file["baseReceivers"] == sorted(set(expected)) != []
+        assert [item["name"] for item in from_secret["lists"]] == [item["name"] for item in from_file["lists"]]
+
+
+PAGER_BASE = """\
+route:
+  receiver: Default
+  routes:
+    - receiver: pager
+      match: {page: true}
+    - receiver: shouting
+      match: {page: True}
+    - receiver: numbered
+      match: {code: 0x1F}
+receivers: [{name: Default}, {name: pager}, {name: shouting}, {name: numbered}]
+"""
+
+
+@pytest.mark.alertmanager
+@pytest.mark.parametrize("labels", [{"page": "true"}, {"page": "True"}, {"code": "0x1F"}, {"code": "31"}])
+def test_who_gets_reads_yaml_1_1_scalars_as_alertmanager_does(tmp_path, labels, capsys):
+    # match: {page: true} is the string "true" to Alertmanager; it was read as True ("True").
+    base = tmp_path / "base.yml"
+    base.write_text(PAGER_BASE)
+    answer = who_gets_json(base, *(f"{name}={value}" for name, value in labels.items()))
+    assert answer["baseReceivers"] == [name for name in amtool_on_render(tmp_path, base, labels)
+                                       if not name.startswith("notify-reconciler/")]
+
+
+DUPLICATING_BASE = """\
+route:
+  receiver: Default
+  routes:
+    - receiver: db-mail
+      matchers: [team="db"]
+receivers:
+  - name: Default
+  - name: db-mail
+    email_configs:
+      - to: 'DBA-lead@example.com, someone@example.com'
+"""
+
+
+def test_who_gets_names_an_address_mailed_twice_and_through_which_receivers(tmp_path, capsys):
+    base = tmp_path / "base.yml"
+    base.write_text(DUPLICATING_BASE)
+    answer = who_gets_json(base, "team=db", "severity=critical")
+    assert answer["duplicates"] == [{"address": "dba-lead@example.com",
+                                     "receivers": ["notify-reconciler/team-db", "db-mail"]}]
+    assert who_gets_json(base, "team=db", "severity=warning")["duplicates"] == []  # team-db does not take it
+    assert main(["who-gets", "examples/config-repo", "--base", str(base), "team=db", "severity=critical"]) == 0
+    assert "warning: dba-lead@example.com gets this alert 2 times: through list team-db and the base's receiver " \
+           "db-mail\n" in capsys.readouterr().err
+
+
+def test_render_and_diff_with_a_base_warn_about_an_address_mailed_twice(tmp_path, capsys):
+    # Rendering into a live Secret that still holds the imported receivers mails everyone
+    # twice: the README said so in prose only.
+    base, secret = tmp_path / "base.yml", tmp_path / "live.yaml"
+    base.write_text(DUPLICATING_BASE)
+    secret.write_text(secret_of(DUPLICATING_BASE, "data"))
+    expected = ("8:5: receivers[1]: 'db-mail' mails DBA-lead@example.com, as list team-db does: an alert such as "
+                '{severity="critical", team="db"} reaches both and is mailed to it twice; take the address out of '
+                "one of them")
+    assert main(["render", "examples/config-repo", "--base", str(base), "-o", str(tmp_path / "out.yml")]) == 0
+    assert f"warning: {base}:{expected}" in capsys.readouterr().err
+    assert main(["render", "examples/config-repo", "--base", str(secret), "--format", "secret"]) == 0
+    assert f"warning: {secret}[alertmanager.yaml]:{expected}" in capsys.readouterr().err
+    assert main(["render", "examples/config-repo", "--base", str(BASE), "-o", str(tmp_path / "out.yml")]) == 0
+    assert "warning" not in capsys.readouterr().err  # the example base mails nobody itself
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("specs", **{"s.yaml": server(), "db.yaml": recipient_list("db", ["dba-lead@example.com"])})
+    config = tmp_path / "config.yaml"
+    config.write_text(f"source: {{repo: {repo.path}}}\ntarget: {{output: {tmp_path}/am.yml, base: {base}, "
+                      f"alertmanagers: []}}\nstateDir: {tmp_path}/state\n")
+    assert main(["diff", str(repo.path), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"warning: {base}:8:5: receivers[1]: 'db-mail' mails DBA-lead@example.com, as list db does: an alert " \
+           'such as {team="db"} reaches both' in err

@@ -365,3 +365,12 @@ def test_a_folder_keeps_its_last_answer_only(tmp_path, user_cache, capsys):
     # Each new version of the file is a parse entry of its own (small, content-addressed); the
     # verdict is not: one file more for each version, not two.
     assert len(after) == len(before) + 3
+
+
+def test_the_code_fingerprint_covers_the_modules_of_subpackages():
+    # A change to reconciler/am/*.py changes how a base or a render is read: cached results
+    # made by the old code must not be used (a non-recursive glob missed them).
+    package = Path(cache_module.__file__).resolve().parent
+    covered = {path.relative_to(package).as_posix() for path in cache_module.code_files(package)}
+    assert {"cache.py", "am/matchers.py", "am/__init__.py"} <= covered
+    assert any(name.startswith("schemas/") for name in covered)

@@ -8,47 +8,11 @@ import base64
 import pytest
 from ruamel.yaml import YAML
 
+from reconciler.am.matchers import Matcher
 from reconciler.errors import SpecErrors
-from reconciler.importer import (Matcher, disjoint, import_config, matchers_from_match, parse_matchers,
-                                 parse_smarthost, server_spec, unwrap_secret, wrap_secret)
+from reconciler.importer import disjoint, import_config, parse_smarthost, server_spec
 
 SECRET_VALUE = "imported-test-value"  # not the audit's SECRET: these texts stay in memory
-
-
-@pytest.mark.parametrize("match, match_re, expected", [
-    ({"severity": "critical"}, {}, ['severity="critical"']),
-    ({}, {"service": "(postgres|mysql)-.*"}, ['service=~"(postgres|mysql)-.*"']),
-    ({"a": "x"}, {"b": "y|z"}, ['a="x"', 'b=~"y|z"']),
-    ({"quote": 'say "hi"'}, {}, ['quote="say \\"hi\\""']),
-    ({}, {"path": r"C:\\temp\d+"}, [r'path=~"C:\\\\temp\\d+"']),
-    ({"flag": True, "count": 3}, {}, ['flag="true"', 'count="3"']),
-])
-def test_match_and_match_re_become_matchers(match, match_re, expected):
-    assert [m.text() for m in matchers_from_match(match, match_re)] == expected
-
-
-@pytest.mark.parametrize("line, expected", [
-    ('severity="critical"', [Matcher("severity", "=", "critical")]),
-    ("severity=critical", [Matcher("severity", "=", "critical")]),
-    ('  team =~ "db|web" ', [Matcher("team", "=~", "db|web")]),
-    ('{a="1", b!~"x,y"}', [Matcher("a", "=", "1"), Matcher("b", "!~", "x,y")]),
-    ("a=1,b!=2", [Matcher("a", "=", "1"), Matcher("b", "!=", "2")]),
-    (r'msg="a \"quoted\" \\ word"', [Matcher("msg", "=", 'a "quoted" \\ word')]),
-    (r'path=~"\d+"', [Matcher("path", "=~", r"\d+")]),  # a spurious escape stays, as in Alertmanager
-])
-def test_matchers_are_read_as_alertmanager_reads_them(line, expected):
-    assert parse_matchers(line) == expected
-
-
-@pytest.mark.parametrize("line", ['severity', '="x"', 'a="unterminated', 'a="x"y"'])
-def test_a_matcher_alertmanager_would_refuse_is_an_error(line):
-    with pytest.raises(ValueError):
-        parse_matchers(line)
-
-
-def test_a_matcher_written_back_reads_the_same():
-    for matcher in (Matcher("a", "=", 'x"y\\z'), Matcher("b", "=~", r"\d+|\\"), Matcher("c", "!=", "line\nbreak")):
-        assert parse_matchers(matcher.text()) == [matcher]
 
 
 @pytest.mark.parametrize("these, those, expected", [
@@ -162,7 +126,7 @@ def test_a_credential_left_in_the_base_is_named_without_its_value():
     ("global: {smtp_smarthost: 'smtp.example.com:25'}\nroute: {receiver: x}\n",
      "am.yml:1:9: global.smtp_from: is missing"),
     ("global: {smtp_from: a@example.com, smtp_smarthost: 'h:25'}\nroute:\n  receiver: x\n  routes:\n"
-     "    - {receiver: x, matchers: ['a=\"x']}\n", "am.yml:5:21: route.routes[0].matchers: 'a=\"x'"),
+     "    - {receiver: x, matchers: ['a=\"x']}\n", "am.yml:5:32: route.routes[0].matchers[0]: 'a=\"x'"),
     ("global: {smtp_from: a@example.com, smtp_smarthost: 'h:25', smtp_auth_secret: s}\nroute: {receiver: x}\n",
      "am.yml:1:60: global.smtp_auth_secret: an EmailServer cannot say this"),
     ("global: {smtp_from: a@example.com, smtp_smarthost: 'h:25'}\nroute: {receiver: x}\nreceivers: [{name: x}]\n",
@@ -172,48 +136,6 @@ def test_errors_name_file_line_column_and_path(text, expected):
     with pytest.raises(SpecErrors) as caught:
         import_config(text, "am.yml")
     assert str(caught.value.errors[0]).startswith(expected), str(caught.value.errors[0])
-
-
-def secret(section: str, config: str) -> str:
-    value = base64.b64encode(config.encode()).decode() if section == "data" else config
-    body = f"  alertmanager.yaml: {value}\n" if section == "data" else \
-        "  alertmanager.yaml: |\n" + "".join(f"    {line}\n" for line in config.splitlines())
-    return ("apiVersion: v1\nkind: Secret\nmetadata:\n  name: alertmanager-main\n"
-            "  namespace: kubesphere-monitoring-system\n"
-            "  labels: {app: alertmanager}\n  resourceVersion: '12'\n  uid: abc\n  annotations:\n"
-            "    kubectl.kubernetes.io/last-applied-configuration: '{\"old\": \"config\"}'\n"
-            f"type: Opaque\n{section}:\n{body}")
-
-
-@pytest.mark.parametrize("section", ["data", "stringData"])
-def test_a_secret_is_unwrapped_and_wrapped_back_in_the_same_shape(section):
-    config = "route:\n  receiver: x\nreceivers:\n  - name: x\n"
-    manifest = secret(section, config)
-    assert unwrap_secret(manifest, "s.yaml") == config
-    wrapped = YAML(typ="safe").load(wrap_secret("route: {receiver: y}\n", manifest))
-    assert set(wrapped) == {"apiVersion", "kind", "metadata", "type", section}
-    assert wrapped["metadata"] == {"name": "alertmanager-main", "namespace": "kubesphere-monitoring-system",
-                                   "labels": {"app": "alertmanager"}}
-    assert unwrap_secret(wrap_secret("route: {receiver: y}\n", manifest)) == "route: {receiver: y}\n"
-    renamed = YAML(typ="safe").load(wrap_secret("x: 1\n", manifest, name="am", namespace="mon"))["metadata"]
-    assert (renamed["name"], renamed["namespace"]) == ("am", "mon")
-
-
-def test_not_a_secret_is_left_to_the_caller():
-    assert unwrap_secret("route: {receiver: x}\n") is None
-    assert unwrap_secret("kind: ConfigMap\ndata: {}\n") is None
-    assert unwrap_secret("{not yaml") is None
-
-
-@pytest.mark.parametrize("manifest, expected", [
-    ("kind: Secret\ndata:\n  other.yaml: eA==\n", "s.yaml:1:1: data: this Secret holds no alertmanager.yaml (it has "
-                                                   "other.yaml)"),
-    ("kind: Secret\ndata:\n  alertmanager.yaml: '%%%'\n", "s.yaml:3:3: data.alertmanager.yaml: is not base64"),
-])
-def test_a_secret_without_a_config_is_a_located_error(manifest, expected):
-    with pytest.raises(SpecErrors) as caught:
-        unwrap_secret(manifest, "s.yaml")
-    assert str(caught.value.errors[0]).startswith(expected)
 
 
 def test_a_password_file_in_the_config_is_kept_and_nothing_to_create():

@@ -323,6 +323,6 @@ def test_regex_matchers_are_checked_as_go_1_19_compiles_them(pattern, accepted):
     """Python's re would accept the look-arounds, back-references, possessive and atomic
     forms, and refuse \\pL; C++ RE2 accepts a** and (?<n>); Go decides as Alertmanager does.
     tests/integration/test_matchers_amtool.py holds this equal to amtool over a corpus."""
-    from reconciler.matchers import go_regexp_problem
+    from reconciler.am.matchers import go_regexp_problem
 
     assert (go_regexp_problem("^(?:" + pattern + ")$") is None) is accepted

@@ -134,7 +134,7 @@ def test_rendering_into_a_live_secret_replaces_the_template_keys_of_an_earlier_r
 
     from ruamel.yaml import YAML
 
-    from reconciler.importer import wrap_secret
+    from reconciler.render import render_into_secret as wrap_secret
 
     live = ("apiVersion: v1\nkind: Secret\nmetadata: {name: alertmanager-main, namespace: m}\ndata:\n"
             "  alertmanager.yaml: cm91dGU6IHtyZWNlaXZlcjogeH0K\n  notify-reconciler-old-0123456789ab.tmpl: eA==\n"

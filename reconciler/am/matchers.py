@@ -12,7 +12,7 @@ verdicts equal to the real `amtool check-config` over a generated corpus.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["Matcher", "parse_matchers", "MatcherError", "go_regexp_problem"]
 
@@ -29,6 +29,44 @@ class Matcher(NamedTuple):
     op: str
     value: str
     """Unescaped, as Alertmanager holds it (a regex without the anchors it adds)."""
+
+    def text(self) -> str:
+        """As Alertmanager prints it and a RecipientList writes it: label, operator, value in
+        double quotes (`parse_matchers` reads it back as this matcher)."""
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.op}"{escaped}"'
+
+    def negated(self) -> Matcher:
+        return Matcher(self.name, _NEGATED[self.op], self.value)
+
+    def matches(self, value: str) -> bool:
+        """Whether a label with `value` ("" for a label the alert lacks) passes, as Alertmanager
+        decides it: a regex must match the whole value (Go anchors it as ^(?:...)$), judged
+        with RE2, the engine Go's regexp follows. MatcherError for a regex RE2 cannot compile."""
+        if self.op == "=":
+            return value == self.value
+        if self.op == "!=":
+            return value != self.value
+        found = _compiled(self.value).search(value) is not None
+        return found if self.op == "=~" else not found
+
+
+_NEGATED = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}
+_COMPILED: dict[str, Any] = {}
+
+
+def _compiled(pattern: str) -> Any:
+    compiled = _COMPILED.get(pattern)
+    if compiled is None:
+        import re2  # here: the spec model reads matchers without matching any
+
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            compiled = _COMPILED[pattern] = re2.compile(f"^(?:{pattern})$", options)
+        except re2.error as exc:
+            raise MatcherError(f"{pattern!r} cannot be evaluated here (RE2 says {exc})") from None
+    return compiled
 
 
 # Go's regexp `\s` is [\t\n\f\r ] (no \v); the label is Prometheus' with ':' allowed.
