@@ -331,6 +331,8 @@ def test_a_bad_commit_leaves_it_active_with_the_old_config_and_mails_its_alert(m
 
 def test_kill_9_is_restarted_by_systemd_and_converges(machine):
     old = main_pid(machine)
+    # 0 would be `kill -9 0`: this test run's own process group, from inside nsenter.
+    assert old > 0, "the service is not running"
     restarts = int(show(machine, "NRestarts")["NRestarts"])
     machine.run("kill", "-9", str(old))
     wait_until(lambda: main_pid(machine) not in (0, old) and show(machine, "ActiveState")["ActiveState"] == "active",
@@ -343,6 +345,7 @@ def test_kill_9_is_restarted_by_systemd_and_converges(machine):
 
 def test_a_frozen_daemon_is_killed_by_the_watchdog_and_restarted(machine):
     old = main_pid(machine)
+    assert old > 0, "the service is not running"  # `kill -STOP 0` would stop this test run
     machine.run("kill", "-STOP", str(old))
     wait_until(lambda: main_pid(machine) not in (0, old) and show(machine, "ActiveState")["ActiveState"] == "active",
                30, "the watchdog to kill and systemd to restart the stopped daemon", interval=0.3)
