@@ -93,11 +93,13 @@ class Rendered:
     """The base's routes are nested under one route to its root receiver (see render_config)."""
     templates: tuple[tuple[str, bytes], ...] = ()
     """The template files the config lists under `templates:`: (file name, content)."""
+    blocking: str = ""
+    """The routes after the lists' that keep keepFromBase lists' alerts from the base, as spliced."""
 
     def with_lists(self, lists: list[tuple[str, str]]) -> str:
         """The config with only these lists' routes and receivers: a valid config on its own,
         since each list's route names only its own receiver."""
-        return _assemble(self.skeleton, lists, self.fixed, wrapped=self.wrapped)
+        return _assemble(self.skeleton, lists, self.fixed, wrapped=self.wrapped, blocking=self.blocking)
 
 
 class CachedPart(NamedTuple):
@@ -177,7 +179,14 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     assert sorted(placed) == sorted(expected), f"placeholders {placed} in the dump, expected {expected}"
 
     route_dash, receiver_dash = _placeholder_indent(skeleton, "routes"), _placeholder_indent(skeleton, "receivers")
-    fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard else ""
+    # A list that keeps its alerts from the base: after every list's route (so each list still
+    # gets its own), a route with its matchers to the discard receiver, without continue, ends
+    # the walk before the route that holds the base's routes. Without a base there is nothing
+    # to keep them from.
+    blockers = [{"receiver": DISCARD_RECEIVER, **({"matchers": list(item.matchers)} if item.matchers else {})}
+                for item in lists if item.keep_from_base] if not discard else []
+    fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard or blockers else ""
+    blocking = "".join(line for blocker in blockers for line in _item_lines(blocker, route_dash))
     parts = []
     kept = RenderCache()
     tls = _tls_config(specs.server) if specs.server is not None else None
@@ -197,8 +206,9 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     if cache is not None:
         cache.clear()
         cache.update(kept)
-    return Rendered(_assemble(skeleton, parts, fixed, wrapped=bool(lists) and not discard), skeleton, tuple(parts),
-                    fixed, bool(lists) and not discard, carried)
+    return Rendered(_assemble(skeleton, parts, fixed, wrapped=bool(lists) and not discard, blocking=blocking),
+                    skeleton, tuple(parts),
+                    fixed, bool(lists) and not discard, carried, blocking)
 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
@@ -246,6 +256,8 @@ def _set_smtp_globals(config: CommentedMap, server: EmailServer, options: Render
         password_file = password_file_for(server, options)
         if password_file:
             ours.append(("smtp_auth_password_file", password_file))
+        if server.auth_identity:
+            ours.append(("smtp_auth_identity", server.auth_identity))
     ours.append(("smtp_require_tls", server.starttls))
     for offset, (key, value) in enumerate(ours):
         glob.insert(position + offset, key, value)
@@ -645,7 +657,10 @@ def _is_our_email_config(email: Any) -> bool:
 
 
 def _is_our_route(item: Any) -> bool:
-    """A route exactly as a render writes it: to a list's receiver, continuing."""
+    """A route exactly as a render writes it: to a list's receiver, continuing; or, for a list
+    with keepFromBase, to the discard receiver with only matchers."""
+    if isinstance(item, dict) and item.get("receiver") == DISCARD_RECEIVER:
+        return set(item) <= {"receiver", "matchers"}
     return (isinstance(item, dict) and isinstance(item.get("receiver"), str)
             and bool(_OUR_LIST_RECEIVER.fullmatch(item["receiver"])) and item.get("continue") is True
             and set(item) <= _OUR_ROUTE_KEYS)
@@ -898,7 +913,7 @@ def _placeholder_indent(skeleton: str, name: str) -> int:
 
 
 def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str, *,
-              wrapped: bool = False) -> str:
+              wrapped: bool = False, blocking: str = "") -> str:
     """Put our routes and receivers where the skeleton's placeholders are, formatted as
     ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
     pieces, position = [], 0
@@ -906,6 +921,9 @@ def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str
         indent = match.group("indent")
         if match.group("name") == "routes":
             lines = [f"{indent}# {MARK}: routes to {PREFIX}* receivers\n", *(route for route, _ in lists)]
+            if blocking:
+                lines += [f"{indent}# {MARK}: what lists with keepFromBase keep from the base's receivers\n",
+                          blocking]
             if wrapped:
                 lines.append(f"{indent}# {MARK}: the base's own routes, as written, under one route to its "
                              "root receiver\n")

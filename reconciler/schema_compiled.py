@@ -5,7 +5,7 @@ schema_codegen.py). Pure: imports only `re`."""
 
 import re
 
-SCHEMA_DIGEST = 'd36d636030aacabb7f4eb6285284574a28867631e79027d37191490ccfee2634'
+SCHEMA_DIGEST = 'dfb5fe0b4dfbfc95cb16d8b1996376041d2fdcc01e19eb3b3f4482d20e2dc8e7'
 """schema_codegen.schema_digest of the schema files this was generated from."""
 
 
@@ -97,11 +97,11 @@ _K8 = frozenset(('passwordEnv', 'passwordFiles'))
 _K9 = frozenset(('listen', 'ownAlerts', 'secrets', 'source', 'stateDir', 'target'))
 _K10 = frozenset(())
 _K11 = frozenset(('annotations', 'labels', 'name'))
-_K12 = frozenset(('enabled', 'from', 'hello', 'host', 'maxRecipientsPerMessage', 'password', 'passwordEnv', 'passwordFile', 'port', 'ssl', 'starttls', 'tls', 'username'))
+_K12 = frozenset(('authIdentity', 'enabled', 'from', 'hello', 'host', 'maxRecipientsPerMessage', 'password', 'passwordEnv', 'passwordFile', 'port', 'ssl', 'starttls', 'tls', 'username'))
 _K13 = frozenset(('apiVersion', 'kind', 'metadata', 'spec'))
 _K14 = frozenset(('groupBy', 'groupInterval', 'groupWait', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
 _K15 = frozenset(('email', 'name'))
-_K16 = frozenset(('activeDuring', 'delivery', 'groupBy', 'groupInterval', 'groupWait', 'matchers', 'mutedDuring', 'recipients', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
+_K16 = frozenset(('activeDuring', 'delivery', 'groupBy', 'groupInterval', 'groupWait', 'keepFromBase', 'matchers', 'mutedDuring', 'recipients', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
 _K17 = frozenset(('end', 'start'))
 _K18 = frozenset(('daysOfMonth', 'location', 'months', 'times', 'weekdays', 'years'))
 
@@ -603,6 +603,8 @@ def _s45(x):
             return False
         if 'passwordEnv' in x and not _s33(x['passwordEnv']):
             return False
+        if 'authIdentity' in x and not _s33(x['authIdentity']):
+            return False
     return True
 
 
@@ -648,6 +650,8 @@ def _s49(x):
         if 'tls' in x and not _s13(x['tls']):
             return False
         if 'username' in x and not _s32(x['username']):
+            return False
+        if 'authIdentity' in x and not _s32(x['authIdentity']):
             return False
         if 'password' in x and not _s33(x['password']):
             return False
@@ -961,6 +965,8 @@ def _s74(x):
         if 'templates' in x and not _s58(x['templates']):
             return False
         if 'delivery' in x and not _s72(x['delivery']):
+            return False
+        if 'keepFromBase' in x and not _s2(x['keepFromBase']):
             return False
         if 'activeDuring' in x and not _s73(x['activeDuring']):
             return False

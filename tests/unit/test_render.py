@@ -285,6 +285,33 @@ def test_rendering_a_render_as_base_gives_the_same_bytes(enabled):
         assert twice == once
 
 
+DB_KEEPS = doc("RecipientList", "db", recipients("d@example.com") + "matchers: ['team=\"db\"']\nkeepFromBase: true\n")
+
+
+def test_a_list_keeping_its_alerts_from_the_base_ends_the_walk_after_every_list():
+    config = rendered(SERVER, DB_KEEPS, OPS, base=BASE)
+    routes = config["route"]["routes"]
+    # Every list's route first (each still gets its alerts), then one route with db's matchers
+    # to the discard receiver, without continue, before the base's routes.
+    assert [r["receiver"] for r in routes] == [PREFIX + "db", PREFIX + "ops", DISCARD_RECEIVER, "chat"]
+    assert routes[2] == {"receiver": DISCARD_RECEIVER, "matchers": ['team="db"']}
+    assert {"name": DISCARD_RECEIVER} in config["receivers"]
+
+
+def test_keep_from_base_renders_over_its_own_render_and_goes_when_removed():
+    specs = specs_of(SERVER, DB_KEEPS, OPS)
+    once = render_alertmanager_config(specs, BASE, options=OPTIONS)
+    assert render_alertmanager_config(specs, once, options=OPTIONS) == once
+    plain = specs_of(SERVER, DB_KEEPS.replace("keepFromBase: true\n", ""), OPS)
+    assert render_alertmanager_config(plain, once, options=OPTIONS) == \
+        render_alertmanager_config(plain, BASE, options=OPTIONS)
+
+
+def test_without_a_base_keep_from_base_has_nothing_to_keep_from():
+    config = rendered(SERVER, DB_KEEPS)
+    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "db"]
+
+
 def test_a_render_over_an_old_render_drops_lists_that_were_removed():
     old = render_alertmanager_config(specs_of(SERVER, doc("RecipientList", "gone", recipients("g@example.com")),
                                               doc("RecipientList", "kept", recipients("k@example.com"))),
