@@ -163,6 +163,8 @@ class RecipientList:
     """(field path, where written) of each name in activeDuring and mutedDuring, for errors."""
     keep_from_base: bool = False
     """Its alerts reach none of the base's receivers (spec.keepFromBase)."""
+    catch_all: bool = False
+    """It is the root route's receiver: it gets what no other list or base route takes."""
 
     def messages_at_once(self, cap: int | None) -> int:
         """How many messages, each its own SMTP connection, Alertmanager sends this list at
@@ -359,6 +361,11 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
     for extra in policies[1:]:
         errors.append(SpecError(extra.location, "kind", f"a second NotificationPolicy ({extra.name!r}; the first is "
                                                         f"{policies[0].name!r} at {policies[0].location}): keep at most one"))
+    catch_alls = [item for item in lists if item.catch_all]
+    for extra in catch_alls[1:]:
+        errors.append(SpecError(extra.location, "spec.catchAll", f"a second catch-all list ({extra.name!r}; the first "
+                                                                 f"is {catch_alls[0].name!r} at {catch_alls[0].location}):"
+                                                                 " the root route has one receiver, keep one"))
     # A document that could not be read may be the missing one: then say nothing of it.
     unread = failed_kinds - {"NotificationPolicy"}
     if lists and not servers and not unread & {"EmailServer", UNKNOWN_KIND}:
@@ -542,7 +549,8 @@ def _recipient_list(name: str, spec: dict[str, Any], where: Location) -> Recipie
     return RecipientList(name, recipients, tuple(spec.get("matchers", ())), _routing(spec), where,
                          spec.get("delivery", "single"), active_during=tuple(spec.get("activeDuring", ())),
                          muted_during=tuple(spec.get("mutedDuring", ())),
-                         keep_from_base=bool(spec.get("keepFromBase", False)))
+                         keep_from_base=bool(spec.get("keepFromBase", False)),
+                         catch_all=bool(spec.get("catchAll", False)))
 
 
 _WINDOW_FIELDS = ("times", "weekdays", "days_of_month", "months", "years", "location")

@@ -5,7 +5,7 @@ schema_codegen.py). Pure: imports only `re`."""
 
 import re
 
-SCHEMA_DIGEST = 'dfb5fe0b4dfbfc95cb16d8b1996376041d2fdcc01e19eb3b3f4482d20e2dc8e7'
+SCHEMA_DIGEST = '351f512aa5230c0afcde1ae3757ae15af7aea9943a93a4a874f198bb2ba3f1f9'
 """schema_codegen.schema_digest of the schema files this was generated from."""
 
 
@@ -101,7 +101,7 @@ _K12 = frozenset(('authIdentity', 'enabled', 'from', 'hello', 'host', 'maxRecipi
 _K13 = frozenset(('apiVersion', 'kind', 'metadata', 'spec'))
 _K14 = frozenset(('groupBy', 'groupInterval', 'groupWait', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
 _K15 = frozenset(('email', 'name'))
-_K16 = frozenset(('activeDuring', 'delivery', 'groupBy', 'groupInterval', 'groupWait', 'keepFromBase', 'matchers', 'mutedDuring', 'recipients', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
+_K16 = frozenset(('activeDuring', 'catchAll', 'delivery', 'groupBy', 'groupInterval', 'groupWait', 'keepFromBase', 'matchers', 'mutedDuring', 'recipients', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
 _K17 = frozenset(('end', 'start'))
 _K18 = frozenset(('daysOfMonth', 'location', 'months', 'times', 'weekdays', 'years'))
 
@@ -941,6 +941,36 @@ def _s73(x):
 
 
 def _s74(x):
+    if isinstance(x, dict):
+        if 'catchAll' not in x:
+            return False
+        if 'catchAll' in x and not _s36(x['catchAll']):
+            return False
+    return True
+
+
+def _s75(x):
+    if isinstance(x, dict):
+        if 'matchers' in x and not _s33(x['matchers']):
+            return False
+        if 'repeatInterval' in x and not _s33(x['repeatInterval']):
+            return False
+        if 'groupBy' in x and not _s33(x['groupBy']):
+            return False
+        if 'groupWait' in x and not _s33(x['groupWait']):
+            return False
+        if 'groupInterval' in x and not _s33(x['groupInterval']):
+            return False
+        if 'activeDuring' in x and not _s33(x['activeDuring']):
+            return False
+        if 'mutedDuring' in x and not _s33(x['mutedDuring']):
+            return False
+        if 'keepFromBase' in x and not _s33(x['keepFromBase']):
+            return False
+    return True
+
+
+def _s76(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -968,16 +998,20 @@ def _s74(x):
             return False
         if 'keepFromBase' in x and not _s2(x['keepFromBase']):
             return False
+        if 'catchAll' in x and not _s2(x['catchAll']):
+            return False
         if 'activeDuring' in x and not _s73(x['activeDuring']):
             return False
         if 'mutedDuring' in x and not _s73(x['mutedDuring']):
             return False
         if not _K16.issuperset(x):
             return False
+    if not (_s75(x) if _s74(x) else True):
+        return False
     return True
 
 
-def _s75(x):
+def _s77(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -995,20 +1029,20 @@ def _s75(x):
             return False
         if 'metadata' in x and not _s65(x['metadata']):
             return False
-        if 'spec' in x and not _s74(x['spec']):
+        if 'spec' in x and not _s76(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
     return True
 
 
-def _s76(x):
+def _s78(x):
     if not _equal(x, 'TimeWindow'):
         return False
     return True
 
 
-def _s77(x):
+def _s79(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -1020,7 +1054,7 @@ def _s77(x):
     return True
 
 
-def _s78(x):
+def _s80(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1037,24 +1071,6 @@ def _s78(x):
     return True
 
 
-def _s79(x):
-    if not (isinstance(x, list)):
-        return False
-    if isinstance(x, list):
-        if len(x) < 1:
-            return False
-        for item in x:
-            if not _s78(item):
-                return False
-    return True
-
-
-def _s80(x):
-    if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))):
-        return False
-    return True
-
-
 def _s81(x):
     if not (isinstance(x, list)):
         return False
@@ -1068,6 +1084,24 @@ def _s81(x):
 
 
 def _s82(x):
+    if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))):
+        return False
+    return True
+
+
+def _s83(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if len(x) < 1:
+            return False
+        for item in x:
+            if not _s82(item):
+                return False
+    return True
+
+
+def _s84(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1075,22 +1109,22 @@ def _s82(x):
             return False
         if 'location' in x and not _s0(x['location']):
             return False
-        if 'weekdays' in x and not _s77(x['weekdays']):
+        if 'weekdays' in x and not _s79(x['weekdays']):
             return False
-        if 'times' in x and not _s79(x['times']):
+        if 'times' in x and not _s81(x['times']):
             return False
-        if 'daysOfMonth' in x and not _s81(x['daysOfMonth']):
+        if 'daysOfMonth' in x and not _s83(x['daysOfMonth']):
             return False
-        if 'months' in x and not _s81(x['months']):
+        if 'months' in x and not _s83(x['months']):
             return False
-        if 'years' in x and not _s81(x['years']):
+        if 'years' in x and not _s83(x['years']):
             return False
         if not _K18.issuperset(x):
             return False
     return True
 
 
-def _s83(x):
+def _s85(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1104,11 +1138,11 @@ def _s83(x):
             return False
         if 'apiVersion' in x and not _s25(x['apiVersion']):
             return False
-        if 'kind' in x and not _s76(x['kind']):
+        if 'kind' in x and not _s78(x['kind']):
             return False
         if 'metadata' in x and not _s30(x['metadata']):
             return False
-        if 'spec' in x and not _s82(x['spec']):
+        if 'spec' in x and not _s84(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
@@ -1119,8 +1153,8 @@ VALIDATORS = {
     'config.json': _s24,
     'emailserver.json': _s50,
     'notificationpolicy.json': _s60,
-    'recipientlist.json': _s75,
-    'timewindow.json': _s83,
+    'recipientlist.json': _s77,
+    'timewindow.json': _s85,
 }
 """Schema file name -> whether a value is valid against it."""
 

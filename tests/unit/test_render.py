@@ -312,6 +312,43 @@ def test_without_a_base_keep_from_base_has_nothing_to_keep_from():
     assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "db"]
 
 
+ALL_MAIL = doc("RecipientList", "all-mail", recipients("all@example.com") + "catchAll: true\n")
+DISCARD_BASE = BASE.replace("  receiver: chat        #", f"  receiver: {DISCARD_RECEIVER}        #", 1)
+
+
+def test_a_catch_all_list_is_the_root_receiver_and_gets_no_route():
+    assert DISCARD_BASE != BASE
+    config = rendered(SERVER, ALL_MAIL, DB_KEEPS, base=DISCARD_BASE)
+    assert config["route"]["receiver"] == PREFIX + "all-mail"
+    # No route to it and no wrapper: the base's routes stay under the root, after ours.
+    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "db", DISCARD_RECEIVER, "pager"]
+    assert receiver(config, "all-mail")["email_configs"][0]["to"] == "all@example.com"
+    assert rendered(SERVER, ALL_MAIL)["route"]["receiver"] == PREFIX + "all-mail"
+
+
+def test_a_catch_all_list_renders_over_its_own_render_and_goes_when_removed():
+    specs = specs_of(SERVER, ALL_MAIL, OPS)
+    once = render_alertmanager_config(specs, DISCARD_BASE, options=OPTIONS)
+    assert render_alertmanager_config(specs, once, options=OPTIONS) == once
+    without = specs_of(SERVER, OPS)
+    assert render_alertmanager_config(without, once, options=OPTIONS) == \
+        render_alertmanager_config(without, DISCARD_BASE, options=OPTIONS)
+
+
+def test_a_catch_all_list_and_a_base_root_receiver_are_refused_together():
+    with pytest.raises(BaseConfigError) as caught:
+        render_alertmanager_config(specs_of(SERVER, ALL_MAIL), BASE, options=OPTIONS)
+    assert "route.receiver: the root route sends to 'chat'" in str(caught.value)
+    assert f"write receiver: {DISCARD_RECEIVER}" in str(caught.value)
+
+
+def test_a_hand_written_root_receiver_in_our_names_is_still_refused():
+    with pytest.raises(BaseConfigError):
+        render_alertmanager_config(specs_of(SERVER, ALL_MAIL),
+                                   "route:\n  receiver: notify-reconciler/all-mail\nreceivers: [{name: x}]\n",
+                                   options=OPTIONS)
+
+
 def test_a_render_over_an_old_render_drops_lists_that_were_removed():
     old = render_alertmanager_config(specs_of(SERVER, doc("RecipientList", "gone", recipients("g@example.com")),
                                               doc("RecipientList", "kept", recipients("k@example.com"))),
