@@ -52,7 +52,7 @@ from .errors import AlertmanagerConfigError, Location, SpecError, SpecErrors
 from .loader import KeyPath, format_path, load_file
 from .model import check_document
 from .pipeline import parse_specs
-from .render import PREFIX
+from .render import DISCARD_RECEIVER, PREFIX
 from .schema import validate_document
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
@@ -262,6 +262,10 @@ class _Importer:
                     spec = {**spec, **_list_timing(route, matchers)}
                     if why == "keep":
                         spec["keepFromBase"] = True
+                    if why == "catchAll":
+                        spec = {key: value for key, value in spec.items() if key in ("recipients", "sendResolved",
+                                                                                     "subject")}
+                        spec["catchAll"] = True
             if route is None:
                 left = SpecError(self.read.locate(("receivers", index)), f"receivers[{index}]",
                                  f"{receiver_name!r} is left in {BASE_FILE} as it is, with its routes: {why}")
@@ -313,13 +317,18 @@ class _Importer:
         leading = [r for r in routes if r.receiver == receiver]
         if not leading:
             return None, [], "no route leads to it"
-        if root in leading:
-            return None, [], ("it is the root route's receiver (every alert no other route takes), which a "
-                              "RecipientList's matchers cannot express")
         if len(leading) > 1:
             return None, [], (f"{len(leading)} routes lead to it ({', '.join(r.path for r in leading)}), "
                               "possibly with different timing")
         route = leading[0]
+        if route is root:
+            # What no route takes: a catch-all list is the render's root receiver, with the
+            # policy's timing, which is the root's.
+            if not root.group_by:
+                return None, [], ("it is the root route's receiver, and the root groups by nothing (no group_by: one "
+                                  "notification for all alerts), which a spec cannot say: add group_by to the root "
+                                  "route (for example [alertname]) if that grouping will do, then import again")
+            return route, [], "catchAll"
         if route.children:
             return None, [], f"its route {route.path} has child routes"
         chain = route.chain()
@@ -573,7 +582,9 @@ class _Importer:
         are the config's, read as Alertmanager reads them; the round-trip tree changes."""
         for route in moved.values():
             parent = route.parent
-            assert parent is not None
+            if parent is None:  # the root's receiver became the catch-all list: the render names it
+                self.config["route"]["receiver"] = DISCARD_RECEIVER
+                continue
             siblings = parent.node["routes"]
             siblings.pop(_index_of(siblings, route.node))
             if not siblings:
@@ -684,7 +695,7 @@ def _secret_paths(node: Any, path: str):
 
 _SPEC_ORDER = ("host", "port", "ssl", "starttls", "tls", "username", "passwordFile", "authIdentity", "from",
                "hello", "recipients", "matchers", "subject", "repeatInterval", "groupBy", "groupWait",
-               "groupInterval", "sendResolved", "keepFromBase")
+               "groupInterval", "sendResolved", "keepFromBase", "catchAll")
 
 
 def _document(kind: str, name: str, spec: dict) -> str:

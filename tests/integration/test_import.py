@@ -453,6 +453,54 @@ def test_routes_beside_a_live_root_receiver_keep_their_meaning(amtool, tmp_path,
                         {"severity": ["critical", "warning"], "team": ["db", "web"]}, amtool_every=3)
 
 
+# -- the root route's e-mail receiver: a catch-all list ------------------------------------------
+
+ROOT_MAIL = """\
+global:
+  smtp_smarthost: smtp.example.com:587
+  smtp_from: am@example.com
+  smtp_auth_username: am@example.com
+  smtp_auth_identity: am@example.com
+  smtp_auth_password_file: /run/smtp-password
+route:
+  receiver: team-mail
+  group_by: [alertname, job]
+  repeat_interval: 4h
+{routes}
+receivers:
+  - name: team-mail
+    email_configs:
+      - to: 'team@example.com, lead@example.com'
+        send_resolved: true
+        headers: {{Subject: '[{{{{ .Status }}}}] {{{{ .CommonLabels.alertname }}}}'}}
+  - name: chat
+    webhook_configs: [{{url: 'http://127.0.0.1:9/chat'}}]
+  - name: pager
+    webhook_configs: [{{url: 'http://127.0.0.1:9/pager'}}]
+"""
+
+ROOT_CASES = {
+    "every alert to the team's mail": "",
+    "with children, with and without continue": """\
+  routes:
+    - {receiver: chat, matchers: [severity="info"]}
+    - {receiver: pager, matchers: [severity="critical"], continue: true}
+""",
+}
+
+
+@pytest.mark.parametrize("case", list(ROOT_CASES))
+def test_the_root_receiver_becomes_a_catch_all_list_with_the_same_meaning(amtool, tmp_path, case):
+    original = ROOT_MAIL.format(routes=ROOT_CASES[case])
+    result, rendered = import_and_render(original, tmp_path)
+    assert lists_of(result) == {"team-mail": "team-mail"}, result.stderr
+    spec = (tmp_path / "imported" / "specs" / "team-mail.yaml").read_text()
+    assert "catchAll: true" in spec and "subject: '[{{ .Status }}] {{ .CommonLabels.alertname }}'" in spec
+    assert "authIdentity: am@example.com" in (tmp_path / "imported" / "specs" / "email-server.yaml").read_text()
+    assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
+                        {"severity": ["critical", "warning", "info"], "job": ["node"]}, amtool_every=2)
+
+
 # -- through the real Alertmanager ----------------------------------------------------------------
 
 ALERTS = [

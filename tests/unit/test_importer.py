@@ -153,7 +153,7 @@ def test_a_password_file_in_the_config_is_kept_and_nothing_to_create():
     assert "/run/pw" not in imported.passwords
 
 
-def test_the_root_receiver_and_a_second_route_keep_a_receiver_in_the_base():
+def test_the_root_receiver_becomes_the_catch_all_and_a_second_route_keeps_one_in_the_base():
     config = """\
 global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
 route:
@@ -171,9 +171,12 @@ receivers:
   - {name: stops, email_configs: [{to: stops@example.com}]}
 """
     imported = import_config(config, "am.yml")
-    assert imported.lists == {"once": "once", "stops": "stops"}
+    assert imported.lists == {"all-mail": "all-mail", "once": "once", "stops": "stops"}
     notes = "\n".join(imported.notes)
-    assert "am.yml:11:5: receivers[0]: 'all-mail' is left in base.yml" in notes and "root route" in notes
+    # The root's receiver gets what no route takes: a catch-all list, the render's root receiver.
+    assert YAML(typ="safe").load(imported.files["specs/all-mail.yaml"])["spec"] == {
+        "recipients": ["all@example.com"], "catchAll": True}
+    assert "  receiver: notify-reconciler/discard\n" in imported.files["base.yml"]
     assert "am.yml:12:5: receivers[1]: 'twice' is left in base.yml" in notes and "2 routes lead to it" in notes
     # Taken away from the base, their alerts would go to the root receiver: with or without
     # continue, a route that matched kept them from it, and the lists keep them from the base.
@@ -314,3 +317,11 @@ def test_a_route_grouping_by_nothing_is_refused_not_regrouped():
     with pytest.raises(SpecErrors) as caught:
         import_config(config, "am.yml")
     assert "route.routes[0] groups by nothing" in str(caught.value)
+
+
+def test_a_root_receiver_grouping_by_nothing_stays_in_the_base():
+    config = "global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}\nroute: {receiver: all-mail}\n" \
+             "receivers: [{name: all-mail, email_configs: [{to: all@example.com}]}]\n"
+    with pytest.raises(SpecErrors) as caught:
+        import_config(config, "am.yml")
+    assert "the root groups by nothing" in str(caught.value)
