@@ -164,6 +164,13 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     ours = discard or catch_all is not None  # the root route is ours: no base receiver to keep apart
     base_routes = bool(routes)
     lists = tuple(item for item in lists if not item.catch_all)  # those with a route of their own
+    if lists and not ours and route.get("group_by") and any(specs.routing_for(item).group_by == () for item in lists):
+        # `group_by: []` on a list's route means "as the root", and this root groups by labels.
+        raise BaseConfigError(
+            f"{base_name}:{_line_of(route, 'group_by')}: route.group_by: the NotificationPolicy groups by nothing "
+            "(groupBy: []), which a list's route can only take from a root route that groups by nothing, and the "
+            "base's root groups by labels: give the policy (or the lists) labels to group by, or remove group_by "
+            "from the base's root route")
     # In Alertmanager a child route that matches, even with `continue: true`, keeps the alert
     # from its parent's receiver; and once a base route with `continue: true` matched, every
     # later sibling is tried too. So that the e-mail lists change nothing the base routes,
