@@ -30,8 +30,8 @@ sends to its own receiver): a receiver's route R can move to the front when
 4. or, where 3 fails, R's alerts reached no other route before (no earlier sibling that
    continues may match them, nor a later one after a route that continues, at any level):
    then the list gets ``keepFromBase: true``, whose render keeps them from the base's routes;
-5. R groups by something (group_by here or above): one notification for all alerts is not
-   what a list can say.
+5. a route that groups by nothing (no group_by on it nor above it, the root's included) gives a
+   list without groupBy, and the NotificationPolicy ``groupBy: []``, the root's one group.
 """
 
 from __future__ import annotations
@@ -324,10 +324,6 @@ class _Importer:
         if route is root:
             # What no route takes: a catch-all list is the render's root receiver, with the
             # policy's timing, which is the root's.
-            if not root.group_by:
-                return None, [], ("it is the root route's receiver, and the root groups by nothing (no group_by: one "
-                                  "notification for all alerts), which a spec cannot say: add group_by to the root "
-                                  "route (for example [alertname]) if that grouping will do, then import again")
             return route, [], "catchAll"
         if route.children:
             return None, [], f"its route {route.path} has child routes"
@@ -360,10 +356,6 @@ class _Importer:
             if reached:
                 return None, [], f"{why}; and {reached}, so keepFromBase cannot say it either"
             keep = True
-        if not route.group_by:
-            return None, [], (f"{route.path} groups by nothing (no group_by here nor above: one notification for "
-                              "all its alerts), which a RecipientList cannot say: add group_by (for example "
-                              "[alertname]) to the route if that grouping will do, then import again")
         unique = list(dict.fromkeys(matchers))
         if len(unique) > 50:
             return None, [], f"its alerts need {len(unique)} matchers; a RecipientList takes at most 50"
@@ -557,11 +549,8 @@ class _Importer:
         server = server_spec(settings, tls, self._password_file(settings))
         policy = {"repeatInterval": root.timing["repeat_interval"], "groupBy": list(root.group_by),
                   "groupWait": root.timing["group_wait"], "groupInterval": root.timing["group_interval"]}
-        if not root.group_by:
-            # The root groups by nothing, which a spec cannot say; every list then carries its
-            # own groupBy (a route grouping by nothing is not imported), so the policy's
-            # default reaches none of them.
-            del policy["groupBy"]
+        # A root without group_by sends one notification for all alerts: the policy's [] says
+        # it, and a list whose route groups by nothing (so does the root) leaves groupBy out.
         sends = [spec["sendResolved"] for spec in lists.values()]
         policy["sendResolved"] = max(set(sends), key=lambda value: (sends.count(value), not value))
         files = {f"{SPEC_FOLDER}/email-server.yaml": header + _document("EmailServer", "smtp", server),
@@ -642,7 +631,7 @@ def _list_timing(route: _Route, matchers: list[Matcher]) -> dict[str, Any]:
     spec.update({"repeatInterval": route.timing["repeat_interval"], "groupBy": list(route.group_by),
                  "groupWait": route.timing["group_wait"], "groupInterval": route.timing["group_interval"]})
     if not spec["groupBy"]:
-        del spec["groupBy"]  # grouping by nothing: the policy's note says what it becomes
+        del spec["groupBy"]  # grouping by nothing, as the root does: the policy's [] says it
     return spec
 
 

@@ -501,6 +501,16 @@ def test_the_root_receiver_becomes_a_catch_all_list_with_the_same_meaning(amtool
                         {"severity": ["critical", "warning", "info"], "job": ["node"]}, amtool_every=2)
 
 
+def test_a_root_without_group_by_keeps_one_group_for_all_alerts(amtool, tmp_path):
+    # Before, the lists were grouped by [alertname] and a note said so.
+    original = ROOT_MAIL.format(routes=ROOT_CASES["with children, with and without continue"]).replace(
+        "  group_by: [alertname, job]\n", "")
+    result, rendered = import_and_render(original, tmp_path)
+    assert lists_of(result) == {"team-mail": "team-mail"}, result.stderr
+    assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
+                        {"severity": ["critical", "warning", "info"], "job": ["node"]}, amtool_every=2)
+
+
 # -- through the real Alertmanager ----------------------------------------------------------------
 
 ALERTS = [

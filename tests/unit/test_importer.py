@@ -190,7 +190,7 @@ def test_nothing_to_import_lists_every_reason():
 global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
 route: {receiver: all-mail}
 receivers:
-  - {name: all-mail, email_configs: [{to: all@example.com}]}
+  - {name: all-mail, email_configs: [{to: all@example.com}], webhook_configs: [{url: 'http://h/'}]}
   - {name: custom, email_configs: [{to: c@example.com, text: 'hi'}]}
 """
     with pytest.raises(SpecErrors) as caught:
@@ -310,18 +310,40 @@ def test_another_header_keeps_the_receiver_in_the_base():
     assert "'ops' is left in base.yml" in str(caught.value) and "headers sets Reply-To" in str(caught.value)
 
 
-def test_a_route_grouping_by_nothing_is_refused_not_regrouped():
+def _render(imported) -> dict:
+    from reconciler.pipeline import parse_specs
+    from reconciler.render import render_alertmanager_config
+    specs = parse_specs({path.removeprefix("specs/"): text.encode() for path, text in imported.files.items()
+                         if path.startswith("specs/")})
+    return YAML(typ="safe").load(render_alertmanager_config(specs, imported.files["base.yml"]))
+
+
+def test_a_route_grouping_by_nothing_keeps_one_group_not_alertname():
     # Neither the identity nor the Subject header (which the unfixed import refused first).
     config = WITHOUT_IDENTITY.replace("  group_by: [alertname]\n", "").replace(
         "headers: {Subject: '[ALERT] {{ .CommonLabels.alertname }}'}", "send_resolved: true")
-    with pytest.raises(SpecErrors) as caught:
-        import_config(config, "am.yml")
-    assert "route.routes[0] groups by nothing" in str(caught.value)
+    imported = import_config(config, "am.yml")
+    assert YAML(typ="safe").load(imported.files["specs/notification-policy.yaml"])["spec"]["groupBy"] == []
+    assert "groupBy" not in YAML(typ="safe").load(imported.files["specs/ops.yaml"])["spec"]
+    assert not any("alertname" in note for note in imported.notes)
+    rendered = _render(imported)
+    # The list's route inherits the root's grouping, and the root has none: one group.
+    assert "group_by" not in rendered["route"]
+    assert rendered["route"]["routes"][0]["group_by"] == []
 
 
-def test_a_root_receiver_grouping_by_nothing_stays_in_the_base():
+def test_a_root_receiver_grouping_by_nothing_keeps_one_group():
     config = "global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}\nroute: {receiver: all-mail}\n" \
              "receivers: [{name: all-mail, email_configs: [{to: all@example.com}]}]\n"
-    with pytest.raises(SpecErrors) as caught:
-        import_config(config, "am.yml")
-    assert "the root groups by nothing" in str(caught.value)
+    imported = import_config(config, "am.yml")
+    assert imported.lists == {"all-mail": "all-mail"}
+    assert _render(imported)["route"]["group_by"] == []
+
+
+def test_a_policy_grouping_by_nothing_under_a_base_root_grouping_by_labels_is_refused():
+    from reconciler.errors import BaseConfigError
+    imported = import_config(WITHOUT_IDENTITY.replace("  group_by: [alertname]\n", ""), "am.yml")
+    with pytest.raises(BaseConfigError) as caught:
+        _render(imported.__class__({**imported.files, "base.yml": imported.files["base.yml"].replace(
+            "route:\n", "route:\n  group_by: [job]\n", 1)}, imported.notes, imported.passwords, imported.lists))
+    assert "route.group_by: the NotificationPolicy groups by nothing" in str(caught.value)
