@@ -958,8 +958,13 @@ def _summary(specs: Specs) -> str:
     at_once = max((item.messages_at_once(cap) for item in specs.lists), default=1)
     # Alertmanager opens an SMTP connection for each message of a notification, all at once.
     sent = f", up to {at_once} messages at once" if at_once > 1 else ""
+    # keepFromBase changes what the base's receivers get: say how many lists do it.
+    keeping = sum(1 for item in specs.lists if item.keep_from_base)
+    kept = f", {keeping} keeping their alerts from the base's receivers (keepFromBase)" if keeping else ""
+    catch_all = next((item.name for item in specs.lists if item.catch_all), None)
+    kept += f", {catch_all} getting what no other list or base route takes (catchAll)" if catch_all else ""
     parts.append(f"{len(specs.lists)} RecipientList{'s' if len(specs.lists) != 1 else ''} "
-                 f"({recipients} recipient{'s' if recipients != 1 else ''}{sent})")
+                 f"({recipients} recipient{'s' if recipients != 1 else ''}{sent}{kept})")
     parts.append(f"NotificationPolicy {specs.policy.name}" if specs.policy else "default NotificationPolicy")
     if specs.windows:
         parts.append(f"{len(specs.windows)} TimeWindow{'s' if len(specs.windows) != 1 else ''} "

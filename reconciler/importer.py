@@ -7,9 +7,11 @@ Pure: text in, ``{path: text}`` and notes out; the CLI writes the files. What it
   the base name a password file instead, and `Imported.passwords` says which file should hold
   which password, for the caller to write or to tell the user about;
 - an e-mail receiver becomes a RecipientList only when the render (which puts every list's
-  route first under the root, with ``continue: true``) sends that list exactly the alerts the
-  receiver got before, with the same timing, and no other receiver gains or loses an alert by
-  the move. Everything else stays in the base untouched, and a note says which and why;
+  route first under the root, with ``continue: true``, and the base's routes after them) sends
+  that list exactly the alerts the receiver got before, with the same timing, and no other
+  receiver gains or loses an alert by the move. Everything else stays in the base untouched,
+  and a note says which and why: a meaning is kept or the receiver is refused, never changed
+  with a warning;
 - ``base.yml`` keeps the rest of the config (other receivers and routes, inhibit rules,
   templates, time intervals, comments) as written, without the ``smtp_*`` keys the render owns.
 
@@ -23,8 +25,13 @@ sends to its own receiver): a receiver's route R can move to the front when
    that provably takes none of R's alerts is ignored);
 3. taking R away changes nobody else's alerts: either R continues, or no later route beside it
    can match R's alerts; and the route above R, left without R, would not send them to its own
-   receiver instead (it has none that sends anything, or it is the root and R continues, where
-   the render's last route to the root receiver applies as for any continuing route).
+   receiver instead (it has none that sends anything: a route that matches keeps its alerts
+   from the receiver above it, with or without continue);
+4. or, where 3 fails, R's alerts reached no other route before (no earlier sibling that
+   continues may match them, nor a later one after a route that continues, at any level):
+   then the list gets ``keepFromBase: true``, whose render keeps them from the base's routes;
+5. a route that groups by nothing (no group_by on it nor above it, the root's included) gives a
+   list without groupBy, and the NotificationPolicy ``groupBy: []``, the root's one group.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from .errors import AlertmanagerConfigError, Location, SpecError, SpecErrors
 from .loader import KeyPath, format_path, load_file
 from .model import check_document
 from .pipeline import parse_specs
-from .render import PREFIX
+from .render import DISCARD_RECEIVER, PREFIX
 from .schema import validate_document
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
@@ -66,7 +73,8 @@ _SERVER_KEYS = {"from": "smtp_from", "smarthost": "smtp_smarthost", "hello": "sm
                 "auth_secret": "smtp_auth_secret", "require_tls": "smtp_require_tls"}
 _SERVER_FIELDS = {"host": "smtp_smarthost", "port": "smtp_smarthost", "ssl": "smtp_smarthost",
                   "starttls": "smtp_require_tls", "from": "smtp_from", "username": "smtp_auth_username",
-                  "passwordFile": "smtp_auth_password_file", "hello": "smtp_hello"}
+                  "passwordFile": "smtp_auth_password_file", "hello": "smtp_hello",
+                  "authIdentity": "smtp_auth_identity"}
 """EmailServer field -> the global key it comes from, to locate a problem in the input."""
 _GLOBAL_DEFAULTS = {"smtp_require_tls": "true", "smtp_hello": "localhost"}
 """What Alertmanager 0.25 assumes where the global section is silent."""
@@ -137,6 +145,8 @@ def server_spec(settings: dict[str, Any], tls: dict[str, Any], password_file: st
         spec["username"] = str(settings["smtp_auth_username"])
         if password_file:
             spec["passwordFile"] = password_file
+        if settings.get("smtp_auth_identity"):
+            spec["authIdentity"] = str(settings["smtp_auth_identity"])
     spec["from"] = str(settings["smtp_from"])
     if settings.get("smtp_hello"):
         spec["hello"] = str(settings["smtp_hello"])
@@ -230,6 +240,12 @@ class _Importer:
                                                       "came from instead, or a config from before")
         root = self._tree()
         routes = list(_walk(root))
+        if not any(isinstance(r, dict) and r.get("email_configs") for r in receivers) \
+                and not any(str(key).startswith("smtp_") for key in self.glob):
+            raise self.fail(("receivers",) if "receivers" in self.read.data else (),
+                            "the config has no receiver with email_configs, so there is nothing to import: write the "
+                            "specs yourself (docs/contract.md) and render into this config as the base",
+                            shown="receivers")
         settings, tls = self._server_settings(receivers)
 
         lists: dict[str, dict] = {}       # receiver name -> RecipientList spec
@@ -244,6 +260,12 @@ class _Importer:
                 route, matchers, why = self._route_for(receiver_name, routes, root)
                 if route is not None:
                     spec = {**spec, **_list_timing(route, matchers)}
+                    if why == "keep":
+                        spec["keepFromBase"] = True
+                    if why == "catchAll":
+                        spec = {key: value for key, value in spec.items() if key in ("recipients", "sendResolved",
+                                                                                     "subject")}
+                        spec["catchAll"] = True
             if route is None:
                 left = SpecError(self.read.locate(("receivers", index)), f"receivers[{index}]",
                                  f"{receiver_name!r} is left in {BASE_FILE} as it is, with its routes: {why}")
@@ -259,15 +281,6 @@ class _Importer:
                                 + (", for the reasons given for each" if self.left else
                                    ": the config has no receiver with email_configs"), shown="receivers").errors
             raise SpecErrors([*self.left, *summary])
-        continuing = [child.path for child in root.children if child.cont and child.receiver not in moved]
-        if self._sends(root.receiver) and (continuing or any(r.cont and r.parent is root for r in moved.values())):
-            # The render puts the base's routes under one route to the root's receiver (see
-            # README, "What the render owns"): an alert that only a moved route matched now
-            # reaches that receiver, which a matching route used to keep from it.
-            where = self.read.locate(("route", "receiver"), key=True)
-            self.notes.append(f"{where}: route.receiver: the render puts the base's routes under one route to "
-                              f"{root.receiver!r}, which then also gets the alerts that only the routes moved into "
-                              "RecipientLists matched (before, a matching route kept them from it)")
         names = _list_names(list(lists))
         files = self._spec_files(settings, tls, lists, names, root)
         self._check_specs(files, {name: receiver for receiver, name in names.items()}, receivers)
@@ -304,13 +317,14 @@ class _Importer:
         leading = [r for r in routes if r.receiver == receiver]
         if not leading:
             return None, [], "no route leads to it"
-        if root in leading:
-            return None, [], ("it is the root route's receiver (every alert no other route takes), which a "
-                              "RecipientList's matchers cannot express")
         if len(leading) > 1:
             return None, [], (f"{len(leading)} routes lead to it ({', '.join(r.path for r in leading)}), "
                               "possibly with different timing")
         route = leading[0]
+        if route is root:
+            # What no route takes: a catch-all list is the render's root receiver, with the
+            # policy's timing, which is the root's.
+            return route, [], "catchAll"
         if route.children:
             return None, [], f"its route {route.path} has child routes"
         chain = route.chain()
@@ -333,22 +347,56 @@ class _Importer:
                     return None, [], (f"the earlier route {earlier.path} (without continue: true) takes {what} "
                                       f"first, which RecipientList matchers cannot express")
                 matchers.append(earlier.own[0].negated())
+        why = self._left_in_place(route, matchers)
+        keep = False
+        if why:
+            # The base without R would send R's alerts elsewhere; when they reached nobody but
+            # R's receiver before, a list that keeps them from the base says exactly that.
+            reached = self._others_reached(route, matchers)
+            if reached:
+                return None, [], f"{why}; and {reached}, so keepFromBase cannot say it either"
+            keep = True
+        unique = list(dict.fromkeys(matchers))
+        if len(unique) > 50:
+            return None, [], f"its alerts need {len(unique)} matchers; a RecipientList takes at most 50"
+        if keep and not unique:
+            return None, [], (f"its route {route.path} takes every alert, so a list keeping them from the base "
+                              "would leave the base's receivers nothing")
+        return route, unique, "keep" if keep else ""
+
+    def _left_in_place(self, route: _Route, matchers: list[Matcher]) -> str:
+        """Why the base without `route` would send its alerts elsewhere (so a list that only
+        adds to the base cannot replace it), or ''."""
         if not route.cont:
             siblings = route.siblings()
             for later in siblings[siblings.index(route) + 1:]:
                 if later.problem or not disjoint(matchers, later.own):
-                    return None, [], (f"its route {route.path} has no continue: true and the later route "
-                                      f"{later.path} may match the same alerts: the render puts a list's route "
-                                      f"first with continue: true, so {later.path} would get them too")
+                    return (f"its route {route.path} has no continue: true, so the later route {later.path}, "
+                            "which may match the same alerts, never got them")
         parent = route.parent
         assert parent is not None
-        if not (parent is root and route.cont) and self._sends(parent.receiver):
-            return None, [], (f"without its route {route.path}, the alerts it took would go to "
-                              f"{parent.receiver!r}, the receiver of the route above it")
-        unique = list(dict.fromkeys(matchers))
-        if len(unique) > 50:
-            return None, [], f"its alerts need {len(unique)} matchers; a RecipientList takes at most 50"
-        return route, unique, ""
+        # A route that matches keeps its alerts from the receiver of the route above it, with
+        # or without continue: true.
+        if self._sends(parent.receiver):
+            return (f"without its route {route.path}, the alerts it took would go to {parent.receiver!r}, the "
+                    "receiver of the route above it")
+        return ""
+
+    def _others_reached(self, route: _Route, matchers: list[Matcher]) -> str:
+        """Which other route may get `route`'s alerts in the original config, or '': an earlier
+        sibling (of it or of a route above it) that continues, or a later one after a route
+        that continues."""
+        for step in route.chain():
+            siblings = step.siblings()
+            at = siblings.index(step)
+            for earlier in siblings[:at]:
+                if earlier.cont and (earlier.problem or not disjoint(matchers, earlier.own)):
+                    return f"the earlier route {earlier.path} (with continue: true) may get them too"
+            if step.cont:
+                for later in siblings[at + 1:]:
+                    if later.problem or not disjoint(matchers, later.own):
+                        return f"the later route {later.path} may get them too, after {step.path} continues"
+        return ""
 
     def _sends(self, receiver: str) -> bool:
         found = self.receivers.get(receiver)
@@ -377,11 +425,10 @@ class _Importer:
             parse_smarthost(settings["smtp_smarthost"])
         except ValueError as exc:
             raise self.fail(("global", "smtp_smarthost"), str(exc)) from None
-        for unsupported in ("smtp_auth_secret", "smtp_auth_identity"):
-            if settings.get(unsupported):
-                raise self.fail(("global", unsupported),
-                                "an EmailServer cannot say this (CRAM-MD5 secret or PLAIN identity): remove it if "
-                                "the server does not need it, then import again")
+        if settings.get("smtp_auth_secret"):
+            raise self.fail(self._setting_at("smtp_auth_secret", receivers),
+                            "an EmailServer cannot say this (the CRAM-MD5 secret): remove it if the server does not "
+                            "need it, then import again")
         if settings.get("smtp_auth_password") and settings.get("smtp_auth_password_file"):
             raise self.fail(("global", "smtp_auth_password"),
                             "goes with smtp_auth_password_file, which Alertmanager refuses: keep one")
@@ -390,6 +437,18 @@ class _Importer:
             self.passwords[self.password_file] = str(settings["smtp_auth_password"])
         tls = next((dict(c["tls_config"]) for c in configs if isinstance(c.get("tls_config"), dict)), {})
         return settings, tls
+
+    def _setting_at(self, global_key: str, receivers: list) -> KeyPath:
+        """Where a server setting is written: in `global`, else in the first e-mail config that sets it."""
+        if global_key in self.glob:
+            return ("global", global_key)
+        key = next(k for k, g in _SERVER_KEYS.items() if g == global_key)
+        for index, receiver in enumerate(receivers):
+            configs = receiver.get("email_configs") if isinstance(receiver, dict) else None
+            for number, config in enumerate(configs if isinstance(configs, list) else ()):
+                if isinstance(config, dict) and key in config:
+                    return ("receivers", index, "email_configs", number, key)
+        return ("global",) if "global" in self.read.data else ()
 
     def _password_file(self, settings: dict[str, Any]) -> str | None:
         if settings.get("smtp_auth_password_file"):
@@ -406,11 +465,20 @@ class _Importer:
             return None, f"it also has {', '.join(others)}, which a RecipientList cannot hold"
         configs = receiver["email_configs"]
         recipients: list[Any] = []
-        resolved = set()
+        resolved, subjects = set(), set()
         for number, config in enumerate(configs):
             if not isinstance(config, dict):
                 return None, f"email_configs[{number}] is not a mapping"
-            custom = sorted(set(config) - set(_SERVER_KEYS) - {"to", "send_resolved", "tls_config"})
+            headers = config.get("headers") or {}
+            if not isinstance(headers, dict):
+                return None, f"email_configs[{number}].headers is not a mapping"
+            # Alertmanager writes header names in their canonical form: `subject` is Subject.
+            other_headers = sorted(str(key) for key in headers if str(key).lower() != "subject")
+            if other_headers:
+                return None, (f"email_configs[{number}].headers sets {', '.join(other_headers)}, which a "
+                              "RecipientList cannot say (it has subject only)")
+            subjects.add(next((str(value) for key, value in headers.items() if str(key).lower() == "subject"), None))
+            custom = sorted(set(config) - set(_SERVER_KEYS) - {"to", "send_resolved", "tls_config", "headers"})
             if custom:
                 return None, (f"email_configs[{number}] sets {', '.join(custom)}, which a RecipientList cannot say "
                               "(the render uses Alertmanager's default mail)")
@@ -434,7 +502,12 @@ class _Importer:
             return None, "it has no address in to"
         if len(resolved) > 1:
             return None, "its email_configs disagree on send_resolved"
+        if len(subjects) > 1:
+            return None, "its email_configs disagree on headers.Subject, and a RecipientList has one subject"
         spec = {"recipients": recipients, "sendResolved": resolved.pop()}
+        subject = subjects.pop()
+        if subject is not None:
+            spec["subject"] = subject
         problem = _list_problem(spec)
         if problem:
             return None, problem
@@ -476,13 +549,8 @@ class _Importer:
         server = server_spec(settings, tls, self._password_file(settings))
         policy = {"repeatInterval": root.timing["repeat_interval"], "groupBy": list(root.group_by),
                   "groupWait": root.timing["group_wait"], "groupInterval": root.timing["group_interval"]}
-        if not root.group_by:
-            # A root that groups by nothing sends one notification for all alerts; a spec
-            # cannot say that (an empty groupBy reads as "as the parent" on a child route).
-            del policy["groupBy"]
-            self.notes.append(f"{self.name}: route.group_by: the root route groups by nothing (one notification "
-                              "for all alerts); the NotificationPolicy takes the default, [alertname]: set its "
-                              "groupBy if you want other grouping")
+        # A root without group_by sends one notification for all alerts: the policy's [] says
+        # it, and a list whose route groups by nothing (so does the root) leaves groupBy out.
         sends = [spec["sendResolved"] for spec in lists.values()]
         policy["sendResolved"] = max(set(sends), key=lambda value: (sends.count(value), not value))
         files = {f"{SPEC_FOLDER}/email-server.yaml": header + _document("EmailServer", "smtp", server),
@@ -490,7 +558,8 @@ class _Importer:
         keys = {"repeatInterval": "repeatInterval", "groupBy": "groupBy", "groupWait": "groupWait",
                 "groupInterval": "groupInterval", "sendResolved": "sendResolved"}
         for receiver, spec in lists.items():
-            trimmed = {key: value for key, value in spec.items() if key not in keys or value != policy[keys[key]]}
+            trimmed = {key: value for key, value in spec.items()
+                       if key not in keys or keys[key] not in policy or value != policy[keys[key]]}
             files[f"{SPEC_FOLDER}/{names[receiver]}.yaml"] = (
                 f"# imported from {self.name} by notify-reconciler import: the receiver {receiver!r}\n"
                 + _document("RecipientList", names[receiver], trimmed))
@@ -502,7 +571,9 @@ class _Importer:
         are the config's, read as Alertmanager reads them; the round-trip tree changes."""
         for route in moved.values():
             parent = route.parent
-            assert parent is not None
+            if parent is None:  # the root's receiver became the catch-all list: the render names it
+                self.config["route"]["receiver"] = DISCARD_RECEIVER
+                continue
             siblings = parent.node["routes"]
             siblings.pop(_index_of(siblings, route.node))
             if not siblings:
@@ -560,7 +631,7 @@ def _list_timing(route: _Route, matchers: list[Matcher]) -> dict[str, Any]:
     spec.update({"repeatInterval": route.timing["repeat_interval"], "groupBy": list(route.group_by),
                  "groupWait": route.timing["group_wait"], "groupInterval": route.timing["group_interval"]})
     if not spec["groupBy"]:
-        del spec["groupBy"]  # grouping by nothing: the policy's note says what it becomes
+        del spec["groupBy"]  # grouping by nothing, as the root does: the policy's [] says it
     return spec
 
 
@@ -611,8 +682,9 @@ def _secret_paths(node: Any, path: str):
             yield from _secret_paths(value, f"{path}[{index}]")
 
 
-_SPEC_ORDER = ("host", "port", "ssl", "starttls", "tls", "username", "passwordFile", "from", "hello", "recipients",
-               "matchers", "repeatInterval", "groupBy", "groupWait", "groupInterval", "sendResolved")
+_SPEC_ORDER = ("host", "port", "ssl", "starttls", "tls", "username", "passwordFile", "authIdentity", "from",
+               "hello", "recipients", "matchers", "subject", "repeatInterval", "groupBy", "groupWait",
+               "groupInterval", "sendResolved", "keepFromBase", "catchAll")
 
 
 def _document(kind: str, name: str, spec: dict) -> str:

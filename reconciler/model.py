@@ -49,6 +49,8 @@ class EmailServer:
     password_file: str | None = None
     password_env: str | None = None
     hello: str | None = None
+    auth_identity: str | None = None
+    """Alertmanager's smtp_auth_identity (the PLAIN authorization identity), when set."""
     enabled: bool = True
     location: Location = field(default=Location(""), compare=False)
     max_recipients_per_message: int | None = None
@@ -159,6 +161,10 @@ class RecipientList:
     """Names of TimeWindows: not mailed while one of them holds."""
     window_references: tuple[tuple[str, Location], ...] = field(default=(), compare=False)
     """(field path, where written) of each name in activeDuring and mutedDuring, for errors."""
+    keep_from_base: bool = False
+    """Its alerts reach none of the base's receivers (spec.keepFromBase)."""
+    catch_all: bool = False
+    """It is the root route's receiver: it gets what no other list or base route takes."""
 
     def messages_at_once(self, cap: int | None) -> int:
         """How many messages, each its own SMTP connection, Alertmanager sends this list at
@@ -168,13 +174,21 @@ class RecipientList:
         return -(-len(self.recipients) // cap) if cap else 1
 
     def warnings(self, cap: int | None) -> list[str]:
-        """What is valid but a surprise: more messages at once than many servers take."""
+        """What is valid but a surprise: more messages at once than many servers take; a
+        keepFromBase that keeps every alert, or keeps them also while the list is not mailed."""
+        found = []
+        if self.keep_from_base and not self.matchers:
+            found.append("spec.keepFromBase: without matchers, this list keeps every alert from the base's receivers "
+                         "(they get nothing): add matchers, or remove keepFromBase")
+        if self.keep_from_base and (self.active_during or self.muted_during):
+            found.append("spec.keepFromBase: the base's receivers miss this list's alerts at all times, also while "
+                         "activeDuring/mutedDuring keep the list itself from being mailed")
         count = self.messages_at_once(cap)
         if count <= CONNECTIONS_AT_ONCE:
-            return []
+            return found
         field, how = ("spec.delivery", "delivery: perRecipient") if self.delivery == "perRecipient" else \
             ("spec.recipients", f"the EmailServer's maxRecipientsPerMessage: {cap}")
-        return [f"{field}: with {how}, each notification is {count} messages, and Alertmanager 0.25 opens an SMTP "
+        return found + [f"{field}: with {how}, each notification is {count} messages, and Alertmanager 0.25 opens an SMTP "
                 f"connection for each, all at once: a server that takes fewer connections from one client at a time "
                 "(many take 5 to 10) refuses the rest, and Alertmanager's retries hold them back (seconds to minutes, "
                 f"bench/README.md); split the list, or send it as one message (delivery: single)"]
@@ -347,6 +361,11 @@ def specs_from_objects(objects: list[ModelObject], failed_kinds: Collection[str]
     for extra in policies[1:]:
         errors.append(SpecError(extra.location, "kind", f"a second NotificationPolicy ({extra.name!r}; the first is "
                                                         f"{policies[0].name!r} at {policies[0].location}): keep at most one"))
+    catch_alls = [item for item in lists if item.catch_all]
+    for extra in catch_alls[1:]:
+        errors.append(SpecError(extra.location, "spec.catchAll", f"a second catch-all list ({extra.name!r}; the first "
+                                                                 f"is {catch_alls[0].name!r} at {catch_alls[0].location}):"
+                                                                 " the root route has one receiver, keep one"))
     # A document that could not be read may be the missing one: then say nothing of it.
     unread = failed_kinds - {"NotificationPolicy"}
     if lists and not servers and not unread & {"EmailServer", UNKNOWN_KIND}:
@@ -516,6 +535,7 @@ def _email_server(name: str, spec: dict[str, Any], where: Location) -> EmailServ
         password_file=spec.get("passwordFile"),
         password_env=spec.get("passwordEnv"),
         hello=spec.get("hello"),
+        auth_identity=spec.get("authIdentity"),
         enabled=spec.get("enabled", schema_default("emailserver.json", "spec", "enabled")),
         location=where,
         max_recipients_per_message=spec.get("maxRecipientsPerMessage"),
@@ -528,7 +548,9 @@ def _recipient_list(name: str, spec: dict[str, Any], where: Location) -> Recipie
                        for item in spec["recipients"])
     return RecipientList(name, recipients, tuple(spec.get("matchers", ())), _routing(spec), where,
                          spec.get("delivery", "single"), active_during=tuple(spec.get("activeDuring", ())),
-                         muted_during=tuple(spec.get("mutedDuring", ())))
+                         muted_during=tuple(spec.get("mutedDuring", ())),
+                         keep_from_base=bool(spec.get("keepFromBase", False)),
+                         catch_all=bool(spec.get("catchAll", False)))
 
 
 _WINDOW_FIELDS = ("times", "weekdays", "days_of_month", "months", "years", "location")

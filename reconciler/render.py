@@ -93,11 +93,13 @@ class Rendered:
     """The base's routes are nested under one route to its root receiver (see render_config)."""
     templates: tuple[tuple[str, bytes], ...] = ()
     """The template files the config lists under `templates:`: (file name, content)."""
+    blocking: str = ""
+    """The routes after the lists' that keep keepFromBase lists' alerts from the base, as spliced."""
 
     def with_lists(self, lists: list[tuple[str, str]]) -> str:
         """The config with only these lists' routes and receivers: a valid config on its own,
         since each list's route names only its own receiver."""
-        return _assemble(self.skeleton, lists, self.fixed, wrapped=self.wrapped)
+        return _assemble(self.skeleton, lists, self.fixed, wrapped=self.wrapped, blocking=self.blocking)
 
 
 class CachedPart(NamedTuple):
@@ -132,13 +134,16 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
         _set_smtp_globals(config, specs.server, options)
     carried = tuple((item.carried, item.data) for item in specs.template_files) if specs.email_enabled else ()
     _set_templates(config, [name for name, _ in carried], options, base_name)
-    route = _root_route(config, specs)
+    written_root = config["route"].get("receiver") if isinstance(config.get("route"), dict) else None
+    route = _root_route(config, specs, base_name)
     receivers = _receivers(config)
     routes = route["routes"]
     # A comment or blank line after the last entry belongs to the end of the list, not to
     # that entry: keep it at the end while our entries come and go.
     receivers_tail, routes_tail = _take_trailing_comment(receivers), _take_trailing_comment(routes)
     routed = {item["receiver"] for item in _leading(routes, _is_our_route)}
+    if written_root != DISCARD_RECEIVER and _our_root_receiver(config, written_root):
+        routed.add(written_root)  # an earlier render's catch-all list: its receiver goes too
     _give_leading_comment(route, "routes", _remove_owned(routes, _is_our_route, base_name, "route.routes",
                                                          leading_only=True))
     if routed:
@@ -146,7 +151,8 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
         routes = _unwrap_base_routes(route, routes)
     _give_leading_comment(config, "receivers", _remove_owned(
         receivers, lambda item: _is_our_receiver(item, routed), base_name, "receivers"))
-    _refuse_our_names_in_base_routes(route, base_name)
+    taker = next((item for item in specs.lists if item.catch_all), None) if specs.email_enabled else None
+    _refuse_our_names_in_base_routes(route, base_name, PREFIX + taker.name if taker is not None else None)
     _set_time_intervals(config, specs.windows if specs.email_enabled else (), base_name)
     _refuse_our_windows_in_base_routes(route, base_name)
 
@@ -154,6 +160,17 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     # into the dump, and only a placeholder goes through ruamel's much slower round-trip emitter.
     discard = route["receiver"] == DISCARD_RECEIVER
     lists = specs.lists if specs.email_enabled else ()
+    catch_all = next((item for item in lists if item.catch_all), None)
+    ours = discard or catch_all is not None  # the root route is ours: no base receiver to keep apart
+    base_routes = bool(routes)
+    lists = tuple(item for item in lists if not item.catch_all)  # those with a route of their own
+    if lists and not ours and route.get("group_by") and any(specs.routing_for(item).group_by == () for item in lists):
+        # `group_by: []` on a list's route means "as the root", and this root groups by labels.
+        raise BaseConfigError(
+            f"{base_name}:{_line_of(route, 'group_by')}: route.group_by: the NotificationPolicy groups by nothing "
+            "(groupBy: []), which a list's route can only take from a root route that groups by nothing, and the "
+            "base's root groups by labels: give the policy (or the lists) labels to group by, or remove group_by "
+            "from the base's root route")
     # In Alertmanager a child route that matches, even with `continue: true`, keeps the alert
     # from its parent's receiver; and once a base route with `continue: true` matched, every
     # later sibling is tried too. So that the e-mail lists change nothing the base routes,
@@ -161,11 +178,11 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     # alert and names the root's receiver: ours go before it with `continue: true`, and each
     # alert then walks the base's tree exactly as before (that child sets nothing of its own,
     # so it inherits grouping and timing from the root like the base's routes did).
-    if lists and not discard:
+    if lists and not ours:
         routes = _wrap_base_routes(route, routes)
     if lists:
         routes.insert(0, _PLACEHOLDER.format("routes"))
-    if lists or discard:
+    if lists or ours:
         receivers.append(_PLACEHOLDER.format("receivers"))
     _give_trailing_comment(receivers, receivers_tail)
     _give_trailing_comment(routes, routes_tail)
@@ -173,15 +190,25 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
         del route["routes"]
     skeleton = dump_yaml(yaml, config)
     placed = [match.group("name") for match in _PLACEHOLDER_LINE.finditer(skeleton)]
-    expected = (["routes"] if lists else []) + (["receivers"] if lists or discard else [])
+    expected = (["routes"] if lists else []) + (["receivers"] if lists or ours else [])
     assert sorted(placed) == sorted(expected), f"placeholders {placed} in the dump, expected {expected}"
 
     route_dash, receiver_dash = _placeholder_indent(skeleton, "routes"), _placeholder_indent(skeleton, "receivers")
-    fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard else ""
+    # A list that keeps its alerts from the base: after every list's route (so each list still
+    # gets its own), a route with its matchers to the discard receiver, without continue, ends
+    # the walk before the base's routes. Without base routes there is nothing to keep them from
+    # (and a matching route already keeps them from the root's receiver).
+    blockers = [{"receiver": DISCARD_RECEIVER, **({"matchers": list(item.matchers)} if item.matchers else {})}
+                for item in lists if item.keep_from_base] if not ours or base_routes else []
+    fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard or blockers else ""
+    blocking = "".join(line for blocker in blockers for line in _item_lines(blocker, route_dash))
     parts = []
     kept = RenderCache()
     tls = _tls_config(specs.server) if specs.server is not None else None
     cap = specs.server.max_recipients_per_message if specs.server is not None else None
+    if catch_all is not None:  # the root's receiver: in every config a check assembles
+        fixed += "".join(_item_lines(_receiver(catch_all, specs.routing_for(catch_all), tls, cap,
+                                               mail_fields(specs, catch_all)), receiver_dash))
     for recipient_list in lists:
         routing = specs.routing_for(recipient_list)
         mail = mail_fields(specs, recipient_list)
@@ -197,8 +224,9 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     if cache is not None:
         cache.clear()
         cache.update(kept)
-    return Rendered(_assemble(skeleton, parts, fixed, wrapped=bool(lists) and not discard), skeleton, tuple(parts),
-                    fixed, bool(lists) and not discard, carried)
+    return Rendered(_assemble(skeleton, parts, fixed, wrapped=bool(lists) and not ours, blocking=blocking),
+                    skeleton, tuple(parts),
+                    fixed, bool(lists) and not ours, carried, blocking)
 
 
 def render_kubernetes_secret(config_text: str, *, name: str = "alertmanager-main",
@@ -246,6 +274,8 @@ def _set_smtp_globals(config: CommentedMap, server: EmailServer, options: Render
         password_file = password_file_for(server, options)
         if password_file:
             ours.append(("smtp_auth_password_file", password_file))
+        if server.auth_identity:
+            ours.append(("smtp_auth_identity", server.auth_identity))
     ours.append(("smtp_require_tls", server.starttls))
     for offset, (key, value) in enumerate(ours):
         glob.insert(position + offset, key, value)
@@ -253,15 +283,24 @@ def _set_smtp_globals(config: CommentedMap, server: EmailServer, options: Render
     _give_trailing_comment(glob, tail)
 
 
-def _root_route(config: CommentedMap, specs: Specs) -> CommentedMap:
+def _root_route(config: CommentedMap, specs: Specs, base_name: str = "base") -> CommentedMap:
     route = config.get("route")
     if route is None:
         route = CommentedMap(receiver=DISCARD_RECEIVER)
         config.insert(_key_index_after(config, "global"), "route", route)
-    if route.get("receiver") == DISCARD_RECEIVER:
+    catch_all = next((item for item in specs.lists if item.catch_all), None) if specs.email_enabled else None
+    written = route.get("receiver")
+    ours = _our_root_receiver(config, written)
+    if catch_all is not None and not ours:
+        raise BaseConfigError(
+            f"{base_name}:{_line_of(route, 'receiver')}: route.receiver: the root route sends to {written!r}, and "
+            f"the RecipientList {catch_all.name!r} (catchAll: true) would take that place: write receiver: "
+            f"{DISCARD_RECEIVER} in the base's root route, or remove catchAll from the list")
+    if ours:
         # Our own root (no base, or a base that is an earlier render): keep it in step with
-        # the policy so a re-render cannot leave stale values behind.
-        route["receiver"] = DISCARD_RECEIVER
+        # the policy so a re-render cannot leave stale values behind. A catch-all list is its
+        # receiver: what no route takes.
+        route["receiver"] = PREFIX + catch_all.name if catch_all is not None else DISCARD_RECEIVER
         for key, value in _routing_fields(specs.routing).items():
             route[key] = _flow(value) if isinstance(value, list) else value
     if "routes" not in route or route["routes"] is None:
@@ -272,6 +311,17 @@ def _root_route(config: CommentedMap, specs: Specs) -> CommentedMap:
     route.fa.set_block_style()
     route["routes"].fa.set_block_style()
     return route
+
+
+def _our_root_receiver(config: CommentedMap, written: Any) -> bool:
+    """Whether the root's receiver is one a render wrote: the discard receiver, or a catch-all
+    list's, written as a render writes it."""
+    if written == DISCARD_RECEIVER:
+        return True
+    receivers = config.get("receivers")
+    return (isinstance(written, str) and bool(_OUR_LIST_RECEIVER.fullmatch(written)) and isinstance(receivers, list)
+            and any(isinstance(item, dict) and item.get("name") == written and _is_our_receiver(item, {written})
+                    for item in receivers))
 
 
 def _route(recipient_list: RecipientList, routing: Routing) -> dict:
@@ -645,7 +695,10 @@ def _is_our_email_config(email: Any) -> bool:
 
 
 def _is_our_route(item: Any) -> bool:
-    """A route exactly as a render writes it: to a list's receiver, continuing."""
+    """A route exactly as a render writes it: to a list's receiver, continuing; or, for a list
+    with keepFromBase, to the discard receiver with only matchers."""
+    if isinstance(item, dict) and item.get("receiver") == DISCARD_RECEIVER:
+        return set(item) <= {"receiver", "matchers"}
     return (isinstance(item, dict) and isinstance(item.get("receiver"), str)
             and bool(_OUR_LIST_RECEIVER.fullmatch(item["receiver"])) and item.get("continue") is True
             and set(item) <= _OUR_ROUTE_KEYS)
@@ -758,12 +811,12 @@ def _move_key_comment(source: CommentedMap, target: CommentedMap, key: str) -> N
         slot[3] = None
 
 
-def _refuse_our_names_in_base_routes(route: CommentedMap, base_name: str) -> None:
+def _refuse_our_names_in_base_routes(route: CommentedMap, base_name: str, ours: str | None = None) -> None:
     """Every route left is the base's: none may send to a name of ours, which the render
     removes or replaces (the root may keep the discard receiver an earlier render gave it)."""
     for node, path in _base_routes(route):
         receiver = node.get("receiver")
-        if _in_our_namespace(receiver) and not (path == "route" and receiver == DISCARD_RECEIVER):
+        if _in_our_namespace(receiver) and not (path == "route" and receiver in (DISCARD_RECEIVER, ours)):
             raise BaseConfigError(
                 f"{base_name}:{_line_of(node, 'receiver')}: {path}.receiver: {receiver!r} is a receiver "
                 f"notify-reconciler writes and replaces on every render (names starting with {PREFIX!r} are "
@@ -898,7 +951,7 @@ def _placeholder_indent(skeleton: str, name: str) -> int:
 
 
 def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str, *,
-              wrapped: bool = False) -> str:
+              wrapped: bool = False, blocking: str = "") -> str:
     """Put our routes and receivers where the skeleton's placeholders are, formatted as
     ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
     pieces, position = [], 0
@@ -906,6 +959,9 @@ def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str
         indent = match.group("indent")
         if match.group("name") == "routes":
             lines = [f"{indent}# {MARK}: routes to {PREFIX}* receivers\n", *(route for route, _ in lists)]
+            if blocking:
+                lines += [f"{indent}# {MARK}: what lists with keepFromBase keep from the base's receivers\n",
+                          blocking]
             if wrapped:
                 lines.append(f"{indent}# {MARK}: the base's own routes, as written, under one route to its "
                              "root receiver\n")

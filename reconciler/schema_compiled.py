@@ -5,7 +5,7 @@ schema_codegen.py). Pure: imports only `re`."""
 
 import re
 
-SCHEMA_DIGEST = 'd36d636030aacabb7f4eb6285284574a28867631e79027d37191490ccfee2634'
+SCHEMA_DIGEST = '97a61d55550d119151b1c86ea84d14d80a8f368123bab860e9f683b0bdaffdbc'
 """schema_codegen.schema_digest of the schema files this was generated from."""
 
 
@@ -97,11 +97,11 @@ _K8 = frozenset(('passwordEnv', 'passwordFiles'))
 _K9 = frozenset(('listen', 'ownAlerts', 'secrets', 'source', 'stateDir', 'target'))
 _K10 = frozenset(())
 _K11 = frozenset(('annotations', 'labels', 'name'))
-_K12 = frozenset(('enabled', 'from', 'hello', 'host', 'maxRecipientsPerMessage', 'password', 'passwordEnv', 'passwordFile', 'port', 'ssl', 'starttls', 'tls', 'username'))
+_K12 = frozenset(('authIdentity', 'enabled', 'from', 'hello', 'host', 'maxRecipientsPerMessage', 'password', 'passwordEnv', 'passwordFile', 'port', 'ssl', 'starttls', 'tls', 'username'))
 _K13 = frozenset(('apiVersion', 'kind', 'metadata', 'spec'))
 _K14 = frozenset(('groupBy', 'groupInterval', 'groupWait', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
 _K15 = frozenset(('email', 'name'))
-_K16 = frozenset(('activeDuring', 'delivery', 'groupBy', 'groupInterval', 'groupWait', 'matchers', 'mutedDuring', 'recipients', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
+_K16 = frozenset(('activeDuring', 'catchAll', 'delivery', 'groupBy', 'groupInterval', 'groupWait', 'keepFromBase', 'matchers', 'mutedDuring', 'recipients', 'repeatInterval', 'sendResolved', 'subject', 'templates'))
 _K17 = frozenset(('end', 'start'))
 _K18 = frozenset(('daysOfMonth', 'location', 'months', 'times', 'weekdays', 'years'))
 
@@ -603,6 +603,8 @@ def _s45(x):
             return False
         if 'passwordEnv' in x and not _s33(x['passwordEnv']):
             return False
+        if 'authIdentity' in x and not _s33(x['authIdentity']):
+            return False
     return True
 
 
@@ -648,6 +650,8 @@ def _s49(x):
         if 'tls' in x and not _s13(x['tls']):
             return False
         if 'username' in x and not _s32(x['username']):
+            return False
+        if 'authIdentity' in x and not _s32(x['authIdentity']):
             return False
         if 'password' in x and not _s33(x['password']):
             return False
@@ -706,6 +710,15 @@ def _s51(x):
 
 
 def _s52(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if len(x) > 0:
+            return False
+    return True
+
+
+def _s53(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -714,27 +727,27 @@ def _s52(x):
     return True
 
 
-def _s53(x):
+def _s54(x):
     if not _equal(x, '...'):
         return False
     return True
 
 
-def _s54(x):
+def _s55(x):
     if isinstance(x, list):
-        if not any(_s53(item) for item in x):
+        if not any(_s54(item) for item in x):
             return False
     return True
 
 
-def _s55(x):
+def _s56(x):
     if isinstance(x, list):
         if len(x) > 1:
             return False
     return True
 
 
-def _s56(x):
+def _s57(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -743,14 +756,20 @@ def _s56(x):
         if not _unique(x):
             return False
         for item in x:
-            if not _s52(item):
+            if not _s53(item):
                 return False
-    if not (_s55(x) if _s54(x) else True):
+    if not (_s56(x) if _s55(x) else True):
         return False
     return True
 
 
-def _s57(x):
+def _s58(x):
+    if not (_anything(x) if _s52(x) else _s57(x)):
+        return False
+    return True
+
+
+def _s59(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -763,18 +782,18 @@ def _s57(x):
     return True
 
 
-def _s58(x):
+def _s60(x):
     _unsure(x)  # not compiled: minProperties
     return True
 
 
-def _s59(x):
+def _s61(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'repeatInterval' in x and not _s1(x['repeatInterval']):
             return False
-        if 'groupBy' in x and not _s56(x['groupBy']):
+        if 'groupBy' in x and not _s58(x['groupBy']):
             return False
         if 'groupWait' in x and not _s1(x['groupWait']):
             return False
@@ -782,16 +801,16 @@ def _s59(x):
             return False
         if 'sendResolved' in x and not _s2(x['sendResolved']):
             return False
-        if 'subject' in x and not _s57(x['subject']):
+        if 'subject' in x and not _s59(x['subject']):
             return False
-        if 'templates' in x and not _s58(x['templates']):
+        if 'templates' in x and not _s60(x['templates']):
             return False
         if not _K14.issuperset(x):
             return False
     return True
 
 
-def _s60(x):
+def _s62(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -807,47 +826,47 @@ def _s60(x):
             return False
         if 'metadata' in x and not _s30(x['metadata']):
             return False
-        if 'spec' in x and not _s59(x['spec']):
+        if 'spec' in x and not _s61(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
     return True
 
 
-def _s61(x):
+def _s63(x):
     if not _equal(x, 'RecipientList'):
         return False
     return True
 
 
-def _s62(x):
+def _s64(x):
     if not _equal(x, 'discard'):
         return False
     return True
 
 
-def _s63(x):
-    if _s62(x):
-        return False
-    return True
-
-
-def _s64(x):
-    if isinstance(x, dict):
-        if 'name' in x and not _s63(x['name']):
-            return False
-    return True
-
-
 def _s65(x):
-    if not _s30(x):
-        return False
-    if not _s64(x):
+    if _s64(x):
         return False
     return True
 
 
 def _s66(x):
+    if isinstance(x, dict):
+        if 'name' in x and not _s65(x['name']):
+            return False
+    return True
+
+
+def _s67(x):
+    if not _s30(x):
+        return False
+    if not _s66(x):
+        return False
+    return True
+
+
+def _s68(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -860,13 +879,13 @@ def _s66(x):
     return True
 
 
-def _s67(x):
+def _s69(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'email' not in x:
             return False
-        if 'name' in x and not _s66(x['name']):
+        if 'name' in x and not _s68(x['name']):
             return False
         if 'email' in x and not _s14(x['email']):
             return False
@@ -875,32 +894,9 @@ def _s67(x):
     return True
 
 
-def _s68(x):
-    if not (_s14(x) if _s28(x) else _s67(x)):
-        return False
-    return True
-
-
-def _s69(x):
-    if not (isinstance(x, list)):
-        return False
-    if isinstance(x, list):
-        if len(x) < 1:
-            return False
-        if len(x) > 50:
-            return False
-        for item in x:
-            if not _s68(item):
-                return False
-    return True
-
-
 def _s70(x):
-    if not (isinstance(x, str)):
+    if not (_s14(x) if _s28(x) else _s69(x)):
         return False
-    if isinstance(x, str):
-        if len(x) > 1024:
-            return False
     return True
 
 
@@ -908,6 +904,8 @@ def _s71(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
+        if len(x) < 1:
+            return False
         if len(x) > 50:
             return False
         for item in x:
@@ -917,12 +915,33 @@ def _s71(x):
 
 
 def _s72(x):
+    if not (isinstance(x, str)):
+        return False
+    if isinstance(x, str):
+        if len(x) > 1024:
+            return False
+    return True
+
+
+def _s73(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if len(x) > 50:
+            return False
+        for item in x:
+            if not _s72(item):
+                return False
+    return True
+
+
+def _s74(x):
     if not any(_equal(x, each) for each in ['single', 'perRecipient']):
         return False
     return True
 
 
-def _s73(x):
+def _s75(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -936,19 +955,49 @@ def _s73(x):
     return True
 
 
-def _s74(x):
+def _s76(x):
+    if isinstance(x, dict):
+        if 'catchAll' not in x:
+            return False
+        if 'catchAll' in x and not _s36(x['catchAll']):
+            return False
+    return True
+
+
+def _s77(x):
+    if isinstance(x, dict):
+        if 'matchers' in x and not _s33(x['matchers']):
+            return False
+        if 'repeatInterval' in x and not _s33(x['repeatInterval']):
+            return False
+        if 'groupBy' in x and not _s33(x['groupBy']):
+            return False
+        if 'groupWait' in x and not _s33(x['groupWait']):
+            return False
+        if 'groupInterval' in x and not _s33(x['groupInterval']):
+            return False
+        if 'activeDuring' in x and not _s33(x['activeDuring']):
+            return False
+        if 'mutedDuring' in x and not _s33(x['mutedDuring']):
+            return False
+        if 'keepFromBase' in x and not _s33(x['keepFromBase']):
+            return False
+    return True
+
+
+def _s78(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'recipients' not in x:
             return False
-        if 'recipients' in x and not _s69(x['recipients']):
+        if 'recipients' in x and not _s71(x['recipients']):
             return False
-        if 'matchers' in x and not _s71(x['matchers']):
+        if 'matchers' in x and not _s73(x['matchers']):
             return False
         if 'repeatInterval' in x and not _s1(x['repeatInterval']):
             return False
-        if 'groupBy' in x and not _s56(x['groupBy']):
+        if 'groupBy' in x and not _s57(x['groupBy']):
             return False
         if 'groupWait' in x and not _s1(x['groupWait']):
             return False
@@ -956,22 +1005,28 @@ def _s74(x):
             return False
         if 'sendResolved' in x and not _s2(x['sendResolved']):
             return False
-        if 'subject' in x and not _s57(x['subject']):
+        if 'subject' in x and not _s59(x['subject']):
             return False
-        if 'templates' in x and not _s58(x['templates']):
+        if 'templates' in x and not _s60(x['templates']):
             return False
-        if 'delivery' in x and not _s72(x['delivery']):
+        if 'delivery' in x and not _s74(x['delivery']):
             return False
-        if 'activeDuring' in x and not _s73(x['activeDuring']):
+        if 'keepFromBase' in x and not _s2(x['keepFromBase']):
             return False
-        if 'mutedDuring' in x and not _s73(x['mutedDuring']):
+        if 'catchAll' in x and not _s2(x['catchAll']):
+            return False
+        if 'activeDuring' in x and not _s75(x['activeDuring']):
+            return False
+        if 'mutedDuring' in x and not _s75(x['mutedDuring']):
             return False
         if not _K16.issuperset(x):
             return False
+    if not (_s77(x) if _s76(x) else True):
+        return False
     return True
 
 
-def _s75(x):
+def _s79(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -985,24 +1040,24 @@ def _s75(x):
             return False
         if 'apiVersion' in x and not _s25(x['apiVersion']):
             return False
-        if 'kind' in x and not _s61(x['kind']):
+        if 'kind' in x and not _s63(x['kind']):
             return False
-        if 'metadata' in x and not _s65(x['metadata']):
+        if 'metadata' in x and not _s67(x['metadata']):
             return False
-        if 'spec' in x and not _s74(x['spec']):
+        if 'spec' in x and not _s78(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
     return True
 
 
-def _s76(x):
+def _s80(x):
     if not _equal(x, 'TimeWindow'):
         return False
     return True
 
 
-def _s77(x):
+def _s81(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -1014,7 +1069,7 @@ def _s77(x):
     return True
 
 
-def _s78(x):
+def _s82(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1031,37 +1086,37 @@ def _s78(x):
     return True
 
 
-def _s79(x):
+def _s83(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
         if len(x) < 1:
             return False
         for item in x:
-            if not _s78(item):
+            if not _s82(item):
                 return False
     return True
 
 
-def _s80(x):
+def _s84(x):
     if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))):
         return False
     return True
 
 
-def _s81(x):
+def _s85(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
         if len(x) < 1:
             return False
         for item in x:
-            if not _s80(item):
+            if not _s84(item):
                 return False
     return True
 
 
-def _s82(x):
+def _s86(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1069,22 +1124,22 @@ def _s82(x):
             return False
         if 'location' in x and not _s0(x['location']):
             return False
-        if 'weekdays' in x and not _s77(x['weekdays']):
+        if 'weekdays' in x and not _s81(x['weekdays']):
             return False
-        if 'times' in x and not _s79(x['times']):
+        if 'times' in x and not _s83(x['times']):
             return False
-        if 'daysOfMonth' in x and not _s81(x['daysOfMonth']):
+        if 'daysOfMonth' in x and not _s85(x['daysOfMonth']):
             return False
-        if 'months' in x and not _s81(x['months']):
+        if 'months' in x and not _s85(x['months']):
             return False
-        if 'years' in x and not _s81(x['years']):
+        if 'years' in x and not _s85(x['years']):
             return False
         if not _K18.issuperset(x):
             return False
     return True
 
 
-def _s83(x):
+def _s87(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1098,11 +1153,11 @@ def _s83(x):
             return False
         if 'apiVersion' in x and not _s25(x['apiVersion']):
             return False
-        if 'kind' in x and not _s76(x['kind']):
+        if 'kind' in x and not _s80(x['kind']):
             return False
         if 'metadata' in x and not _s30(x['metadata']):
             return False
-        if 'spec' in x and not _s82(x['spec']):
+        if 'spec' in x and not _s86(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
@@ -1112,9 +1167,9 @@ def _s83(x):
 VALIDATORS = {
     'config.json': _s24,
     'emailserver.json': _s50,
-    'notificationpolicy.json': _s60,
-    'recipientlist.json': _s75,
-    'timewindow.json': _s83,
+    'notificationpolicy.json': _s62,
+    'recipientlist.json': _s79,
+    'timewindow.json': _s87,
 }
 """Schema file name -> whether a value is valid against it."""
 

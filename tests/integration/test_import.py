@@ -321,19 +321,22 @@ receivers:
 """
 
 TRICKY = {
-    # team-a stops the walk; chat after it may match the same alerts: moving team-a in front would
-    # give chat alerts it never got.
+    # team-a stops the walk; chat after it may match the same alerts and never got them: team-a
+    # becomes a list that keeps its alerts from the base (keepFromBase).
     "stop before an overlapping route": ("""\
     - {receiver: team-a, matchers: [severity="critical"]}
     - {receiver: chat, matchers: [team="db"]}
     - {receiver: team-b, matchers: [severity="warning"], continue: true}
-""", "", {"team-b"}, {"team-a"}),
-    # team-a stops the walk, but what comes after cannot match its alerts: safe to move.
-    "stop before disjoint routes": ("""\
-    - {receiver: team-a, matchers: [severity="critical"]}
-    - {receiver: chat, matchers: [severity="warning"]}
-    - {receiver: team-b, match_re: {severity: info|debug}}
 """, "", {"team-a", "team-b"}, set()),
+    # Under a live route that continues: without team-a its alerts go to chat; with a list that
+    # keeps them from the base, team-b (after the continuing route, maybe the same alerts) loses them.
+    "under a live route that continues into an overlapping one": ("""\
+    - receiver: chat
+      matchers: [team="db"]
+      continue: true
+      routes: [{receiver: team-a, matchers: [severity="critical"]}]
+    - {receiver: team-b, matchers: [team="db"], continue: true}
+""", "", {"team-b"}, {"team-a"}),
     # An earlier route with two matchers takes some alerts first: NOT(a and b) is no matcher list.
     "earlier stop with two matchers": ("""\
     - {receiver: chat, matchers: [team="db", env="prod"]}
@@ -361,14 +364,15 @@ TRICKY = {
     - {receiver: team-c, matchers: [team="web"], continue: true}
 """, "  - name: team-c\n    email_configs: [{to: c@example.com, html: '{{ template \"x\" . }}'}]\n",
         {"team-a"}, {"team-c"}),
-    # Nested under a route whose own receiver sends: without the child, that receiver would get its alerts.
+    # Nested under a route whose own receiver sends: without the child, that receiver would get
+    # its alerts; they reached nobody else, so the list keeps them from the base.
     "child of a route with a live receiver": ("""\
     - receiver: chat
       matchers: [team="db"]
       routes:
         - {receiver: team-a, matchers: [severity="critical"], group_by: [instance]}
     - {receiver: team-b, matchers: [team="web"], continue: true}
-""", "", {"team-b"}, {"team-a"}),
+""", "", {"team-a", "team-b"}, set()),
     # The same, under a route to a receiver that sends nothing, with its own timing: fine.
     "child of a silent route": ("""\
     - receiver: null-sink
@@ -393,6 +397,118 @@ def test_routes_import_only_where_the_meaning_is_kept(amtool, tmp_path, case):
     assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
                         {"severity": ["critical", "warning", "info"], "team": ["db", "web"], "env": ["prod"]},
                         amtool_every=5)
+
+
+# -- a root receiver that sends: routes without continue keep their alerts from it ----------------
+
+BASE_OF_LIVE_ROOT = """\
+global:
+  smtp_smarthost: '[::1]:25'
+  smtp_from: am@example.com
+  smtp_require_tls: false
+route:
+  receiver: chat
+  group_by: [alertname]
+  routes:
+{routes}
+receivers:
+  - name: chat
+    webhook_configs: [{{url: 'http://127.0.0.1:9/chat'}}]
+  - name: pager
+    webhook_configs: [{{url: 'http://127.0.0.1:9/pager'}}]
+  - name: team-a
+    email_configs: [{{to: a1@example.com, send_resolved: true}}]
+  - name: team-b
+    email_configs: [{{to: 'b1@example.com, b2@example.com'}}]
+"""
+
+LIVE_ROOT = {
+    # The shape of the issue: without continue, team="db" alerts never reach chat.
+    "a stop beside the root receiver": ("""\
+    - {receiver: team-a, matchers: [team="db"]}
+""", {"team-a"}, set()),
+    # A route that matches keeps its alerts from the root's receiver even with continue: true.
+    "a continuing route beside the root receiver": ("""\
+    - {receiver: team-a, matchers: [team="db"], continue: true}
+""", {"team-a"}, set()),
+    # team-a continues into pager, which may take the same alerts: neither a list beside the base
+    # nor one that keeps its alerts from the base can say that. team-b is after a stop it negates.
+    "a continuing route before an overlapping one": ("""\
+    - {receiver: team-a, matchers: [team="db"], continue: true}
+    - {receiver: pager, matchers: [severity="critical"]}
+    - {receiver: team-b, matchers: [team="web"]}
+""", {"team-b"}, {"team-a"}),
+}
+
+
+@pytest.mark.parametrize("case", list(LIVE_ROOT))
+def test_routes_beside_a_live_root_receiver_keep_their_meaning(amtool, tmp_path, case):
+    routes, imported, kept = LIVE_ROOT[case]
+    original = BASE_OF_LIVE_ROOT.format(routes=routes)
+    result, rendered = import_and_render(original, tmp_path)
+    assert set(lists_of(result)) == imported, result.stderr
+    for receiver in kept:
+        assert any(f"{receiver!r} is left in base.yml" in line for line in result.stderr.splitlines()), result.stderr
+    assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
+                        {"severity": ["critical", "warning"], "team": ["db", "web"]}, amtool_every=3)
+
+
+# -- the root route's e-mail receiver: a catch-all list ------------------------------------------
+
+ROOT_MAIL = """\
+global:
+  smtp_smarthost: smtp.example.com:587
+  smtp_from: am@example.com
+  smtp_auth_username: am@example.com
+  smtp_auth_identity: am@example.com
+  smtp_auth_password_file: /run/smtp-password
+route:
+  receiver: team-mail
+  group_by: [alertname, job]
+  repeat_interval: 4h
+{routes}
+receivers:
+  - name: team-mail
+    email_configs:
+      - to: 'team@example.com, lead@example.com'
+        send_resolved: true
+        headers: {{Subject: '[{{{{ .Status }}}}] {{{{ .CommonLabels.alertname }}}}'}}
+  - name: chat
+    webhook_configs: [{{url: 'http://127.0.0.1:9/chat'}}]
+  - name: pager
+    webhook_configs: [{{url: 'http://127.0.0.1:9/pager'}}]
+"""
+
+ROOT_CASES = {
+    "every alert to the team's mail": "",
+    "with children, with and without continue": """\
+  routes:
+    - {receiver: chat, matchers: [severity="info"]}
+    - {receiver: pager, matchers: [severity="critical"], continue: true}
+""",
+}
+
+
+@pytest.mark.parametrize("case", list(ROOT_CASES))
+def test_the_root_receiver_becomes_a_catch_all_list_with_the_same_meaning(amtool, tmp_path, case):
+    original = ROOT_MAIL.format(routes=ROOT_CASES[case])
+    result, rendered = import_and_render(original, tmp_path)
+    assert lists_of(result) == {"team-mail": "team-mail"}, result.stderr
+    spec = (tmp_path / "imported" / "specs" / "team-mail.yaml").read_text()
+    assert "catchAll: true" in spec and "subject: '[{{ .Status }}] {{ .CommonLabels.alertname }}'" in spec
+    assert "authIdentity: am@example.com" in (tmp_path / "imported" / "specs" / "email-server.yaml").read_text()
+    assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
+                        {"severity": ["critical", "warning", "info"], "job": ["node"]}, amtool_every=2)
+
+
+def test_a_root_without_group_by_keeps_one_group_for_all_alerts(amtool, tmp_path):
+    # Before, the lists were grouped by [alertname] and a note said so.
+    original = ROOT_MAIL.format(routes=ROOT_CASES["with children, with and without continue"]).replace(
+        "  group_by: [alertname, job]\n", "")
+    result, rendered = import_and_render(original, tmp_path)
+    assert lists_of(result) == {"team-mail": "team-mail"}, result.stderr
+    assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
+                        {"severity": ["critical", "warning", "info"], "job": ["node"]}, amtool_every=2)
 
 
 # -- through the real Alertmanager ----------------------------------------------------------------

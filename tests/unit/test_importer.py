@@ -75,6 +75,7 @@ global:
   smtp_auth_password: {password}
 route:
   receiver: nobody
+  group_by: [alertname]
   routes:
     - {{receiver: ops, matchers: [severity="critical"], continue: true}}
     - {{receiver: legacy, matchers: [team="old"], continue: true}}
@@ -131,6 +132,13 @@ def test_a_credential_left_in_the_base_is_named_without_its_value():
      "am.yml:1:60: global.smtp_auth_secret: an EmailServer cannot say this"),
     ("global: {smtp_from: a@example.com, smtp_smarthost: 'h:25'}\nroute: {receiver: x}\nreceivers: [{name: x}]\n",
      "am.yml:3:1: receivers: no e-mail receiver could become a RecipientList: the config has no receiver"),
+    # Nothing about e-mail at all: said so, not that the receivers "do not agree on" a smarthost.
+    ("route: {receiver: x}\nreceivers: [{name: x, webhook_configs: [{url: 'http://h/'}]}]\n",
+     "am.yml:2:1: receivers: the config has no receiver with email_configs, so there is nothing to import"),
+    # auth_secret written in an e-mail config is located there, not at 1:1.
+    ("route: {receiver: x, group_by: [a]}\nreceivers:\n  - name: x\n    email_configs:\n"
+     "      - {to: t@example.com, smarthost: 'h:25', from: a@example.com, auth_secret: s}\n",
+     "am.yml:5:69: receivers[0].email_configs[0].auth_secret: an EmailServer cannot say this"),
 ])
 def test_errors_name_file_line_column_and_path(text, expected):
     with pytest.raises(SpecErrors) as caught:
@@ -145,16 +153,17 @@ def test_a_password_file_in_the_config_is_kept_and_nothing_to_create():
     assert "/run/pw" not in imported.passwords
 
 
-def test_the_root_receiver_and_a_second_route_keep_a_receiver_in_the_base():
+def test_the_root_receiver_becomes_the_catch_all_and_a_second_route_keeps_one_in_the_base():
     config = """\
 global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
 route:
   receiver: all-mail
+  group_by: [alertname]
   routes:
     - {receiver: twice, matchers: [a="1"], continue: true}
-    - {receiver: twice, matchers: [b="1"], continue: true}
-    - {receiver: once, matchers: [c="1"], continue: true}
-    - {receiver: stops, matchers: [d="1"]}
+    - {receiver: twice, matchers: [a="2"], continue: true}
+    - {receiver: once, matchers: [a="3"], continue: true}
+    - {receiver: stops, matchers: [a="4"]}
 receivers:
   - {name: all-mail, email_configs: [{to: all@example.com}]}
   - {name: twice, email_configs: [{to: twice@example.com}]}
@@ -162,14 +171,18 @@ receivers:
   - {name: stops, email_configs: [{to: stops@example.com}]}
 """
     imported = import_config(config, "am.yml")
-    assert imported.lists == {"once": "once"}
+    assert imported.lists == {"all-mail": "all-mail", "once": "once", "stops": "stops"}
     notes = "\n".join(imported.notes)
-    assert "am.yml:10:5: receivers[0]: 'all-mail' is left in base.yml" in notes and "root route" in notes
-    assert "am.yml:11:5: receivers[1]: 'twice' is left in base.yml" in notes and "2 routes lead to it" in notes
-    # Without continue, taking its route away would send its alerts to the root receiver instead.
-    assert "receivers[3]: 'stops' is left in base.yml" in notes and "would go to 'all-mail'" in notes
-    # The render's last route to the root receiver is said, not silent.
-    assert "am.yml:3:3: route.receiver: the render puts the base's routes under one route to 'all-mail'" in notes
+    # The root's receiver gets what no route takes: a catch-all list, the render's root receiver.
+    assert YAML(typ="safe").load(imported.files["specs/all-mail.yaml"])["spec"] == {
+        "recipients": ["all@example.com"], "catchAll": True}
+    assert "  receiver: notify-reconciler/discard\n" in imported.files["base.yml"]
+    assert "am.yml:12:5: receivers[1]: 'twice' is left in base.yml" in notes and "2 routes lead to it" in notes
+    # Taken away from the base, their alerts would go to the root receiver: with or without
+    # continue, a route that matched kept them from it, and the lists keep them from the base.
+    for name in ("once", "stops"):
+        assert YAML(typ="safe").load(imported.files[f"specs/{name}.yaml"])["spec"]["keepFromBase"] is True
+    assert "route.receiver" not in notes
 
 
 def test_nothing_to_import_lists_every_reason():
@@ -177,7 +190,7 @@ def test_nothing_to_import_lists_every_reason():
 global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
 route: {receiver: all-mail}
 receivers:
-  - {name: all-mail, email_configs: [{to: all@example.com}]}
+  - {name: all-mail, email_configs: [{to: all@example.com}], webhook_configs: [{url: 'http://h/'}]}
   - {name: custom, email_configs: [{to: c@example.com, text: 'hi'}]}
 """
     with pytest.raises(SpecErrors) as caught:
@@ -192,6 +205,7 @@ def test_server_settings_the_receivers_agree_on_fill_in_for_the_global():
     config = """\
 route:
   receiver: silent
+  group_by: [alertname]
   routes: [{receiver: ops, continue: true}]
 receivers:
   - name: silent
@@ -231,6 +245,7 @@ global:
   smtp_from: 'Alerts <am@example.com>'
 route:
   receiver: silent
+  group_by: [alertname]
   routes: [{receiver: ops, continue: true}]
 receivers: [{name: silent}, {name: ops, email_configs: [{to: o@example.com}]}]
 """
@@ -238,3 +253,97 @@ receivers: [{name: silent}, {name: ops, email_configs: [{to: o@example.com}]}]
         import_config(config, "am.yml")
     assert str(caught.value).startswith("am.yml:3:3: global.smtp_from: the EmailServer this becomes would be "
                                         "invalid: spec.from: 'Alerts <am@example.com>' is not an e-mail address")
+
+
+TUTORIAL = """\
+global:
+  smtp_smarthost: smtp.gmail.com:587
+  smtp_from: alerts@example.com
+  smtp_auth_username: alerts@example.com
+  smtp_auth_identity: alerts@example.com
+  smtp_auth_password_file: /run/pw
+route:
+  receiver: silent
+  group_by: [alertname]
+  routes:
+    - {receiver: ops, matchers: [team="ops"]}
+receivers:
+  - name: silent
+  - name: ops
+    email_configs:
+      - to: ops@example.com
+        headers: {Subject: '[ALERT] {{ .CommonLabels.alertname }}'}
+"""
+
+
+def test_auth_identity_becomes_the_servers_and_is_rendered():
+    imported = import_config(TUTORIAL, "am.yml")
+    server = YAML(typ="safe").load(imported.files["specs/email-server.yaml"])["spec"]
+    assert server["authIdentity"] == "alerts@example.com"
+    specs = {path.removeprefix("specs/"): text.encode() for path, text in imported.files.items()
+             if path.startswith("specs/")}
+    from reconciler.pipeline import parse_specs
+    from reconciler.render import render_alertmanager_config
+    rendered = YAML(typ="safe").load(render_alertmanager_config(parse_specs(specs), imported.files["base.yml"]))
+    assert rendered["global"]["smtp_auth_identity"] == "alerts@example.com"
+
+
+def test_auth_identity_in_every_email_config_fills_in_for_the_global():
+    config = TUTORIAL.replace("  smtp_auth_identity: alerts@example.com\n", "").replace(
+        "      - to: ops@example.com\n", "      - to: ops@example.com\n        auth_identity: alerts@example.com\n")
+    server = YAML(typ="safe").load(import_config(config, "am.yml").files["specs/email-server.yaml"])["spec"]
+    assert server["authIdentity"] == "alerts@example.com"
+
+
+WITHOUT_IDENTITY = TUTORIAL.replace("  smtp_auth_identity: alerts@example.com\n", "")
+
+
+def test_a_subject_header_becomes_the_lists_subject():
+    spec = YAML(typ="safe").load(import_config(WITHOUT_IDENTITY, "am.yml").files["specs/ops.yaml"])["spec"]
+    assert spec["subject"] == "[ALERT] {{ .CommonLabels.alertname }}"
+
+
+def test_another_header_keeps_the_receiver_in_the_base():
+    config = WITHOUT_IDENTITY.replace("headers: {Subject:", "headers: {Reply-To: x@example.com, Subject:")
+    with pytest.raises(SpecErrors) as caught:
+        import_config(config, "am.yml")
+    assert "'ops' is left in base.yml" in str(caught.value) and "headers sets Reply-To" in str(caught.value)
+
+
+def _render(imported) -> dict:
+    from reconciler.pipeline import parse_specs
+    from reconciler.render import render_alertmanager_config
+    specs = parse_specs({path.removeprefix("specs/"): text.encode() for path, text in imported.files.items()
+                         if path.startswith("specs/")})
+    return YAML(typ="safe").load(render_alertmanager_config(specs, imported.files["base.yml"]))
+
+
+def test_a_route_grouping_by_nothing_keeps_one_group_not_alertname():
+    # Neither the identity nor the Subject header (which the unfixed import refused first).
+    config = WITHOUT_IDENTITY.replace("  group_by: [alertname]\n", "").replace(
+        "headers: {Subject: '[ALERT] {{ .CommonLabels.alertname }}'}", "send_resolved: true")
+    imported = import_config(config, "am.yml")
+    assert YAML(typ="safe").load(imported.files["specs/notification-policy.yaml"])["spec"]["groupBy"] == []
+    assert "groupBy" not in YAML(typ="safe").load(imported.files["specs/ops.yaml"])["spec"]
+    assert not any("alertname" in note for note in imported.notes)
+    rendered = _render(imported)
+    # The list's route inherits the root's grouping, and the root has none: one group.
+    assert "group_by" not in rendered["route"]
+    assert rendered["route"]["routes"][0]["group_by"] == []
+
+
+def test_a_root_receiver_grouping_by_nothing_keeps_one_group():
+    config = "global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}\nroute: {receiver: all-mail}\n" \
+             "receivers: [{name: all-mail, email_configs: [{to: all@example.com}]}]\n"
+    imported = import_config(config, "am.yml")
+    assert imported.lists == {"all-mail": "all-mail"}
+    assert _render(imported)["route"]["group_by"] == []
+
+
+def test_a_policy_grouping_by_nothing_under_a_base_root_grouping_by_labels_is_refused():
+    from reconciler.errors import BaseConfigError
+    imported = import_config(WITHOUT_IDENTITY.replace("  group_by: [alertname]\n", ""), "am.yml")
+    with pytest.raises(BaseConfigError) as caught:
+        _render(imported.__class__({**imported.files, "base.yml": imported.files["base.yml"].replace(
+            "route:\n", "route:\n  group_by: [job]\n", 1)}, imported.notes, imported.passwords, imported.lists))
+    assert "route.group_by: the NotificationPolicy groups by nothing" in str(caught.value)

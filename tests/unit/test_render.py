@@ -285,6 +285,70 @@ def test_rendering_a_render_as_base_gives_the_same_bytes(enabled):
         assert twice == once
 
 
+DB_KEEPS = doc("RecipientList", "db", recipients("d@example.com") + "matchers: ['team=\"db\"']\nkeepFromBase: true\n")
+
+
+def test_a_list_keeping_its_alerts_from_the_base_ends_the_walk_after_every_list():
+    config = rendered(SERVER, DB_KEEPS, OPS, base=BASE)
+    routes = config["route"]["routes"]
+    # Every list's route first (each still gets its alerts), then one route with db's matchers
+    # to the discard receiver, without continue, before the base's routes.
+    assert [r["receiver"] for r in routes] == [PREFIX + "db", PREFIX + "ops", DISCARD_RECEIVER, "chat"]
+    assert routes[2] == {"receiver": DISCARD_RECEIVER, "matchers": ['team="db"']}
+    assert {"name": DISCARD_RECEIVER} in config["receivers"]
+
+
+def test_keep_from_base_renders_over_its_own_render_and_goes_when_removed():
+    specs = specs_of(SERVER, DB_KEEPS, OPS)
+    once = render_alertmanager_config(specs, BASE, options=OPTIONS)
+    assert render_alertmanager_config(specs, once, options=OPTIONS) == once
+    plain = specs_of(SERVER, DB_KEEPS.replace("keepFromBase: true\n", ""), OPS)
+    assert render_alertmanager_config(plain, once, options=OPTIONS) == \
+        render_alertmanager_config(plain, BASE, options=OPTIONS)
+
+
+def test_without_a_base_keep_from_base_has_nothing_to_keep_from():
+    config = rendered(SERVER, DB_KEEPS)
+    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "db"]
+
+
+ALL_MAIL = doc("RecipientList", "all-mail", recipients("all@example.com") + "catchAll: true\n")
+DISCARD_BASE = BASE.replace("  receiver: chat        #", f"  receiver: {DISCARD_RECEIVER}        #", 1)
+
+
+def test_a_catch_all_list_is_the_root_receiver_and_gets_no_route():
+    assert DISCARD_BASE != BASE
+    config = rendered(SERVER, ALL_MAIL, DB_KEEPS, base=DISCARD_BASE)
+    assert config["route"]["receiver"] == PREFIX + "all-mail"
+    # No route to it and no wrapper: the base's routes stay under the root, after ours.
+    assert [r["receiver"] for r in config["route"]["routes"]] == [PREFIX + "db", DISCARD_RECEIVER, "pager"]
+    assert receiver(config, "all-mail")["email_configs"][0]["to"] == "all@example.com"
+    assert rendered(SERVER, ALL_MAIL)["route"]["receiver"] == PREFIX + "all-mail"
+
+
+def test_a_catch_all_list_renders_over_its_own_render_and_goes_when_removed():
+    specs = specs_of(SERVER, ALL_MAIL, OPS)
+    once = render_alertmanager_config(specs, DISCARD_BASE, options=OPTIONS)
+    assert render_alertmanager_config(specs, once, options=OPTIONS) == once
+    without = specs_of(SERVER, OPS)
+    assert render_alertmanager_config(without, once, options=OPTIONS) == \
+        render_alertmanager_config(without, DISCARD_BASE, options=OPTIONS)
+
+
+def test_a_catch_all_list_and_a_base_root_receiver_are_refused_together():
+    with pytest.raises(BaseConfigError) as caught:
+        render_alertmanager_config(specs_of(SERVER, ALL_MAIL), BASE, options=OPTIONS)
+    assert "route.receiver: the root route sends to 'chat'" in str(caught.value)
+    assert f"write receiver: {DISCARD_RECEIVER}" in str(caught.value)
+
+
+def test_a_hand_written_root_receiver_in_our_names_is_still_refused():
+    with pytest.raises(BaseConfigError):
+        render_alertmanager_config(specs_of(SERVER, ALL_MAIL),
+                                   "route:\n  receiver: notify-reconciler/all-mail\nreceivers: [{name: x}]\n",
+                                   options=OPTIONS)
+
+
 def test_a_render_over_an_old_render_drops_lists_that_were_removed():
     old = render_alertmanager_config(specs_of(SERVER, doc("RecipientList", "gone", recipients("g@example.com")),
                                               doc("RecipientList", "kept", recipients("k@example.com"))),

@@ -103,7 +103,7 @@ def recipients(*items, **spec):
     (policy(groupBy=["..."]), True),
     (policy(groupBy=["...", "a"]), False),            # if contains '...' then maxItems 1
     (policy(groupBy=["a", "a"]), False),              # uniqueItems
-    (policy(groupBy=[]), False),
+    (policy(groupBy=[]), True),                       # the root route's one group for all alerts
     (policy(sendResolved=0), False),
     (recipients("a@example.com"), True),
     (recipients("a@example.com\n"), False),
