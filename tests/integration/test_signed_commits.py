@@ -97,15 +97,7 @@ def test_openpgp_signature_good_in_the_daemons_own_keyring_is_still_refused(sign
     assert main(["apply", "--config", config]) == 0
     good = output.read_bytes()
 
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    # gpg starts an agent for this keyring that outlives the test: stop it at the end.
-    request.addfinalizer(lambda: subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
-                                                capture_output=True, timeout=30, check=False))
-    subprocess.run([require_binary("gpg"), "--homedir", str(home), "--batch", "--quiet", "--passphrase", "",
-                    "--quick-gen-key", "Mallory <author@example.com>", "ed25519", "sign", "never"],
-                   check=True, capture_output=True, timeout=60)
-    monkeypatch.setenv("GNUPGHOME", str(home))
+    _openpgp_keyring(tmp_path, request, monkeypatch)
     repo.write("o.yaml", recipient_list("ops", ["mallory@example.com"]))
     repo.git("add", "-A")
     repo.git("-c", "user.signingkey=author@example.com", "commit", "-q", "-S", "-m", "signed with OpenPGP")
@@ -229,6 +221,7 @@ def _openpgp_keyring(tmp_path: Path, request, monkeypatch) -> Path:
     """A real OpenPGP key for author@example.com in a throwaway GNUPGHOME, set for this test."""
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
+    # gpg starts an agent for this keyring that outlives the test: stop it at the end.
     request.addfinalizer(lambda: subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
                                                 capture_output=True, timeout=30, check=False))
     subprocess.run([require_binary("gpg"), "--homedir", str(home), "--batch", "--quiet", "--passphrase", "",
