@@ -116,7 +116,7 @@ def read_config(text: str, name: str = "alertmanager.yml", *, limit: int = MAX_D
     """`text` read as Alertmanager reads it, as plain values; AlertmanagerConfigError, located,
     for a text that is not one YAML document, one nested deeper than `limit`, or one that
     gives a key twice in a mapping."""
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.error import YAMLError
 
     try:
         with collector_paused():  # a 2 MB render is 100,000 nodes and values
@@ -125,12 +125,19 @@ def read_config(text: str, name: str = "alertmanager.yml", *, limit: int = MAX_D
     except TooDeep as exc:
         raise AlertmanagerConfigError(Location(name, exc.line, exc.column), "",
                                       f"nesting is deeper than the {limit} levels {what} may have") from None
-    except MarkedYAMLError as exc:
-        raise _syntax_error(name, exc) from None
-    except YAMLError as exc:
-        raise AlertmanagerConfigError(Location(name, 1, 1), "", f"not YAML: {' '.join(str(exc).split())}") from None
-    except (ValueError, RecursionError) as exc:  # an integer of more than 4,300 digits, among others
-        raise AlertmanagerConfigError(Location(name, 1, 1), "", f"cannot be read: {str(exc).split(';')[0]}") from None
+    except (YAMLError, ValueError, RecursionError) as exc:
+        raise _read_error(name, exc) from None
+
+
+def _read_error(name: str, exc: Exception) -> AlertmanagerConfigError:
+    """What either reader says when ruamel refuses the text: located where YAML says."""
+    from ruamel.yaml.error import MarkedYAMLError
+
+    if isinstance(exc, MarkedYAMLError):
+        return _syntax_error(name, exc)
+    if isinstance(exc, (ValueError, RecursionError)):  # an integer of more than 4,300 digits, among others
+        return AlertmanagerConfigError(Location(name, 1, 1), "", f"cannot be read: {str(exc).split(';')[0]}")
+    return AlertmanagerConfigError(Location(name, 1, 1), "", f"not YAML: {' '.join(str(exc).split())}")
 
 
 def _syntax_error(name: str, exc: Any) -> AlertmanagerConfigError:
@@ -257,7 +264,7 @@ def read_roundtrip(text: str, name: str, *, limit: int = BASE_DEPTH, what: str =
     """`text` as ruamel's round-trip tree (a CommentedMap for a config; None for an empty text),
     to be changed and written back with `dump`; AlertmanagerConfigError, located, as for
     `read_config`."""
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.error import YAMLError
 
     where = too_deep(text, limit, pure=True)
     if where is not None:
@@ -265,12 +272,8 @@ def read_roundtrip(text: str, name: str, *, limit: int = BASE_DEPTH, what: str =
                                                                   f"{what} may have")
     try:
         return roundtrip_yaml().load(text)
-    except MarkedYAMLError as exc:
-        raise _syntax_error(name, exc) from None
-    except YAMLError as exc:
-        raise AlertmanagerConfigError(Location(name, 1, 1), "", f"YAML error: {' '.join(str(exc).split())}") from None
-    except (ValueError, RecursionError) as exc:  # an integer of more than 4,300 digits, among others
-        raise AlertmanagerConfigError(Location(name, 1, 1), "", f"cannot be read: {str(exc).split(';')[0]}") from None
+    except (YAMLError, ValueError, RecursionError) as exc:
+        raise _read_error(name, exc) from None
 
 
 class KeptScalar(str):
