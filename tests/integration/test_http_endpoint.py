@@ -277,7 +277,8 @@ def test_held_connections_take_no_task_and_a_commit_is_still_applied(tmp_path):
                 metrics = get(url + "/metrics")[1]
             assert 'notify_reconciler_http_connections_dropped_total{reason="evicted"}' in metrics
             assert max(running for running, _ in seen) <= threads + 1, (threads, seen)  # +1: a pass's own thread, if any
-            assert max(held for _, held in seen) <= sockets + HttpLimits().connections, (sockets, seen)
+            # +1: a connection just accepted, for the instant before the oldest is evicted for it
+            assert max(held for _, held in seen) <= sockets + HttpLimits().connections + 1, (sockets, seen)
             assert "can't start new thread" not in daemon.text()
         finally:
             assert daemon.stop(signal.SIGTERM) == 0
