@@ -100,6 +100,7 @@ class EmailReceiver:
     """The template fields it sets (template, subjectTemplate, tmplType, tmplText)."""
     location: Location = field(default=Location(""), compare=False)
     at: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    annotations: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,8 @@ class _Object:
     def name(self) -> str:
         return self.text(("metadata", "name"), required=True) or ""
 
-    def labels(self) -> dict[str, str]:
-        labels = self.get(("metadata", "labels"), dict, "a mapping of strings") or {}
+    def labels(self, section: str = "labels") -> dict[str, str]:
+        labels = self.get(("metadata", section), dict, "a mapping of strings") or {}
         return {str(key): str(value) for key, value in labels.items()}
 
 
@@ -317,7 +318,7 @@ def _receiver(item: _Object, api: str, notes: list[str]) -> EmailReceiver | None
         selector=_selector(item, ("spec", "email", "alertSelector"), api),
         config_selector=email.get("emailConfigSelector") is not None,
         templates=tuple(key for key in _TEMPLATE_FIELDS if email.get(key) not in (None, "")),
-        location=item.locate(), at=at)
+        location=item.locate(), at=at, annotations=item.labels("annotations"))
     return None if item.errors else receiver
 
 

@@ -26,7 +26,7 @@ PURE = ("errors.py", "values.py", "loader.py", "schema.py", "schema_codegen.py",
         "addresses.py", "importer.py", "who_gets.py", "timewindows.py", "display.py", "logfmt.py", "headers.py",
         "__init__.py", "am/__init__.py", "am/matchers.py", "am/reading.py", "am/routes.py", "am/receivers.py",
         "am/credentials.py", "am/secret.py", "am/deliveries.py", "kubesphere/__init__.py", "kubesphere/objects.py",
-        "kubesphere/selector.py")
+        "kubesphere/selector.py", "kubesphere/importing.py", "kubesphere/rendering.py")
 EDGES = ("liveness.py", "files.py", "password_sources.py", "cache.py", "journal.py", "alertmanager.py", "amtool.py",
          "template_engine.py", "source.py", "mailer.py", "probe.py", "http_endpoint.py", "deploy.py", "render_check.py",
          "preview.py", "state.py", "status.py", "reconcile.py", "pass_log.py", "daemon.py", "cli.py", "__main__.py")
