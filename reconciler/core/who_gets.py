@@ -17,7 +17,7 @@ Alertmanager routes it (reconciler.am). Pure: the render's text, the lists and a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 from ..am.deliveries import Duplicate, duplicates, possible_duplicates
 from ..am.reading import read_config
@@ -26,7 +26,7 @@ from ..am.routes import Route, route_tree, time_intervals
 from ..errors import AlertmanagerConfigError
 from ..yamlio.loader import format_path
 from .render import PREFIX
-from ..am.timewindows import WindowState, window_state
+from ..am.timewindows import WindowState, window_state, zone
 
 if TYPE_CHECKING:
     from ..specs.model import RecipientList
@@ -50,6 +50,19 @@ class Answer:
     reached: tuple[Reached, ...]
     """In Alertmanager's order, a receiver as often as a route takes the alert to it."""
     duplicates: tuple[Duplicate, ...]
+    at: Any = None
+    """The instant asked about (an aware datetime)."""
+
+    def taken(self) -> list[tuple[Route, RecipientList, WindowView]]:
+        """The RecipientLists' routes the alert ends at, each with its windows in words."""
+        return [(item.route, item.recipient_list, window_view(item.state, self.at)) for item in self.lists]
+
+    def base_receivers(self) -> tuple[list[str], list[str]]:
+        """The base's own receivers the alert reaches: (mailed, held back by the base's own
+        time intervals at that instant and reached by no route that mails)."""
+        mailed = sorted({item.route.receiver for item in self.base if item.state.mailed})
+        held = sorted({item.route.receiver for item in self.base if not item.state.mailed} - set(mailed))
+        return mailed, held
 
     @property
     def receivers(self) -> list[str]:
@@ -86,7 +99,56 @@ class Audience:
                                 window_state(route.active_time_intervals, route.mute_time_intervals, self.windows, at))
                         for route in self.tree.match(labels))
         mailed = [item.route for item in reached if item.state.mailed]
-        return Answer(dict(labels), reached, tuple(duplicates(mailed, self.receivers)))
+        return Answer(dict(labels), reached, tuple(duplicates(mailed, self.receivers)), at)
+
+
+class WindowView(NamedTuple):
+    """A WindowState with our names as people write them (no render prefix), in words."""
+
+    active: tuple[str, ...]
+    muted: tuple[str, ...]
+    active_by: str | None
+    muted_by: str | None
+    location: str | None
+    mailed: bool
+    at: Any
+
+    @property
+    def windowed(self) -> bool:
+        return bool(self.active or self.muted)
+
+    def _parts(self, held_only: bool) -> list[str]:
+        parts = []
+        if self.active and (self.active_by is None or not held_only):
+            parts.append(f"inside its activeDuring window {self.active_by}" if self.active_by else
+                         f"outside its activeDuring window{'s' if len(self.active) > 1 else ''} "
+                         f"{', '.join(self.active)}")
+        if self.muted and (self.muted_by is not None or not held_only):
+            parts.append(f"inside its mutedDuring window {self.muted_by}" if self.muted_by else
+                         f"outside its mutedDuring window{'s' if len(self.muted) > 1 else ''} {', '.join(self.muted)}")
+        return parts
+
+    @property
+    def reason(self) -> str:
+        """Why it is held back."""
+        return "is " + " and ".join(self._parts(held_only=True))
+
+    def describe(self, at: str) -> str:
+        when = f" ({self.at.astimezone(zone(self.location)):%a %H:%M} in {self.location})" if self.location else ""
+        return f"{'mailed' if self.mailed else 'NOT mailed'} at {at}{when}: {', '.join(self._parts(held_only=False))}"
+
+    def as_json(self) -> dict:
+        return {"activeDuring": list(self.active), "mutedDuring": list(self.muted), "activeBy": self.active_by,
+                "mutedBy": self.muted_by, "mailed": self.mailed}
+
+
+def window_view(state: WindowState, at: Any) -> WindowView:
+    """A WindowState in words, with our window names as people write them."""
+    def shown(name: str | None) -> str | None:
+        return name.removeprefix(PREFIX) if name is not None else None
+
+    return WindowView(tuple(map(shown, state.active)), tuple(map(shown, state.muted)), shown(state.active_by),
+                       shown(state.muted_by), state.location, state.mailed, at)
 
 
 def duplicate_warnings(rendered: str, base: str | None, base_name: str) -> list[str]:

@@ -28,8 +28,7 @@ from .. import logfmt
 from ..io.cache import DiskCache, PersistentParseCache, PersistentRenderCache
 from ..specs.daemon_config import Config
 from ..io.deploy import AlertmanagerFileTarget, CheckedParts, Target, read_base, render_options
-from ..errors import (CommitRejected, EnvironmentProblem, ReconcilerError, SourceError,
-                     TransientDeployError)
+from ..errors import CommitRejected, EnvironmentProblem, ReconcilerError, SourceError, TransientDeployError
 from ..specs.model import Specs
 from ..specs.pipeline import ParseCache
 from ..core.render import RenderCache, render_config

@@ -21,8 +21,8 @@ from ..yamlio.loader import Document, format_path
 from ..am.matchers import MatcherError, parse_matchers
 from .schema import schema_default
 from .templates import TemplateFile
-from ..am.timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, never_holds, parse_interval,
-                          short_months, window_problems)
+from ..am.timewindows import (MONTHS, SPEC_KEYS, TimeInterval, WindowError, never_holds, parse_interval, short_months,
+                              window_problems)
 
 _POLICY = "notificationpolicy.json"
 

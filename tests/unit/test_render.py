@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 from reconciler.errors import BaseConfigError
 from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import (DISCARD_RECEIVER, MAX_HEADER_LINE, PREFIX, RenderOptions,
-                               render_alertmanager_config, render_kubernetes_secret, to_header)
+                                    render_alertmanager_config, render_kubernetes_secret, to_header)
 
 OPTIONS = RenderOptions(secrets_dir="/var/lib/nr/secrets")
 

@@ -11,8 +11,8 @@ import pytest
 from reconciler.errors import Location
 from reconciler.yamlio.loader import load_file
 from reconciler.specs.pipeline import parse_specs
-from reconciler.specs.schema import SCHEMA_FILES, load_schema, schema_default, validate_document, validate_value, \
-    validator_for
+from reconciler.specs.schema import (SCHEMA_FILES, load_schema, schema_default, validate_document, validate_value,
+                                     validator_for)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "config-repo").glob("*.yaml"))

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from reconciler.am.timewindows import (ALERTMANAGER_KEYS, SPEC_KEYS, Range, TimeInterval, WindowError, contains,
-                                    first_containing, parse_instant, parse_interval, window_problems)
+                                       first_containing, parse_instant, parse_interval, window_problems)
 
 
 def at(text: str) -> datetime:
