@@ -29,7 +29,7 @@ from typing import Any
 from ..am.reading import dump, read_config, roundtrip_yaml
 from ..am.routes import route_tree, walk
 from ..errors import AlertmanagerConfigError, Location, SpecError, SpecErrors
-from ..pipeline import parse_specs
+from ..specs.pipeline import parse_specs
 from .objects import EmailConfig, EmailReceiver, Objects, read_objects, secret_value
 from .selector import Untranslatable, as_matchers
 

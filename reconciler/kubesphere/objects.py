@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location, SpecError, SpecErrors
-from ..loader import Document, KeyPath, Limits, format_path, load_file
+from ..yamlio.loader import Document, KeyPath, Limits, format_path, load_file
 from .selector import OPERATORS, Requirement, Selector, requirement_problem
 
 GROUP = "notification.kubesphere.io"

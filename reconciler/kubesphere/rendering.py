@@ -30,7 +30,7 @@ from typing import Any
 from ..am.matchers import parse_matchers
 from ..am.reading import dump, roundtrip_yaml
 from ..errors import SpecError, SpecErrors
-from ..model import RecipientList, Specs
+from ..specs.model import RecipientList, Specs
 from .importing import LIST_ANNOTATION, SECRET_NAMESPACE
 from .objects import GROUP
 from .selector import Untranslatable, from_matchers

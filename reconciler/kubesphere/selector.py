@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..am.matchers import Matcher, MatcherError, go_regexp_problem
+from ..am.matchers import Matcher, go_regexp_problem
 
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist", "Match")
 LABEL_OPERATORS = OPERATORS[:4]

@@ -33,7 +33,7 @@ from reconciler.kubesphere.importing import import_objects
 from reconciler.kubesphere.objects import GROUP
 from reconciler.kubesphere.rendering import render_kubesphere
 from reconciler.kubesphere.selector import Requirement, Selector, key_problem, selects, value_problem
-from reconciler.pipeline import parse_specs
+from reconciler.specs.pipeline import parse_specs
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kubesphere"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "config-repo"
