@@ -26,6 +26,10 @@ def run(args: argparse.Namespace) -> int:
     if password_file and Path(password_file).resolve().is_relative_to(folder.resolve()):
         raise EnvironmentProblem(f"--password-file {args.password_file}: inside {folder}, which is meant for git: "
                                  "put the password file outside it (e.g. /etc/alertmanager/smtp-password)")
+    from ..kubesphere.importing import is_kubesphere
+
+    if is_kubesphere(text.encode("utf-8")):
+        return _kubesphere(text, name, folder, password_file)
     inner = unwrap(text, name)
     if inner is not None:
         text, name = inner.config, inner.name
@@ -50,6 +54,31 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}) and "
           f"{folder / BASE_FILE}; check with: notify-reconciler render {folder / SPEC_FOLDER} --base "
           f"{folder / BASE_FILE}")
+    return EXIT_OK
+
+
+def _kubesphere(text: str, name: str, folder, password_file: str | None) -> int:
+    """KubeSphere's notification-manager objects: specs only (notification-manager has no base)."""
+    from ..io.files import write_atomically
+    from ..kubesphere.importing import DEFAULT_PASSWORD_FILE, SPEC_FOLDER, import_objects
+
+    imported = import_objects(text.encode("utf-8"), name, password_file=password_file or DEFAULT_PASSWORD_FILE)
+    for note in imported.notes:
+        print(note, file=sys.stderr)
+    for relative, content in imported.files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / relative, content, new_mode=0o644)
+    for path, password in imported.passwords.items():
+        if password_file:
+            write_atomically(path, password, new_mode=0o600)
+            os.chmod(path, 0o600)
+            print(f"wrote the SMTP password of the imported Config to {path} (mode 0600)", file=sys.stderr)
+        else:
+            print(f"create {path} (mode 0600) holding the SMTP password from the Secret given, without a trailing "
+                  "line break (printf '%s' ...), or import again with --password-file", file=sys.stderr)
+    lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
+    print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}); check with: "
+          f"notify-reconciler render {folder / SPEC_FOLDER} --format kubesphere")
     return EXIT_OK
 
 

@@ -78,8 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--base", metavar="FILE",
                         help="base alertmanager.yml: everything the reconciler does not own is kept, comments too")
     render.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
-    render.add_argument("--format", choices=("alertmanager", "secret"), default="alertmanager",
-                        help="alertmanager.yml, or a Kubernetes Secret holding it (default: alertmanager)")
+    render.add_argument("--format", choices=("alertmanager", "secret", "kubesphere"), default="alertmanager",
+                        help="alertmanager.yml, a Kubernetes Secret holding it, or the notification-manager objects "
+                             "KubeSphere's console reads (default: alertmanager)")
+    render.add_argument("--api", choices=("v2beta2", "v2beta1"), default=None,
+                        help="with --format kubesphere: the API version (v2beta2, KubeSphere 3.4, the default; "
+                             "v2beta1, KubeSphere 3.1 to 3.3)")
+    render.add_argument("--password-secret", action="store_true",
+                        help="with --format kubesphere: also write the Secret global-email-config-secret holding the "
+                             "password, read from the EmailServer's passwordFile or passwordEnv")
     render.add_argument("--secret-name", type=_kubernetes_name("a Secret name", 253),
                         help="Secret name (default: the --base Secret's, else alertmanager-main)")
     render.add_argument("--namespace", type=_kubernetes_name("a namespace", 63),
@@ -87,11 +94,14 @@ def _parser() -> argparse.ArgumentParser:
     render.set_defaults(command="render")
 
     import_ = commands.add_parser(
-        "import", help="turn an alertmanager.yml or its Kubernetes Secret into specs plus a base",
+        "import", help="turn an alertmanager.yml, its Kubernetes Secret or KubeSphere's objects into specs",
         description="Read an Alertmanager config, or a Secret manifest holding one (kubectl get secret "
                     "alertmanager-main -o yaml), and write DIR/specs/ (EmailServer, one RecipientList per e-mail "
                     "receiver whose routing the specs can say, NotificationPolicy) and DIR/base.yml (everything "
                     "else, comments kept). What cannot be said as specs stays in the base, and stderr says why. "
+                    "KubeSphere's notification-manager objects (kubectl get configs.notification.kubesphere.io,"
+                    "receivers.notification.kubesphere.io -o yaml, optionally with the password Secret and "
+                    "alertmanager-main in the same input) become DIR/specs/ alone. "
                     "No password is written into DIR. Exit 0 written, 1 the input is invalid or holds nothing to "
                     "import, 2 could not run.")
     import_.add_argument("file", metavar="FILE", help="alertmanager.yml or a Secret manifest; - reads stdin")

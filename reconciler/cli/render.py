@@ -16,7 +16,11 @@ def run(args: argparse.Namespace) -> int:
     from ..io.amtool_check import check_render
     from ..io.files import write_atomically
 
+    if getattr(args, "api", None) and args.format != "kubesphere":
+        raise EnvironmentProblem("--api goes with --format kubesphere")
     specs = load_specs(args.dir, cached=not args.no_cache)
+    if args.format == "kubesphere":
+        return _kubesphere(args, specs)
     secret = args.format == "secret"
     if secret:
         from ..core import secret_render
@@ -58,6 +62,47 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         _write_stdout(text)
     return EXIT_OK
+
+
+def _kubesphere(args: argparse.Namespace, specs) -> int:
+    """The notification-manager objects: no base, no amtool; refusals and warnings located."""
+    from ..io.files import write_atomically
+    from ..kubesphere.rendering import render_kubesphere
+    from .common import seen_from_here
+
+    if args.base:
+        raise EnvironmentProblem("--base goes with --format alertmanager or secret: KubeSphere's objects have no base")
+    password = _password(specs) if args.password_secret else None
+    options = {"secret_namespace": args.namespace} if args.namespace else {}
+    from ..errors import SpecErrors
+
+    try:
+        rendered = render_kubesphere(specs, args.api or "v2beta2", password=password, **options)
+    except SpecErrors as exc:
+        raise seen_from_here(args.dir, exc.errors) from None
+    for warning in rendered.warnings:
+        print(f"warning: {os.path.normpath(os.path.join(args.dir, warning))}", file=sys.stderr)
+    if args.output:
+        write_atomically(args.output, rendered.text, new_mode=0o600 if password is not None else 0o644)
+    else:
+        _write_stdout(rendered.text)
+    return EXIT_OK
+
+
+def _password(specs) -> str:
+    from ..errors import MailError
+    from ..io.smtp import read_password
+
+    server = specs.server
+    if server is None or not server.username or not (server.password_file or server.password_env):
+        raise EnvironmentProblem("--password-secret: the EmailServer has no username with passwordFile or "
+                                 "passwordEnv, so there is no password to write")
+    try:
+        password = read_password(server, os.environ)
+    except MailError as exc:
+        raise EnvironmentProblem(f"--password-secret: {exc}") from None
+    assert password is not None
+    return password
 
 
 def _base_name(path: str | None, secret: str | None) -> str:
