@@ -57,10 +57,13 @@ class Imported:
     """Receiver name -> the RecipientList it became (the first, when split)."""
 
 
+_OBJECT_OF_GROUP = re.compile(rb"""(?m)^[ \t]*(?:-[ \t]+)?["']?apiVersion["']?[ \t]*:[ \t]*["']?notification\.kubesphere\.io/""")
+
+
 def is_kubesphere(data: bytes) -> bool:
-    """Whether `data` looks like notification-manager objects (for the CLI to choose a reader):
-    it names the API group."""
-    return b"notification.kubesphere.io/" in data
+    """Whether `data` holds notification-manager objects (for the CLI to choose a reader): an
+    apiVersion of the group, in YAML or JSON (a comment or a URL naming the group is not one)."""
+    return _OBJECT_OF_GROUP.search(data) is not None
 
 
 def import_objects(data: bytes, name: str = "-", *, password_file: str = DEFAULT_PASSWORD_FILE) -> Imported:

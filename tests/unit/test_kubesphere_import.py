@@ -8,6 +8,8 @@ import base64
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.errors import SpecErrors
 from reconciler.kubesphere.importing import import_objects
@@ -159,3 +161,66 @@ def test_a_disabled_receiver_beside_enabled_ones_is_left_out_with_a_note():
     imported = import_objects(text.encode(), "in.yaml")
     assert [item.name for item in specs_of(imported).lists] == ["r"]
     assert any("'off' left out: it is disabled" in note for note in imported.notes)
+
+
+@pytest.mark.parametrize("text, expected", [
+    (b"apiVersion: notification.kubesphere.io/v2beta2\nkind: Config\n", True),
+    (b"items:\n- apiVersion: 'notification.kubesphere.io/v2beta1'\n", True),
+    (b'{"items": [{\n  "apiVersion": "notification.kubesphere.io/v2beta2"}]}', True),
+    (b"# from notification.kubesphere.io/v2beta2\nroute: {receiver: x}\n", False),
+    (b"receivers:\n- name: nm\n  webhook_configs: [{url: 'http://notification.kubesphere.io/api'}]\n", False),
+])
+def test_the_cli_tells_notification_manager_objects_from_a_config(text, expected):
+    from reconciler.kubesphere.importing import is_kubesphere
+
+    assert is_kubesphere(text) is expected
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, path + (key,))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, path + (index,))
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
+    return copy
+
+
+SAMPLE = None
+
+
+def _sample():
+    import json
+
+    from ruamel.yaml import YAML
+
+    global SAMPLE
+    if SAMPLE is None:
+        SAMPLE = json.loads(json.dumps(list(YAML(typ="safe").load_all(with_secret("console-v2beta2-list.yaml")))))
+    return SAMPLE
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.sampled_from([None, 0, 465, -1, "", "x y", "In", True, [], {}, [1], {"a": None}, ["a@b.c"]]))
+def test_any_value_anywhere_is_imported_or_a_located_error(data, new):
+    import json
+
+    documents = _sample()
+    index = data.draw(st.integers(0, len(documents) - 1))
+    path = data.draw(st.sampled_from(list(_paths(documents[index]))))
+    changed = list(documents)
+    changed[index] = _replaced(documents[index], path, new)
+    text = "\n---\n".join(json.dumps(document) for document in changed)
+    try:
+        import_objects(text.encode(), "in.yaml")
+    except SpecErrors as exc:
+        assert all(error.file == "in.yaml" and error.line >= 1 for error in exc.errors), str(exc)
+        assert "s3cret" not in str(exc)
