@@ -105,7 +105,7 @@ def import_objects(data: bytes, name: str = "-", *, password_file: str = DEFAULT
         if receiver.templates:
             notes.append(f"{receiver.location}: Receiver {receiver.name!r}: {', '.join(receiver.templates)} not "
                          "carried over (notification-manager's own templates): the list uses the default mail")
-        recipients = list(dict.fromkeys(receiver.to))
+        recipients = _once(receiver.to)
         if len(recipients) != len(receiver.to):
             notes.append(f"{receiver.location}: Receiver {receiver.name!r}: an address given twice is listed once")
         chunks = [recipients[i:i + MAX_RECIPIENTS] for i in range(0, len(recipients), MAX_RECIPIENTS)]
@@ -259,6 +259,14 @@ def _check(files: dict[str, str], origin: dict[str, Location]) -> None:
 def _kind(file: str) -> str:
     return {"email-server.yaml": "EmailServer", "notification-policy.yaml": "NotificationPolicy"}.get(
         file, "RecipientList")
+
+
+def _once(addresses: tuple[str, ...]) -> list[str]:
+    """Each address once, the first spelling kept (a spec compares them ignoring case)."""
+    seen: dict[str, str] = {}
+    for address in addresses:
+        seen.setdefault(address.lower(), address)
+    return list(seen.values())
 
 
 def _slug(text: str) -> str:

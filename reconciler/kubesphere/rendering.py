@@ -29,7 +29,7 @@ from typing import Any
 
 from ..am.matchers import parse_matchers
 from ..am.reading import dump, roundtrip_yaml
-from ..errors import SpecError, SpecErrors
+from ..errors import Location, SpecError, SpecErrors
 from ..specs.model import RecipientList, Specs
 from .importing import LIST_ANNOTATION, SECRET_NAMESPACE
 from .objects import GROUP
@@ -63,7 +63,7 @@ def render_kubesphere(specs: Specs, api: str = "v2beta2", *, password: str | Non
         raise ValueError(f"api must be one of {APIS}")
     server = specs.server
     if server is None:
-        raise SpecErrors([SpecError(specs.policy.location if specs.policy else _nowhere(), "",
+        raise SpecErrors([SpecError(specs.policy.location if specs.policy else Location("."), "",
                                     "the folder has no EmailServer: KubeSphere's Config needs one")])
     errors: list[SpecError] = []
     warnings: list[str] = []
@@ -79,12 +79,6 @@ def render_kubesphere(specs: Specs, api: str = "v2beta2", *, password: str | Non
     text = header + "".join(("---\n" if index else "") + dump(roundtrip_yaml(), _commented(item))
                             for index, item in enumerate(objects))
     return Rendered(text, tuple(objects), tuple(warnings))
-
-
-def _nowhere() -> Any:
-    from ..errors import Location
-
-    return Location(".")
 
 
 def _config(specs: Specs, api: str, warnings: list[str]) -> dict[str, Any]:

@@ -44,8 +44,6 @@ _NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _ALERT_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 """A label name an alert can have (Prometheus' model.LabelName)."""
-_MATCHER_LABEL = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-"""A label name Alertmanager 0.25's matchers can write."""
 _LITERALS = re.compile(r"(?:[A-Za-z0-9_-]|\\\.)*(?:\|(?:[A-Za-z0-9_-]|\\\.)*)*")
 """A regex that is only literal alternatives (`db|storage`, `a\\.b|`): said with In/NotIn."""
 _GO_META = set("\\.+*?()|[]{}^$")

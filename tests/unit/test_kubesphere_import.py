@@ -224,3 +224,11 @@ def test_any_value_anywhere_is_imported_or_a_located_error(data, new):
     except SpecErrors as exc:
         assert all(error.file == "in.yaml" and error.line >= 1 for error in exc.errors), str(exc)
         assert "s3cret" not in str(exc)
+
+
+def test_an_address_given_twice_in_any_case_is_listed_once():
+    imported = import_objects((CONFIG + receiver("    to: [A@example.com, b@example.com, a@example.com]\n")).encode(),
+                              "in.yaml")
+    [item] = specs_of(imported).lists
+    assert [r.email for r in item.recipients] == ["A@example.com", "b@example.com"]
+    assert any("given twice" in note for note in imported.notes)
