@@ -90,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--secret-name", type=_kubernetes_name("a Secret name", 253),
                         help="Secret name (default: the --base Secret's, else alertmanager-main)")
     render.add_argument("--namespace", type=_kubernetes_name("a namespace", 63),
-                        help="Secret namespace (default: the --base Secret's, else kubesphere-monitoring-system)")
+                        help="Secret namespace (default: the --base Secret's, else kubesphere-monitoring-system; with "
+                             "--format kubesphere, the password Secret's: kubesphere-monitoring-federated)")
     render.set_defaults(command="render")
 
     import_ = commands.add_parser(

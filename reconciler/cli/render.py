@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..errors import DeployError, EnvironmentProblem, Location
+from ..errors import DeployError, EnvironmentProblem, Location, SpecErrors
 from .common import EXIT_INVALID, EXIT_OK, load_specs, print_errors, read_bytes, unwrap_secret, warn_about_duplicates
 
 
@@ -16,8 +16,8 @@ def run(args: argparse.Namespace) -> int:
     from ..io.amtool_check import check_render
     from ..io.files import write_atomically
 
-    if getattr(args, "api", None) and args.format != "kubesphere":
-        raise EnvironmentProblem("--api goes with --format kubesphere")
+    if (args.api or args.password_secret) and args.format != "kubesphere":
+        raise EnvironmentProblem("--api and --password-secret go with --format kubesphere")
     specs = load_specs(args.dir, cached=not args.no_cache)
     if args.format == "kubesphere":
         return _kubesphere(args, specs)
@@ -74,8 +74,6 @@ def _kubesphere(args: argparse.Namespace, specs) -> int:
         raise EnvironmentProblem("--base goes with --format alertmanager or secret: KubeSphere's objects have no base")
     password = _password(specs) if args.password_secret else None
     options = {"secret_namespace": args.namespace} if args.namespace else {}
-    from ..errors import SpecErrors
-
     try:
         rendered = render_kubesphere(specs, args.api or "v2beta2", password=password, **options)
     except SpecErrors as exc:

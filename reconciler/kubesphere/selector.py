@@ -17,7 +17,8 @@ plain `metav1.LabelSelector`):
 - an error (a value the admission webhook would have refused, a regex that does not compile)
   fails the filter stage: nobody gets that batch.
 
-Alertmanager delivers alerts without empty label values, so here "absent" and "empty" are one,
+Alertmanager delivers alerts without empty label values (its API drops them: removeEmptyLabels in
+api/v2), so here "absent" and "empty" are one,
 as they are for Alertmanager's matchers: `Exists k` is `k!=""`, `DoesNotExist k` is `k=""`.
 
 `as_matchers` (import) says a selector as matchers; `from_matchers` (render) says matchers as a
