@@ -52,7 +52,7 @@ from ..errors import AlertmanagerConfigError, Location, SpecError, SpecErrors
 from ..yamlio.loader import KeyPath, format_path, load_file
 from ..specs.model import check_document
 from ..specs.pipeline import parse_specs
-from .render import DISCARD_RECEIVER, PREFIX
+from .names import DISCARD_RECEIVER, PREFIX
 from ..specs.schema import validate_document
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"

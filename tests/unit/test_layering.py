@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "deliveries")),
     ("specs", ("__init__", "addresses", "headers", "schema_codegen", "schema_compiled", "templates", "schema",
                "daemon_config", "model", "pipeline")),
-    ("core", ("__init__", "diff", "own_alerts", "render", "secret_render", "who_gets", "audience", "importer")),
+    ("core", ("__init__", "names", "comments", "emit", "diff", "own_alerts", "render", "secret_render", "who_gets", "audience", "importer")),
     ("io", ("__init__", "liveness", "files", "password_sources", "cache", "journal", "alertmanager_api", "amtool",
             "template_engine", "git_source", "smtp", "probe", "deploy", "amtool_check", "preview")),
     ("service", ("__init__", "state", "status", "reconcile", "verified", "pass_log")),
