@@ -47,7 +47,8 @@ from ..errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerErr
 from ..io.files import remove_stale_temporaries
 from .http import TEXT, Answer, HttpEndpoint
 from ..io.liveness import WAITS
-from ..io.smtp import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
+from ..io.outbox import Carrier, Outbox, deliver
+from ..io.smtp import read_password, send, send_with_sendmail
 from ..specs.model import EmailServer, TLSSettings
 from ..io.password_sources import password_source_refusal
 from ..service.pass_log import PassLog
@@ -487,8 +488,8 @@ class Daemon:
                 password = read_password(server, self.host.environ)
                 return send(server, password, sender, recipients, message, hello=server.hello or self.host.hostname)
 
-            primary = Route(f"EmailServer {server.smarthost}", send_primary)
-            report = self.outbox.deliver(lambda letter: deliver_by_routes(letter, primary, fallback), self.host.now(),
+            primary = Carrier(f"EmailServer {server.smarthost}", send_primary)
+            report = self.outbox.deliver(lambda letter: deliver(letter, primary, fallback), self.host.now(),
                                          sleep=lambda seconds: self.host.wait(self.stopping, seconds))
             for letter in report.sent:
                 log.info(logfmt.line("mail_sent", subject=letter.subject, recipients=len(letter.recipients),
@@ -577,12 +578,12 @@ def check_fallback(fallback: Fallback | None) -> None:
                           "sendmail-compatible program there (e.g. Debian's msmtp-mta), or name the right path")
 
 
-def fallback_route(fallback: Fallback | None, recipients: tuple[str, ...], host: Host) -> Route | None:
+def fallback_route(fallback: Fallback | None, recipients: tuple[str, ...], host: Host) -> Carrier | None:
     if fallback is None:
         return None
     if fallback.sendmail:
         program = fallback.sendmail
-        return Route(f"fallback {program}", lambda sender, to, message: send_with_sendmail(program, sender, to, message),
+        return Carrier(f"fallback {program}", lambda sender, to, message: send_with_sendmail(program, sender, to, message),
                      recipients)
     relay = fallback.smtp
     server = EmailServer("fallback", relay.host, relay.port, relay.ssl, relay.starttls,
@@ -592,7 +593,7 @@ def fallback_route(fallback: Fallback | None, recipients: tuple[str, ...], host:
     def send_relay(sender: str, to: list[str], message: bytes):
         return send(server, read_password(server, host.environ), sender, to, message, hello=host.hostname)
 
-    return Route(f"fallback relay {server.smarthost}", send_relay, recipients, sender=relay.sender)
+    return Carrier(f"fallback relay {server.smarthost}", send_relay, recipients, sender=relay.sender)
 
 
 def _probe_key(server: EmailServer, environ) -> tuple:

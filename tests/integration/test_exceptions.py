@@ -28,7 +28,8 @@ from reconciler.io.deploy import check_config, read_base
 from reconciler.errors import (DeployError, EnvironmentProblem, MailError, ReconcilerError, SourceError,
                                TransientDeployError)
 from reconciler.io.files import remove_stale_temporaries, write_atomically
-from reconciler.io.smtp import Outbox, read_password, send
+from reconciler.io.outbox import Outbox
+from reconciler.io.smtp import read_password, send
 from reconciler.specs.model import EmailServer, TLSSettings
 from reconciler.specs.pipeline import parse_specs
 from reconciler.service.reconcile import Host, reconcile

@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                "daemon_config", "model", "pipeline")),
     ("core", ("__init__", "names", "comments", "emit", "diff", "own_alerts", "render", "secret_render", "who_gets", "audience", "importer")),
     ("io", ("__init__", "liveness", "files", "password_sources", "cache", "journal", "alertmanager_api", "amtool",
-            "template_engine", "git_source", "smtp", "probe", "deploy", "amtool_check", "preview")),
+            "template_engine", "git_source", "smtp", "outbox", "probe", "deploy", "amtool_check", "preview")),
     ("service", ("__init__", "state", "status", "reconcile", "verified", "pass_log")),
     ("daemon", ("__init__", "http", "loop")),
     ("cli", ("__init__", "common", "validate", "render", "import_config", "diff", "apply", "run", "mail_test",
