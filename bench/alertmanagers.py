@@ -21,9 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.daemon import _ok, alertmanager_binary, example_repo, free_port, git, initial_output, wait  # noqa: E402
-from reconciler.config import parse_config  # noqa: E402
-from reconciler import reconcile as reconcile_module  # noqa: E402
-from reconciler.reconcile import Host, reconcile  # noqa: E402
+from reconciler.specs.daemon_config import parse_config  # noqa: E402
+from reconciler.service import reconcile as reconcile_module  # noqa: E402
+from reconciler.service.reconcile import Host, reconcile  # noqa: E402
 
 
 def passes(work: Path, repo: Path, urls: list[str], output: Path, commits: int, tag: str) -> list[float]:

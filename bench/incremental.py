@@ -24,15 +24,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.daemon import git  # noqa: E402
 from bench.render_vs_amtool import make_repo  # noqa: E402
-from reconciler.config import parse_config  # noqa: E402
-from reconciler.daemon import settle_memory  # noqa: E402
-from reconciler.deploy import CheckedParts, check_rendered  # noqa: E402
-from reconciler.files import write_atomically  # noqa: E402
-from reconciler.pipeline import parse_specs  # noqa: E402
-from reconciler.deploy import render_options  # noqa: E402
-from reconciler.reconcile import Caches, Host, file_target, reconcile  # noqa: E402
-from reconciler.render import render_config  # noqa: E402
-from reconciler.source import GitSource  # noqa: E402
+from reconciler.specs.daemon_config import parse_config  # noqa: E402
+from reconciler.daemon.loop import settle_memory  # noqa: E402
+from reconciler.io.deploy import CheckedParts, check_rendered  # noqa: E402
+from reconciler.io.files import write_atomically  # noqa: E402
+from reconciler.specs.pipeline import parse_specs  # noqa: E402
+from reconciler.io.deploy import render_options  # noqa: E402
+from reconciler.service.reconcile import Caches, Host, file_target, reconcile  # noqa: E402
+from reconciler.core.render import render_config  # noqa: E402
+from reconciler.io.git_source import GitSource  # noqa: E402
 
 STAGES = ("read + parse + validate", "render", "check (ours + amtool)", "atomic write")
 

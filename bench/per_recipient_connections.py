@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reconciler.pipeline import parse_specs  # noqa: E402
-from reconciler.render import render_alertmanager_config  # noqa: E402
+from reconciler.specs.pipeline import parse_specs  # noqa: E402
+from reconciler.core.render import render_alertmanager_config  # noqa: E402
 from tests.integration.gitrepo import document, recipient_list, server  # noqa: E402
 from tests.integration.services import Alertmanager, require_binary, start_smtp_server, wait_until  # noqa: E402
 

@@ -5,12 +5,12 @@ the result, in one run. Prints figures and ratios; timing never changes the exit
                                                [--profile] [--experiments]
 
 Stages, each timed over --repeat runs (median and min):
-  read      reconciler.source.read_spec_folder
-  load      reconciler.loader.load_files         (YAML -> located plain values)
-  schema    reconciler.schema.validate_document  (JSON Schema, per document)
-  rules     reconciler.model.check_document      (per-document rules JSON Schema cannot say)
-  model     reconciler.model.specs_from_documents (model objects + cross-document rules)
-  render    reconciler.render.render_alertmanager_config
+  read      reconciler.io.git_source.read_spec_folder
+  load      reconciler.yamlio.loader.load_files         (YAML -> located plain values)
+  schema    reconciler.specs.schema.validate_document  (JSON Schema, per document)
+  rules     reconciler.specs.model.check_document      (per-document rules JSON Schema cannot say)
+  model     reconciler.specs.model.specs_from_documents (model objects + cross-document rules)
+  render    reconciler.core.render.render_alertmanager_config
 and, as the product runs it, `parse_specs` in one call (load + schema + rules + model) and
 `amtool check-config` of the rendered file (subprocess wall time, process start included;
 the same on a two-line config gives amtool's fixed cost).
@@ -53,14 +53,14 @@ from ruamel.yaml import YAML  # noqa: E402
 from ruamel.yaml.error import YAMLError  # noqa: E402
 from ruamel.yaml.resolver import VersionedResolver  # noqa: E402
 
-from reconciler import loader as loader_module  # noqa: E402
-from reconciler import pipeline as pipeline_module  # noqa: E402
-from reconciler.loader import load_files  # noqa: E402
-from reconciler.model import check_document, specs_from_documents, specs_from_objects  # noqa: E402
-from reconciler.pipeline import parse_specs  # noqa: E402
-from reconciler.render import RenderOptions, render_alertmanager_config  # noqa: E402
-from reconciler.schema import KIND_SCHEMAS, validate_document, validator_for  # noqa: E402
-from reconciler.source import read_spec_folder  # noqa: E402
+from reconciler.yamlio import loader as loader_module  # noqa: E402
+from reconciler.specs import pipeline as pipeline_module  # noqa: E402
+from reconciler.yamlio.loader import load_files  # noqa: E402
+from reconciler.specs.model import check_document, specs_from_documents, specs_from_objects  # noqa: E402
+from reconciler.specs.pipeline import parse_specs  # noqa: E402
+from reconciler.core.render import RenderOptions, render_alertmanager_config  # noqa: E402
+from reconciler.specs.schema import KIND_SCHEMAS, validate_document, validator_for  # noqa: E402
+from reconciler.io.git_source import read_spec_folder  # noqa: E402
 
 getattr(loader_module, "_import_yaml", lambda: None)()  # ruamel is imported on first use: import it now
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .model import Specs
+    from .specs.model import Specs
 
 
 class Result(StrEnum):

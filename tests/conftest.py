@@ -11,7 +11,7 @@ _leaks: list[str] = []
 
 @pytest.fixture(autouse=True, scope="session")
 def _user_cache(tmp_path_factory):
-    """The CLI keeps parsed files under $XDG_CACHE_HOME (reconciler/cache.py): for this run,
+    """The CLI keeps parsed files under $XDG_CACHE_HOME (reconciler/io/cache.py): for this run,
     a folder inside the audited temporary one, never the user's own. Subprocesses inherit it."""
     patch = pytest.MonkeyPatch()
     patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AlertmanagerConfigError, BaseConfigError, Location
-from ..loader import KeyPath, TooDeep, collector_paused, compose_document, format_path, too_deep
+from ..yamlio.loader import KeyPath, TooDeep, collector_paused, compose_document, format_path, too_deep
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -168,7 +168,7 @@ class _GoValues:
     _BUILDING = object()
 
     def __init__(self, name: str, limit: int) -> None:
-        from .. import loader  # its YAML names are bound once compose_document ran
+        from ..yamlio import loader  # its YAML names are bound once compose_document ran
 
         self.name, self.limit = name, limit
         self.built: dict[int, Any] = {}

@@ -20,7 +20,7 @@ from email.utils import getaddresses
 from functools import cached_property
 from typing import Any, Mapping
 
-from ..loader import KeyPath
+from ..yamlio.loader import KeyPath
 from .reading import ReadConfig, go_bool
 
 

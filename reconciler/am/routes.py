@@ -30,8 +30,8 @@ from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
 from ..errors import AlertmanagerConfigError
-from ..loader import KeyPath, format_path
-from ..timewindows import TimeInterval, WindowError, parse_interval
+from ..yamlio.loader import KeyPath, format_path
+from .timewindows import TimeInterval, WindowError, parse_interval
 from .matchers import Matcher, MatcherError, go_regexp_problem, parse_matchers
 from .reading import ReadConfig, go_bool, read_config
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import AlertmanagerConfigError
-from ..loader import KeyPath
+from ..yamlio.loader import KeyPath
 from .reading import ReadConfig, dump, read_config, roundtrip_yaml
 
 KEY = "alertmanager.yaml"

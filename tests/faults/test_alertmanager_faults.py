@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.alertmanager import config_hash
+from reconciler.io.alertmanager_api import config_hash
 
 from tests.faults.daemon import start_daemon
 from tests.faults.test_outages import status_output

@@ -12,11 +12,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from reconciler.config import parse_config
-from reconciler.pipeline import parse_specs
-from reconciler.deploy import render_options
-from reconciler.render import render_alertmanager_config
-from reconciler.state import load_alerting, load_state
+from reconciler.specs.daemon_config import parse_config
+from reconciler.specs.pipeline import parse_specs
+from reconciler.io.deploy import render_options
+from reconciler.core.render import render_alertmanager_config
+from reconciler.service.state import load_alerting, load_state
 
 from tests.integration.gitrepo import GitRepo, document, recipient_list, server
 from tests.integration.services import require_binary, wait_until

@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from reconciler.state import load_state
+from reconciler.service.state import load_state
 
 from tests.integration.gitrepo import GitRepo, document, recipient_list, server
 from tests.integration.services import wait_until

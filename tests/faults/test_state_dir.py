@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.state import load_state
+from reconciler.service.state import load_state
 
 from tests.faults.daemon import start_daemon
 from tests.integration.gitrepo import GitRepo, document, recipient_list, server

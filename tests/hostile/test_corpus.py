@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from tests.integration.gitrepo import GitRepo
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import SpecErrors
-from reconciler.pipeline import parse_specs
-from reconciler.render import PREFIX, RenderOptions, render_alertmanager_config
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import PREFIX, RenderOptions, render_alertmanager_config
 from tests.integration.routing import check_routing, label_sets, matchers_of_config
 from tests.integration.services import require_binary
 from tests.integration.test_routing_preserved import BASES

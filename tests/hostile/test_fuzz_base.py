@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from reconciler.errors import BaseConfigError
-from reconciler.pipeline import parse_specs
+from reconciler.specs.pipeline import parse_specs
 from reconciler.am.reading import decode_text as decode_base
-from reconciler.render import PREFIX, render_alertmanager_config
+from reconciler.core.render import PREFIX, render_alertmanager_config
 from tests.hostile.test_fuzz import amtool_refusal, bounded
 from tests.integration.routing import check_routing, label_sets, matchers_of_config
 from tests.integration.services import require_binary

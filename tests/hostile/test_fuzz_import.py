@@ -15,7 +15,7 @@ from reconciler.am.receivers import receivers
 from reconciler.am.routes import route_tree, time_intervals
 from reconciler.am.secret import unwrap
 from reconciler.errors import ReconcilerError
-from reconciler.importer import import_config
+from reconciler.core.importer import import_config
 
 KEYS = ["route", "receiver", "routes", "match", "match_re", "matchers", "continue", "group_by", "group_wait",
         "receivers", "name", "email_configs", "to", "send_resolved", "global", "smtp_smarthost", "smtp_from",

@@ -111,7 +111,7 @@ def holds_on_some_day(interval, spec: dict) -> bool:
     from datetime import date, datetime, timedelta, timezone
     from zoneinfo import ZoneInfo
 
-    from reconciler.timewindows import contains
+    from reconciler.am.timewindows import contains
 
     tz = ZoneInfo(spec["location"])
     first, _, last = spec["years"][0].partition(":")
@@ -131,7 +131,7 @@ def holds_on_some_day(interval, spec: dict) -> bool:
 
 
 def test_a_window_is_refused_as_never_holding_exactly_when_no_day_of_its_years_has_it():
-    from reconciler.timewindows import SPEC_KEYS, never_holds, parse_interval
+    from reconciler.am.timewindows import SPEC_KEYS, never_holds, parse_interval
 
     verdicts = []
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.errors import SpecErrors
-from reconciler.loader import DEFAULT_LIMITS
-from reconciler.model import Specs
-from reconciler.pipeline import parse_specs
-from reconciler.source import read_spec_folder
+from reconciler.yamlio.loader import DEFAULT_LIMITS
+from reconciler.specs.model import Specs
+from reconciler.specs.pipeline import parse_specs
+from reconciler.io.git_source import read_spec_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 HANG_GUARD_SECONDS = 30.0

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from reconciler.addresses import address_problem
+from reconciler.specs.addresses import address_problem
 
 from .services import Alertmanager, require_binary, start_smtp_server, wait_until
 

@@ -34,11 +34,11 @@ from hypothesis import strategies as st
 
 from reconciler.am.routes import routing_tree, walk
 from reconciler.am.secret import unwrap
-from reconciler.cli import main
-from reconciler.pipeline import parse_specs
-from reconciler.render import PREFIX, render_alertmanager_config
-from reconciler.timewindows import parse_instant
-from reconciler.who_gets import Audience
+from reconciler.cli.main import main
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import PREFIX, render_alertmanager_config
+from reconciler.am.timewindows import parse_instant
+from reconciler.core.who_gets import Audience
 
 from .amtool_batch import receivers_reached
 from .services import require_binary

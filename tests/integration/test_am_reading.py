@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from reconciler.am.reading import go_bool, read_config
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 from .services import require_binary
 

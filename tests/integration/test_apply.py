@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.cli import main
-from reconciler.alertmanager import config_hash
+from reconciler.cli.main import main
+from reconciler.io.alertmanager_api import config_hash
 
 from .gitrepo import GitRepo, document, recipient_list, server
 from .services import Alertmanager, free_port, require_binary, require_root, start_smtp_server, wait_until

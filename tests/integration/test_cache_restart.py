@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import pipeline, render
-from reconciler.cache import DiskCache, PersistentParseCache
-from reconciler.cli import main
-from reconciler.pipeline import parse_specs
-from reconciler.source import GitSource, committed_specs
+from reconciler.specs import pipeline
+from reconciler.core import render
+from reconciler.io.cache import DiskCache, PersistentParseCache
+from reconciler.cli.main import main
+from reconciler.specs.pipeline import parse_specs
+from reconciler.io.git_source import GitSource, committed_specs
 from tests.integration.gitrepo import GitRepo, recipient_list
 from tests.integration.services import require_binary
 

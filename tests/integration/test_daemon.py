@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.audit import SECRET
-from reconciler.alertmanager import config_hash
+from reconciler.io.alertmanager_api import config_hash
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import Alertmanager, free_port, require_binary, wait_until

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-from reconciler.config import parse_config
-from reconciler.daemon import Daemon
-from reconciler.reconcile import Host
+from reconciler.specs.daemon_config import parse_config
+from reconciler.daemon.loop import Daemon
+from reconciler.service.reconcile import Host
 from reconciler.values import Reason, Result
 
 from .gitrepo import GitRepo, recipient_list, server

@@ -10,8 +10,8 @@ from email.policy import default
 
 import pytest
 
-from reconciler.pipeline import parse_specs
-from reconciler.render import render_alertmanager_config
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import render_alertmanager_config
 
 from .gitrepo import document, recipient_list, server
 from .services import Alertmanager, require_binary, start_smtp_server, wait_until
@@ -88,7 +88,7 @@ def test_a_bad_cap_or_delivery_is_a_located_error():
 def test_preview_shows_the_messages_alertmanager_sends(tmp_path, sink, capsys, extra, delivery, count):
     """A capped list of three is two messages (To: a, b and To: c), never one To: a, b, c; each
     recipient of a perRecipient list gets their own. preview says which, as Alertmanager sends them."""
-    from reconciler.cli import main
+    from reconciler.cli.main import main
 
     files = {"server.yaml": server(port=sink.port) + extra, "policy.yaml": POLICY,
              "ops.yaml": document("RecipientList", "ops", "recipients:\n  - a@example.com\n"

@@ -11,14 +11,14 @@ import threading
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.alertmanager import config_hash, reload_and_verify
-from reconciler.deploy import each_at_once
-from reconciler.diff import colourise, redact, unified_diff
+from reconciler.cli.main import main
+from reconciler.io.alertmanager_api import config_hash, reload_and_verify
+from reconciler.io.deploy import each_at_once
+from reconciler.core.diff import colourise, redact, unified_diff
 from reconciler.errors import DeployError, EnvironmentProblem, TransientDeployError
-from reconciler.files import write_atomically
+from reconciler.io.files import write_atomically
 from reconciler.values import Attempt, Result, Revision
-from reconciler.state import State, TargetStatus, load_state, save_state
+from reconciler.service.state import State, TargetStatus, load_state, save_state
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import Alertmanager, TaskLimit, free_port, require_binary
@@ -231,7 +231,7 @@ def test_each_at_once_answers_in_order_and_raises_the_first_failure_after_all_ra
 
 RELOAD_NAMES = """
 import json, threading
-from reconciler.deploy import each_at_once
+from reconciler.io.deploy import each_at_once
 print(json.dumps(each_at_once(lambda url: [url, threading.current_thread().name], ["am1", "am2", "am3"])))
 """
 

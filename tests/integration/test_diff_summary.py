@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from tests.audit import SECRET
 
 from .gitrepo import GitRepo, recipient_list, server

@@ -20,20 +20,21 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import alertmanager, deploy
-from reconciler.alertmanager import reload_and_verify, running_config, running_hash, wait_until_ready
-from reconciler.config import parse_config
-from reconciler.deploy import check_config, read_base
+from reconciler.io import alertmanager_api as alertmanager
+from reconciler.io import deploy
+from reconciler.io.alertmanager_api import reload_and_verify, running_config, running_hash, wait_until_ready
+from reconciler.specs.daemon_config import parse_config
+from reconciler.io.deploy import check_config, read_base
 from reconciler.errors import (DeployError, EnvironmentProblem, MailError, ReconcilerError, SourceError,
                                TransientDeployError)
-from reconciler.files import remove_stale_temporaries, write_atomically
-from reconciler.mailer import Outbox, read_password, send
-from reconciler.model import EmailServer, TLSSettings
-from reconciler.pipeline import parse_specs
-from reconciler.reconcile import Host, reconcile
-from reconciler.render import render_config
-from reconciler.source import GitSource, committed_specs
-from reconciler.state import acquire_lock, load_alerting, load_state, save_state, State
+from reconciler.io.files import remove_stale_temporaries, write_atomically
+from reconciler.io.smtp import Outbox, read_password, send
+from reconciler.specs.model import EmailServer, TLSSettings
+from reconciler.specs.pipeline import parse_specs
+from reconciler.service.reconcile import Host, reconcile
+from reconciler.core.render import render_config
+from reconciler.io.git_source import GitSource, committed_specs
+from reconciler.service.state import acquire_lock, load_alerting, load_state, save_state, State
 from reconciler.values import Reason, Result
 
 from .gitrepo import GitRepo, recipient_list, server
@@ -345,7 +346,7 @@ def test_an_unexpected_exception_is_a_recorded_failed_pass(repo, tmp_path):
 
 
 def test_the_daemon_loop_records_measures_and_alerts_an_internal_error(repo, tmp_path):
-    from reconciler.daemon import Daemon
+    from reconciler.daemon.loop import Daemon
 
     config = parse_config(str(tmp_path / "config.yaml"), daemon_config(tmp_path, repo).read_bytes())
     daemon = Daemon(config, Host(now=lambda: 1000.0, environ={}, hostname="test"))
@@ -361,12 +362,12 @@ def test_the_daemon_loop_records_measures_and_alerts_an_internal_error(repo, tmp
 
 
 def test_the_cli_turns_an_unexpected_exception_into_one_line(repo, tmp_path, capsys, monkeypatch):
-    from reconciler import cli
+    from reconciler.cli.main import main
 
     config = daemon_config(tmp_path, repo)
     # status imports gather_status when it runs (cli imports each command's modules lazily)
-    monkeypatch.setattr("reconciler.status.gather_status", lambda *args: (_ for _ in ()).throw(RuntimeError("boom")))
-    assert cli.main(["status", "--config", str(config)]) == 2
+    monkeypatch.setattr("reconciler.service.status.gather_status", lambda *args: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert main(["status", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "notify-reconciler: internal error (a bug, please report it): RuntimeError: boom"
 

@@ -1,5 +1,5 @@
 """Header lines as the real Alertmanager 0.25 writes them, against what validate and the render
-predict (reconciler/headers.py): it writes each header on one line, never folded, and Q-encodes
+predict (reconciler/specs/headers.py): it writes each header on one line, never folded, and Q-encodes
 a value that is not printable ASCII (Go's mime.QEncoding), so a line can pass the 998 octets a
 strict server takes while Alertmanager logs success.
 
@@ -24,9 +24,9 @@ from email.utils import getaddresses
 import pytest
 
 from reconciler.errors import SpecErrors
-from reconciler.headers import MAX_HEADER_LINE, line_octets
-from reconciler.pipeline import parse_specs
-from reconciler.render import render_alertmanager_config
+from reconciler.specs.headers import MAX_HEADER_LINE, line_octets
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import render_alertmanager_config
 
 from .gitrepo import document, server
 from .services import Alertmanager, require_binary, start_smtp_server, wait_until
@@ -185,7 +185,7 @@ def addresses(header: str) -> list[tuple[str, str]]:
 
 @pytest.mark.alertmanager
 def test_a_subject_template_is_measured_as_it_renders_with_alertmanagers_example_data(tmp_path, capsys):
-    from reconciler.cli import main
+    from reconciler.cli.main import main
 
     require_binary("amtool")
     # amtool's example data has the status 'alertstatus': ALERTSTATUS and 980 characters, a line of 1,001 octets.

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import EnvironmentProblem
-from reconciler.http_endpoint import TEXT, HttpEndpoint, HttpLimits
+from reconciler.daemon.http import TEXT, HttpEndpoint, HttpLimits
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import TaskLimit, free_port, wait_until

@@ -711,9 +711,9 @@ def test_random_route_trees_keep_their_meaning():
     what its receiver got, with the same timing, and every other receiver too, except the
     render's last route to a live root receiver, which the import then names on stderr."""
     from reconciler.errors import SpecErrors
-    from reconciler.importer import import_config
-    from reconciler.pipeline import parse_specs
-    from reconciler.render import render_alertmanager_config
+    from reconciler.core.importer import import_config
+    from reconciler.specs.pipeline import parse_specs
+    from reconciler.core.render import render_alertmanager_config
 
     imported_lists = 0
     for seed in range(200):

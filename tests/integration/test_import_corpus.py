@@ -19,9 +19,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.errors import SpecErrors
-from reconciler.importer import BASE_FILE, SPEC_FOLDER, import_config
-from reconciler.pipeline import parse_specs
-from reconciler.render import PREFIX, render_alertmanager_config
+from reconciler.core.importer import BASE_FILE, SPEC_FOLDER, import_config
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import PREFIX, render_alertmanager_config
 
 from .test_am_differential import CORPUS, amtool_receivers, corpus_config, corpus_label_sets
 from .services import require_binary

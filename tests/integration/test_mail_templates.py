@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from tests.audit import SECRET
 
 from .gitrepo import GitRepo, document, recipient_list, server
@@ -196,7 +196,7 @@ def test_a_template_sees_alert_data_only_never_the_server_or_its_password(tmp_pa
     # What the template was given: exactly Alertmanager's template.Data, as Go printed it.
     assert 'template.Data{Receiver:"notify-reconciler/ops", Status:"firing", Alerts:template.Alerts{' \
         in html.unescape(out.with_suffix(".html").read_text(encoding="utf-8-sig"))
-    from reconciler.template_engine import sample_data
+    from reconciler.io.template_engine import sample_data
     assert set(sample_data("r", {}, {}, None, "2026-01-01T00:00:00Z", "u")) == {
         "receiver", "status", "alerts", "groupLabels", "commonLabels", "commonAnnotations", "externalURL"}
     assert json.dumps(sample_data("r", {"a": "b"}, {}, ("a",), "x", "u")["groupLabels"]) == '{"a": "b"}'

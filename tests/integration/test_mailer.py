@@ -8,8 +8,8 @@ import pytest
 import trustme
 
 from tests.audit import SECRET
-from reconciler.mailer import Outbox, PermanentMailError, TemporaryMailError, read_password, send
-from reconciler.model import EmailServer, TLSSettings
+from reconciler.io.smtp import Outbox, PermanentMailError, TemporaryMailError, read_password, send
+from reconciler.specs.model import EmailServer, TLSSettings
 
 from .services import free_port, start_smtp_server
 

@@ -1,12 +1,12 @@
 """Our verdict on a matcher equals Alertmanager's: a generated corpus of matcher strings
 (non-ASCII spaces, escapes, named groups, Unicode classes, stacked repeats, quotes, commas,
-braces) is judged by reconciler.model and by the real `amtool check-config`."""
+braces) is judged by reconciler.specs.model and by the real `amtool check-config`."""
 
 from __future__ import annotations
 
 import pytest
 
-from reconciler.model import matcher_problem
+from reconciler.specs.model import matcher_problem
 
 from .amtool_oracle import amtool_accepts
 from .matcher_corpus import corpus
@@ -39,8 +39,8 @@ def test_every_accepted_matcher_survives_the_render_and_amtool_accepts_the_confi
     import json
     import subprocess
 
-    from reconciler.pipeline import parse_specs
-    from reconciler.render import RenderOptions, render_alertmanager_config
+    from reconciler.specs.pipeline import parse_specs
+    from reconciler.core.render import RenderOptions, render_alertmanager_config
 
     from .gitrepo import document, server
 

@@ -9,7 +9,7 @@ from email.policy import default
 import pytest
 
 from tests.audit import SECRET
-from reconciler.alerts import AlertStream
+from reconciler.core.own_alerts import AlertStream
 from reconciler.values import AlertStatus, Notice, Outcome, Reason, Result, Revision
 
 from .gitrepo import document, recipient_list, server
@@ -134,7 +134,7 @@ def test_blip_shorter_than_the_grace_period_mails_nothing():
 
 
 def test_mail_headers_never_carry_line_breaks_from_input():
-    from reconciler.alerts import compose
+    from reconciler.core.own_alerts import compose
 
     notice = Notice(Reason.CONFIG_REJECTED, AlertStatus.FIRING, "ConfigRejected: 'x\r\nBcc: evil@example.net' rejected", ("d",))
     mail = compose(notice, sender="a@example.com", recipients=["b@example.com"], now=0, message_id="<1@h>",
@@ -148,7 +148,7 @@ def test_mail_test_sends_with_the_committed_settings_and_explains_failures(setup
 
     import trustme
 
-    from reconciler.cli import main
+    from reconciler.cli.main import main
 
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -192,7 +192,7 @@ def test_mail_test_reaches_fifty_recipients_through_a_strict_server(setup, smtp,
     """The case we are built for: a 50-address list. The message goes with CRLF line endings
     (with bare LF a strict server sees one endless line: "500 Line too long"), and its
     dot-stuffing is undone by the server (no doubled dot)."""
-    from reconciler.cli import main
+    from reconciler.cli.main import main
 
     fifty = [f"oncall{n:02d}@example.com" for n in range(50)]
     setup.repo.commit("fifty", **{"server.yaml": server(port=smtp.port), "ops.yaml": recipient_list("ops", fifty)})

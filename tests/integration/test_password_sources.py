@@ -12,7 +12,7 @@ from email.policy import default
 import pytest
 
 from tests.audit import SECRET
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import free_port, start_smtp_server, wait_until

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from reconciler.cli import main
-from reconciler.pipeline import parse_specs
-from reconciler.render import render_alertmanager_config
+from reconciler.cli.main import main
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import render_alertmanager_config
 from reconciler.values import Reason
 
 from tests.audit import SECRET

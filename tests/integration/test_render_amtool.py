@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.cli import main
-from reconciler.pipeline import parse_specs
-from reconciler.deploy import CheckedParts, check_context, check_rendered, part_digest
+from reconciler.cli.main import main
+from reconciler.specs.pipeline import parse_specs
+from reconciler.io.deploy import CheckedParts, check_context, check_rendered, part_digest
 from reconciler.errors import DeployError, SpecErrors
-from reconciler.render import RenderOptions, render_alertmanager_config, render_config
+from reconciler.core.render import RenderOptions, render_alertmanager_config, render_config
 
 from .gitrepo import document, recipient_list, server
 from .services import require_binary

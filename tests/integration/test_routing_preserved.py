@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.pipeline import parse_specs
-from reconciler.render import PREFIX, render_alertmanager_config
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import PREFIX, render_alertmanager_config
 
 from .gitrepo import recipient_list, server
 from .routing import all_match, label_sets, matchers_of_config, receivers_reached

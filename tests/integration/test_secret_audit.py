@@ -9,7 +9,7 @@ import ssl
 import trustme
 
 from tests.audit import SECRET
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import free_port, start_smtp_server, wait_until

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 from .gitrepo import GitRepo, recipient_list, server
 from .services import require_binary
@@ -409,7 +409,7 @@ def test_a_pushed_replace_ref_does_not_change_what_a_signed_commit_applies(signe
 def test_the_pinned_verifiers_refuse_an_openpgp_signature_by_themselves(signed, monkeypatch, tmp_path, request):
     """The header check refuses an OpenPGP signature first; behind it, the pinned verifier
     programs do too, whatever the keyring holds."""
-    from reconciler.source import _pinned_verifiers
+    from reconciler.io.git_source import _pinned_verifiers
 
     repo, _, _, _, _ = signed
     _openpgp_keyring(tmp_path, request, monkeypatch)

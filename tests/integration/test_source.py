@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from reconciler.errors import SourceError
-from reconciler.source import GitSource, is_remote
+from reconciler.io.git_source import GitSource, is_remote
 
 from .gitrepo import GitRepo, recipient_list, server
 
@@ -129,7 +129,7 @@ def test_symlink_inside_the_folder_is_followed_outside_is_refused(repo, tmp_path
 
 
 def test_oversized_file_is_not_read_and_its_real_size_is_named(repo, tmp_path):
-    from reconciler.loader import DEFAULT_LIMITS
+    from reconciler.yamlio.loader import DEFAULT_LIMITS
 
     size = 2 + 3 * DEFAULT_LIMITS.max_file_bytes
     repo.commit("huge", **{"huge.yaml": "# " + "x" * (3 * DEFAULT_LIMITS.max_file_bytes)})
@@ -142,10 +142,10 @@ def test_oversized_file_is_not_read_and_its_real_size_is_named(repo, tmp_path):
 def test_a_template_over_the_size_limit_is_named_with_its_size_not_called_missing(repo, tmp_path, capsys):
     """From disk (validate) and from git (the daemon's committed_specs) alike: the file, its
     size, the limit; not also "there is no template file" for a file that is there."""
-    from reconciler.cli import main
+    from reconciler.cli.main import main
     from reconciler.errors import CommitRejected
-    from reconciler.loader import DEFAULT_LIMITS
-    from reconciler.source import committed_specs
+    from reconciler.yamlio.loader import DEFAULT_LIMITS
+    from reconciler.io.git_source import committed_specs
 
     size = DEFAULT_LIMITS.max_file_bytes + 2
     repo.commit("a big body", **{"ops.yaml": recipient_list("ops", ["a@example.com"],

@@ -15,10 +15,10 @@ from email.policy import default
 
 import pytest
 
-from reconciler import template_engine
-from reconciler.amtool import Budget, OverBudget, run_amtool
-from reconciler.cli import main
-from reconciler.template_engine import TEMPLATE_BUDGET
+from reconciler.io import template_engine
+from reconciler.io.amtool import Budget, OverBudget, run_amtool
+from reconciler.cli.main import main
+from reconciler.io.template_engine import TEMPLATE_BUDGET
 
 from .costly_templates import HUGE, MEMORY, NEVER_ENDS, doubling
 from .gitrepo import recipient_list, server

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 from .gitrepo import document, server
 from .services import require_binary

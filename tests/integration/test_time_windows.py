@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.pipeline import parse_specs
-from reconciler.render import render_alertmanager_config
-from reconciler.timewindows import (ALERTMANAGER_KEYS, MONTHS, SPEC_KEYS, WEEKDAYS, _days_in_month, contains,
-                                    never_holds, parse_interval, window_problems)
+from reconciler.cli.main import main
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import render_alertmanager_config
+from reconciler.am.timewindows import (ALERTMANAGER_KEYS, MONTHS, SPEC_KEYS, WEEKDAYS, _days_in_month, contains,
+                                       never_holds, parse_interval, window_problems)
 
 from .gitrepo import document, recipient_list, server
 from .services import Alertmanager, require_binary, start_smtp_server, wait_until

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 from .gitrepo import GitRepo, recipient_list, server
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.am.routes import routing_tree
 
 from .gitrepo import GitRepo, document, recipient_list, server

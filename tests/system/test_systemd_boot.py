@@ -424,7 +424,7 @@ def test_the_journal_has_its_lines_with_the_priority_of_their_level(machine):
     # ERROR: the same formatter in a unit of its own (the daemon logs errors only when
     # things break that this test does not break).
     machine.run("systemd-run", "--wait", "--quiet", "--unit=journal-probe", "/opt/notify-reconciler/bin/python",
-                "-c", "import logging, sys; from reconciler.journal import log_handler; "
+                "-c", "import logging, sys; from reconciler.io.journal import log_handler; "
                 "logging.basicConfig(handlers=[log_handler(sys.stdout)]); logging.error('event=probe')")
     probe = [entry for entry in journal(machine, "-u", "journal-probe") 
              if str(entry.get("MESSAGE", "")).startswith("level=")]

@@ -1,4 +1,4 @@
-"""The parse cache on disk (reconciler/cache.py) changes nothing but speed: a second run says
+"""The parse cache on disk (reconciler/io/cache.py) changes nothing but speed: a second run says
 exactly what the first said, a changed file is parsed again, and an entry that is truncated,
 corrupt, written for another key or by someone else is ignored."""
 
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import cache as cache_module
-from reconciler.cache import DiskCache, PersistentParseCache, blob_id, user_cache_dir
-from reconciler.cli import main
+from reconciler.io import cache as cache_module
+from reconciler.io.cache import DiskCache, PersistentParseCache, blob_id, user_cache_dir
+from reconciler.cli.main import main
 from reconciler.errors import SpecErrors
-from reconciler.pipeline import ParsedFile, parse_specs
+from reconciler.specs.pipeline import ParsedFile, parse_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "config-repo"
@@ -198,7 +198,7 @@ def lists(count: int) -> dict[str, bytes]:
 @pytest.fixture
 def parse_log(monkeypatch) -> list[str]:
     """The names of the files parsed (not taken from a cache), in order."""
-    from reconciler import pipeline
+    from reconciler.specs import pipeline
 
     names: list[str] = []
     real = pipeline._parse_file
@@ -249,7 +249,7 @@ def test_a_changed_template_file_is_checked_again_not_taken_as_valid_from_the_ca
 @pytest.fixture
 def render_log(monkeypatch) -> list[str]:
     """The names of the lists whose receiver was rendered (not taken from a cache), in order."""
-    from reconciler import render
+    from reconciler.core import render
 
     names: list[str] = []
     real = render._receiver
@@ -261,8 +261,8 @@ def render_log(monkeypatch) -> list[str]:
 def rendered_again(files: dict[str, bytes], disk: DiskCache, log: list[str]) -> list[str]:
     """A pass of a freshly started process (parse and render with caches that start from
     `disk`), which must give the bytes of a render without caches; the lists it rendered."""
-    from reconciler.cache import PersistentRenderCache
-    from reconciler.render import render_config
+    from reconciler.io.cache import PersistentRenderCache
+    from reconciler.core.render import render_config
 
     expected = render_config(parse_specs(files)).text
     log.clear()
@@ -315,7 +315,7 @@ def test_a_recipient_list_comes_back_from_a_pickle_equal_and_of_the_same_types()
     """RecipientList pickles its recipients as plain tuples (model.RecipientList.__reduce__):
     what comes back must be the same list, Recipients and all, every field included."""
     from reconciler.errors import Location
-    from reconciler.model import Recipient, RecipientList
+    from reconciler.specs.model import Recipient, RecipientList
 
     original = RecipientList("ops", (Recipient("a@example.com"), Recipient("b@example.com", "B")),
                              matchers=('team="ops"',), location=Location("ops.yaml", 3, 1), delivery="perRecipient",
@@ -370,7 +370,10 @@ def test_a_folder_keeps_its_last_answer_only(tmp_path, user_cache, capsys):
 def test_the_code_fingerprint_covers_the_modules_of_subpackages():
     # A change to reconciler/am/*.py changes how a base or a render is read: cached results
     # made by the old code must not be used (a non-recursive glob missed them).
-    package = Path(cache_module.__file__).resolve().parent
-    covered = {path.relative_to(package).as_posix() for path in cache_module.code_files(package)}
-    assert {"cache.py", "am/matchers.py", "am/__init__.py"} <= covered
+    # After the move into subpackages, a fingerprint of io/ alone would miss them all.
+    package = cache_module.PACKAGE
+    assert (package / "__init__.py").is_file() and package.name == "reconciler"
+    covered = {path.relative_to(package).as_posix() for path in cache_module.code_files()}
+    assert {"__init__.py", "io/cache.py", "am/matchers.py", "am/__init__.py", "specs/model.py",
+            "core/render.py", "yamlio/loader.py"} <= covered
     assert any(name.startswith("schemas/") for name in covered)

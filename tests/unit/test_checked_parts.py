@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import deploy
-from reconciler.cache import DiskCache
-from reconciler.deploy import CheckedParts, check_context, part_digest
-from reconciler.pipeline import parse_specs
-from reconciler.render import render_config
+from reconciler.io import deploy
+from reconciler.io.cache import DiskCache
+from reconciler.io.deploy import CheckedParts, check_context, part_digest
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import render_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "config-repo"

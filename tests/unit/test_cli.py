@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "config-repo"
@@ -229,7 +229,7 @@ def test_validate_reads_an_upper_case_suffix_and_names_a_spec_it_does_not_read(t
 
 
 def test_preview_refuses_a_label_or_annotation_not_name_equals_value(tmp_path, capsys):
-    from reconciler.cli import main as cli_main
+    from reconciler.cli.main import main as cli_main
 
     for option, word, said in (("--labels", "bad-name=x", "--labels: bad-name=x: not LABEL=VALUE"),
                                ("--annotations", "summary", "--annotations: summary: not NAME=VALUE")):

@@ -13,11 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "config-repo"
 NEVER_FOR_VALIDATE = {"git", "jsonschema", "prometheus_client", "smtplib", "http.client", "urllib.request",
-                      "watchdog", "tenacity", "reconciler.deploy", "reconciler.daemon", "reconciler.reconcile"}
+                      "watchdog", "tenacity", "reconciler.io.deploy", "reconciler.daemon.loop", "reconciler.service.reconcile"}
 
 PROBE = """
 import json, sys
-from reconciler.cli import main
+from reconciler.cli.main import main
 status = main(sys.argv[1:])
 print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
 """
@@ -35,15 +35,15 @@ def test_validate_imports_only_what_saying_valid_needs(tmp_path):
     status, modules = imported("validate", "--no-cache", str(EXAMPLE), cache=tmp_path)
     assert status == 0
     assert not modules & NEVER_FOR_VALIDATE
-    assert "ruamel.yaml" in modules and "reconciler.model" in modules  # it did parse: the check can fail
+    assert "ruamel.yaml" in modules and "reconciler.specs.model" in modules  # it did parse: the check can fail
 
 
 def test_a_validate_answered_from_the_cache_imports_no_parser_and_no_model(tmp_path):
     first_status, first = imported("validate", str(EXAMPLE), cache=tmp_path)
     status, modules = imported("validate", str(EXAMPLE), cache=tmp_path)
     assert first_status == status == 0
-    assert {"ruamel.yaml", "reconciler.model"} <= first
-    assert not modules & (NEVER_FOR_VALIDATE | {"ruamel.yaml", "reconciler.model", "reconciler.pipeline"})
+    assert {"ruamel.yaml", "reconciler.specs.model"} <= first
+    assert not modules & (NEVER_FOR_VALIDATE | {"ruamel.yaml", "reconciler.specs.model", "reconciler.specs.pipeline"})
 
 
 def test_a_diff_whose_render_is_in_the_cache_imports_no_yaml_library(tmp_path):
@@ -56,5 +56,5 @@ def test_a_diff_whose_render_is_in_the_cache_imports_no_yaml_library(tmp_path):
     status, modules = imported("diff", str(EXAMPLE), "--config", str(config), cache=tmp_path / "cache")
     assert render_status == first_status == status == 0  # 0: the output holds the render already
     assert "ruamel.yaml" in first
-    assert not modules & {"ruamel.yaml", "git", "jsonschema", "prometheus_client", "smtplib", "reconciler.daemon",
-                          "reconciler.reconcile", "reconciler.model", "reconciler.state", "logging"}
+    assert not modules & {"ruamel.yaml", "git", "jsonschema", "prometheus_client", "smtplib", "reconciler.daemon.loop",
+                          "reconciler.service.reconcile", "reconciler.specs.model", "reconciler.service.state", "logging"}

@@ -8,7 +8,7 @@ import difflib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.diff import _TrimmedMatcher, unified_diff
+from reconciler.core.diff import _TrimmedMatcher, unified_diff
 
 LINES = st.lists(st.sampled_from(["a\n", "b\n", "c\n", "  send_resolved: true\n", "x"]), max_size=30)
 
@@ -32,8 +32,8 @@ def test_the_opcodes_cover_both_texts_and_equal_runs_are_equal(before, after):
 def test_a_render_diff_is_the_one_difflib_gives_over_the_whole_texts():
     from pathlib import Path
 
-    from reconciler.pipeline import parse_specs
-    from reconciler.render import render_alertmanager_config
+    from reconciler.specs.pipeline import parse_specs
+    from reconciler.core.render import render_alertmanager_config
 
     root = Path(__file__).resolve().parents[2]
     files = {path.name: path.read_bytes() for path in (root / "examples" / "config-repo").glob("*.yaml")}

@@ -10,7 +10,7 @@ from ruamel.yaml import YAML
 
 from reconciler.am.matchers import Matcher
 from reconciler.errors import SpecErrors
-from reconciler.importer import disjoint, import_config, parse_smarthost, server_spec
+from reconciler.core.importer import disjoint, import_config, parse_smarthost, server_spec
 
 SECRET_VALUE = "imported-test-value"  # not the audit's SECRET: these texts stay in memory
 
@@ -282,8 +282,8 @@ def test_auth_identity_becomes_the_servers_and_is_rendered():
     assert server["authIdentity"] == "alerts@example.com"
     specs = {path.removeprefix("specs/"): text.encode() for path, text in imported.files.items()
              if path.startswith("specs/")}
-    from reconciler.pipeline import parse_specs
-    from reconciler.render import render_alertmanager_config
+    from reconciler.specs.pipeline import parse_specs
+    from reconciler.core.render import render_alertmanager_config
     rendered = YAML(typ="safe").load(render_alertmanager_config(parse_specs(specs), imported.files["base.yml"]))
     assert rendered["global"]["smtp_auth_identity"] == "alerts@example.com"
 
@@ -311,8 +311,8 @@ def test_another_header_keeps_the_receiver_in_the_base():
 
 
 def _render(imported) -> dict:
-    from reconciler.pipeline import parse_specs
-    from reconciler.render import render_alertmanager_config
+    from reconciler.specs.pipeline import parse_specs
+    from reconciler.core.render import render_alertmanager_config
     specs = parse_specs({path.removeprefix("specs/"): text.encode() for path, text in imported.files.items()
                          if path.startswith("specs/")})
     return YAML(typ="safe").load(render_alertmanager_config(specs, imported.files["base.yml"]))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 INVALID = sorted(p for p in (DATA / "invalid").iterdir() if p.is_dir())

@@ -1,4 +1,4 @@
-"""reconciler.journal: priority prefixes for journald, RFC 3339 timestamps elsewhere."""
+"""reconciler.io.journal: priority prefixes for journald, RFC 3339 timestamps elsewhere."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from reconciler.journal import JournalFormatter, TimestampFormatter, log_handler, priority, stdout_is_journal
+from reconciler.io.journal import JournalFormatter, TimestampFormatter, log_handler, priority, stdout_is_journal
 
 
 def record(level: int, message: str) -> logging.LogRecord:

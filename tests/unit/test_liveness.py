@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from reconciler.liveness import Liveness
+from reconciler.io.liveness import Liveness
 
 
 class Clock:

@@ -8,8 +8,8 @@ import math
 import pytest
 
 from reconciler.errors import Location, SpecErrors
-from reconciler.loader import Limits, format_path, load_file, load_files
-from reconciler.pipeline import parse_specs
+from reconciler.yamlio.loader import Limits, format_path, load_file, load_files
+from reconciler.specs.pipeline import parse_specs
 
 F = "f.yaml"
 

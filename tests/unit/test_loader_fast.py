@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from reconciler import loader
-from reconciler.loader import TooDeep, _check_tree_depth, compose_document, load_file, too_deep
+from reconciler.yamlio import loader
+from reconciler.yamlio.loader import TooDeep, _check_tree_depth, compose_document, load_file, too_deep
 
 
 def nested(depth: int, kind: str) -> str:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.mailing import CHANGES, NO_CHANGE, read_mailing, summary_lines
-from reconciler.pipeline import parse_specs
-from reconciler.render import RenderOptions, render_alertmanager_config
+from reconciler.core.audience import CHANGES, NO_CHANGE, read_mailing, summary_lines
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import RenderOptions, render_alertmanager_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = {path.name: path.read_text() for path in (ROOT / "examples" / "config-repo").glob("*.yaml")}
@@ -231,7 +231,7 @@ def test_a_time_window_of_ours_is_named_as_its_timewindow_is():
 
 
 def test_a_changed_template_file_is_named_by_its_path_and_version_not_its_carried_name():
-    from reconciler.templates import carried_name
+    from reconciler.specs.templates import carried_name
 
     files = {**{name: text.encode() for name, text in EXAMPLE.items()},
              "web.yaml": web_list("web@example.com", extra="  templates: {html: t/body.html.tmpl}\n").encode()}

@@ -9,9 +9,9 @@ import itertools
 import pytest
 
 from reconciler.errors import SpecErrors
-from reconciler.loader import load_file
-from reconciler.model import Recipient, Routing, TLSSettings, check_document, duration_seconds
-from reconciler.pipeline import ParseCache, parse_specs
+from reconciler.yamlio.loader import load_file
+from reconciler.specs.model import Recipient, Routing, TLSSettings, check_document, duration_seconds
+from reconciler.specs.pipeline import ParseCache, parse_specs
 
 HEAD = "apiVersion: notify-reconciler/v1\n"
 

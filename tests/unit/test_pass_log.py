@@ -1,10 +1,10 @@
-"""reconciler.pass_log: a rejected revision is logged once, not at every poll."""
+"""reconciler.service.pass_log: a rejected revision is logged once, not at every poll."""
 
 from __future__ import annotations
 
 import logging
 
-from reconciler.pass_log import PassLog
+from reconciler.service.pass_log import PassLog
 from reconciler.values import Outcome, Reason, Result, Revision
 
 REPEAT = 3600.0

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import SecretSettings, parse_config
+from reconciler.specs.daemon_config import SecretSettings, parse_config
 from reconciler.errors import SpecErrors
-from reconciler.model import EmailServer, TLSSettings
-from reconciler.password_sources import password_source_problems, password_source_refusal
-from reconciler.pipeline import parse_specs
+from reconciler.specs.model import EmailServer, TLSSettings
+from reconciler.io.password_sources import password_source_problems, password_source_refusal
+from reconciler.specs.pipeline import parse_specs
 
 
 def email_server(password_file: str | None = None, password_env: str | None = None) -> EmailServer:

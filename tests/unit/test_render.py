@@ -8,9 +8,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.errors import BaseConfigError
-from reconciler.pipeline import parse_specs
-from reconciler.render import (DISCARD_RECEIVER, MAX_HEADER_LINE, PREFIX, RenderOptions,
-                               render_alertmanager_config, render_kubernetes_secret, to_header)
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import (DISCARD_RECEIVER, MAX_HEADER_LINE, PREFIX, RenderOptions,
+                                    render_alertmanager_config, render_kubernetes_secret, to_header)
 
 OPTIONS = RenderOptions(secrets_dir="/var/lib/nr/secrets")
 
@@ -394,7 +394,7 @@ def test_secret_format_wraps_the_config():
     'severity="critical"', "it's", "ops:;", "...", "a #b", "- x", "true", "null", "Jürgen", "tab\there", "",
 ])
 def test_every_scalar_we_write_reads_back_as_the_same_string(value):
-    from reconciler.render import _scalar_text
+    from reconciler.core.emit import scalar_text as _scalar_text
 
     for flow in (False, True):
         text = f"k: [{_scalar_text(value, flow=True)}]\n" if flow else f"k: {_scalar_text(value)}\n"
@@ -440,8 +440,8 @@ CHANGES = {
                          ids=["no base", "flow-style route", "all flow style"])
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_render_cache_gives_the_bytes_of_a_cold_render(change, base):
-    from reconciler.pipeline import ParseCache
-    from reconciler.render import RenderCache, render_config
+    from reconciler.specs.pipeline import ParseCache
+    from reconciler.core.render import RenderCache, render_config
 
     parsed, cache = ParseCache(), RenderCache()
     before = parse_specs(*_tree(BASE_FILES)[:1], digests=_tree(BASE_FILES)[1], cache=parsed)

@@ -9,10 +9,10 @@ import jsonschema
 import pytest
 
 from reconciler.errors import Location
-from reconciler.loader import load_file
-from reconciler.pipeline import parse_specs
-from reconciler.schema import SCHEMA_FILES, load_schema, schema_default, validate_document, validate_value, \
-    validator_for
+from reconciler.yamlio.loader import load_file
+from reconciler.specs.pipeline import parse_specs
+from reconciler.specs.schema import (SCHEMA_FILES, load_schema, schema_default, validate_document, validate_value,
+                                     validator_for)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples" / "config-repo").glob("*.yaml"))
@@ -234,7 +234,7 @@ HOW = 'write label, one of = != =~ !~, and a double-quoted value, such as severi
 def test_what_alertmanager_parses_is_accepted_as_alertmanager_parses_it(matcher):
     """Alertmanager 0.25 takes unquoted values, {braces}, several matchers per entry, and a
     spurious escape such as \\. as a literal backslash; so do we."""
-    from reconciler.model import check_document
+    from reconciler.specs.model import check_document
 
     assert errors_of(with_matcher(matcher)) == []
     assert check_document(document(with_matcher(matcher))) == []
@@ -254,7 +254,7 @@ def test_what_alertmanager_parses_is_accepted_as_alertmanager_parses_it(matcher)
     ("", f"'' holds no matcher: {HOW}, or remove the entry"),
 ])
 def test_what_alertmanager_refuses_is_not_a_matcher(matcher, message):
-    from reconciler.model import check_document
+    from reconciler.specs.model import check_document
 
     assert errors_of(with_matcher(matcher)) == []  # the schema leaves matchers to model.check_document
     assert [str(e) for e in check_document(document(with_matcher(matcher)))] == [
@@ -299,7 +299,7 @@ NOT_IPV4 = ("is not an IPv4 address (four numbers 0 to 255, no leading zeros), a
 def test_host_makes_a_smarthost_alertmanager_can_split_and_dial(host, message):
     """Alertmanager splits smtp_smarthost with Go's net.SplitHostPort: a port inside host
     ended up inside the brackets, and unbalanced brackets passed."""
-    from reconciler.model import check_document
+    from reconciler.specs.model import check_document
 
     text = server(f"  host: '{host}'\n  from: a@example.com\n")
     errors = errors_of(text) + [str(e) for e in check_document(document(text))]

@@ -1,4 +1,4 @@
-"""The compiled schema check (reconciler/schema_compiled.py) is current, and never says
+"""The compiled schema check (reconciler/specs/schema_compiled.py) is current, and never says
 "valid" where jsonschema says "invalid": over the golden cases, the fuzzer's documents and a
 table of the values where JSON Schema and Python disagree (booleans and integers, 25.0,
 trailing newlines)."""
@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import schema, schema_compiled
-from reconciler.loader import load_file
-from reconciler.schema import KIND_SCHEMAS, compiled_schemas, schema_texts, validator_for
-from reconciler.schema_codegen import generate
+from reconciler.specs import schema
+from reconciler.specs import schema_compiled
+from reconciler.yamlio.loader import load_file
+from reconciler.specs.schema import KIND_SCHEMAS, compiled_schemas, schema_texts, validator_for
+from reconciler.specs.schema_codegen import generate
 from tests.hostile.test_fuzz import DOCUMENT, MUTATIONS, valid_repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +38,8 @@ def kind_schema(content) -> str | None:
 
 def test_the_compiled_module_is_generated_from_the_schemas_as_they_are():
     expected = generate(compiled_schemas(), schema_texts())
-    actual = (ROOT / "reconciler" / "schema_compiled.py").read_text(encoding="utf-8")
-    assert actual == expected, "reconciler/schema_compiled.py is stale: run scripts/gen-validator"
+    actual = (ROOT / "reconciler" / "specs" / "schema_compiled.py").read_text(encoding="utf-8")
+    assert actual == expected, "reconciler/specs/schema_compiled.py is stale: run scripts/gen-validator"
 
 
 def test_a_module_generated_from_other_schemas_is_not_used(monkeypatch):

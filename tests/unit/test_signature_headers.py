@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.source import signature_header_problem, trusted_signer
+from reconciler.io.git_source import signature_header_problem, trusted_signer
 
 SSH = b"-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQAAADMAAAALc3NoLWVk\nMjU1MTk=\n-----END SSH SIGNATURE-----"
 PGP = b"-----BEGIN PGP SIGNATURE-----\n\niHUEABYKAB0WIQ=\n=abcd\n-----END PGP SIGNATURE-----"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import SpecErrors
-from reconciler.pipeline import parse_specs
-from reconciler.render import RenderOptions, render_config, render_kubernetes_secret
-from reconciler.templates import SECRET_TEMPLATE_DIR, ScanError, carried_name, scan, template_file
+from reconciler.specs.pipeline import parse_specs
+from reconciler.core.render import RenderOptions, render_config, render_kubernetes_secret
+from reconciler.specs.templates import SECRET_TEMPLATE_DIR, ScanError, carried_name, scan, template_file
 
 SERVER = b"""apiVersion: notify-reconciler/v1
 kind: EmailServer
@@ -134,7 +134,7 @@ def test_rendering_into_a_live_secret_replaces_the_template_keys_of_an_earlier_r
 
     from ruamel.yaml import YAML
 
-    from reconciler.render import render_into_secret as wrap_secret
+    from reconciler.core.render import render_into_secret as wrap_secret
 
     live = ("apiVersion: v1\nkind: Secret\nmetadata: {name: alertmanager-main, namespace: m}\ndata:\n"
             "  alertmanager.yaml: cm91dGU6IHtyZWNlaXZlcjogeH0K\n  notify-reconciler-old-0123456789ab.tmpl: eA==\n"
@@ -151,8 +151,8 @@ def test_rendering_into_a_live_secret_replaces_the_template_keys_of_an_earlier_r
 ])
 def test_a_base_glob_that_would_load_our_carried_files_is_refused_with_its_line(entry, refused):
     from reconciler.errors import BaseConfigError
-    from reconciler.pipeline import parse_specs
-    from reconciler.render import render_alertmanager_config
+    from reconciler.specs.pipeline import parse_specs
+    from reconciler.core.render import render_alertmanager_config
 
     files = {"server.yaml": (b"apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: s}\n"
                              b"spec: {host: smtp.example.com, port: 587, from: a@example.com}\n"),

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from reconciler.timewindows import (ALERTMANAGER_KEYS, SPEC_KEYS, Range, TimeInterval, WindowError, contains,
-                                    first_containing, parse_instant, parse_interval, window_problems)
+from reconciler.am.timewindows import (ALERTMANAGER_KEYS, SPEC_KEYS, Range, TimeInterval, WindowError, contains,
+                                       first_containing, parse_instant, parse_interval, window_problems)
 
 
 def at(text: str) -> datetime:
@@ -182,7 +182,7 @@ def test_a_times_range_holds_exactly_for_the_local_minutes_from_start_to_before_
 
 
 def test_the_months_alertmanager_counts_short_are_those_that_gain_summer_time():
-    from reconciler.timewindows import short_months
+    from reconciler.am.timewindows import short_months
 
     assert short_months("Europe/Berlin", 2026) == (3,)
     assert short_months("America/New_York", 2026) == (3,)
@@ -191,7 +191,7 @@ def test_the_months_alertmanager_counts_short_are_those_that_gain_summer_time():
 
 
 def test_validate_warns_of_a_day_counted_from_the_end_in_such_a_month(tmp_path, capsys):
-    from reconciler.cli import main
+    from reconciler.cli.main import main
 
     def window(name: str, spec: str) -> str:
         return f"apiVersion: notify-reconciler/v1\nkind: TimeWindow\nmetadata: {{name: {name}}}\nspec: {spec}\n"
@@ -214,7 +214,7 @@ def test_validate_warns_of_a_day_counted_from_the_end_in_such_a_month(tmp_path, 
 def test_a_host_without_a_tz_database_says_so_instead_of_calling_every_zone_unknown():
     import zoneinfo
 
-    from reconciler.timewindows import location_problem
+    from reconciler.am.timewindows import location_problem
 
     zoneinfo.reset_tzpath(to=["/nonexistent-zoneinfo"])
     zoneinfo.ZoneInfo.clear_cache()
@@ -248,7 +248,7 @@ def tz_database_links() -> list[str]:
 def test_of_the_tz_databases_links_only_the_one_to_the_hosts_zone_is_refused():
     """Every link of this host's tz database (US/Eastern, GB, Etc/GMT+0, ...) is a fixed zone
     Alertmanager loads as well as we do, but `localtime`, which goes through /etc/localtime."""
-    from reconciler.timewindows import location_problem
+    from reconciler.am.timewindows import location_problem
 
     links = tz_database_links()
     assert len(links) > 100, "no tz database to test with: apt-get install tzdata"
@@ -262,7 +262,7 @@ def test_any_link_through_etc_localtime_is_refused(tmp_path):
     import shutil
     import zoneinfo
 
-    from reconciler.timewindows import location_problem
+    from reconciler.am.timewindows import location_problem
 
     (tmp_path / "Europe").mkdir()
     shutil.copy("/usr/share/zoneinfo/Europe/Berlin", tmp_path / "Europe" / "Berlin")
@@ -293,9 +293,9 @@ def test_every_zone_evaluates_a_window_at_both_ends_of_the_range():
     read the zone's calendar (a month's length, the weekday, the local minute)."""
     import zoneinfo
 
-    from reconciler.timewindows import EARLIEST, LATEST
+    from reconciler.am.timewindows import EARLIEST, LATEST
 
-    from reconciler.timewindows import location_problem
+    from reconciler.am.timewindows import location_problem
 
     zones = sorted(name for name in zoneinfo.available_timezones() if location_problem(name) is None)
     assert len(zones) > 300
@@ -325,7 +325,7 @@ def test_every_zone_evaluates_a_window_at_both_ends_of_the_range():
       "times": [{"start": "02:00", "end": "02:30"}]}, "times", "where the clock skips ahead in Europe/Berlin"),
 ])
 def test_a_window_that_never_holds_is_named_at_the_field_to_correct(fields, field, words):
-    from reconciler.timewindows import never_holds
+    from reconciler.am.timewindows import never_holds
 
     found = never_holds(window(**{"location": "UTC", **fields}))
     assert found is not None and SPEC_KEYS[found[0]] == field, found
@@ -345,6 +345,6 @@ def test_a_window_that_never_holds_is_named_at_the_field_to_correct(fields, fiel
     {"years": ["1:9999"]},
 ])
 def test_a_window_that_holds_somewhere_is_not_refused(fields):
-    from reconciler.timewindows import never_holds
+    from reconciler.am.timewindows import never_holds
 
     assert never_holds(window(**{"location": "UTC", **fields})) is None

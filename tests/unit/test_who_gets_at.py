@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 
 def doc(kind: str, name: str, spec: str) -> str:

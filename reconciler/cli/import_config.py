@@ -1,0 +1,66 @@
+"""`import FILE -o DIR`: turn an Alertmanager config's e-mail receivers into spec files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import BaseConfigError, EnvironmentProblem
+from .common import EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..io.files import write_atomically
+    from ..am.secret import unwrap
+    from ..core.importer import BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_PASSWORD_FILE, SPEC_FOLDER, import_config
+
+    name = "<stdin>" if args.file == "-" else args.file
+    text = sys.stdin.read() if args.file == "-" else _read_text(args.file)
+    folder = Path(args.output)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise EnvironmentProblem(f"{folder}: exists and is not an empty folder: give a new folder")
+    password_file = os.path.abspath(args.password_file) if args.password_file else None
+    if password_file and Path(password_file).resolve().is_relative_to(folder.resolve()):
+        raise EnvironmentProblem(f"--password-file {args.password_file}: inside {folder}, which is meant for git: "
+                                 "put the password file outside it (e.g. /etc/alertmanager/smtp-password)")
+    inner = unwrap(text, name)
+    if inner is not None:
+        text, name = inner.config, inner.name
+    default = SECRET_PASSWORD_FILE if inner is not None else DEFAULT_PASSWORD_FILE
+    imported = import_config(text, name, password_file=password_file or default)
+    for note in imported.notes:
+        print(note, file=sys.stderr)
+    for relative, content in imported.files.items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / relative, content, new_mode=0o644)
+    for path, password in imported.passwords.items():
+        if password_file:
+            write_atomically(path, password, new_mode=0o600)  # no line break: Alertmanager would send it
+            os.chmod(path, 0o600)
+            print(f"wrote the SMTP password of the imported config to {path} (mode 0600)", file=sys.stderr)
+        else:
+            print(f"create {path} (mode 0600, readable by Alertmanager's user) holding the SMTP password of the "
+                  "imported config, without a trailing line break (printf '%s' ...)"
+                  + (": in Kubernetes, a Secret alertmanager-smtp with key password, listed in the Alertmanager "
+                     "resource's spec.secrets" if path == SECRET_PASSWORD_FILE else ""), file=sys.stderr)
+    lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
+    print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}) and "
+          f"{folder / BASE_FILE}; check with: notify-reconciler render {folder / SPEC_FOLDER} --base "
+          f"{folder / BASE_FILE}")
+    return EXIT_OK
+
+
+def _read_text(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EnvironmentProblem(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise BaseConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot read: {exc.strerror}") from None
