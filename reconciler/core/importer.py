@@ -628,7 +628,7 @@ class _Importer:
             index = next(i for i, r in enumerate(receivers) if isinstance(r, dict)
                          and str(r.get("name")) == receiver_name)
             del self.config["receivers"][index]["email_configs"]
-            self.notes.append(f"{BASE_FILE}: receivers[{index}]: {receiver_name!r} keeps its name and routes, which "
+            self.notes.append(f"{BASE_FILE}: the receiver {receiver_name!r} keeps its name and routes, which "
                               f"other routes need, and sends nothing: the RecipientList {names[receiver_name]!r} "
                               "mails what it got")
         for route in (r for name, r in moved.items() if name not in silenced):
