@@ -52,7 +52,7 @@ from ..specs.model import EmailServer, TLSSettings
 from ..io.password_sources import password_source_refusal
 from ..service.pass_log import PassLog
 from ..io.probe import ProbeReport, probe
-from ..specs.model import duration_seconds
+from ..specs.model import default_repeat_seconds, duration_seconds
 from ..service.reconcile import Caches, Host, file_target, reconcile, source_for
 from ..service.state import acquire_lock, alerting_document, load_alerting, save_alerting
 from ..service.status import gather_status, report_lines
@@ -336,7 +336,8 @@ class Daemon:
             specs = outcome.specs
             alerting.server = specs.server
             alerting.recipients = own_alert_recipients(specs)
-            alerting.repeat_seconds = duration_seconds(specs.routing.repeat_interval or "12h")
+            alerting.repeat_seconds = (duration_seconds(specs.routing.repeat_interval) if specs.routing.repeat_interval
+                                       else default_repeat_seconds())
         with self._alert_lock:
             now = self.host.now()
             self._mail(self.stream.observe(outcome, now, alerting.repeat_seconds), now)
