@@ -17,7 +17,7 @@
 
 Every edge maps the exceptions of what it drives (OSError, git, urllib, smtplib, ssl,
 subprocess, YAML) to one of these where it catches them (``raise ... from exc``);
-tests/unit/test_exceptions.py drives each edge with its failures and fails if anything
+tests/integration/test_exceptions.py drives each edge with its failures and fails if anything
 else escapes.
 
 Each message says what went wrong, where, and what to change. The CLI prints them and

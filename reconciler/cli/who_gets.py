@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _receiver_words(receiver: str) -> str:
     """A receiver as people name it: a list by its RecipientList's name, a base's by its own."""
-    from ..core.render import PREFIX
+    from ..core.names import PREFIX
 
     return f"list {receiver.removeprefix(PREFIX)}" if receiver.startswith(PREFIX) else \
         f"the base's receiver {receiver}"

@@ -37,7 +37,7 @@ from ..am.receivers import EmailConfig, receivers as read_receivers
 from ..am.routes import Route, route_tree
 from ..errors import BaseConfigError
 from ..specs.model import duration_nanoseconds
-from .render import DISCARD_RECEIVER, MARK, PREFIX
+from .names import DISCARD_RECEIVER, MARK, PREFIX
 from ..specs.templates import CARRIED_PREFIX, DEFAULT_HTML, DEFAULT_SUBJECT
 
 NO_CHANGE = "no change in who is mailed"

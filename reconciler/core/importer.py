@@ -31,7 +31,18 @@ sends to its own receiver): a receiver's route R can move to the front when
    continues may match them, nor a later one after a route that continues, at any level):
    then the list gets ``keepFromBase: true``, whose render keeps them from the base's routes;
 5. a route that groups by nothing (no group_by on it nor above it, the root's included) gives a
-   list without groupBy, and the NotificationPolicy ``groupBy: []``, the root's one group.
+   list without groupBy, and the NotificationPolicy ``groupBy: []``, the root's one group;
+6. where R cannot leave the base (it has child routes, or 3 and 4 fail), R stays where it is and
+   its receiver stays in the base under its name with no e-mail config, sending nothing: the
+   tree walks as before, and the list (in front, with ``continue: true``) takes exactly the
+   alerts R's receiver got: 2's matchers plus the negation of each child route that may match
+   them (a child that matches, with or without continue, keeps them from R's receiver); a
+   child with several matchers cannot be negated, and the receiver stays;
+7. a child route to the same receiver as the route above it, with the same grouping and timing,
+   no children and no time intervals, whose matchers read only labels the grouping has (so
+   no group is split or joined), and beside which no sibling that is tried with it may match
+   its alerts, means what its parent means for them: it folds into the parent (and leaves the
+   base with the receiver), so that receiver has one route.
 """
 
 from __future__ import annotations
@@ -52,7 +63,7 @@ from ..errors import AlertmanagerConfigError, Location, SpecError, SpecErrors
 from ..yamlio.loader import KeyPath, format_path, load_file
 from ..specs.model import check_document
 from ..specs.pipeline import parse_specs
-from .render import DISCARD_RECEIVER, PREFIX
+from .names import DISCARD_RECEIVER, PREFIX
 from ..specs.schema import validate_document
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
@@ -179,6 +190,8 @@ class _Route:
     timing: dict[str, str]
     problem: str | None = None
     children: list[_Route] = field(default_factory=list)
+    folded: list[_Route] = field(default_factory=list)
+    """Children to the same receiver that fold into this route (rule 7): not in `children`."""
 
     def chain(self) -> list[_Route]:
         """This route and those above it, root excluded, from the top down."""
@@ -239,6 +252,7 @@ class _Importer:
                                                       "the next render would drop it: import the specs that config "
                                                       "came from instead, or a config from before")
         root = self._tree()
+        self._fold(root)
         routes = list(_walk(root))
         if not any(isinstance(r, dict) and r.get("email_configs") for r in receivers) \
                 and not any(str(key).startswith("smtp_") for key in self.glob):
@@ -250,6 +264,7 @@ class _Importer:
 
         lists: dict[str, dict] = {}       # receiver name -> RecipientList spec
         moved: dict[str, _Route] = {}     # receiver name -> its route, removed from the base
+        silenced: set[str] = set()        # receivers whose routes stay, sending nothing (rule 6)
         for index, receiver in enumerate(receivers):
             if not isinstance(receiver, dict) or not receiver.get("email_configs"):
                 continue
@@ -262,6 +277,8 @@ class _Importer:
                     spec = {**spec, **_list_timing(route, matchers)}
                     if why == "keep":
                         spec["keepFromBase"] = True
+                    if why == "silence":
+                        silenced.add(receiver_name)
                     if why == "catchAll":
                         spec = {key: value for key, value in spec.items() if key in ("recipients", "sendResolved",
                                                                                      "subject")}
@@ -284,7 +301,7 @@ class _Importer:
         names = _list_names(list(lists))
         files = self._spec_files(settings, tls, lists, names, root)
         self._check_specs(files, {name: receiver for receiver, name in names.items()}, receivers)
-        self._build_base(receivers, moved)
+        self._build_base(receivers, moved, silenced, names)
         files[BASE_FILE] = dump(roundtrip_yaml(), self.config)
         return Imported(files, tuple(self.notes), dict(self.passwords), names)
 
@@ -311,6 +328,28 @@ class _Importer:
         wrapped.children = [self._wrap(child, nodes[index], wrapped) for index, child in enumerate(route.routes)]
         return wrapped
 
+    def _fold(self, route: _Route) -> None:
+        """Rule 7, from the leaves up: a child to `route`'s receiver that means what `route`
+        means for its alerts moves from `children` to `folded`."""
+        for child in route.children:
+            self._fold(child)
+        for child in list(route.children):
+            if child.receiver == route.receiver and self._folds(child):
+                route.children.remove(child)
+                route.folded.append(child)
+
+    def _folds(self, child: _Route) -> bool:
+        parent = child.parent
+        assert parent is not None
+        if child.children or child.problem or child.group_by != parent.group_by or child.timing != parent.timing \
+                or any(child.node.get(key) for key in _TIME_INTERVALS):
+            return False
+        if parent.group_by != ["..."] and any(m.name not in parent.group_by for m in child.own):
+            return False  # alerts of one group might take different routes: folding would join them
+        # No sibling may match its alerts: then none is tried with it (taking it away changes
+        # nothing after it), and the other routes' judgement may leave it out.
+        return all(not s.problem and disjoint(child.own, s.own) for s in parent.children if s is not child)
+
     def _route_for(self, receiver: str, routes: list[_Route], root: _Route) -> tuple[_Route | None, list[Matcher], str]:
         """The route that can move to the front for `receiver`, with the list's matchers; or
         None and why not."""
@@ -325,8 +364,6 @@ class _Importer:
             # What no route takes: a catch-all list is the render's root receiver, with the
             # policy's timing, which is the root's.
             return route, [], "catchAll"
-        if route.children:
-            return None, [], f"its route {route.path} has child routes"
         chain = route.chain()
         for step in chain:
             if step.problem:
@@ -347,22 +384,32 @@ class _Importer:
                     return None, [], (f"the earlier route {earlier.path} (without continue: true) takes {what} "
                                       f"first, which RecipientList matchers cannot express")
                 matchers.append(earlier.own[0].negated())
-        why = self._left_in_place(route, matchers)
-        keep = False
-        if why:
+        mode = ""
+        if route.children:
+            mode = "silence"
+        elif self._left_in_place(route, matchers):
             # The base without R would send R's alerts elsewhere; when they reached nobody but
             # R's receiver before, a list that keeps them from the base says exactly that.
-            reached = self._others_reached(route, matchers)
-            if reached:
-                return None, [], f"{why}; and {reached}, so keepFromBase cannot say it either"
-            keep = True
+            mode = "silence" if self._others_reached(route, matchers) else "keep"
+        if mode == "silence":
+            # R stays, its receiver silent: the list takes what R's receiver got, which a
+            # matching child (with or without continue) kept from it.
+            for child in route.children:
+                if not child.problem and disjoint(matchers, child.own):
+                    continue
+                if child.problem:
+                    return None, [], f"its child route {child.path}: {child.problem}"
+                if len(child.own) != 1:
+                    what = "every alert" if not child.own else "some of its alerts"
+                    return None, [], (f"its child route {child.path} takes {what} from it, which RecipientList "
+                                      "matchers cannot express")
+                matchers.append(child.own[0].negated())
         unique = list(dict.fromkeys(matchers))
         if len(unique) > 50:
             return None, [], f"its alerts need {len(unique)} matchers; a RecipientList takes at most 50"
-        if keep and not unique:
-            return None, [], (f"its route {route.path} takes every alert, so a list keeping them from the base "
-                              "would leave the base's receivers nothing")
-        return route, unique, "keep" if keep else ""
+        if mode == "keep" and not unique:
+            mode = "silence"  # a list keeping every alert from the base would leave its receivers nothing
+        return route, unique, mode
 
     def _left_in_place(self, route: _Route, matchers: list[Matcher]) -> str:
         """Why the base without `route` would send its alerts elsewhere (so a list that only
@@ -565,11 +612,26 @@ class _Importer:
                 + _document("RecipientList", names[receiver], trimmed))
         return files
 
-    def _build_base(self, receivers: list, moved: dict[str, _Route]) -> None:
+    def _build_base(self, receivers: list, moved: dict[str, _Route], silenced: set[str],
+                    names: dict[str, str]) -> None:
         """The config without what the specs now say: their receivers and routes, and the
         smtp_* keys (the render writes its own, with the password as a file). `receivers`
-        are the config's, read as Alertmanager reads them; the round-trip tree changes."""
+        are the config's, read as Alertmanager reads them; the round-trip tree changes. A
+        silenced receiver (rule 6) keeps its name and routes, without its e-mail configs."""
         for route in moved.values():
+            for folded in _folded_under(route):
+                siblings = folded.parent.node["routes"]
+                siblings.pop(_index_of(siblings, folded.node))
+                if not siblings:
+                    del folded.parent.node["routes"]
+        for receiver_name in silenced:
+            index = next(i for i, r in enumerate(receivers) if isinstance(r, dict)
+                         and str(r.get("name")) == receiver_name)
+            del self.config["receivers"][index]["email_configs"]
+            self.notes.append(f"{BASE_FILE}: the receiver {receiver_name!r} keeps its name and routes, which "
+                              f"other routes need, and sends nothing: the RecipientList {names[receiver_name]!r} "
+                              "mails what it got")
+        for route in (r for name, r in moved.items() if name not in silenced):
             parent = route.parent
             if parent is None:  # the root's receiver became the catch-all list: the render names it
                 self.config["route"]["receiver"] = DISCARD_RECEIVER
@@ -580,10 +642,15 @@ class _Importer:
                 del parent.node["routes"]
         kept = self.config.get("receivers")
         moved_at = {index for index, receiver in enumerate(receivers)
-                    if isinstance(receiver, dict) and str(receiver.get("name")) in moved}
-        left = [(receiver, kept[index]) for index, receiver in enumerate(receivers) if index not in moved_at]
+                    if isinstance(receiver, dict) and str(receiver.get("name")) in set(moved) - silenced}
+        left = [(receiver, kept[index]) for index, receiver in enumerate(receivers) if index not in moved_at
+                and not (isinstance(receiver, dict) and str(receiver.get("name")) in silenced)]
         for index in sorted(moved_at, reverse=True):
             kept.pop(index)
+        if not kept:
+            # ruamel writes an emptied block list that holds comments as a `[]` below them,
+            # which no YAML reader takes: the render adds its receivers to `receivers:` alone.
+            self.config["receivers"] = None
         if isinstance(self.config.get("global"), dict):
             for key in [k for k in self.config["global"] if str(k).startswith("smtp_")]:
                 del self.config["global"][key]
@@ -622,6 +689,12 @@ def _walk(route: _Route):
     yield route
     for child in route.children:
         yield from _walk(child)
+
+
+def _folded_under(route: _Route):
+    for folded in route.folded:
+        yield folded
+        yield from _folded_under(folded)
 
 
 def _list_timing(route: _Route, matchers: list[Matcher]) -> dict[str, Any]:

@@ -28,7 +28,6 @@ RCPT per address) always carries every recipient.
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
@@ -38,15 +37,12 @@ from ..am.secret import new_secret, wrap
 from ..errors import BaseConfigError
 from ..specs.headers import MAX_HEADER_LINE, line_octets, phrase
 from ..specs.templates import CARRIED_PREFIX
+from . import comments, emit
+from .names import DISCARD_RECEIVER, MARK, PREFIX  # noqa: F401  (imported from here by others)
 
 if TYPE_CHECKING:
     from ..specs.model import EmailServer, RecipientList, Recipient, Routing, Specs, TimeWindow
 
-PREFIX = "notify-reconciler/"
-"""Receivers whose name starts with this are the reconciler's."""
-DISCARD_RECEIVER = PREFIX + "discard"
-MARK = "managed by notify-reconciler"
-"""Every comment the renderer writes contains this, so a re-render can find and replace it."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +95,7 @@ class Rendered:
     def with_lists(self, lists: list[tuple[str, str]]) -> str:
         """The config with only these lists' routes and receivers: a valid config on its own,
         since each list's route names only its own receiver."""
-        return _assemble(self.skeleton, lists, self.fixed, wrapped=self.wrapped, blocking=self.blocking)
+        return emit.assemble(self.skeleton, lists, self.fixed, wrapped=self.wrapped, blocking=self.blocking)
 
 
 class CachedPart(NamedTuple):
@@ -125,8 +121,8 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     config = _load_base(yaml, base_text, base_name) if base_text is not None else None
     if config is None:
         config = CommentedMap()
-    _scrub_marks(config)
-    _add_header_comment(config, f"{MARK}: the {PREFIX}* receivers, the routes to them and the global "
+    comments.scrub_marks(config, MARK)
+    comments.add_header_comment(config, f"{MARK}: the {PREFIX}* receivers, the routes to them and the global "
                                 "smtp_* keys come from the specs in git and are replaced on every render")
     _check_base_shape(config, base_name)
 
@@ -140,16 +136,16 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     routes = route["routes"]
     # A comment or blank line after the last entry belongs to the end of the list, not to
     # that entry: keep it at the end while our entries come and go.
-    receivers_tail, routes_tail = _take_trailing_comment(receivers), _take_trailing_comment(routes)
+    receivers_tail, routes_tail = comments.take_trailing_comment(receivers), comments.take_trailing_comment(routes)
     routed = {item["receiver"] for item in _leading(routes, _is_our_route)}
     if written_root != DISCARD_RECEIVER and _our_root_receiver(config, written_root):
         routed.add(written_root)  # an earlier render's catch-all list: its receiver goes too
-    _give_leading_comment(route, "routes", _remove_owned(routes, _is_our_route, base_name, "route.routes",
+    comments.give_leading_comment(route, "routes", _remove_owned(routes, _is_our_route, base_name, "route.routes",
                                                          leading_only=True))
     if routed:
         _drop_old_fallback(route, routes)
         routes = _unwrap_base_routes(route, routes)
-    _give_leading_comment(config, "receivers", _remove_owned(
+    comments.give_leading_comment(config, "receivers", _remove_owned(
         receivers, lambda item: _is_our_receiver(item, routed), base_name, "receivers"))
     taker = next((item for item in specs.lists if item.catch_all), None) if specs.email_enabled else None
     _refuse_our_names_in_base_routes(route, base_name, PREFIX + taker.name if taker is not None else None)
@@ -181,33 +177,33 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
     if lists and not ours:
         routes = _wrap_base_routes(route, routes)
     if lists:
-        routes.insert(0, _PLACEHOLDER.format("routes"))
+        routes.insert(0, emit.PLACEHOLDER.format("routes"))
     if lists or ours:
-        receivers.append(_PLACEHOLDER.format("receivers"))
-    _give_trailing_comment(receivers, receivers_tail)
-    _give_trailing_comment(routes, routes_tail)
+        receivers.append(emit.PLACEHOLDER.format("receivers"))
+    comments.give_trailing_comment(receivers, receivers_tail)
+    comments.give_trailing_comment(routes, routes_tail)
     if not routes:
         del route["routes"]
     skeleton = dump_yaml(yaml, config)
-    placed = [match.group("name") for match in _PLACEHOLDER_LINE.finditer(skeleton)]
+    placed = [match.group("name") for match in emit.PLACEHOLDER_LINE.finditer(skeleton)]
     expected = (["routes"] if lists else []) + (["receivers"] if lists or ours else [])
     assert sorted(placed) == sorted(expected), f"placeholders {placed} in the dump, expected {expected}"
 
-    route_dash, receiver_dash = _placeholder_indent(skeleton, "routes"), _placeholder_indent(skeleton, "receivers")
+    route_dash, receiver_dash = emit.placeholder_indent(skeleton, "routes"), emit.placeholder_indent(skeleton, "receivers")
     # A list that keeps its alerts from the base: after every list's route (so each list still
     # gets its own), a route with its matchers to the discard receiver, without continue, ends
     # the walk before the base's routes. Without base routes there is nothing to keep them from
     # (and a matching route already keeps them from the root's receiver).
     blockers = [{"receiver": DISCARD_RECEIVER, **({"matchers": list(item.matchers)} if item.matchers else {})}
                 for item in lists if item.keep_from_base] if not ours or base_routes else []
-    fixed = "".join(_item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard or blockers else ""
-    blocking = "".join(line for blocker in blockers for line in _item_lines(blocker, route_dash))
+    fixed = "".join(emit.item_lines({"name": DISCARD_RECEIVER}, receiver_dash)) if discard or blockers else ""
+    blocking = "".join(line for blocker in blockers for line in emit.item_lines(blocker, route_dash))
     parts = []
     kept = RenderCache()
     tls = _tls_config(specs.server) if specs.server is not None else None
     cap = specs.server.max_recipients_per_message if specs.server is not None else None
     if catch_all is not None:  # the root's receiver: in every config a check assembles
-        fixed += "".join(_item_lines(_receiver(catch_all, specs.routing_for(catch_all), tls, cap,
+        fixed += "".join(emit.item_lines(_receiver(catch_all, specs.routing_for(catch_all), tls, cap,
                                                mail_fields(specs, catch_all)), receiver_dash))
     for recipient_list in lists:
         routing = specs.routing_for(recipient_list)
@@ -217,14 +213,14 @@ def render_config(specs: Specs, base_text: str | None = None, *, base_name: str 
         if hit is not None and hit.recipient_list is recipient_list and hit.context == context:
             part = hit.lines
         else:
-            part = ("".join(_item_lines(_route(recipient_list, routing), route_dash)),
-                    "".join(_item_lines(_receiver(recipient_list, routing, tls, cap, mail), receiver_dash)))
+            part = ("".join(emit.item_lines(_route(recipient_list, routing), route_dash)),
+                    "".join(emit.item_lines(_receiver(recipient_list, routing, tls, cap, mail), receiver_dash)))
         kept[id(recipient_list)] = CachedPart(recipient_list, context, part)
         parts.append(part)
     if cache is not None:
         cache.clear()
         cache.update(kept)
-    return Rendered(_assemble(skeleton, parts, fixed, wrapped=bool(lists) and not ours, blocking=blocking),
+    return Rendered(emit.assemble(skeleton, parts, fixed, wrapped=bool(lists) and not ours, blocking=blocking),
                     skeleton, tuple(parts),
                     fixed, bool(lists) and not ours, carried, blocking)
 
@@ -257,7 +253,7 @@ def _set_smtp_globals(config: CommentedMap, server: EmailServer, options: Render
         config.insert(0, "global", glob)
     keys = list(glob)
     position = next((i for i, k in enumerate(keys) if str(k).startswith("smtp_")), len(keys))
-    tail = _take_trailing_comment(glob)
+    tail = comments.take_trailing_comment(glob)
     for key in keys:
         if str(key).startswith("smtp_"):
             del glob[key]
@@ -280,7 +276,7 @@ def _set_smtp_globals(config: CommentedMap, server: EmailServer, options: Render
     for offset, (key, value) in enumerate(ours):
         glob.insert(position + offset, key, value)
     glob.yaml_set_comment_before_after_key(ours[0][0], before=f"{MARK}: the smtp_* keys", indent=2)
-    _give_trailing_comment(glob, tail)
+    comments.give_trailing_comment(glob, tail)
 
 
 def _root_route(config: CommentedMap, specs: Specs, base_name: str = "base") -> CommentedMap:
@@ -490,7 +486,7 @@ def _set_time_intervals(config: CommentedMap, windows: tuple[TimeWindow, ...], b
     entries = config.get("time_intervals")
     if entries is not None:
         lead = _remove_owned(entries, _is_our_time_interval, base_name, "time_intervals")
-        _give_leading_comment(config, "time_intervals", lead)
+        comments.give_leading_comment(config, "time_intervals", lead)
         if not entries:
             del config["time_intervals"]
     if not windows:
@@ -499,11 +495,11 @@ def _set_time_intervals(config: CommentedMap, windows: tuple[TimeWindow, ...], b
         config.insert(_key_index_after(config, "receivers") or len(config), "time_intervals", CommentedSeq())
     entries = config["time_intervals"]
     entries.fa.set_block_style()
-    tail = _take_trailing_comment(entries)  # the end of the list's, not its last entry's
+    tail = comments.take_trailing_comment(entries)  # the end of the list's, not its last entry's
     first = len(entries)
     entries.extend(_time_interval(window) for window in windows)
     entries[first].yaml_set_start_comment(f"{MARK}: the {PREFIX}* time intervals, one per TimeWindow", indent=2)
-    _give_trailing_comment(entries, tail)
+    comments.give_trailing_comment(entries, tail)
 
 
 def _time_interval(window: TimeWindow) -> CommentedMap:
@@ -524,7 +520,7 @@ def _time_interval(window: TimeWindow) -> CommentedMap:
 def _quoted(value: Any) -> Any:
     """A string quoted wherever a YAML 1.1 reader (Alertmanager's) could take it for another
     type: '09:00' is a base-60 number there, and '1:5' too."""
-    if isinstance(value, str) and _scalar_text(value, flow=True) != value:
+    if isinstance(value, str) and emit.scalar_text(value, flow=True) != value:
         return SingleQuotedScalarString(value)
     return value
 
@@ -631,7 +627,7 @@ def _remove_owned(entries: CommentedSeq, ours: Callable[[Any], bool], base_name:
     base's, and is refused: the render would drop or replace it. A comment that stood below
     one of ours belongs to the entry after it (ruamel keeps it with the entry above), so it
     stays where it was; returns the one that belongs above the first entry left, for
-    `_give_leading_comment`."""
+    `comments.give_leading_comment`."""
     count = len(_leading(entries, ours))
     if not leading_only:
         for index in range(count, len(entries)):
@@ -646,10 +642,10 @@ def _remove_owned(entries: CommentedSeq, ours: Callable[[Any], bool], base_name:
     for index in reversed(range(len(entries))):
         item = entries[index]
         if (index < count) if leading_only else ours(item):
-            tail = _take_trailing_comment(item)
+            tail = comments.take_trailing_comment(item)
             del entries[index]
             if index > 0:
-                _give_trailing_comment(entries[index - 1], tail)
+                comments.give_trailing_comment(entries[index - 1], tail)
             else:
                 lead = tail
     return lead
@@ -709,9 +705,9 @@ def _drop_old_fallback(route: CommentedMap, routes: CommentedSeq) -> None:
     root's receiver, after the base's own routes: a render over such a render (whose routes of
     ours were just removed) takes it away, as those renders did themselves."""
     if len(routes) > 1 and isinstance(routes[-1], dict) and dict(routes[-1]) == {"receiver": route.get("receiver")}:
-        tail = _take_trailing_comment(routes[-1])
+        tail = comments.take_trailing_comment(routes[-1])
         del routes[-1]
-        _give_trailing_comment(routes[-1], tail)
+        comments.give_trailing_comment(routes[-1], tail)
 
 
 def _unwrap_base_routes(route: CommentedMap, routes: CommentedSeq) -> CommentedSeq:
@@ -726,8 +722,8 @@ def _unwrap_base_routes(route: CommentedMap, routes: CommentedSeq) -> CommentedS
     if not isinstance(inner, list):
         inner = CommentedSeq()
     inner = inner if isinstance(inner, CommentedSeq) else CommentedSeq(inner)
-    _move_key_comment(wrapper, route, "routes")
-    _shift_comments(inner, -_NESTED)
+    comments.move_key_comment(wrapper, route, "routes")
+    comments.shift_comments(inner, -comments.NESTED)
     route["routes"] = inner
     inner.fa.set_block_style()
     return inner
@@ -739,76 +735,13 @@ def _wrap_base_routes(route: CommentedMap, routes: CommentedSeq) -> CommentedSeq
     wrapper = CommentedMap(receiver=route["receiver"])
     if routes:
         wrapper["routes"] = routes
-        _move_key_comment(route, wrapper, "routes")
-        _shift_comments(routes, _NESTED)
+        comments.move_key_comment(route, wrapper, "routes")
+        comments.shift_comments(routes, comments.NESTED)
     wrapper.fa.set_block_style()
     outer = CommentedSeq([wrapper])
     outer.fa.set_block_style()
     route["routes"] = outer
     return outer
-
-
-_NESTED = 4
-"""How much deeper the base's routes sit under the wrapper: `routes:` and its sequence indent."""
-
-
-def _shift_comments(node: Any, by: int, seen: set[int] | None = None) -> None:
-    """Indent every whole-line comment in `node` by `by` columns (or less, when negative), so
-    comments moved one level deeper or shallower with their routes stay in line with them.
-    ruamel writes a comment's first line at the token's column and the lines after it as
-    they are; one token can hang in two places, and is shifted once."""
-    seen = set() if seen is None else seen
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-
-    def shift(token: Any, first_line_inline: bool) -> None:
-        if isinstance(token, list):
-            for item in token:
-                shift(item, False)
-            return
-        if not isinstance(token, CommentToken) or id(token) in seen:
-            return
-        seen.add(id(token))
-        lines = token.value.split("\n")
-        for index, line in enumerate(lines):
-            if index == 0 and (first_line_inline or line.startswith("#")):
-                if line.startswith("#") and not first_line_inline:
-                    token.column = max(0, token.column + by)
-                continue
-            if not line.lstrip().startswith("#"):
-                continue
-            if by > 0:
-                lines[index] = " " * by + line
-            else:
-                lines[index] = line[min(-by, len(line) - len(line.lstrip(" "))):]
-        token.value = "\n".join(lines)
-
-    if isinstance(node, CommentedBase):
-        inline_slot = 2 if isinstance(node, CommentedMap) else 0
-        comments = node.ca
-        if comments.comment:
-            shift(comments.comment[0], True)
-            for slot in comments.comment[1:]:
-                shift(slot, False)
-        for slots in comments.items.values():
-            for index, slot in enumerate(slots):
-                shift(slot, index == inline_slot)
-    if isinstance(node, dict):
-        for value in node.values():
-            _shift_comments(value, by, seen)
-    elif isinstance(node, list):
-        for value in node:
-            _shift_comments(value, by, seen)
-
-
-def _move_key_comment(source: CommentedMap, target: CommentedMap, key: str) -> None:
-    """Move the comment that stands between `key:` and its first entry ("# pages go to the
-    pager" above the first route) from `source` to `target`, so it stays with that entry."""
-    slot = source.ca.items.get(key)
-    if slot and len(slot) > 3 and slot[3]:
-        target.ca.items.setdefault(key, [None, None, None, None])[3] = slot[3]
-        slot[3] = None
 
 
 def _refuse_our_names_in_base_routes(route: CommentedMap, base_name: str, ours: str | None = None) -> None:
@@ -821,204 +754,6 @@ def _refuse_our_names_in_base_routes(route: CommentedMap, base_name: str, ours: 
                 f"{base_name}:{_line_of(node, 'receiver')}: {path}.receiver: {receiver!r} is a receiver "
                 f"notify-reconciler writes and replaces on every render (names starting with {PREFIX!r} are "
                 "its own): route to a receiver of your own instead")
-
-
-def _give_leading_comment(parent: CommentedMap, key: str, text: str) -> None:
-    """Put `text` (comment lines, as `_take_trailing_comment` returns them) between `key:` and
-    the first entry of its list, where ruamel keeps such a comment."""
-    if not text:
-        return
-    first = text.lstrip("\n")
-    column = len(first) - len(first.lstrip(" "))
-    token = CommentToken(text[:len(text) - len(first)] + first[column:], CommentMark(column), None)
-    slot = parent.ca.items.setdefault(key, [None, None, None, None])
-    slot[3] = [token, *(slot[3] or ())]
-
-
-def _take_trailing_comment(node: Any) -> str:
-    """Detach what follows the last line of `node` (blank lines, comments), keeping an
-    end-of-line comment of that line where it is. Returns the detached text."""
-    holder, slot = _last_comment_slot(node)
-    if holder is None:
-        return ""
-    token = holder[slot]
-    if not isinstance(token, CommentToken):
-        return ""
-    head, newline, tail = token.value.partition("\n")
-    if not head.lstrip().startswith("#"):
-        head = ""
-    if not tail:
-        return ""
-    if head:
-        token.value = head + newline
-    else:
-        holder[slot] = None
-    return tail
-
-
-def _give_trailing_comment(node: Any, tail: str) -> None:
-    """Attach `tail` (from `_take_trailing_comment`) after the last line of `node`."""
-    if not tail:
-        return
-    holder, slot = _last_comment_slot(node)
-    if holder is None:
-        return
-    token = holder[slot]
-    if isinstance(token, CommentToken):
-        token.value = token.value + tail if token.value.endswith("\n") else token.value + "\n" + tail
-    else:
-        holder[slot] = CommentToken("\n" + tail, CommentMark(0), None)
-
-
-def _last_comment_slot(node: Any) -> tuple[list | None, int]:
-    """The comment slot after the deepest last entry of `node`: (list, index) or (None, 0)."""
-    while isinstance(node, (CommentedMap, CommentedSeq)) and len(node):
-        if isinstance(node, CommentedMap):
-            key = list(node)[-1]
-            value = node[key]
-            if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
-                node = value
-                continue
-            return node.ca.items.setdefault(key, [None, None, None, None]), 2
-        index = len(node) - 1
-        value = node[index]
-        if isinstance(value, (CommentedMap, CommentedSeq)) and len(value):
-            node = value
-            continue
-        return node.ca.items.setdefault(index, [None, None, None, None]), 0
-    return None, 0
-
-
-def _add_header_comment(config: CommentedMap, text: str) -> None:
-    # Not yaml_set_start_comment: that would replace the base's own opening comment.
-    token = CommentToken(f"# {text}\n", CommentMark(0), None)
-    if config.ca.comment is None:
-        config.ca.comment = [None, [token]]
-    else:
-        config.ca.comment[1] = [token, *(config.ca.comment[1] or ())]
-
-
-def _scrub_marks(node: Any, seen: set[int] | None = None) -> None:
-    """Remove every comment line an earlier render wrote, wherever ruamel attached it. A
-    node an alias shares is visited once (an alias bomb is cheap to write, not to walk)."""
-    seen = set() if seen is None else seen
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    if isinstance(node, CommentedBase):
-        comments = node.ca
-        comments.comment = _scrub_slot(comments.comment)
-        for key in list(comments.items):
-            comments.items[key] = _scrub_slot(comments.items[key])
-        if getattr(comments, "end", None):
-            comments.end = _scrub_slot(comments.end)
-    if isinstance(node, dict):
-        for value in node.values():
-            _scrub_marks(value, seen)
-    elif isinstance(node, list):
-        for value in node:
-            _scrub_marks(value, seen)
-
-
-def _scrub_slot(slot: Any) -> Any:
-    """`slot` without our comment lines. A list emptied by that becomes None, which is how
-    ruamel marks "no comment here" (an empty list makes it drop a line break)."""
-    if isinstance(slot, CommentToken):
-        if MARK in slot.value:
-            slot.value = "\n".join(line for line in slot.value.split("\n") if MARK not in line)
-        return slot
-    if isinstance(slot, list):
-        kept = []
-        for item in slot:
-            item = _scrub_slot(item)
-            if isinstance(item, CommentToken) and not item.value.strip() and item.value.count("\n") == 0:
-                continue
-            kept.append(item)
-        return kept if kept or not slot else None
-    return slot
-
-
-# -- our entries, written as text ------------------------------------------------------------
-
-_PLACEHOLDER = "notify-reconciler-generated-{}-go-here"
-_PLACEHOLDER_LINE = re.compile(r"^(?P<indent> *)- notify-reconciler-generated-(?P<name>routes|receivers)-go-here\n",
-                               re.MULTILINE)
-
-
-def _placeholder_indent(skeleton: str, name: str) -> int:
-    match = re.search(rf"^( *)- {_PLACEHOLDER.format(name)}\n", skeleton, re.MULTILINE)
-    return len(match.group(1)) if match else 0
-
-
-def _assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str], ...], fixed: str, *,
-              wrapped: bool = False, blocking: str = "") -> str:
-    """Put our routes and receivers where the skeleton's placeholders are, formatted as
-    ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
-    pieces, position = [], 0
-    for match in _PLACEHOLDER_LINE.finditer(skeleton):  # in the skeleton: a few kB, not the 2 MB result
-        indent = match.group("indent")
-        if match.group("name") == "routes":
-            lines = [f"{indent}# {MARK}: routes to {PREFIX}* receivers\n", *(route for route, _ in lists)]
-            if blocking:
-                lines += [f"{indent}# {MARK}: what lists with keepFromBase keep from the base's receivers\n",
-                          blocking]
-            if wrapped:
-                lines.append(f"{indent}# {MARK}: the base's own routes, as written, under one route to its "
-                             "root receiver\n")
-        else:
-            lines = [f"{indent}# {MARK}: {PREFIX}* receivers\n", fixed, *(receiver for _, receiver in lists)]
-        pieces += [skeleton[position:match.start()], *lines]
-        position = match.end()
-    pieces.append(skeleton[position:])
-    return "".join(pieces)
-
-
-def _item_lines(mapping: dict, dash: int) -> list[str]:
-    lines = _mapping_lines(mapping, dash + 2)
-    lines[0] = " " * dash + "- " + lines[0][dash + 2:]
-    return lines
-
-
-def _mapping_lines(mapping: dict, column: int) -> list[str]:
-    pad = " " * column
-    lines = []
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            lines.append(f"{pad}{key}:\n")
-            lines.extend(_mapping_lines(value, column + 2))
-        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-            lines.append(f"{pad}{key}:\n")
-            for item in value:
-                lines.extend(_item_lines(item, column + 2))
-        elif isinstance(value, list):
-            lines.append(f"{pad}{key}: [{', '.join(_scalar_text(item, flow=True) for item in value)}]\n")
-        else:
-            lines.append(f"{pad}{key}: {_scalar_text(value)}\n")
-    return lines
-
-
-# Plain (unquoted) only where no YAML reader could take it for anything but this string.
-# Alertmanager reads YAML 1.1 (go-yaml v2), where yes/no/on/off/y/n are booleans and
-# 1_000, 0x1f, 1:20 are numbers, so those are quoted too. Block context also allows ", "
-# (a `to:` list); flow context (inside [...]) does not.
-_PLAIN_FLOW = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./@-]*")
-_PLAIN_BLOCK = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_./@, -]*[A-Za-z0-9])?")
-_LOOKS_TYPED = re.compile(r"[-+]?[0-9_.:]+([eE][-+]?[0-9]+)?|0[xob][0-9a-fA-F_]+|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}.*"
-                          r"|(?i:y|yes|n|no|true|false|on|off|null)")
-
-
-def _scalar_text(value: Any, flow: bool = False) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    plain = _PLAIN_FLOW if flow else _PLAIN_BLOCK
-    if plain.fullmatch(text) and not _LOOKS_TYPED.fullmatch(text):
-        return text
-    if "'" not in text and text.isprintable():
-        return f"'{text}'"  # single quotes: nothing inside is an escape
-    return json.dumps(text, ensure_ascii=False)  # a JSON string is a valid YAML double-quoted one
 
 
 # -- YAML plumbing ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ..am.receivers import Receiver, receivers
 from ..am.routes import Route, route_tree, time_intervals
 from ..errors import AlertmanagerConfigError
 from ..yamlio.loader import format_path
-from .render import PREFIX
+from .names import PREFIX
 from ..am.timewindows import WindowState, window_state, zone
 
 if TYPE_CHECKING:

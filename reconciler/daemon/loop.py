@@ -47,12 +47,13 @@ from ..errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerErr
 from ..io.files import remove_stale_temporaries
 from .http import TEXT, Answer, HttpEndpoint
 from ..io.liveness import WAITS
-from ..io.smtp import Outbox, Route, deliver_by_routes, read_password, send, send_with_sendmail
+from ..io.outbox import Carrier, Outbox, deliver
+from ..io.smtp import read_password, send, send_with_sendmail
 from ..specs.model import EmailServer, TLSSettings
 from ..io.password_sources import password_source_refusal
 from ..service.pass_log import PassLog
 from ..io.probe import ProbeReport, probe
-from ..specs.model import duration_seconds
+from ..specs.model import default_repeat_seconds, duration_seconds
 from ..service.reconcile import Caches, Host, file_target, reconcile, source_for
 from ..service.state import acquire_lock, alerting_document, load_alerting, save_alerting
 from ..service.status import gather_status, report_lines
@@ -336,7 +337,8 @@ class Daemon:
             specs = outcome.specs
             alerting.server = specs.server
             alerting.recipients = own_alert_recipients(specs)
-            alerting.repeat_seconds = duration_seconds(specs.routing.repeat_interval or "12h")
+            alerting.repeat_seconds = (duration_seconds(specs.routing.repeat_interval) if specs.routing.repeat_interval
+                                       else default_repeat_seconds())
         with self._alert_lock:
             now = self.host.now()
             self._mail(self.stream.observe(outcome, now, alerting.repeat_seconds), now)
@@ -486,8 +488,8 @@ class Daemon:
                 password = read_password(server, self.host.environ)
                 return send(server, password, sender, recipients, message, hello=server.hello or self.host.hostname)
 
-            primary = Route(f"EmailServer {server.smarthost}", send_primary)
-            report = self.outbox.deliver(lambda letter: deliver_by_routes(letter, primary, fallback), self.host.now(),
+            primary = Carrier(f"EmailServer {server.smarthost}", send_primary)
+            report = self.outbox.deliver(lambda letter: deliver(letter, primary, fallback), self.host.now(),
                                          sleep=lambda seconds: self.host.wait(self.stopping, seconds))
             for letter in report.sent:
                 log.info(logfmt.line("mail_sent", subject=letter.subject, recipients=len(letter.recipients),
@@ -576,12 +578,12 @@ def check_fallback(fallback: Fallback | None) -> None:
                           "sendmail-compatible program there (e.g. Debian's msmtp-mta), or name the right path")
 
 
-def fallback_route(fallback: Fallback | None, recipients: tuple[str, ...], host: Host) -> Route | None:
+def fallback_route(fallback: Fallback | None, recipients: tuple[str, ...], host: Host) -> Carrier | None:
     if fallback is None:
         return None
     if fallback.sendmail:
         program = fallback.sendmail
-        return Route(f"fallback {program}", lambda sender, to, message: send_with_sendmail(program, sender, to, message),
+        return Carrier(f"fallback {program}", lambda sender, to, message: send_with_sendmail(program, sender, to, message),
                      recipients)
     relay = fallback.smtp
     server = EmailServer("fallback", relay.host, relay.port, relay.ssl, relay.starttls,
@@ -591,7 +593,7 @@ def fallback_route(fallback: Fallback | None, recipients: tuple[str, ...], host:
     def send_relay(sender: str, to: list[str], message: bytes):
         return send(server, read_password(server, host.environ), sender, to, message, hello=host.hostname)
 
-    return Route(f"fallback relay {server.smarthost}", send_relay, recipients, sender=relay.sender)
+    return Carrier(f"fallback relay {server.smarthost}", send_relay, recipients, sender=relay.sender)
 
 
 def _probe_key(server: EmailServer, environ) -> tuple:

@@ -24,7 +24,8 @@ from typing import Mapping
 from ..errors import SpecError, SpecErrors, Location
 from ..specs.model import Specs
 from ..specs.headers import too_long
-from ..core.render import PREFIX, mail_fields, messages, to_header
+from ..core.names import PREFIX
+from ..core.render import mail_fields, messages, to_header
 from .template_engine import TemplateRefused, engine, sample_data
 from ..specs.templates import DEFAULT_HTML, DEFAULT_SUBJECT
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import EnvironmentProblem, Location
 from ..io.files import write_atomically
-from ..specs.model import EmailServer, TLSSettings
+from ..specs.model import EmailServer, TLSSettings, default_repeat_seconds
 from ..values import AlertRecord, Attempt, Reason, Result, Revision
 
 STATE_FILE = "state.json"
@@ -103,7 +103,7 @@ class Alerting:
 
     server: EmailServer | None = None
     recipients: list[str] = field(default_factory=list)
-    repeat_seconds: float = 12 * 3600.0
+    repeat_seconds: float = field(default_factory=default_repeat_seconds)
     alerts: dict[Reason, AlertRecord] = field(default_factory=dict)
 
 
@@ -117,7 +117,7 @@ def load_alerting(state_dir: str | Path) -> Alerting:
         if server:
             server = EmailServer(**{**server, "tls": TLSSettings(**server["tls"]), "location": Location(""),
                                     "password_at": None})
-        return Alerting(server, list(raw.get("recipients", [])), float(raw.get("repeat_seconds", 43200.0)),
+        return Alerting(server, list(raw.get("recipients", [])), float(raw.get("repeat_seconds") or default_repeat_seconds()),
                         {Reason(name): AlertRecord.from_json(alert) for name, alert in raw.get("alerts", {}).items()})
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise EnvironmentProblem(f"{path}: the own alerts' state is not in the expected format ({exc}): move it "

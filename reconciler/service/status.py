@@ -15,7 +15,7 @@ from ..core.own_alerts import AlertStream
 from ..specs.daemon_config import Config
 from ..io.deploy import Target
 from ..display import display_line
-from ..io.smtp import Outbox
+from ..io.outbox import Outbox
 from .state import load_alerting, load_state
 from ..values import Revision, StatusReport, TargetHealth
 

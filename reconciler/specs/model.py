@@ -244,6 +244,12 @@ class NotificationPolicy:
     mail: MailFormat = MailFormat()
 
 
+def default_repeat_seconds() -> float:
+    """The NotificationPolicy's default repeatInterval (its schema's default, 12h) in seconds:
+    how often the daemon's own alerts repeat before any valid spec was seen."""
+    return duration_seconds(schema_default(_POLICY, "spec", "repeatInterval"))
+
+
 def default_routing() -> Routing:
     return Routing(
         repeat_interval=schema_default(_POLICY, "spec", "repeatInterval"),

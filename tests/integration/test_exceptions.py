@@ -28,7 +28,8 @@ from reconciler.io.deploy import check_config, read_base
 from reconciler.errors import (DeployError, EnvironmentProblem, MailError, ReconcilerError, SourceError,
                                TransientDeployError)
 from reconciler.io.files import remove_stale_temporaries, write_atomically
-from reconciler.io.smtp import Outbox, read_password, send
+from reconciler.io.outbox import Outbox
+from reconciler.io.smtp import read_password, send
 from reconciler.specs.model import EmailServer, TLSSettings
 from reconciler.specs.pipeline import parse_specs
 from reconciler.service.reconcile import Host, reconcile
@@ -362,12 +363,12 @@ def test_the_daemon_loop_records_measures_and_alerts_an_internal_error(repo, tmp
 
 
 def test_the_cli_turns_an_unexpected_exception_into_one_line(repo, tmp_path, capsys, monkeypatch):
-    from reconciler.cli.main import main as cli
+    from reconciler.cli.main import main
 
     config = daemon_config(tmp_path, repo)
     # status imports gather_status when it runs (cli imports each command's modules lazily)
     monkeypatch.setattr("reconciler.service.status.gather_status", lambda *args: (_ for _ in ()).throw(RuntimeError("boom")))
-    assert cli.main(["status", "--config", str(config)]) == 2
+    assert main(["status", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "notify-reconciler: internal error (a bug, please report it): RuntimeError: boom"
 

@@ -329,13 +329,49 @@ TRICKY = {
     - {receiver: team-b, matchers: [severity="warning"], continue: true}
 """, "", {"team-a", "team-b"}, set()),
     # Under a live route that continues: without team-a its alerts go to chat; with a list that
-    # keeps them from the base, team-b (after the continuing route, maybe the same alerts) loses them.
+    # keeps them from the base, team-b (after the continuing route, maybe the same alerts) loses
+    # them. So team-a's route stays, its receiver silent, and the list takes what it got.
     "under a live route that continues into an overlapping one": ("""\
     - receiver: chat
       matchers: [team="db"]
       continue: true
       routes: [{receiver: team-a, matchers: [severity="critical"]}]
     - {receiver: team-b, matchers: [team="db"], continue: true}
+""", "", {"team-a", "team-b"}, set()),
+    # A route with children: it stays, silent; the list takes what no child took from it.
+    "a route with children": ("""\
+    - receiver: team-a
+      matchers: [team="db"]
+      routes:
+        - {receiver: chat, matchers: [severity="critical"]}
+        - {receiver: null-sink, matchers: [env="prod"], continue: true}
+        - {receiver: chat, matchers: [team="web"]}
+    - {receiver: team-b, matchers: [severity="warning"]}
+""", "", {"team-a", "team-b"}, set()),
+    # A child with two matchers takes some of its parent's alerts: NOT(a and b) is no matcher list.
+    "a route whose child has two matchers": ("""\
+    - receiver: team-a
+      matchers: [team="db"]
+      routes: [{receiver: chat, matchers: [severity="critical", env="prod"]}]
+    - {receiver: team-b, matchers: [severity="warning"], continue: true}
+""", "", {"team-b"}, {"team-a"}),
+    # A child to its parent's receiver, on a label the grouping has, with the same timing: it
+    # folds into the parent, which keeps what no other child takes.
+    "a child to the same receiver": ("""\
+    - receiver: team-a
+      matchers: [team="db"]
+      group_by: [alertname, severity]
+      routes:
+        - {receiver: team-a, matchers: [severity="critical"]}
+        - {receiver: chat, matchers: [severity="info"]}
+    - {receiver: team-b, matchers: [severity="warning"], continue: true}
+""", "", {"team-a", "team-b"}, set()),
+    # The same on a label the grouping lacks: one group of the parent would be two, so it stays.
+    "a child to the same receiver on a label the grouping lacks": ("""\
+    - receiver: team-a
+      matchers: [team="db"]
+      routes: [{receiver: team-a, matchers: [severity="critical"]}]
+    - {receiver: team-b, matchers: [severity="warning"], continue: true}
 """, "", {"team-b"}, {"team-a"}),
     # An earlier route with two matchers takes some alerts first: NOT(a and b) is no matcher list.
     "earlier stop with two matchers": ("""\
@@ -432,12 +468,13 @@ LIVE_ROOT = {
     - {receiver: team-a, matchers: [team="db"], continue: true}
 """, {"team-a"}, set()),
     # team-a continues into pager, which may take the same alerts: neither a list beside the base
-    # nor one that keeps its alerts from the base can say that. team-b is after a stop it negates.
+    # nor one that keeps its alerts from the base can say that, so its route stays with a silent
+    # receiver and the list takes its alerts. team-b is after a stop it negates.
     "a continuing route before an overlapping one": ("""\
     - {receiver: team-a, matchers: [team="db"], continue: true}
     - {receiver: pager, matchers: [severity="critical"]}
     - {receiver: team-b, matchers: [team="web"]}
-""", {"team-b"}, {"team-a"}),
+""", {"team-a", "team-b"}, set()),
 }
 
 

@@ -8,7 +8,8 @@ import pytest
 import trustme
 
 from tests.audit import SECRET
-from reconciler.io.smtp import Outbox, PermanentMailError, TemporaryMailError, read_password, send
+from reconciler.io.outbox import Outbox
+from reconciler.io.smtp import PermanentMailError, TemporaryMailError, read_password, send
 from reconciler.specs.model import EmailServer, TLSSettings
 
 from .services import free_port, start_smtp_server

@@ -135,7 +135,7 @@ def test_the_shipped_manifest_is_one_pre_commit_accepts():
     assert hook["always_run"] is True and hook["language"] == "python"
 
 
-def test_a_hook_example_in_the_readme_is_the_shipped_one():
-    readme = (ROOT / "README.md").read_text()
+def test_a_hook_example_in_the_docs_is_the_shipped_one():
+    readme = (ROOT / "docs" / "pre-commit.md").read_text()
     assert "id: validate" in readme and ".pre-commit-hooks.yaml" in readme
     assert f"entry: {shipped_hook('validate')['entry']}" in readme

@@ -185,6 +185,54 @@ receivers:
     assert "route.receiver" not in notes
 
 
+def test_a_route_with_children_stays_and_its_receiver_sends_nothing():
+    config = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+route:
+  receiver: hook
+  group_by: [alertname]
+  routes:
+    - receiver: db-mail
+      matchers: [team="db"]
+      routes:
+        - {receiver: pager, matchers: [severity="critical"]}
+        - {receiver: pager, matchers: [team="web"]}
+receivers:
+  - {name: hook, webhook_configs: [{url: 'http://h/'}]}
+  - {name: pager, webhook_configs: [{url: 'http://h/p'}]}
+  - {name: db-mail, email_configs: [{to: db@example.com}]}
+"""
+    imported = import_config(config, "am.yml")
+    spec = YAML(typ="safe").load(imported.files["specs/db-mail.yaml"])["spec"]
+    # A matching child keeps the alert from db-mail; team="web" cannot match team="db" alerts.
+    assert spec["matchers"] == ['team="db"', 'severity!="critical"'] and "keepFromBase" not in spec
+    base = YAML(typ="safe").load(imported.files["base.yml"])
+    assert {"name": "db-mail"} in base["receivers"]
+    assert base["route"]["routes"][0]["receiver"] == "db-mail" and len(base["route"]["routes"][0]["routes"]) == 2
+    assert any("'db-mail' keeps its name and routes" in note for note in imported.notes)
+
+
+@pytest.mark.parametrize("group_by, folds", [("[alertname, severity]", True), ("[alertname]", False)])
+def test_a_child_to_the_same_receiver_folds_only_where_no_group_changes(group_by, folds):
+    config = f"""\
+global: {{smtp_smarthost: 'h:25', smtp_from: a@example.com}}
+route:
+  receiver: all-mail
+  group_by: {group_by}
+  routes:
+    - {{receiver: all-mail, matchers: [severity="critical"]}}
+receivers:
+  - {{name: all-mail, email_configs: [{{to: all@example.com}}]}}
+"""
+    if folds:
+        imported = import_config(config, "am.yml")
+        assert YAML(typ="safe").load(imported.files["specs/all-mail.yaml"])["spec"]["catchAll"] is True
+        assert "routes" not in YAML(typ="safe").load(imported.files["base.yml"])["route"]
+    else:
+        with pytest.raises(SpecErrors, match="2 routes lead to it"):
+            import_config(config, "am.yml")
+
+
 def test_nothing_to_import_lists_every_reason():
     config = """\
 global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}

@@ -326,3 +326,14 @@ def test_regex_matchers_are_checked_as_go_1_19_compiles_them(pattern, accepted):
     from reconciler.am.matchers import go_regexp_problem
 
     assert (go_regexp_problem("^(?:" + pattern + ")$") is None) is accepted
+
+
+def test_the_default_repeat_is_the_schemas_in_one_place():
+    # KubeSphere's 12 hours, said once (the NotificationPolicy schema's default): the daemon's
+    # own alerts before any valid spec, and an old state file without the figure, use it too.
+    from reconciler.service.state import Alerting
+    from reconciler.specs.model import default_repeat_seconds, default_routing, duration_seconds
+
+    assert default_routing().repeat_interval == "12h"
+    assert default_repeat_seconds() == duration_seconds("12h") == 12 * 3600
+    assert Alerting().repeat_seconds == default_repeat_seconds()

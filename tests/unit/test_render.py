@@ -394,7 +394,7 @@ def test_secret_format_wraps_the_config():
     'severity="critical"', "it's", "ops:;", "...", "a #b", "- x", "true", "null", "Jürgen", "tab\there", "",
 ])
 def test_every_scalar_we_write_reads_back_as_the_same_string(value):
-    from reconciler.core.render import _scalar_text
+    from reconciler.core.emit import scalar_text as _scalar_text
 
     for flow in (False, True):
         text = f"k: [{_scalar_text(value, flow=True)}]\n" if flow else f"k: {_scalar_text(value)}\n"
