@@ -17,6 +17,8 @@ def run(args: argparse.Namespace) -> int:
     from ..core.render import render_alertmanager_config
 
     config = load_config(args.config, cached=not args.no_cache)
+    if config.target.format == "kubesphere":
+        return _kubesphere(args, config)
     base = read_base(config.target.base)
     base_name, options = config.target.base or "base", render_options(config)
     tree = None if args.no_cache else read_tree(args.dir)
@@ -52,6 +54,36 @@ def run(args: argparse.Namespace) -> int:
     colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
                                         and not os.environ.get("NO_COLOR"))
     sys.stdout.write("\n".join(summary) + "\n\n" + (colourise(diff) if colour else diff))
+    return EXIT_INVALID
+
+
+def _kubesphere(args: argparse.Namespace, config) -> int:
+    """target.format kubesphere: the objects file against what DIR renders."""
+    from ..core.diff import colourise, unified_diff
+    from ..io.deploy import target_for
+    from ..io.password_sources import password_source_problems
+    from ..kubesphere.rendering import render_kubesphere
+
+    try:
+        specs = load_specs(args.dir, cached=not args.no_cache)
+        problems = password_source_problems(specs.server, config.secrets)
+        if problems:
+            raise seen_from_here(args.dir, problems)
+        try:
+            rendered = render_kubesphere(specs, config.target.api)
+        except SpecErrors as exc:  # located in DIR, as load_specs' errors are
+            raise seen_from_here(args.dir, exc.errors) from None
+    except SpecErrors as exc:
+        print_errors(str(error) for error in exc.errors)
+        return EXIT_CANNOT_RUN
+    live = target_for(config, os.environ).live()
+    diff = unified_diff(live.text or "", rendered.text, live.label, f"rendered from {args.dir}")
+    if not diff:
+        print(f"no change: {live.label} already holds what {args.dir} renders", file=sys.stderr)
+        return EXIT_OK
+    colour = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
+                                        and not os.environ.get("NO_COLOR"))
+    sys.stdout.write(colourise(diff) if colour else diff)
     return EXIT_INVALID
 
 

@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, TypeVar
 
 from .alertmanager_api import config_hash, reload_and_verify, running_config, running_hash, wait_until_ready
 from .amtool import Budget, CannotLimit, OverBudget, run_amtool
@@ -217,6 +217,59 @@ class AlertmanagerFileTarget:
             return None
 
         return each_at_once(attempt, self.alertmanagers)
+
+
+class KubeSphereFileTarget:
+    """`output`, a file of notification-manager objects (reconciler.kubesphere.rendering) that
+    `kubectl apply -f`, Flux or Argo CD take to the cluster: written atomically (never half a
+    file), put back when edited by hand. No Alertmanager is reloaded: notification-manager
+    reads the objects from the cluster once they are applied there."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.known: bytes | None = None
+        """What this target last wrote or found live (the daemon watches for other changes)."""
+
+    def live(self) -> LiveConfig:
+        live = _read_file(self.output)
+        if live is None:
+            return LiveConfig(None, f"{self.output} (does not exist yet)")
+        return LiveConfig(live.decode("utf-8", "replace"), self.output)
+
+    def apply(self, rendered: Any, specs: Specs, applied_digest: str | None) -> Deployment:
+        """`rendered`: a reconciler.kubesphere.rendering.Rendered (its text is written)."""
+        data = rendered.text.encode("utf-8")
+        previous = _read_file(self.output)
+        self.known = data  # before the write: the watch sees the rename at once
+        if previous == data:
+            return Deployment(Result.UNCHANGED)
+        edited = previous is not None and applied_digest == hashlib.sha256(data).hexdigest()
+        write_atomically(self.output, data)
+        return Deployment(Result.APPLIED, (), (f"{self.output} was edited by hand",) if edited else ())
+
+    def status(self, applied_digest: str | None) -> tuple[TargetHealth, ...]:
+        live = _read_file(self.output)
+        as_applied = live is not None and applied_digest == hashlib.sha256(live).hexdigest()
+        return (TargetHealth(self.output, as_applied, "missing" if live is None else
+                             "as applied (kubectl apply -f it, or let Flux or Argo CD)" if as_applied
+                             else "changed since applied (drift)"),)
+
+
+def target_for(config: Config, environ: Mapping[str, str], *, sleep: Callable[[float], None] | None = None,
+               checked: CheckedParts | None = None) -> AlertmanagerFileTarget | KubeSphereFileTarget:
+    """The target the daemon config names (target.format)."""
+    if config.target.format == "kubesphere":
+        return KubeSphereFileTarget(config.target.output)
+    return AlertmanagerFileTarget.for_config(config, environ, sleep=sleep, checked=checked)
+
+
+def _read_file(path: str) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot read the live config: {exc.strerror}") from exc
 
 
 RELOAD_THREADS = 16

@@ -27,8 +27,8 @@ from typing import Callable, Mapping
 from .. import logfmt
 from ..io.cache import DiskCache, PersistentParseCache, PersistentRenderCache
 from ..specs.daemon_config import Config
-from ..io.deploy import AlertmanagerFileTarget, CheckedParts, Target, read_base, render_options
-from ..errors import CommitRejected, EnvironmentProblem, ReconcilerError, SourceError, TransientDeployError
+from ..io.deploy import CheckedParts, Target, read_base, render_options, target_for
+from ..errors import CommitRejected, EnvironmentProblem, ReconcilerError, SourceError, SpecErrors, TransientDeployError
 from ..specs.model import Specs
 from ..specs.pipeline import ParseCache
 from ..core.render import RenderCache, render_config
@@ -80,10 +80,11 @@ class Caches:
                    checked=CheckedParts(disk, key=f"accepted\0{config.target.output}"))
 
 
-def file_target(config: Config, host: Host, checked: CheckedParts | None = None) -> AlertmanagerFileTarget:
-    """The target the daemon config names: today always a file plus its Alertmanagers.
-    `checked`: what amtool accepted before (Caches.checked), else nothing."""
-    return AlertmanagerFileTarget.for_config(config, host.environ, sleep=host.sleep, checked=checked)
+def file_target(config: Config, host: Host, checked: CheckedParts | None = None) -> Target:
+    """The target the daemon config names: a file plus its Alertmanagers, or a file of
+    KubeSphere's objects (target.format). `checked`: what amtool accepted before
+    (Caches.checked), else nothing."""
+    return target_for(config, host.environ, sleep=host.sleep, checked=checked)
 
 
 def source_for(config: Config) -> GitSource:
@@ -114,9 +115,8 @@ def _attempt(config: Config, source: GitSource, caches: Caches, target: Target, 
         committed = committed_specs(source, config.source.allowed_signers, cache=caches.parsed,
                                     applied=state.applied, allow_rewind=allow_rewind, secrets=config.secrets)
         revision, specs = committed.revision, committed.specs
-        # 2. Render into the base.
-        rendered = render_config(specs, read_base(config.target.base), base_name=config.target.base or "base",
-                                 options=render_options(config), cache=caches.rendered)
+        # 2. Render into the base (or, for KubeSphere, notification-manager's objects).
+        rendered = _render(config, specs, caches, committed.revision)
         # 3. Put it live: check, wait for every Alertmanager, write atomically, reload and
         #    verify each, roll back on refusal; or find it live already and put back drift.
         deployment = target.apply(rendered, specs, state.applied_digest)
@@ -136,6 +136,22 @@ def _attempt(config: Config, source: GitSource, caches: Caches, target: Target, 
         outcome = replace(outcome, message=f"{outcome.message}; moved back from {committed.rewound_from.describe()}, "
                                            "which it does not descend from (allowed)")
     return outcome, hashlib.sha256(rendered.text.encode("utf-8")).hexdigest()
+
+
+def _render(config: Config, specs: Specs, caches: Caches, revision: Revision):
+    if config.target.format != "kubesphere":
+        return render_config(specs, read_base(config.target.base), base_name=config.target.base or "base",
+                             options=render_options(config), cache=caches.rendered)
+    from ..kubesphere.rendering import render_kubesphere
+
+    try:
+        rendered = render_kubesphere(specs, config.target.api)
+    except SpecErrors as exc:  # what notification-manager cannot do is the commit's to change
+        raise CommitRejected(revision, f"{len(exc.errors)} thing(s) the specs say that KubeSphere's notification-manager "
+                                       "cannot do", tuple(str(error) for error in exc.errors), exc) from None
+    for warning in rendered.warnings:
+        log.warning(logfmt.line("kubesphere_render", revision=revision.short, warning=warning))
+    return rendered
 
 
 def _deployed(revision: Revision, specs: Specs, deployment: Deployment) -> Outcome:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 from ..errors import Location, SpecError, SpecErrors
-from ..yamlio.loader import load_file
+from ..yamlio.loader import Document, load_file
 from .schema import CONFIG_SCHEMA, schema_default, validate_value
 
 
@@ -39,6 +40,10 @@ class TargetSettings:
     """The user's base config merged into every render, if any."""
     alertmanagers: tuple[str, ...]
     """Base URLs of every Alertmanager to reload and verify."""
+    format: str = "alertmanager"
+    """alertmanager: `output` is an alertmanager.yml; kubesphere: notification-manager's objects."""
+    api: str = "v2beta2"
+    """With format kubesphere: the notification.kubesphere.io version written."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,23 @@ class Config:
                        state_dir=local(self.state_dir))
 
 
+def _target(document: Document, target: dict, default: Callable[..., Any]) -> TargetSettings:
+    """target:, where format kubesphere (a file for kubectl apply, Flux or Argo CD) takes no base
+    and reloads no Alertmanager: notification-manager reads the objects from the cluster."""
+    kind = target.get("format", default("target", "format"))
+    if kind == "kubesphere":
+        errors = [SpecError(document.locate(("target", key), key=True), f"target.{key}",
+                            "goes with format alertmanager: KubeSphere's notification-manager objects have no base and "
+                            "no Alertmanager to reload (apply the output with kubectl, Flux or Argo CD)")
+                  for key in ("base", "alertmanagers") if target.get(key)]
+        if errors:
+            raise SpecErrors(errors)
+    alertmanagers = () if kind == "kubesphere" else target.get("alertmanagers", default("target", "alertmanagers"))
+    return TargetSettings(output=target.get("output", default("target", "output")), base=target.get("base"),
+                          alertmanagers=tuple(alertmanagers), format=kind,
+                          api=target.get("api", default("target", "api")))
+
+
 def parse_config(name: str, data: bytes) -> Config:
     """A validated `Config`, or `SpecErrors` located in the config file."""
     documents, errors = load_file(name, data)
@@ -144,11 +166,7 @@ def parse_config(name: str, data: bytes) -> Config:
             allowed_signers=source.get("verify", {}).get("allowedSignersFile"),
             allow_rewind=source.get("allowRewind", default("source", "allowRewind")),
         ),
-        target=TargetSettings(
-            output=target.get("output", default("target", "output")),
-            base=target.get("base"),
-            alertmanagers=tuple(target.get("alertmanagers", default("target", "alertmanagers"))),
-        ),
+        target=_target(documents[0], target, default),
         state_dir=content.get("stateDir", default("stateDir")),
         listen=content.get("listen", default("listen")),
         own_alerts=OwnAlertSettings(

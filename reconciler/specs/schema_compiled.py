@@ -5,7 +5,7 @@ schema_codegen.py). Pure: imports only `re`."""
 
 import re
 
-SCHEMA_DIGEST = '97a61d55550d119151b1c86ea84d14d80a8f368123bab860e9f683b0bdaffdbc'
+SCHEMA_DIGEST = 'b4b63408b30e0d3355076672c9c31b7bbe7be7a4ee6754d71b540689124f69d1'
 """schema_codegen.schema_digest of the schema files this was generated from."""
 
 
@@ -87,7 +87,7 @@ _P11 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$')
 _P12 = _pattern('^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029{}"\\\\]*$')
 _K0 = frozenset(('allowedSignersFile',))
 _K1 = frozenset(('allowRewind', 'branch', 'path', 'pollInterval', 'repo', 'verify'))
-_K2 = frozenset(('alertmanagers', 'base', 'output'))
+_K2 = frozenset(('alertmanagers', 'api', 'base', 'format', 'output'))
 _K3 = frozenset(('sendmail',))
 _K4 = frozenset(('caFile', 'insecureSkipVerify', 'serverName'))
 _K5 = frozenset(('from', 'host', 'passwordFile', 'port', 'ssl', 'starttls', 'tls', 'username'))
@@ -186,6 +186,18 @@ def _s6(x):
 
 
 def _s7(x):
+    if not any(_equal(x, each) for each in ['alertmanager', 'kubesphere']):
+        return False
+    return True
+
+
+def _s8(x):
+    if not any(_equal(x, each) for each in ['v2beta2', 'v2beta1']):
+        return False
+    return True
+
+
+def _s9(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -195,12 +207,16 @@ def _s7(x):
             return False
         if 'alertmanagers' in x and not _s6(x['alertmanagers']):
             return False
+        if 'format' in x and not _s7(x['format']):
+            return False
+        if 'api' in x and not _s8(x['api']):
+            return False
         if not _K2.issuperset(x):
             return False
     return True
 
 
-def _s8(x):
+def _s10(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -209,7 +225,7 @@ def _s8(x):
     return True
 
 
-def _s9(x):
+def _s11(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -220,18 +236,18 @@ def _s9(x):
     return True
 
 
-def _s10(x):
+def _s12(x):
     if isinstance(x, dict):
         if 'sendmail' not in x:
             return False
-        if 'sendmail' in x and not _s9(x['sendmail']):
+        if 'sendmail' in x and not _s11(x['sendmail']):
             return False
         if not _K3.issuperset(x):
             return False
     return True
 
 
-def _s11(x):
+def _s13(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -244,7 +260,7 @@ def _s11(x):
     return True
 
 
-def _s12(x):
+def _s14(x):
     if not ((isinstance(x, int) and not isinstance(x, bool))):
         return False
     if (isinstance(x, (int, float)) and not isinstance(x, bool)):
@@ -255,7 +271,7 @@ def _s12(x):
     return True
 
 
-def _s13(x):
+def _s15(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -270,7 +286,7 @@ def _s13(x):
     return True
 
 
-def _s14(x):
+def _s16(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -279,7 +295,7 @@ def _s14(x):
     return True
 
 
-def _s15(x):
+def _s17(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -287,47 +303,47 @@ def _s15(x):
             return False
         if 'from' not in x:
             return False
-        if 'host' in x and not _s11(x['host']):
+        if 'host' in x and not _s13(x['host']):
             return False
-        if 'port' in x and not _s12(x['port']):
+        if 'port' in x and not _s14(x['port']):
             return False
         if 'ssl' in x and not _s2(x['ssl']):
             return False
         if 'starttls' in x and not _s2(x['starttls']):
             return False
-        if 'tls' in x and not _s13(x['tls']):
+        if 'tls' in x and not _s15(x['tls']):
             return False
         if 'username' in x and not _s0(x['username']):
             return False
-        if 'passwordFile' in x and not _s9(x['passwordFile']):
+        if 'passwordFile' in x and not _s11(x['passwordFile']):
             return False
-        if 'from' in x and not _s14(x['from']):
+        if 'from' in x and not _s16(x['from']):
             return False
         if not _K5.issuperset(x):
             return False
     return True
 
 
-def _s16(x):
+def _s18(x):
     if isinstance(x, dict):
         if 'smtp' not in x:
             return False
-        if 'smtp' in x and not _s15(x['smtp']):
+        if 'smtp' in x and not _s17(x['smtp']):
             return False
         if not _K6.issuperset(x):
             return False
     return True
 
 
-def _s17(x):
+def _s19(x):
     if not (isinstance(x, dict)):
         return False
-    if [_s10(x), _s16(x)].count(True) != 1:
+    if [_s12(x), _s18(x)].count(True) != 1:
         return False
     return True
 
 
-def _s18(x):
+def _s20(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -338,12 +354,12 @@ def _s18(x):
         if not _unique(x):
             return False
         for item in x:
-            if not _s14(item):
+            if not _s16(item):
                 return False
     return True
 
 
-def _s19(x):
+def _s21(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -353,32 +369,11 @@ def _s19(x):
             return False
         if 'certificateWarning' in x and not _s1(x['certificateWarning']):
             return False
-        if 'fallback' in x and not _s17(x['fallback']):
+        if 'fallback' in x and not _s19(x['fallback']):
             return False
-        if 'fallbackRecipients' in x and not _s18(x['fallbackRecipients']):
+        if 'fallbackRecipients' in x and not _s20(x['fallbackRecipients']):
             return False
         if not _K7.issuperset(x):
-            return False
-    return True
-
-
-def _s20(x):
-    if not (isinstance(x, list)):
-        return False
-    if isinstance(x, list):
-        if not _unique(x):
-            return False
-        for item in x:
-            if not _s9(item):
-                return False
-    return True
-
-
-def _s21(x):
-    if not (isinstance(x, str)):
-        return False
-    if isinstance(x, str):
-        if not _P6(x):
             return False
     return True
 
@@ -390,25 +385,46 @@ def _s22(x):
         if not _unique(x):
             return False
         for item in x:
-            if not _s21(item):
+            if not _s11(item):
                 return False
     return True
 
 
 def _s23(x):
+    if not (isinstance(x, str)):
+        return False
+    if isinstance(x, str):
+        if not _P6(x):
+            return False
+    return True
+
+
+def _s24(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if not _unique(x):
+            return False
+        for item in x:
+            if not _s23(item):
+                return False
+    return True
+
+
+def _s25(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
-        if 'passwordFiles' in x and not _s20(x['passwordFiles']):
+        if 'passwordFiles' in x and not _s22(x['passwordFiles']):
             return False
-        if 'passwordEnv' in x and not _s22(x['passwordEnv']):
+        if 'passwordEnv' in x and not _s24(x['passwordEnv']):
             return False
         if not _K8.issuperset(x):
             return False
     return True
 
 
-def _s24(x):
+def _s26(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -416,34 +432,34 @@ def _s24(x):
             return False
         if 'source' in x and not _s4(x['source']):
             return False
-        if 'target' in x and not _s7(x['target']):
+        if 'target' in x and not _s9(x['target']):
             return False
         if 'stateDir' in x and not _s0(x['stateDir']):
             return False
-        if 'listen' in x and not _s8(x['listen']):
+        if 'listen' in x and not _s10(x['listen']):
             return False
-        if 'ownAlerts' in x and not _s19(x['ownAlerts']):
+        if 'ownAlerts' in x and not _s21(x['ownAlerts']):
             return False
-        if 'secrets' in x and not _s23(x['secrets']):
+        if 'secrets' in x and not _s25(x['secrets']):
             return False
         if not _K9.issuperset(x):
             return False
     return True
 
 
-def _s25(x):
+def _s27(x):
     if not _equal(x, 'notify-reconciler/v1'):
         return False
     return True
 
 
-def _s26(x):
+def _s28(x):
     if not _equal(x, 'EmailServer'):
         return False
     return True
 
 
-def _s27(x):
+def _s29(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -452,40 +468,40 @@ def _s27(x):
     return True
 
 
-def _s28(x):
+def _s30(x):
     if not (isinstance(x, str)):
         return False
     return True
 
 
-def _s29(x):
+def _s31(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         for key, value in x.items():
-            if key not in _K10 and not _s28(value):
+            if key not in _K10 and not _s30(value):
                 return False
     return True
 
 
-def _s30(x):
+def _s32(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'name' not in x:
             return False
-        if 'name' in x and not _s27(x['name']):
+        if 'name' in x and not _s29(x['name']):
             return False
-        if 'labels' in x and not _s29(x['labels']):
+        if 'labels' in x and not _s31(x['labels']):
             return False
-        if 'annotations' in x and not _s29(x['annotations']):
+        if 'annotations' in x and not _s31(x['annotations']):
             return False
         if not _K11.issuperset(x):
             return False
     return True
 
 
-def _s31(x):
+def _s33(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -496,7 +512,7 @@ def _s31(x):
     return True
 
 
-def _s32(x):
+def _s34(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -507,13 +523,13 @@ def _s32(x):
     return True
 
 
-def _s33(x):
+def _s35(x):
     if _anything(x):
         return False
     return True
 
 
-def _s34(x):
+def _s36(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -522,7 +538,7 @@ def _s34(x):
     return True
 
 
-def _s35(x):
+def _s37(x):
     if not ((isinstance(x, int) and not isinstance(x, bool))):
         return False
     if (isinstance(x, (int, float)) and not isinstance(x, bool)):
@@ -533,88 +549,88 @@ def _s35(x):
     return True
 
 
-def _s36(x):
+def _s38(x):
     if not _equal(x, True):
         return False
     return True
 
 
-def _s37(x):
+def _s39(x):
     if isinstance(x, dict):
         if 'ssl' not in x:
             return False
-        if 'ssl' in x and not _s36(x['ssl']):
+        if 'ssl' in x and not _s38(x['ssl']):
             return False
     return True
 
 
-def _s38(x):
+def _s40(x):
     if not _equal(x, 465):
         return False
     return True
 
 
-def _s39(x):
-    if not _equal(x, False):
-        return False
-    return True
-
-
-def _s40(x):
-    if isinstance(x, dict):
-        if 'port' not in x:
-            return False
-        if 'port' in x and not _s38(x['port']):
-            return False
-        if 'starttls' in x and not _s39(x['starttls']):
-            return False
-    return True
-
-
 def _s41(x):
-    if _s38(x):
+    if not _equal(x, False):
         return False
     return True
 
 
 def _s42(x):
     if isinstance(x, dict):
-        if 'port' in x and not _s41(x['port']):
+        if 'port' not in x:
+            return False
+        if 'port' in x and not _s40(x['port']):
+            return False
+        if 'starttls' in x and not _s41(x['starttls']):
             return False
     return True
 
 
 def _s43(x):
-    if not (_s40(x) if _s37(x) else _s42(x)):
+    if _s40(x):
         return False
     return True
 
 
 def _s44(x):
     if isinstance(x, dict):
-        if 'username' not in x:
+        if 'port' in x and not _s43(x['port']):
             return False
     return True
 
 
 def _s45(x):
-    if isinstance(x, dict):
-        if 'passwordFile' in x and not _s33(x['passwordFile']):
-            return False
-        if 'passwordEnv' in x and not _s33(x['passwordEnv']):
-            return False
-        if 'authIdentity' in x and not _s33(x['authIdentity']):
-            return False
-    return True
-
-
-def _s46(x):
-    if not (True if _s44(x) else _s45(x)):
+    if not (_s42(x) if _s39(x) else _s44(x)):
         return False
     return True
 
 
+def _s46(x):
+    if isinstance(x, dict):
+        if 'username' not in x:
+            return False
+    return True
+
+
 def _s47(x):
+    if isinstance(x, dict):
+        if 'passwordFile' in x and not _s35(x['passwordFile']):
+            return False
+        if 'passwordEnv' in x and not _s35(x['passwordEnv']):
+            return False
+        if 'authIdentity' in x and not _s35(x['authIdentity']):
+            return False
+    return True
+
+
+def _s48(x):
+    if not (True if _s46(x) else _s47(x)):
+        return False
+    return True
+
+
+def _s49(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -625,13 +641,13 @@ def _s47(x):
     return True
 
 
-def _s48(x):
-    if _s47(x):
+def _s50(x):
+    if _s49(x):
         return False
     return True
 
 
-def _s49(x):
+def _s51(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -639,46 +655,46 @@ def _s49(x):
             return False
         if 'from' not in x:
             return False
-        if 'host' in x and not _s31(x['host']):
+        if 'host' in x and not _s33(x['host']):
             return False
-        if 'port' in x and not _s12(x['port']):
+        if 'port' in x and not _s14(x['port']):
             return False
         if 'ssl' in x and not _s2(x['ssl']):
             return False
         if 'starttls' in x and not _s2(x['starttls']):
             return False
-        if 'tls' in x and not _s13(x['tls']):
+        if 'tls' in x and not _s15(x['tls']):
             return False
-        if 'username' in x and not _s32(x['username']):
+        if 'username' in x and not _s34(x['username']):
             return False
-        if 'authIdentity' in x and not _s32(x['authIdentity']):
+        if 'authIdentity' in x and not _s34(x['authIdentity']):
             return False
-        if 'password' in x and not _s33(x['password']):
+        if 'password' in x and not _s35(x['password']):
             return False
-        if 'passwordFile' in x and not _s9(x['passwordFile']):
+        if 'passwordFile' in x and not _s11(x['passwordFile']):
             return False
-        if 'passwordEnv' in x and not _s21(x['passwordEnv']):
+        if 'passwordEnv' in x and not _s23(x['passwordEnv']):
             return False
-        if 'from' in x and not _s14(x['from']):
+        if 'from' in x and not _s16(x['from']):
             return False
-        if 'hello' in x and not _s34(x['hello']):
+        if 'hello' in x and not _s36(x['hello']):
             return False
         if 'enabled' in x and not _s2(x['enabled']):
             return False
-        if 'maxRecipientsPerMessage' in x and not _s35(x['maxRecipientsPerMessage']):
+        if 'maxRecipientsPerMessage' in x and not _s37(x['maxRecipientsPerMessage']):
             return False
         if not _K12.issuperset(x):
             return False
-    if not _s43(x):
-        return False
-    if not _s46(x):
+    if not _s45(x):
         return False
     if not _s48(x):
+        return False
+    if not _s50(x):
         return False
     return True
 
 
-def _s50(x):
+def _s52(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -690,26 +706,26 @@ def _s50(x):
             return False
         if 'spec' not in x:
             return False
-        if 'apiVersion' in x and not _s25(x['apiVersion']):
+        if 'apiVersion' in x and not _s27(x['apiVersion']):
             return False
-        if 'kind' in x and not _s26(x['kind']):
+        if 'kind' in x and not _s28(x['kind']):
             return False
-        if 'metadata' in x and not _s30(x['metadata']):
+        if 'metadata' in x and not _s32(x['metadata']):
             return False
-        if 'spec' in x and not _s49(x['spec']):
+        if 'spec' in x and not _s51(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
     return True
 
 
-def _s51(x):
+def _s53(x):
     if not _equal(x, 'NotificationPolicy'):
         return False
     return True
 
 
-def _s52(x):
+def _s54(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -718,7 +734,7 @@ def _s52(x):
     return True
 
 
-def _s53(x):
+def _s55(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -727,27 +743,27 @@ def _s53(x):
     return True
 
 
-def _s54(x):
+def _s56(x):
     if not _equal(x, '...'):
         return False
     return True
 
 
-def _s55(x):
+def _s57(x):
     if isinstance(x, list):
-        if not any(_s54(item) for item in x):
+        if not any(_s56(item) for item in x):
             return False
     return True
 
 
-def _s56(x):
+def _s58(x):
     if isinstance(x, list):
         if len(x) > 1:
             return False
     return True
 
 
-def _s57(x):
+def _s59(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -756,20 +772,20 @@ def _s57(x):
         if not _unique(x):
             return False
         for item in x:
-            if not _s53(item):
+            if not _s55(item):
                 return False
-    if not (_s56(x) if _s55(x) else True):
+    if not (_s58(x) if _s57(x) else True):
         return False
     return True
 
 
-def _s58(x):
-    if not (_anything(x) if _s52(x) else _s57(x)):
+def _s60(x):
+    if not (_anything(x) if _s54(x) else _s59(x)):
         return False
     return True
 
 
-def _s59(x):
+def _s61(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -782,18 +798,18 @@ def _s59(x):
     return True
 
 
-def _s60(x):
+def _s62(x):
     _unsure(x)  # not compiled: minProperties
     return True
 
 
-def _s61(x):
+def _s63(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'repeatInterval' in x and not _s1(x['repeatInterval']):
             return False
-        if 'groupBy' in x and not _s58(x['groupBy']):
+        if 'groupBy' in x and not _s60(x['groupBy']):
             return False
         if 'groupWait' in x and not _s1(x['groupWait']):
             return False
@@ -801,16 +817,16 @@ def _s61(x):
             return False
         if 'sendResolved' in x and not _s2(x['sendResolved']):
             return False
-        if 'subject' in x and not _s59(x['subject']):
+        if 'subject' in x and not _s61(x['subject']):
             return False
-        if 'templates' in x and not _s60(x['templates']):
+        if 'templates' in x and not _s62(x['templates']):
             return False
         if not _K14.issuperset(x):
             return False
     return True
 
 
-def _s62(x):
+def _s64(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -820,53 +836,53 @@ def _s62(x):
             return False
         if 'metadata' not in x:
             return False
-        if 'apiVersion' in x and not _s25(x['apiVersion']):
+        if 'apiVersion' in x and not _s27(x['apiVersion']):
             return False
-        if 'kind' in x and not _s51(x['kind']):
+        if 'kind' in x and not _s53(x['kind']):
             return False
-        if 'metadata' in x and not _s30(x['metadata']):
+        if 'metadata' in x and not _s32(x['metadata']):
             return False
-        if 'spec' in x and not _s61(x['spec']):
+        if 'spec' in x and not _s63(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
     return True
 
 
-def _s63(x):
+def _s65(x):
     if not _equal(x, 'RecipientList'):
         return False
     return True
 
 
-def _s64(x):
+def _s66(x):
     if not _equal(x, 'discard'):
         return False
     return True
 
 
-def _s65(x):
-    if _s64(x):
-        return False
-    return True
-
-
-def _s66(x):
-    if isinstance(x, dict):
-        if 'name' in x and not _s65(x['name']):
-            return False
-    return True
-
-
 def _s67(x):
-    if not _s30(x):
-        return False
-    if not _s66(x):
+    if _s66(x):
         return False
     return True
 
 
 def _s68(x):
+    if isinstance(x, dict):
+        if 'name' in x and not _s67(x['name']):
+            return False
+    return True
+
+
+def _s69(x):
+    if not _s32(x):
+        return False
+    if not _s68(x):
+        return False
+    return True
+
+
+def _s70(x):
     if not (isinstance(x, str)):
         return False
     if isinstance(x, str):
@@ -879,47 +895,24 @@ def _s68(x):
     return True
 
 
-def _s69(x):
+def _s71(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'email' not in x:
             return False
-        if 'name' in x and not _s68(x['name']):
+        if 'name' in x and not _s70(x['name']):
             return False
-        if 'email' in x and not _s14(x['email']):
+        if 'email' in x and not _s16(x['email']):
             return False
         if not _K15.issuperset(x):
             return False
     return True
 
 
-def _s70(x):
-    if not (_s14(x) if _s28(x) else _s69(x)):
-        return False
-    return True
-
-
-def _s71(x):
-    if not (isinstance(x, list)):
-        return False
-    if isinstance(x, list):
-        if len(x) < 1:
-            return False
-        if len(x) > 50:
-            return False
-        for item in x:
-            if not _s70(item):
-                return False
-    return True
-
-
 def _s72(x):
-    if not (isinstance(x, str)):
+    if not (_s16(x) if _s30(x) else _s71(x)):
         return False
-    if isinstance(x, str):
-        if len(x) > 1024:
-            return False
     return True
 
 
@@ -927,6 +920,8 @@ def _s73(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
+        if len(x) < 1:
+            return False
         if len(x) > 50:
             return False
         for item in x:
@@ -936,12 +931,33 @@ def _s73(x):
 
 
 def _s74(x):
+    if not (isinstance(x, str)):
+        return False
+    if isinstance(x, str):
+        if len(x) > 1024:
+            return False
+    return True
+
+
+def _s75(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if len(x) > 50:
+            return False
+        for item in x:
+            if not _s74(item):
+                return False
+    return True
+
+
+def _s76(x):
     if not any(_equal(x, each) for each in ['single', 'perRecipient']):
         return False
     return True
 
 
-def _s75(x):
+def _s77(x):
     if not (isinstance(x, list)):
         return False
     if isinstance(x, list):
@@ -950,54 +966,54 @@ def _s75(x):
         if not _unique(x):
             return False
         for item in x:
-            if not _s27(item):
+            if not _s29(item):
                 return False
     return True
 
 
-def _s76(x):
+def _s78(x):
     if isinstance(x, dict):
         if 'catchAll' not in x:
             return False
-        if 'catchAll' in x and not _s36(x['catchAll']):
+        if 'catchAll' in x and not _s38(x['catchAll']):
             return False
     return True
 
 
-def _s77(x):
+def _s79(x):
     if isinstance(x, dict):
-        if 'matchers' in x and not _s33(x['matchers']):
+        if 'matchers' in x and not _s35(x['matchers']):
             return False
-        if 'repeatInterval' in x and not _s33(x['repeatInterval']):
+        if 'repeatInterval' in x and not _s35(x['repeatInterval']):
             return False
-        if 'groupBy' in x and not _s33(x['groupBy']):
+        if 'groupBy' in x and not _s35(x['groupBy']):
             return False
-        if 'groupWait' in x and not _s33(x['groupWait']):
+        if 'groupWait' in x and not _s35(x['groupWait']):
             return False
-        if 'groupInterval' in x and not _s33(x['groupInterval']):
+        if 'groupInterval' in x and not _s35(x['groupInterval']):
             return False
-        if 'activeDuring' in x and not _s33(x['activeDuring']):
+        if 'activeDuring' in x and not _s35(x['activeDuring']):
             return False
-        if 'mutedDuring' in x and not _s33(x['mutedDuring']):
+        if 'mutedDuring' in x and not _s35(x['mutedDuring']):
             return False
-        if 'keepFromBase' in x and not _s33(x['keepFromBase']):
+        if 'keepFromBase' in x and not _s35(x['keepFromBase']):
             return False
     return True
 
 
-def _s78(x):
+def _s80(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
         if 'recipients' not in x:
             return False
-        if 'recipients' in x and not _s71(x['recipients']):
+        if 'recipients' in x and not _s73(x['recipients']):
             return False
-        if 'matchers' in x and not _s73(x['matchers']):
+        if 'matchers' in x and not _s75(x['matchers']):
             return False
         if 'repeatInterval' in x and not _s1(x['repeatInterval']):
             return False
-        if 'groupBy' in x and not _s57(x['groupBy']):
+        if 'groupBy' in x and not _s59(x['groupBy']):
             return False
         if 'groupWait' in x and not _s1(x['groupWait']):
             return False
@@ -1005,28 +1021,28 @@ def _s78(x):
             return False
         if 'sendResolved' in x and not _s2(x['sendResolved']):
             return False
-        if 'subject' in x and not _s59(x['subject']):
+        if 'subject' in x and not _s61(x['subject']):
             return False
-        if 'templates' in x and not _s60(x['templates']):
+        if 'templates' in x and not _s62(x['templates']):
             return False
-        if 'delivery' in x and not _s74(x['delivery']):
+        if 'delivery' in x and not _s76(x['delivery']):
             return False
         if 'keepFromBase' in x and not _s2(x['keepFromBase']):
             return False
         if 'catchAll' in x and not _s2(x['catchAll']):
             return False
-        if 'activeDuring' in x and not _s75(x['activeDuring']):
+        if 'activeDuring' in x and not _s77(x['activeDuring']):
             return False
-        if 'mutedDuring' in x and not _s75(x['mutedDuring']):
+        if 'mutedDuring' in x and not _s77(x['mutedDuring']):
             return False
         if not _K16.issuperset(x):
             return False
-    if not (_s77(x) if _s76(x) else True):
+    if not (_s79(x) if _s78(x) else True):
         return False
     return True
 
 
-def _s79(x):
+def _s81(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1038,51 +1054,22 @@ def _s79(x):
             return False
         if 'spec' not in x:
             return False
-        if 'apiVersion' in x and not _s25(x['apiVersion']):
+        if 'apiVersion' in x and not _s27(x['apiVersion']):
             return False
-        if 'kind' in x and not _s63(x['kind']):
+        if 'kind' in x and not _s65(x['kind']):
             return False
-        if 'metadata' in x and not _s67(x['metadata']):
+        if 'metadata' in x and not _s69(x['metadata']):
             return False
-        if 'spec' in x and not _s78(x['spec']):
+        if 'spec' in x and not _s80(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
     return True
 
 
-def _s80(x):
+def _s82(x):
     if not _equal(x, 'TimeWindow'):
         return False
-    return True
-
-
-def _s81(x):
-    if not (isinstance(x, list)):
-        return False
-    if isinstance(x, list):
-        if len(x) < 1:
-            return False
-        for item in x:
-            if not _s28(item):
-                return False
-    return True
-
-
-def _s82(x):
-    if not (isinstance(x, dict)):
-        return False
-    if isinstance(x, dict):
-        if 'start' not in x:
-            return False
-        if 'end' not in x:
-            return False
-        if 'start' in x and not _s28(x['start']):
-            return False
-        if 'end' in x and not _s28(x['end']):
-            return False
-        if not _K17.issuperset(x):
-            return False
     return True
 
 
@@ -1093,14 +1080,25 @@ def _s83(x):
         if len(x) < 1:
             return False
         for item in x:
-            if not _s82(item):
+            if not _s30(item):
                 return False
     return True
 
 
 def _s84(x):
-    if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))):
+    if not (isinstance(x, dict)):
         return False
+    if isinstance(x, dict):
+        if 'start' not in x:
+            return False
+        if 'end' not in x:
+            return False
+        if 'start' in x and not _s30(x['start']):
+            return False
+        if 'end' in x and not _s30(x['end']):
+            return False
+        if not _K17.issuperset(x):
+            return False
     return True
 
 
@@ -1117,6 +1115,24 @@ def _s85(x):
 
 
 def _s86(x):
+    if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))):
+        return False
+    return True
+
+
+def _s87(x):
+    if not (isinstance(x, list)):
+        return False
+    if isinstance(x, list):
+        if len(x) < 1:
+            return False
+        for item in x:
+            if not _s86(item):
+                return False
+    return True
+
+
+def _s88(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1124,22 +1140,22 @@ def _s86(x):
             return False
         if 'location' in x and not _s0(x['location']):
             return False
-        if 'weekdays' in x and not _s81(x['weekdays']):
+        if 'weekdays' in x and not _s83(x['weekdays']):
             return False
-        if 'times' in x and not _s83(x['times']):
+        if 'times' in x and not _s85(x['times']):
             return False
-        if 'daysOfMonth' in x and not _s85(x['daysOfMonth']):
+        if 'daysOfMonth' in x and not _s87(x['daysOfMonth']):
             return False
-        if 'months' in x and not _s85(x['months']):
+        if 'months' in x and not _s87(x['months']):
             return False
-        if 'years' in x and not _s85(x['years']):
+        if 'years' in x and not _s87(x['years']):
             return False
         if not _K18.issuperset(x):
             return False
     return True
 
 
-def _s87(x):
+def _s89(x):
     if not (isinstance(x, dict)):
         return False
     if isinstance(x, dict):
@@ -1151,13 +1167,13 @@ def _s87(x):
             return False
         if 'spec' not in x:
             return False
-        if 'apiVersion' in x and not _s25(x['apiVersion']):
+        if 'apiVersion' in x and not _s27(x['apiVersion']):
             return False
-        if 'kind' in x and not _s80(x['kind']):
+        if 'kind' in x and not _s82(x['kind']):
             return False
-        if 'metadata' in x and not _s30(x['metadata']):
+        if 'metadata' in x and not _s32(x['metadata']):
             return False
-        if 'spec' in x and not _s86(x['spec']):
+        if 'spec' in x and not _s88(x['spec']):
             return False
         if not _K13.issuperset(x):
             return False
@@ -1165,11 +1181,11 @@ def _s87(x):
 
 
 VALIDATORS = {
-    'config.json': _s24,
-    'emailserver.json': _s50,
-    'notificationpolicy.json': _s62,
-    'recipientlist.json': _s79,
-    'timewindow.json': _s87,
+    'config.json': _s26,
+    'emailserver.json': _s52,
+    'notificationpolicy.json': _s64,
+    'recipientlist.json': _s81,
+    'timewindow.json': _s89,
 }
 """Schema file name -> whether a value is valid against it."""
 
