@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{revision.describe()} has no EmailServer: nothing to test", file=sys.stderr)
         return EXIT_INVALID
     if args.probe:
-        return _probe(server)
+        return _probe(server, config.target.format == "kubesphere")
     recipients = args.to or own_alert_recipients(committed.specs)
     if not recipients:
         print(f"{revision.describe()} has no recipients: give one with --to", file=sys.stderr)
@@ -67,16 +67,21 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if delivery.accepted else EXIT_INVALID
 
 
-def _probe(server) -> int:
+def _probe(server, kubesphere: bool = False) -> int:
     from ..io.probe import probe
 
-    print(f"probing {server.smarthost} as Alertmanager would talk to it (nothing is sent)")
+    who = "Alertmanager"
+    if kubesphere:  # target.format kubesphere: notification-manager sends, from the rendered Config
+        from ..kubesphere.rendering import as_dialled
+
+        server, who = as_dialled(server), "KubeSphere's notification-manager"
+    print(f"probing {server.smarthost} as {who} would talk to it (nothing is sent)")
     report = probe(server, os.environ)
     for line in report.transcript:
         print(f"  {line}")
     for finding in report.findings:
         print(f"{finding.alert}: {finding.message}", file=sys.stderr)
     if report.can_send:
-        print("ok: Alertmanager can send through this server as configured")
+        print(f"ok: {who} can send through this server as configured")
         return EXIT_OK
     return EXIT_INVALID

@@ -419,6 +419,10 @@ class Daemon:
         if server is None or not server.enabled:
             return None
         self._probed = _probe_key(server, self.host.environ)
+        if self.config.target.format == "kubesphere":  # notification-manager sends, as the Config says
+            from ..kubesphere.rendering import as_dialled
+
+            server = as_dialled(server)
         report = probe(server, self.host.environ, now=self.host.now(),
                        warn_days=duration_seconds(self.config.own_alerts.certificate_warning) / 86400)
         holding = {finding.alert: Condition(f"{finding.alert}: {finding.message}",

@@ -24,13 +24,13 @@ list's subject and templates, one grouping for every list, one message per recip
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..am.matchers import parse_matchers
 from ..am.reading import dump, roundtrip_yaml
 from ..errors import Location, SpecError, SpecErrors
-from ..specs.model import RecipientList, Specs
+from ..specs.model import EmailServer, RecipientList, Specs
 from .importing import LIST_ANNOTATION, SECRET_NAMESPACE
 from .objects import GROUP
 from .selector import Untranslatable, from_matchers
@@ -79,6 +79,16 @@ def render_kubesphere(specs: Specs, api: str = "v2beta2", *, password: str | Non
     text = header + "".join(("---\n" if index else "") + dump(roundtrip_yaml(), _commented(item))
                             for index, item in enumerate(objects))
     return Rendered(text, tuple(objects), tuple(warnings))
+
+
+def as_dialled(server: EmailServer) -> EmailServer:
+    """`server` as notification-manager dials it from the rendered Config, for the probe: the
+    same port, implicit TLS (465) or STARTTLS exactly when required, the same certificate
+    check (the Config always carries a tls block), but the system CAs, since tls.caFile is not
+    rendered (notification-manager takes a CA's text from a Secret)."""
+    if not server.tls.ca_file:
+        return server
+    return replace(server, tls=replace(server.tls, ca_file=None))
 
 
 def _config(specs: Specs, api: str, warnings: list[str]) -> dict[str, Any]:

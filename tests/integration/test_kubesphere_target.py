@@ -81,3 +81,22 @@ def test_a_kubesphere_target_takes_no_base_and_no_alertmanagers(tmp_path, repo, 
     assert main(["apply", "--config", config]) == 2
     err = capsys.readouterr().err
     assert f"config.yaml:7:3: {field}: goes with format alertmanager" in err
+
+
+def test_the_probe_talks_to_the_server_as_notification_manager_would(tmp_path, capsys):
+    from .services import start_smtp_server
+
+    smtp = start_smtp_server()
+    try:
+        repo = GitRepo(tmp_path / "config-repo")
+        repo.commit("specs", **{"server.yaml": server(port=smtp.port),
+                                "ops.yaml": recipient_list("ops", ["ops@example.com"])})
+        config = config_file(tmp_path, repo, tmp_path / "kubesphere.yaml")
+        assert main(["apply", "--config", config]) == 0
+        capsys.readouterr()
+        assert main(["mail-test", "--config", config, "--probe"]) == 0
+        out = capsys.readouterr().out
+        assert f"probing 127.0.0.1:{smtp.port} as KubeSphere's notification-manager would talk to it" in out
+        assert "ok: KubeSphere's notification-manager can send" in out
+    finally:
+        smtp.controller.stop()

@@ -254,3 +254,15 @@ def test_the_password_is_only_in_the_secret_and_only_when_given():
     assert "s3cret-password" not in rendered.text  # base64 in data
     [secret] = [item for item in rendered.objects if item["kind"] == "Secret"]
     assert secret["metadata"]["name"] == "global-email-config-secret"
+
+
+def test_the_probe_dials_with_the_system_cas_as_notification_manager_does():
+    from dataclasses import replace
+
+    from reconciler.kubesphere.rendering import as_dialled
+
+    server = parse_specs(folder(EXAMPLES)).server
+    assert as_dialled(server) is server  # nothing the Config leaves out
+    with_ca = replace(server, tls=replace(server.tls, ca_file="/etc/ssl/private-ca.pem", server_name="mx"))
+    dialled = as_dialled(with_ca)
+    assert dialled.tls.ca_file is None and dialled.tls.server_name == "mx" and dialled.port == server.port
