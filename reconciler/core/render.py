@@ -765,7 +765,7 @@ LiteralScalarString = SingleQuotedScalarString = CommentToken = None
 def _import_yaml() -> None:
     """Import ruamel.yaml on the first render (every entry point that writes YAML calls this):
     the modules that only need render's options and names (deploy, a `diff` whose render is
-    in the cache) should not pay its 25 to 30 ms. Binds this module's names for it."""
+    in the cache) should not pay for its import. Binds this module's names for it."""
     global YAML, CommentedBase, CommentedMap, CommentedSeq, CommentMark
     global LiteralScalarString, SingleQuotedScalarString, CommentToken
     if CommentToken is not None:
