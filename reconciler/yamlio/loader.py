@@ -183,31 +183,9 @@ def _offset_location(name: str, text: str, offset: int) -> Location:
 
 def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
     """Parse every document of one file. Returns the documents and the errors found."""
-    if len(data) > limits.max_file_bytes:
-        # Readers stop one byte past the limit, so the real size is not known here (the
-        # readers in source.py know it and report it with too_large_message).
-        return [], [SpecError(Location(name, 1, 1), "", too_large_message(None, limits))]
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [], [_not_utf8(name, data, exc)]
-    if "\x00" in text:
-        # The YAML scanner rejects NUL too, but only after scanning up to it.
-        return [], [SpecError(_offset_location(name, text, text.index("\x00")), "",
-                              "NUL character: this is not a text file")]
-    line_break = _OTHER_LINE_BREAKS.search(text)
-    if line_break:
-        # Even ruamel is not consistent about them (a plain scalar ends there, a quoted one
-        # goes on), so the file is not parsed: the location is exact, the field is the one there.
-        return [], [SpecError(_offset_location(name, text, line_break.start()), "",
-                              _line_break_message(line_break.group()))]
-    unprintable = _not_yaml_text(text)
-    if unprintable:
-        # The parser would say only "position N" of the whole file.
-        character = unprintable.group()
-        return [], [SpecError(_offset_location(name, text, unprintable.start()), "",
-                              f"character U+{ord(character):04X} is not allowed in YAML (a control character, or "
-                              "one Unicode reserves): delete it")]
+    text = _spec_text(name, data, limits)
+    if isinstance(text, SpecError):
+        return [], [text]
 
     _import_yaml()
     documents: list[Document] = []
@@ -248,6 +226,37 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
         errors.append(SpecError(Location(name, 1, 1), "",
                                 f"nesting is deeper than the {limits.max_depth} levels a spec may have"))
     return documents, errors
+
+
+def _spec_text(name: str, data: bytes, limits: Limits) -> str | SpecError:
+    """The file's text, or the one error that keeps it from being parsed at all: too large,
+    not UTF-8, or holding what YAML does not allow where the parser would not say exactly."""
+    if len(data) > limits.max_file_bytes:
+        # Readers stop one byte past the limit, so the real size is not known here (the
+        # readers in source.py know it and report it with too_large_message).
+        return SpecError(Location(name, 1, 1), "", too_large_message(None, limits))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return _not_utf8(name, data, exc)
+    if "\x00" in text:
+        # The YAML scanner rejects NUL too, but only after scanning up to it.
+        return SpecError(_offset_location(name, text, text.index("\x00")), "",
+                         "NUL character: this is not a text file")
+    line_break = _OTHER_LINE_BREAKS.search(text)
+    if line_break:
+        # Even ruamel is not consistent about them (a plain scalar ends there, a quoted one
+        # goes on), so the file is not parsed: the location is exact, the field is the one there.
+        return SpecError(_offset_location(name, text, line_break.start()), "",
+                         _line_break_message(line_break.group()))
+    unprintable = _not_yaml_text(text)
+    if unprintable:
+        # The parser would say only "position N" of the whole file.
+        character = unprintable.group()
+        return SpecError(_offset_location(name, text, unprintable.start()), "",
+                         f"character U+{ord(character):04X} is not allowed in YAML (a control character, or "
+                         "one Unicode reserves): delete it")
+    return text
 
 
 def too_large_message(size: int | None, limits: Limits = DEFAULT_LIMITS, *, template: bool = False) -> str:
@@ -456,7 +465,9 @@ _HAVE_C_PARSER = False
 
 def _import_yaml() -> None:
     """Import ruamel.yaml on first use: an import that a run whose files all come from the
-    cache (cache.py) never needs. Binds this module's names for it."""
+    cache (cache.py) never needs. Binds this module's names for it. One piece, though long:
+    most of it is the classes that subclass ruamel's, which can only be defined once ruamel
+    is imported, and every name is bound together, so no half-imported state is seen."""
     global YAML, MarkedYAMLError, YAMLError, MappingNode, ScalarNode, SequenceNode, _CResolver, _CComposer
     global _HAVE_C_PARSER
     if YAML is not None:
@@ -521,7 +532,7 @@ def _import_yaml() -> None:
         class _CComposer(CParser, _CResolver):
             """The C parser and our resolver, as YAML(typ="safe", pure=False).compose_all
             puts them together, minus what that does for every stream: make a loader
-            class, a YAML object and a constructor (a tenth of loading 1,000 files)."""
+            class, a YAML object and a constructor (a real part of loading many files)."""
 
             def __init__(self, text: str) -> None:
                 CParser.__init__(self, text)
