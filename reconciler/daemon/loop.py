@@ -505,8 +505,8 @@ def _probe_key(server: EmailServer, environ) -> tuple:
 
 
 def settle_memory() -> None:
-    """Collect this pass's garbage now, between passes. With 1,000 cached files a full
-    collection that the allocator triggers in the middle of a pass cost 50 ms, doubling an
+    """Collect this pass's garbage now, between passes. With a large tree cached, a full
+    collection that the allocator triggers in the middle of a pass could double an
     incremental pass; done here it costs the same but delays no commit. (gc.freeze() would
     avoid even that, but froze cyclic garbage of later passes for good: RSS grew with every
     rejected commit.)"""
