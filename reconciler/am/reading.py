@@ -119,7 +119,7 @@ def read_config(text: str, name: str = "alertmanager.yml", *, limit: int = MAX_D
     from ruamel.yaml.error import YAMLError
 
     try:
-        with collector_paused():  # a 2 MB render is 100,000 nodes and values
+        with collector_paused():  # a large render is a great many nodes and values
             root = compose_document(text, limit, measure_tree=False)
             return ReadConfig(name, _GoValues(name, limit).build(root, ()) if root is not None else None, root)
     except TooDeep as exc:

@@ -364,7 +364,7 @@ CYCLE_YEARS = range(2000, 2400)
 """Where a window without `years` is looked for: one whole cycle of the Gregorian calendar
 (dates and weekdays repeat every 400 years), read with the zone's rules for those years."""
 _SEARCH_MONTHS = 1200
-"""A search that reads the zone's clock looks at this many months at most (about 20 ms), then
+"""A search that reads the zone's clock looks at this many months at most (a short search), then
 gives up: a window is refused only when it is known never to hold, and a commit cannot make
 validate read the clock of 2,000 years for each of a thousand windows. CYCLE_YEARS takes 624
 at most (38 years before 2038, then 14 kinds of year)."""

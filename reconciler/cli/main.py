@@ -56,12 +56,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    """The whole command line: one subparser per command, in the order `--help` lists them."""
     parser = argparse.ArgumentParser(
         prog="notify-reconciler",
         description="Keep Alertmanager's e-mail notifications in sync with specs committed to git.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _validate_command(commands)
+    _render_command(commands)
+    _import_command(commands)
+    _diff_command(commands)
+    _apply_command(commands)
+    _run_command(commands)
+    _mail_test_command(commands)
+    _who_gets_command(commands)
+    _preview_command(commands)
+    _status_command(commands)
+    return parser
 
+
+def _validate_command(commands: argparse._SubParsersAction) -> None:
+    """`validate` and its arguments."""
     validate = commands.add_parser(
         "validate", help="validate a spec folder as it is on disk",
         description="Validate every *.yaml/*.yml spec file under DIR. Exit 0 valid, 1 invalid, 2 could not run.")
@@ -69,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     _cache_option(validate)
     validate.set_defaults(command="validate")
 
+
+def _render_command(commands: argparse._SubParsersAction) -> None:
+    """`render` and its arguments."""
     render = commands.add_parser(
         "render", help="print or write the Alertmanager config",
         description="Render the Alertmanager configuration for the specs in DIR. "
@@ -94,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
                              "--format kubesphere, the password Secret's: kubesphere-monitoring-federated)")
     render.set_defaults(command="render")
 
+
+def _import_command(commands: argparse._SubParsersAction) -> None:
+    """`import` and its arguments."""
     import_ = commands.add_parser(
         "import", help="turn an alertmanager.yml, its Kubernetes Secret or KubeSphere's objects into specs",
         description="Read an Alertmanager config, or a Secret manifest holding one (kubectl get secret "
@@ -114,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
                               "what to put there")
     import_.set_defaults(command="import_config")
 
+
+def _diff_command(commands: argparse._SubParsersAction) -> None:
+    """`diff` and its arguments."""
     diff = commands.add_parser(
         "diff", help="dry run: what DIR would change in the live config",
         description="Render DIR as it is on disk and show a unified diff against what is live: target.output, "
@@ -126,6 +150,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="colour the diff (default: on a terminal)")
     diff.set_defaults(command="diff")
 
+
+def _apply_command(commands: argparse._SubParsersAction) -> None:
+    """`apply` and its arguments."""
     apply = commands.add_parser(
         "apply", help="one reconcile pass of the committed branch",
         description="Render the committed branch, check it, write it atomically, reload and verify every "
@@ -139,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
                             "commit (a rewind or a force-push that is meant); otherwise such a head is rejected")
     apply.set_defaults(command="apply")
 
+
+def _run_command(commands: argparse._SubParsersAction) -> None:
+    """`run` and its arguments."""
     run = commands.add_parser(
         "run", help="the daemon: reconcile on every commit, poll, and SIGHUP",
         description="Run until SIGTERM: apply each new commit of the branch (a local repo is watched, every "
@@ -148,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(run)
     run.set_defaults(command="run")
 
+
+def _mail_test_command(commands: argparse._SubParsersAction) -> None:
+    """`mail-test` and its arguments."""
     mail_test = commands.add_parser(
         "mail-test", help="send a test e-mail with the committed server settings",
         description="Send a test message through the EmailServer of the committed branch, to --to or to every "
@@ -160,6 +193,9 @@ def _parser() -> argparse.ArgumentParser:
                                 "Alertmanager would; exit 0 when Alertmanager could send, 1 with what to change")
     mail_test.set_defaults(command="mail_test")
 
+
+def _who_gets_command(commands: argparse._SubParsersAction) -> None:
+    """`who-gets` and its arguments."""
     who = commands.add_parser(
         "who-gets", help="who is mailed for an alert with these labels",
         description="Every recipient address an alert with LABEL=VALUE labels would be mailed to, per "
@@ -179,6 +215,9 @@ def _parser() -> argparse.ArgumentParser:
                                                  "activeDuring windows or inside their mutedDuring ones are not mailed")
     who.set_defaults(command="who_gets")
 
+
+def _preview_command(commands: argparse._SubParsersAction) -> None:
+    """`preview` and its arguments."""
     preview = commands.add_parser(
         "preview", help="the mail a RecipientList would get for a sample alert, as .eml and .html",
         description="Render the mail list NAME would get for one firing alert with these labels and annotations "
@@ -198,12 +237,14 @@ def _parser() -> argparse.ArgumentParser:
                          help="writes FILE.eml and FILE.html (a trailing .eml or .html is dropped first)")
     preview.set_defaults(command="preview")
 
+
+def _status_command(commands: argparse._SubParsersAction) -> None:
+    """`status` and its arguments."""
     status = commands.add_parser(
         "status", help="applied and attempted revisions, last error, each Alertmanager",
         description="Show what runs and what was last tried. Exit 0 healthy, 1 not.")
     _config_option(status)
     status.set_defaults(command="status")
-    return parser
 
 
 def _config_option(command: argparse.ArgumentParser) -> None:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from .common import (EXIT_CANNOT_RUN, EXIT_INVALID, EXIT_OK, last_verified, load_config, load_specs, name_values,
                      read_bytes, unwrap_secret)
 
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..core.who_gets import Answer
+    from ..specs.model import Specs
+
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from ..io.deploy import read_base, render_options
     from ..core.render import RenderOptions, render_alertmanager_config
     from ..am.timewindows import parse_instant
@@ -50,26 +55,42 @@ def run(args: argparse.Namespace) -> int:
             base = unwrap_secret(base, args.base) or base
     text = render_alertmanager_config(specs, base, base_name=base_name, options=options)
     answer = Audience(text, specs.lists, "the render").answer(labels, at)
+    if args.output == "json":
+        return _json_answer(answer, specs, labels, at)
+    return _text_answer(answer, specs, labels, at)
+
+
+def _json_answer(answer: Answer, specs: Specs, labels: dict[str, str], at: datetime) -> int:
+    """The answer as one JSON object on stdout, for scripts; the exit status says whether anyone is mailed."""
+    import json
+
     taken = answer.taken()
     mailed = answer.mailed
     others, held = answer.base_receivers()
-    if args.output == "json":
-        print(json.dumps({
-            "labels": labels,
-            "at": _rfc3339(at),
-            "lists": [{"name": item.name, "receiver": route.receiver,
-                       "recipients": [recipient.email for recipient in item.recipients],
-                       "repeatInterval": route.repeat_interval, "groupBy": ["..."] if route.group_by_all
-                       else list(route.group_by), "groupWait": route.group_wait,
-                       "groupInterval": route.group_interval,
-                       "sendResolved": specs.routing_for(item).send_resolved,
-                       **state.as_json()}
-                      for route, item, state in taken],
-            "baseReceivers": others, "baseReceiversHeldBack": held, "mailed": bool(mailed),
-            "receivers": answer.receivers,
-            "duplicates": [{"address": duplicate.address, "receivers": list(duplicate.receivers)}
-                           for duplicate in answer.duplicates]}, indent=2))
-        return EXIT_OK if mailed else EXIT_INVALID
+    print(json.dumps({
+        "labels": labels,
+        "at": _rfc3339(at),
+        "lists": [{"name": item.name, "receiver": route.receiver,
+                   "recipients": [recipient.email for recipient in item.recipients],
+                   "repeatInterval": route.repeat_interval, "groupBy": ["..."] if route.group_by_all
+                   else list(route.group_by), "groupWait": route.group_wait,
+                   "groupInterval": route.group_interval,
+                   "sendResolved": specs.routing_for(item).send_resolved,
+                   **state.as_json()}
+                  for route, item, state in taken],
+        "baseReceivers": others, "baseReceiversHeldBack": held, "mailed": bool(mailed),
+        "receivers": answer.receivers,
+        "duplicates": [{"address": duplicate.address, "receivers": list(duplicate.receivers)}
+                       for duplicate in answer.duplicates]}, indent=2))
+    return EXIT_OK if mailed else EXIT_INVALID
+
+
+def _text_answer(answer: Answer, specs: Specs, labels: dict[str, str], at: datetime) -> int:
+    """The answer in words: each list that is mailed, with its timing, and the base's own
+    receivers on stdout; duplicates, and why nobody is mailed, on stderr."""
+    taken = answer.taken()
+    mailed = answer.mailed
+    others, held = answer.base_receivers()
     shown = " ".join(f"{name}={value}" for name, value in labels.items())
     for route, item, state in taken:
         routing = specs.routing_for(item)

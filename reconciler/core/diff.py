@@ -128,8 +128,8 @@ class _TrimmedMatcher(difflib.SequenceMatcher):
     """difflib's matcher over only what lies between the common first and last lines.
 
     A render's lines repeat a lot (every list has the same `send_resolved:` and `headers:`
-    lines), which makes the matcher's longest-match search slow over a whole config (about 4 s
-    for 12,500 lines of which one changed); the lines both texts begin and end with are equal
+    lines), which makes the matcher's longest-match search slow over a whole config (seconds
+    for a large one of which one line changed); the lines both texts begin and end with are equal
     anyway, and are added back as one equal run each."""
 
     def __init__(self, before: list[str], after: list[str]):

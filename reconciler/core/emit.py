@@ -27,7 +27,7 @@ def assemble(skeleton: str, lists: list[tuple[str, str]] | tuple[tuple[str, str]
     """Put our routes and receivers where the skeleton's placeholders are, formatted as
     ruamel formats the rest (mapping indent 2, sequence dash offset 2)."""
     pieces, position = [], 0
-    for match in PLACEHOLDER_LINE.finditer(skeleton):  # in the skeleton: a few kB, not the 2 MB result
+    for match in PLACEHOLDER_LINE.finditer(skeleton):  # in the skeleton, which is small: not in the large result
         indent = match.group("indent")
         if match.group("name") == "routes":
             lines = [f"{indent}# {MARK}: routes to {PREFIX}* receivers\n", *(route for route, _ in lists)]

@@ -115,7 +115,10 @@ class RenderCache(dict):
 
 def render_config(specs: Specs, base_text: str | None = None, *, base_name: str = "base",
                   options: RenderOptions = RenderOptions(), cache: RenderCache | None = None) -> Rendered:
-    """`render_alertmanager_config`, keeping the parts; `cache` carries list texts between renders."""
+    """`render_alertmanager_config`, keeping the parts; `cache` carries list texts between renders.
+    Long, and one piece for now: its steps edit the same base tree in place (routes, receivers
+    and the comments that move with them) in an order that matters; it gets shorter as the
+    route and receiver code moves out of this module (issue 23)."""
     _import_yaml()
     yaml = yaml_writer()
     config = _load_base(yaml, base_text, base_name) if base_text is not None else None
@@ -765,7 +768,7 @@ LiteralScalarString = SingleQuotedScalarString = CommentToken = None
 def _import_yaml() -> None:
     """Import ruamel.yaml on the first render (every entry point that writes YAML calls this):
     the modules that only need render's options and names (deploy, a `diff` whose render is
-    in the cache) should not pay its 25 to 30 ms. Binds this module's names for it."""
+    in the cache) should not pay for its import. Binds this module's names for it."""
     global YAML, CommentedBase, CommentedMap, CommentedSeq, CommentMark
     global LiteralScalarString, SingleQuotedScalarString, CommentToken
     if CommentToken is not None:

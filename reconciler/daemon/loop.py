@@ -7,14 +7,14 @@ is retried after 1 s, 2 s, ... up to the poll interval, a rejected commit waits 
 commit, and nothing kills the loop. SIGTERM or SIGINT end it after the pass in progress
 (retry waits are cut short), with exit status 0.
 
-After each pass the daemon's own alerts (alerts.py) go to the outbox; a mailer thread
+After each pass the daemon's own alerts (core/own_alerts.py) go to the outbox; a mailer thread
 delivers them, so a slow or absent SMTP server never delays a commit.
 
 A lock on ``<stateDir>/lock`` keeps a second daemon off the same state directory. HTTP on
 ``listen``: /metrics (Prometheus), /healthz (alive), /readyz (first pass done), served from
-one thread with bounded connections and time (http_endpoint.py). Under
+one thread with bounded connections and time (daemon/http.py; metrics.py holds the metrics). Under
 systemd (Type=notify): READY=1 after the first pass, STATUS= lines a person can read, and
-WATCHDOG=1 pings from a thread of their own while the loop is alive (liveness.py): also
+WATCHDOG=1 pings from a thread of their own while the loop is alive (systemd.py, io/liveness.py): also
 while a pass waits on amtool or git within a known bound, never while it hangs.
 """
 
@@ -25,13 +25,11 @@ import gc
 import logging
 import os
 import signal
-import socket
 import threading
-import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -41,15 +39,17 @@ from email.utils import make_msgid
 from .. import logfmt
 from ..io.alertmanager_api import email_counters
 from ..core.own_alerts import MAIL_CHANNEL_ALERTS, PROBE_ALERTS, AlertStream, Condition, compose, own_alert_recipients
-from ..specs.daemon_config import Config, Fallback
-from ..display import display_line, redact_urls
-from ..errors import ConfigError, DeployError, EnvironmentProblem, ReconcilerError, TransientDeployError
+from ..specs.daemon_config import Config
+from ..errors import DeployError, EnvironmentProblem, ReconcilerError, TransientDeployError
 from ..io.files import remove_stale_temporaries
+from .fallback import check_fallback, fallback_carrier
 from .http import TEXT, Answer, HttpEndpoint
+from .metrics import Metrics
+from .systemd import sd_notify, status_line, watchdog_interval
 from ..io.liveness import WAITS
 from ..io.outbox import Carrier, Outbox, deliver
-from ..io.smtp import read_password, send, send_with_sendmail
-from ..specs.model import EmailServer, TLSSettings
+from ..io.smtp import read_password, send
+from ..specs.model import EmailServer
 from ..io.password_sources import password_source_refusal
 from ..service.pass_log import PassLog
 from ..io.probe import ProbeReport, probe
@@ -67,87 +67,6 @@ MAIL_TICK_SECONDS = 5.0
 LIVE_FILE_CHANGED = "live file changed"
 RETRY_FIRST_SECONDS = 1.0
 """After a failed pass the next comes after 1 s, then 2, 4, ... up to pollInterval."""
-
-
-# -- metrics ------------------------------------------------------------------------------------
-
-@dataclass
-class Metrics:
-    registry: CollectorRegistry
-    reconciles: Counter
-    duration: Histogram
-    applied: Gauge
-    last_success: Gauge
-    reload_ok: Gauge
-    drift: Counter
-    mails: Counter
-    outbox: Gauge
-    healthy: Gauge
-    http_dropped: Counter
-
-    @classmethod
-    def create(cls) -> Metrics:
-        registry = CollectorRegistry()
-        return cls(
-            registry,
-            Counter("notify_reconciler_reconciles", "Reconcile passes by result", ["result"], registry=registry),
-            Histogram("notify_reconciler_reconcile_duration_seconds", "Time of one reconcile pass", ["result"],
-                      registry=registry, buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)),
-            Gauge("notify_reconciler_applied_revision_info", "The revision that is live", ["revision"],
-                  registry=registry),
-            Gauge("notify_reconciler_last_success_timestamp_seconds", "When a pass last ended applied or unchanged",
-                  registry=registry),
-            Gauge("notify_reconciler_alertmanager_reload_success", "1 if the Alertmanager took the last config",
-                  ["alertmanager"], registry=registry),
-            Counter("notify_reconciler_drift_corrected", "Hand edits of the live config put back",
-                    registry=registry),
-            Counter("notify_reconciler_own_alert_mails", "The daemon's own alert mails by outcome", ["outcome"],
-                    registry=registry),
-            Gauge("notify_reconciler_outbox_messages", "Own alert mails waiting (pending) or given up (failed)",
-                  ["state"], registry=registry),
-            Gauge("notify_reconciler_healthy", "1 when `notify-reconciler status` would say healthy",
-                  registry=registry),
-            Counter("notify_reconciler_http_connections_dropped",
-                    "HTTP connections closed by a bound: evicted (over the cap), timeout, too_large", ["reason"],
-                    registry=registry),
-        )
-
-    def record(self, outcome: Outcome, seconds: float, now: float) -> None:
-        self.reconciles.labels(outcome.result).inc()
-        self.duration.labels(outcome.result).observe(seconds)
-        if outcome.ok and outcome.revision is not None:
-            self.applied.clear()
-            self.applied.labels(outcome.revision.sha).set(1)
-            self.last_success.set(now)
-        for target in outcome.targets:  # an Alertmanager URL may carry credentials too
-            self.reload_ok.labels(redact_urls(target.url)).set(1 if target.ok else 0)
-        if outcome.drift:
-            self.drift.inc(len(outcome.drift))
-
-
-# -- systemd --------------------------------------------------------------------------------------
-
-def sd_notify(message: str) -> None:
-    """Send one sd_notify(3) datagram; a no-op outside systemd (no NOTIFY_SOCKET)."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.sendto(message.encode(), address)
-        except OSError as exc:
-            log.warning(logfmt.line("sd_notify_failed", error=exc))
-
-
-def watchdog_interval() -> float | None:
-    """Half of systemd's WatchdogSec, if this process is the one being watched."""
-    usec = os.environ.get("WATCHDOG_USEC")
-    pid = os.environ.get("WATCHDOG_PID")
-    if not usec or (pid and pid != str(os.getpid())):
-        return None
-    return int(usec) / 2e6
 
 
 # -- the daemon ------------------------------------------------------------------------------------
@@ -485,7 +404,7 @@ class Daemon:
     def _deliver_mail(self) -> None:
         server = self.alerting.server
         if server is not None and server.enabled:
-            fallback = fallback_route(self.config.own_alerts.fallback, self.config.own_alerts.fallback_recipients,
+            fallback = fallback_carrier(self.config.own_alerts.fallback, self.config.own_alerts.fallback_recipients,
                                       self.host)
 
             def send_primary(sender: str, recipients: list[str], message: bytes):
@@ -573,33 +492,6 @@ class Daemon:
         }, on_drop=lambda reason: self.metrics.http_dropped.labels(reason).inc())
 
 
-def check_fallback(fallback: Fallback | None) -> None:
-    """A sendmail fallback that is not there is refused at start, not found at 3 a.m."""
-    if fallback is None or fallback.sendmail is None:
-        return
-    if not os.path.isfile(fallback.sendmail) or not os.access(fallback.sendmail, os.X_OK):
-        raise ConfigError(f"ownAlerts.fallback.sendmail: {fallback.sendmail} is not an executable file: install a "
-                          "sendmail-compatible program there (e.g. Debian's msmtp-mta), or name the right path")
-
-
-def fallback_route(fallback: Fallback | None, recipients: tuple[str, ...], host: Host) -> Carrier | None:
-    if fallback is None:
-        return None
-    if fallback.sendmail:
-        program = fallback.sendmail
-        return Carrier(f"fallback {program}", lambda sender, to, message: send_with_sendmail(program, sender, to, message),
-                     recipients)
-    relay = fallback.smtp
-    server = EmailServer("fallback", relay.host, relay.port, relay.ssl, relay.starttls,
-                         TLSSettings(relay.ca_file, relay.server_name, relay.insecure_skip_verify), relay.sender,
-                         relay.username, relay.password_file)
-
-    def send_relay(sender: str, to: list[str], message: bytes):
-        return send(server, read_password(server, host.environ), sender, to, message, hello=host.hostname)
-
-    return Carrier(f"fallback relay {server.smarthost}", send_relay, recipients, sender=relay.sender)
-
-
 def _probe_key(server: EmailServer, environ) -> tuple:
     """The server's settings and a digest of its password as it is now: a rotated password
     file is probed again. The password itself is not kept."""
@@ -617,19 +509,11 @@ def _probe_key(server: EmailServer, environ) -> tuple:
 
 
 def settle_memory() -> None:
-    """Collect this pass's garbage now, between passes. With 1,000 cached files a full
-    collection that the allocator triggers in the middle of a pass cost 50 ms, doubling an
+    """Collect this pass's garbage now, between passes. With a large tree cached, a full
+    collection that the allocator triggers in the middle of a pass could double an
     incremental pass; done here it costs the same but delays no commit. (gc.freeze() would
     avoid even that, but froze cyclic garbage of later passes for good: RSS grew with every
     rejected commit.)"""
     gc.collect()
 
 
-def status_line(outcome: Outcome, now: float) -> str:
-    """What `systemctl status` shows, e.g. "applied a1b2c3d 'raise repeat interval' 12s ago"
-    (shown on a terminal: control characters escaped, URL credentials hidden)."""
-    revision = outcome.revision
-    if outcome.ok and revision is not None:
-        return display_line(f"{outcome.result} {revision.short} {revision.subject!r}; last pass "
-                            f"{time.strftime('%H:%M:%S', time.gmtime(now))}Z")
-    return display_line(outcome.message.splitlines()[0][:200])

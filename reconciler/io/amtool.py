@@ -9,10 +9,10 @@ goes through `run_amtool`, which holds it to a `Budget`:
 - memory: it runs with a data-segment limit (RLIMIT_DATA, set by /bin/sh's `ulimit -d`
   just before amtool starts, so no Python code runs between fork and exec in a process
   with threads), with GOMAXPROCS=2 and small thread stacks so that the limit means the same
-  on every machine. Go ends with "fatal error: out of memory" near the limit (its heap got
-  up to 64 MiB past it: the kernel does not check the limit where Go makes reserved memory
-  writable; measured, a 96 MiB limit stopped at 88 MB of memory, 128 MiB at 156 MB), before
-  the service's MemoryMax would have the kernel kill the service (and systemd stop it).
+  on every machine. Go ends with "fatal error: out of memory" near the limit (its heap can
+  get some way past it: the kernel does not check the limit where Go makes reserved memory
+  writable; the measured overshoot is in bench/README.md), before the service's MemoryMax
+  would have the kernel kill the service (and systemd stop it).
 An overrun raises `OverBudget`, saying which budget ran out. The run is a bounded wait for
 the systemd watchdog (liveness): a pass inside amtool is alive until the budget's deadline.
 """

@@ -133,8 +133,8 @@ class DiskCache:
         payload = data[len(_MAGIC) + _DIGEST:]
         if not data.startswith(_MAGIC) or data[len(_MAGIC):len(_MAGIC) + _DIGEST] != hashlib.sha256(payload).digest():
             return None  # truncated, corrupt, or not ours
-        # A snapshot holds some 100,000 objects (50,000 recipients): the collector would walk
-        # the new objects again and again (40 % of the load), though none of them is garbage yet.
+        # A snapshot holds a great many objects (more than one a recipient): the collector would
+        # walk the new objects again and again (a large part of the load), though none is garbage yet.
         with collector_paused():
             try:
                 stored_key, value = pickle.loads(payload)
@@ -149,8 +149,8 @@ class DiskCache:
         With a `slot` the entry is kept there instead of at its key, and replaces whatever the
         slot held: for what is large and stands for a whole folder (a snapshot of its parses,
         a command's answer for it), whose key changes with every new tree or code version.
-        Keyed by content alone, each of those was a new file that nothing ever removed (2 MB
-        a `diff` of a 1,000-list tree)."""
+        Keyed by content alone, each of those was a new file that nothing ever removed (for a
+        `diff`, a whole render each time)."""
         if not self._ready():
             return
         import tempfile
@@ -175,13 +175,13 @@ class PersistentParseCache(dict):
     """A pipeline.ParseCache ((path, blob id) -> ParsedFile) that also reads entries it does
     not hold from a DiskCache, and writes the ones it parsed. pipeline.parse_specs uses it
     as it uses the in-memory one. (A dict, as ParseCache is, rather than a subclass of it:
-    importing pipeline, and the model with it, costs a `validate` whose answer is in the
-    cache 30 ms.)
+    importing pipeline, and the model with it, is a cost that a `validate` whose answer is
+    in the cache should not pay.)
 
     With a `location` (the folder, or the repository and branch), many new entries at once
     (a cold run) are written as one snapshot of the whole tree instead of one file each:
-    creating a file costs about 1.5 ms of system time on the project's machine, so 1,000
-    entry files took longer than parsing the files. A few new entries (a changed file) are
+    creating a file costs system time, and one file an entry for a large tree took longer
+    than parsing the files. A few new entries (a changed file) are
     written one file each, and found there next time."""
 
     SNAPSHOT_AT = 32
@@ -246,8 +246,7 @@ class PersistentParseCache(dict):
 class PersistentRenderCache(dict):
     """render's RenderCache (id of a RecipientList -> CachedPart) that also keeps each list's
     rendered lines on disk, so the first render after a restart renders only the lists that
-    changed (rendering all 1,000 lists x 50 recipients costs about 0.1 s; reading their
-    lines back, under 0.01 s).
+    changed (reading a list's lines back is far cheaper than rendering it).
 
     An id means nothing to another process, so on disk a part is keyed by where its list came
     from: the file's path and blob id, and the list's place among the file's objects (the

@@ -58,11 +58,11 @@ def read_base(path: str | None) -> str | None:
     return decode_text(data, path)
 
 AMTOOL_TIMEOUT = 10.0
-"""amtool check-config of a 2 MB render takes 0.16 s, and a commit cannot make it loop (it
-parses templates, it does not run them): this bounds a machine that is stuck. The daemon's
+"""amtool check-config of a large render takes a fraction of a second, and a commit cannot
+make it loop (it parses templates, it does not run them): this bounds a machine that is stuck. The daemon's
 watchdog is fed while it runs (amtool.py, liveness.py)."""
 CHECK_MEMORY = 128 << 20
-"""Its data-segment limit (amtool.py): a 1,000-list render (1.6 MB) needs 80 MiB of mappings."""
+"""Its data-segment limit (amtool.py): a 1,000-list render needs well over half of it in mappings."""
 CHECK_OUTPUT = 1 << 20
 
 
@@ -343,7 +343,7 @@ class CheckedParts:
 
     def digests(self, parts: tuple[tuple[str, str], ...]) -> list[bytes]:
         """`part_digest` of each part, hashing only the text of parts not seen last time (a
-        pass in the running daemon would otherwise hash all 2 MB again: about 4 ms)."""
+        pass in the running daemon would otherwise hash the whole render again)."""
         known = self._digests
         digests = [known.get(part) or part_digest(part) for part in parts]
         self._digests = dict(zip(parts, digests))
@@ -376,7 +376,7 @@ def check_rendered(rendered: Rendered, checked: CheckedParts | None = None) -> N
     route and receiver are valid or not by their own text: each route names only its own
     receiver, and names are unique (the schema sees to that). So only the lists whose text is
     new are checked, in the skeleton, and a one-file commit costs amtool a small file instead
-    of the whole 2 MB config. Anything else (a new base, server, policy, template, amtool)
+    of the whole config. Anything else (a new base, server, policy, template, amtool)
     checks the whole text."""
     context = check_context(rendered)
     digests = checked.digests(rendered.lists) if checked is not None else []
@@ -432,8 +432,8 @@ def _checker() -> str:
 
 def check_config(text: str, templates: tuple[tuple[str, bytes], ...] = ()) -> None:
     """Our own checks always, and `amtool check-config` when it is installed; without amtool
-    the text must at least parse as YAML. (Parsing a 2 MB render in Python costs 0.6 s;
-    amtool parses it, and checks far more, in 0.08 s.) `templates`, the files the render
+    the text must at least parse as YAML. (Parsing a large render in Python takes several
+    times as long as amtool, which parses it and checks far more.) `templates`, the files the render
     carries, are put next to the config, where Alertmanager will find them."""
     for line in text.splitlines():
         stripped = line.lstrip()

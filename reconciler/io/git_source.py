@@ -630,7 +630,7 @@ def _no_branch(repo: git.Repo, branch: str) -> str:
 
 
 def _import_git() -> None:
-    """GitPython costs about 80 ms to import (it looks for the git program): only what reads
+    """GitPython is slow to import (it looks for the git program): only what reads
     a repository pays for it, not `validate` of a folder. Every use of `git.` here follows
     an `_open()`, which calls this first."""
     global git

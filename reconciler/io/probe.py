@@ -85,6 +85,8 @@ def alertmanager_password(server: EmailServer, environ: Mapping[str, str]) -> tu
 
 def probe(server: EmailServer, environ: Mapping[str, str], *, timeout: float = SMTP_TIMEOUT,
           now: float | None = None, warn_days: float = EXPIRY_WARNING_DAYS) -> ProbeReport:
+    """Talk to `server` as Alertmanager would, sending no mail: connect, EHLO, STARTTLS, AUTH.
+    The report holds each step and what stops Alertmanager from sending."""
     report = ProbeReport()
     note = report.transcript.append
     now = time.time() if now is None else now
@@ -99,25 +101,8 @@ def probe(server: EmailServer, environ: Mapping[str, str], *, timeout: float = S
         return report
     try:
         # 1. Connect: implicit TLS on 465 (ssl: true), plain TCP elsewhere.
-        try:
-            if server.ssl:
-                client = _SMTPS(server_name, host=server.host, port=server.port, local_hostname=hello,
-                                timeout=timeout, context=context)
-            else:
-                client = smtplib.SMTP(server.host, server.port, local_hostname=hello, timeout=timeout)
-        except ssl.SSLCertVerificationError as exc:
-            report.found(Reason.SMTP_TLS_MISMATCH, _untrusted(server, exc))
-            return report
-        except ssl.SSLError as exc:
-            report.found(Reason.SMTP_TLS_MISMATCH, f"{server.smarthost} did not complete a TLS handshake "
-                                                   f"({exc.reason or exc}): ssl: true speaks TLS from the first byte "
-                                                   "(port 465); for a server that upgrades with STARTTLS (587, 25) "
-                                                   "use ssl: false with starttls: true")
-            return report
-        except (OSError, smtplib.SMTPException) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-            report.found(Reason.SMTP_UNREACHABLE, f"cannot connect to {server.smarthost}: {reason}: check host, "
-                                                  "port and that the server runs")
+        client = _connect(server, server_name, hello, timeout, context, report)
+        if client is None:
             return report
         note(f"connected to {server.smarthost}" + (" with implicit TLS" if server.ssl else " (plain)"))
         if server.ssl:
@@ -129,25 +114,9 @@ def probe(server: EmailServer, environ: Mapping[str, str], *, timeout: float = S
         # 3. STARTTLS when required.
         secure = server.ssl
         if server.starttls:
-            if not client.has_extn("starttls"):
-                report.found(Reason.SMTP_TLS_MISMATCH,
-                             f"the server offers no STARTTLS but spec.starttls is true (the default): set "
-                             f"starttls: false for a plain relay{' on port 25' if server.port == 25 else ''}, or "
-                             "enable STARTTLS on the server")
+            if not _starttls(client, server, server_name, context, now, warn_days, report):
                 return report
-            try:
-                client._host = server_name  # smtplib checks the certificate against _host
-                client.starttls(context=context)
-            except ssl.SSLCertVerificationError as exc:
-                report.found(Reason.SMTP_TLS_MISMATCH, _untrusted(server, exc))
-                return report
-            except (ssl.SSLError, smtplib.SMTPException) as exc:
-                report.found(Reason.SMTP_TLS_MISMATCH, f"STARTTLS with {server.smarthost} failed: {exc}")
-                return report
-            client.ehlo()
             secure = True
-            note(f"STARTTLS: {client.sock.version() if isinstance(client.sock, ssl.SSLSocket) else 'TLS'}")
-            _certificate(client, server, server_name, now, warn_days, report)
         elif not server.ssl and client.has_extn("starttls"):
             note("the server offers STARTTLS, and starttls: false: Alertmanager will not use it (mail and any "
                  "password go in clear)")
@@ -162,6 +131,55 @@ def probe(server: EmailServer, environ: Mapping[str, str], *, timeout: float = S
     finally:
         close_politely(client)
     return report
+
+
+def _connect(server: EmailServer, server_name: str, hello: str, timeout: float, context: ssl.SSLContext,
+             report: ProbeReport) -> smtplib.SMTP | None:
+    """The connection, with implicit TLS when `ssl: true`; None, with the reason in `report`,
+    when there is none."""
+    try:
+        if server.ssl:
+            return _SMTPS(server_name, host=server.host, port=server.port, local_hostname=hello,
+                          timeout=timeout, context=context)
+        return smtplib.SMTP(server.host, server.port, local_hostname=hello, timeout=timeout)
+    except ssl.SSLCertVerificationError as exc:
+        report.found(Reason.SMTP_TLS_MISMATCH, _untrusted(server, exc))
+    except ssl.SSLError as exc:
+        report.found(Reason.SMTP_TLS_MISMATCH, f"{server.smarthost} did not complete a TLS handshake "
+                                               f"({exc.reason or exc}): ssl: true speaks TLS from the first byte "
+                                               "(port 465); for a server that upgrades with STARTTLS (587, 25) "
+                                               "use ssl: false with starttls: true")
+    except (OSError, smtplib.SMTPException) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        report.found(Reason.SMTP_UNREACHABLE, f"cannot connect to {server.smarthost}: {reason}: check host, "
+                                              "port and that the server runs")
+    return None
+
+
+def _starttls(client: smtplib.SMTP, server: EmailServer, server_name: str, context: ssl.SSLContext, now: float,
+              warn_days: float, report: ProbeReport) -> bool:
+    """Upgrade to TLS with STARTTLS and check the certificate; False, with the reason in
+    `report`, when the server does not offer it or the handshake fails."""
+    if not client.has_extn("starttls"):
+        report.found(Reason.SMTP_TLS_MISMATCH,
+                     f"the server offers no STARTTLS but spec.starttls is true (the default): set "
+                     f"starttls: false for a plain relay{' on port 25' if server.port == 25 else ''}, or "
+                     "enable STARTTLS on the server")
+        return False
+    try:
+        client._host = server_name  # smtplib checks the certificate against _host
+        client.starttls(context=context)
+    except ssl.SSLCertVerificationError as exc:
+        report.found(Reason.SMTP_TLS_MISMATCH, _untrusted(server, exc))
+        return False
+    except (ssl.SSLError, smtplib.SMTPException) as exc:
+        report.found(Reason.SMTP_TLS_MISMATCH, f"STARTTLS with {server.smarthost} failed: {exc}")
+        return False
+    client.ehlo()
+    version = client.sock.version() if isinstance(client.sock, ssl.SSLSocket) else "TLS"
+    report.transcript.append(f"STARTTLS: {version}")
+    _certificate(client, server, server_name, now, warn_days, report)
+    return True
 
 
 def _login(client: smtplib.SMTP, server: EmailServer, environ: Mapping[str, str], secure: bool,

@@ -117,31 +117,39 @@ def send(server: EmailServer, password: str | None, sender: str, recipients: lis
             close_politely(client)
     except MailError:
         raise
-    except ssl.SSLCertVerificationError as exc:
-        raise PermanentMailError(f"the certificate of {server.smarthost} is not trusted ({exc.verify_message}): "
-                                 "set tls.caFile to the CA that signed it, or tls.serverName to the name in it",
-                                 transcript) from exc
-    except smtplib.SMTPAuthenticationError as exc:
-        raise PermanentMailError(f"AUTH as {server.username} refused: {exc.smtp_code} {_text(exc.smtp_error)}: "
-                                 f"check the username and the password ({_password_source(server)})", transcript) from exc
-    except smtplib.SMTPRecipientsRefused as exc:
+    except (smtplib.SMTPException, OSError, UnicodeError) as exc:
+        # A UnicodeError's chain would only repeat the address the message quotes.
+        raise _mail_error(server, exc, transcript) from (None if isinstance(exc, UnicodeError) else exc)
+
+
+def _mail_error(server: EmailServer, exc: Exception, transcript: list[str]) -> MailError:
+    """What failed in `send`, as the MailError it is: temporary (4xx, a broken connection)
+    or permanent (5xx, an untrusted certificate, a refused login), with what to change."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return PermanentMailError(f"the certificate of {server.smarthost} is not trusted ({exc.verify_message}): "
+                                  "set tls.caFile to the CA that signed it, or tls.serverName to the name in it",
+                                  transcript)
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return PermanentMailError(f"AUTH as {server.username} refused: {exc.smtp_code} {_text(exc.smtp_error)}: "
+                                  f"check the username and the password ({_password_source(server)})", transcript)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
         replies = {r: f"{c} {_text(m)}" for r, (c, m) in exc.recipients.items()}
         codes = [c for c, _ in exc.recipients.values()]
         kind = TemporaryMailError if all(400 <= c < 500 for c in codes) else PermanentMailError
-        raise kind(f"every recipient was refused: {_first(replies)}", transcript) from exc
-    except smtplib.SMTPResponseException as exc:
+        return kind(f"every recipient was refused: {_first(replies)}", transcript)
+    if isinstance(exc, smtplib.SMTPResponseException):
         kind = TemporaryMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
-        raise kind(f"{server.smarthost} answered {exc.smtp_code} {_text(exc.smtp_error)}", transcript) from exc
-    except smtplib.SMTPNotSupportedError as exc:
-        raise PermanentMailError(f"{server.smarthost}: {exc}", transcript) from exc
-    except UnicodeError as exc:
+        return kind(f"{server.smarthost} answered {exc.smtp_code} {_text(exc.smtp_error)}", transcript)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return PermanentMailError(f"{server.smarthost}: {exc}", transcript)
+    if isinstance(exc, UnicodeError):
         # smtplib speaks ASCII commands: an address with other characters needs SMTPUTF8.
-        raise PermanentMailError(f"cannot send to or from a non-ASCII address through {server.smarthost} "
-                                 f"({exc.object[exc.start:exc.end]!r} in {exc.object.strip()!r}): use an "
-                                 "ASCII address", transcript) from None
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
-        raise TemporaryMailError(f"cannot talk to {server.smarthost}: {reason}", transcript) from exc
+        return PermanentMailError(f"cannot send to or from a non-ASCII address through {server.smarthost} "
+                                  f"({exc.object[exc.start:exc.end]!r} in {exc.object.strip()!r}): use an "
+                                  "ASCII address", transcript)
+    # What is left: the connection failed, or the server went away.
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+    return TemporaryMailError(f"cannot talk to {server.smarthost}: {reason}", transcript)
 
 
 LOCALHOST_NAMES = ("localhost", "127.0.0.1", "::1")

@@ -38,10 +38,10 @@ if TYPE_CHECKING:
 
 TEMPLATE_BUDGET = Budget(seconds=5.0, output_bytes=4 << 20, memory_bytes=96 << 20)
 """One amtool run of templates (a batch of them, or one alone). With Alertmanager's example
-data a template renders in milliseconds to kilobytes, in about 50 MiB of (mostly unused)
-mappings, and an 8 MiB mail still fits in 96 MiB; a mail of 4 MiB is already more than most
-servers take. At this limit amtool stopped at 88 MB of memory (amtool.py), which leaves the
-daemon room under the unit's MemoryMax=256M."""
+data a template renders at once to a short text, in memory that is mostly reserved and
+unused, and a mail of twice the output budget still fits in the memory budget; a mail of 4 MiB
+is already more than most servers take. At this limit amtool stops not far past it (amtool.py;
+figures in bench/README.md), which leaves the daemon room under the unit's MemoryMax=256M."""
 LOCATE_SECONDS = 30.0
 """When a batch fails, each template is rendered alone to say which one: at most this long
 in all, and whatever was not rendered by then is refused too (fail closed)."""

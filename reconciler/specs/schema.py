@@ -50,7 +50,7 @@ def load_schema(name: str) -> dict[str, Any]:
 def schema_texts() -> dict[str, str]:
     """Every schema file of the package (SCHEMA_FILES): name -> text. Read as package data
     through the import system (pkgutil), which importlib.resources does too, but at the
-    cost of its imports (pathlib, tempfile, zipfile's kin): 15 ms of every `validate`."""
+    cost of its imports (pathlib, tempfile, zipfile's kin), which every `validate` would pay."""
     return {name: pkgutil.get_data("reconciler", f"schemas/{name}").decode("utf-8") for name in SCHEMA_FILES}
 
 

@@ -5,7 +5,7 @@ to reconciler/specs/schema_compiled.py, and tests/unit/test_schema_compiled.py f
 file differs from what the schemas give now.
 
 Why: jsonschema builds a validator object for every subschema it descends into; for a
-2 MB tree that is most of a cold run, and importing it (with its `referencing` stack) is
+large tree that is most of a cold run, and importing it (with its `referencing` stack) is
 most of a small one. The compiled functions only say whether a document is valid; a
 document they refuse goes to jsonschema, which says where and why, as before
 (schema.validate_value). So they must never accept what jsonschema refuses: each keyword

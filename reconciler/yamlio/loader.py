@@ -59,8 +59,9 @@ class Limits:
     max_tree_bytes: int = 16 * 1024 * 1024
     """All files of the spec folder of a commit together, as git's object headers give them."""
     max_spec_bytes: int = 4 * 1024 * 1024
-    """Spec and template files together: what a pass reads and parses. Parsing 2.2 MB of
-    specs peaks near 70 MB; this keeps a pass well inside the unit's MemoryMax."""
+    """Spec and template files together: what a pass reads and parses. Parsing takes many
+    times the text's size in memory (bench/README.md); this keeps a pass well inside the
+    unit's MemoryMax."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -94,8 +95,8 @@ class Document:
 
 class _Positions(Mapping):
     """Key path -> Location, each made when it is first read, from the parser's mark (or the
-    Location of an alias): a valid document's are never read, and making 87,000 Locations
-    for a 2 MB tree took a tenth of loading it."""
+    Location of an alias): a valid document's are never read, and making one for every
+    value of a large tree was a noticeable part of loading it."""
 
     __slots__ = ("_file", "_raw")
 
@@ -154,8 +155,8 @@ def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> SpecError:
 # printable ASCII, NEL, and the rest of Unicode but surrogates, U+FFFE and U+FFFF.
 _NOT_YAML_TEXT = "[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010FFFF]"
 _NOT_YAML_ASCII = re.compile("[^\x09\x0A\x0D\x20-\x7E]")
-"""The same for ASCII text (most spec files): compiling the full class takes 10 to 20 ms, a
-third of a small run, so it is compiled only for text that is not ASCII."""
+"""The same for ASCII text (most spec files): compiling the full class is a large part of a
+small run, so it is compiled only for text that is not ASCII."""
 
 
 def _not_yaml_text(text: str) -> re.Match | None:
@@ -182,31 +183,9 @@ def _offset_location(name: str, text: str, offset: int) -> Location:
 
 def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[SpecError]]:
     """Parse every document of one file. Returns the documents and the errors found."""
-    if len(data) > limits.max_file_bytes:
-        # Readers stop one byte past the limit, so the real size is not known here (the
-        # readers in source.py know it and report it with too_large_message).
-        return [], [SpecError(Location(name, 1, 1), "", too_large_message(None, limits))]
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [], [_not_utf8(name, data, exc)]
-    if "\x00" in text:
-        # The YAML scanner rejects NUL too, but only after scanning up to it.
-        return [], [SpecError(_offset_location(name, text, text.index("\x00")), "",
-                              "NUL character: this is not a text file")]
-    line_break = _OTHER_LINE_BREAKS.search(text)
-    if line_break:
-        # Even ruamel is not consistent about them (a plain scalar ends there, a quoted one
-        # goes on), so the file is not parsed: the location is exact, the field is the one there.
-        return [], [SpecError(_offset_location(name, text, line_break.start()), "",
-                              _line_break_message(line_break.group()))]
-    unprintable = _not_yaml_text(text)
-    if unprintable:
-        # The parser would say only "position N" of the whole file.
-        character = unprintable.group()
-        return [], [SpecError(_offset_location(name, text, unprintable.start()), "",
-                              f"character U+{ord(character):04X} is not allowed in YAML (a control character, or "
-                              "one Unicode reserves): delete it")]
+    text = _spec_text(name, data, limits)
+    if isinstance(text, SpecError):
+        return [], [text]
 
     _import_yaml()
     documents: list[Document] = []
@@ -249,6 +228,37 @@ def load_file(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[
     return documents, errors
 
 
+def _spec_text(name: str, data: bytes, limits: Limits) -> str | SpecError:
+    """The file's text, or the one error that keeps it from being parsed at all: too large,
+    not UTF-8, or holding what YAML does not allow where the parser would not say exactly."""
+    if len(data) > limits.max_file_bytes:
+        # Readers stop one byte past the limit, so the real size is not known here (the
+        # readers in source.py know it and report it with too_large_message).
+        return SpecError(Location(name, 1, 1), "", too_large_message(None, limits))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return _not_utf8(name, data, exc)
+    if "\x00" in text:
+        # The YAML scanner rejects NUL too, but only after scanning up to it.
+        return SpecError(_offset_location(name, text, text.index("\x00")), "",
+                         "NUL character: this is not a text file")
+    line_break = _OTHER_LINE_BREAKS.search(text)
+    if line_break:
+        # Even ruamel is not consistent about them (a plain scalar ends there, a quoted one
+        # goes on), so the file is not parsed: the location is exact, the field is the one there.
+        return SpecError(_offset_location(name, text, line_break.start()), "",
+                         _line_break_message(line_break.group()))
+    unprintable = _not_yaml_text(text)
+    if unprintable:
+        # The parser would say only "position N" of the whole file.
+        character = unprintable.group()
+        return SpecError(_offset_location(name, text, unprintable.start()), "",
+                         f"character U+{ord(character):04X} is not allowed in YAML (a control character, or "
+                         "one Unicode reserves): delete it")
+    return text
+
+
 def too_large_message(size: int | None, limits: Limits = DEFAULT_LIMITS, *, template: bool = False) -> str:
     """The words for a file over the size limit; `size`, the file's size, when known;
     `template`: a template file (*.tmpl) rather than a spec file."""
@@ -275,7 +285,7 @@ def _compose_all(text: str) -> list[Node | None]:
     """Every document's node tree. Composing builds nodes only, never Python objects, so no
     tag can run code; tags are checked in _Builder.
 
-    ruamel.yaml.clib's C parser is about 5x faster than the pure-Python one, but its
+    ruamel.yaml.clib's C parser is much faster than the pure-Python one, but its
     scanner follows YAML 1.1, which refuses some valid YAML 1.2 (a ':' inside a plain
     scalar in a flow sequence, as in `[http://127.0.0.1:9093]`). So it only takes the
     first try: whatever it refuses is parsed again by the pure-Python YAML 1.2 parser,
@@ -284,7 +294,7 @@ def _compose_all(text: str) -> list[Node | None]:
         # The C composer recurses in C: far too deep a text would crash the process, so such
         # a text is measured on the event stream first. Any other (every real spec file) is
         # composed, and its tree measured instead: the same answer without a second parse of
-        # the text (40 % of loading a 2 MB tree).
+        # the text (a large part of loading a large tree).
         checked = not _c_composer_may_take(text)
         if checked:
             _check_depth(text)
@@ -454,8 +464,10 @@ _HAVE_C_PARSER = False
 
 
 def _import_yaml() -> None:
-    """Import ruamel.yaml on first use: about 30 ms that a run whose files all come from the
-    cache (cache.py) never needs. Binds this module's names for it."""
+    """Import ruamel.yaml on first use: an import that a run whose files all come from the
+    cache (cache.py) never needs. Binds this module's names for it. One piece, though long:
+    most of it is the classes that subclass ruamel's, which can only be defined once ruamel
+    is imported, and every name is bound together, so no half-imported state is seen."""
     global YAML, MarkedYAMLError, YAMLError, MappingNode, ScalarNode, SequenceNode, _CResolver, _CComposer
     global _HAVE_C_PARSER
     if YAML is not None:
@@ -467,14 +479,14 @@ def _import_yaml() -> None:
     from ruamel.yaml.tag import Tag
 
     class _CResolver(VersionedResolver):
-        """ruamel's resolver, minus the per-scalar lookup of the YAML version (86,000 for a
-        2 MB tree, each through two AttributeErrors on the C parser's path: half the time of
+        """ruamel's resolver, minus the per-scalar lookup of the YAML version (one for every
+        scalar, each through two AttributeErrors on the C parser's path: much of the time of
         composing). On that path the version is always the YAML object's (None: 1.2), since
         the C parser's %YAML directive never reaches the resolver, so the table it picks
         never changes within a stream: looked up once. The pure parser, which does pass
         %YAML on per document, keeps ruamel's own resolver. For the same reason a plain
         scalar's tag depends on its text only, and a text met again (keys, `true`, `30s`)
-        gets the tag found the first time: composing a render took a third less."""
+        gets the tag found the first time, which makes composing a render faster again."""
 
         _shared_table: Any = None
         """The YAML 1.2 table, built once a process: ruamel builds it again for every
@@ -509,7 +521,7 @@ def _import_yaml() -> None:
     class yaml(RuamelYAML):
         def official_plug_ins(self) -> list:
             """None: ruamel looks for plug-ins with a glob of its folder for every YAML object
-            (one a file, 15 % of loading a 1,000-file tree), and a spec is read without any."""
+            (one a file, a real part of loading a large tree), and a spec is read without any."""
             return []
 
     try:
@@ -520,7 +532,7 @@ def _import_yaml() -> None:
         class _CComposer(CParser, _CResolver):
             """The C parser and our resolver, as YAML(typ="safe", pure=False).compose_all
             puts them together, minus what that does for every stream: make a loader
-            class, a YAML object and a constructor (a tenth of loading 1,000 files)."""
+            class, a YAML object and a constructor (a real part of loading many files)."""
 
             def __init__(self, text: str) -> None:
                 CParser.__init__(self, text)
@@ -691,7 +703,7 @@ class _Builder:
 
 
 def _tag_of(node: Node) -> str:
-    """`node.tag`, a property that builds a string each time (86,000 a 2 MB tree), read
+    """`node.tag`, a property that builds a string each time (once a node), read
     without it for the resolver's own tags: the tags of nearly every node."""
     tag = node.ctag
     if tag is _CResolver.DEFAULT_SCALAR_TAG:

@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("io", ("__init__", "liveness", "files", "password_sources", "cache", "journal", "alertmanager_api", "amtool",
             "template_engine", "git_source", "smtp", "outbox", "probe", "deploy", "amtool_check", "preview")),
     ("service", ("__init__", "state", "status", "reconcile", "verified", "pass_log")),
-    ("daemon", ("__init__", "http", "loop")),
+    ("daemon", ("__init__", "http", "metrics", "systemd", "fallback", "loop")),
     ("cli", ("__init__", "common", "validate", "render", "import_config", "diff", "apply", "run", "mail_test",
              "who_gets", "preview", "status", "main")),
 )
