@@ -241,7 +241,10 @@ def _config(item: _Object, api: str, notes: list[str]) -> EmailConfig | None:
                      + (f" ({', '.join(other)})" if other else ""))
         return None
     at = {f"spec.email.{key}": item.locate("spec", "email", key) for key in email}
-    text = lambda key, what="a string", required=False: item.text(("spec", "email", key), what, required=required)
+
+    def text(key: str, *, required: bool = False) -> str | None:
+        return item.text(("spec", "email", key), required=required)
+
     port = item.get(("spec", "email", "smartHost", "port"), int, "a port number (an integer)", required=True)
     if port is not None and not 0 < port < 65536:
         item.fail(("spec", "email", "smartHost", "port"), f"{port} is not a port number (1 to 65535)")
