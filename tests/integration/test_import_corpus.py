@@ -43,9 +43,34 @@ LEFT = {
     "alertmanager-testdata-smtp-password-global-and-local": ["'email-notifications' is left in base.yml as it is, "
                                                              "with its routes: email_configs[1].auth_username differs "
                                                              "from the global smtp settings"],
+    # GOV.UK's ticket receiver also posts to Slack: a list holds e-mail only.
+    "alphagov-prometheus-alertmanager": ["'autom8-tickets' is left in base.yml as it is, with its routes: it also "
+                                         "has slack_configs, which a RecipientList cannot hold"],
+    # OpenIM mails its own HTML template: a list renders Alertmanager's default mail.
+    "openim-server-alertmanager": ["'email' is left in base.yml as it is, with its routes: email_configs[0] sets "
+                                   "html, which a RecipientList cannot say"],
+    # Cortex's example mails someone@localhost: a list takes only addresses with a mail domain.
+    "cortex-dev-alertmanager": ["'send-email' is left in base.yml as it is, with its routes: spec.recipients[0]: "
+                                "'someone@localhost' is not an e-mail address"],
+    # Cray's Postgres procedure: four routes, one per alertname, lead to the same receiver.
+    "cray-csm-postgres-email-alerts": ["'email-alert' is left in base.yml as it is, with its routes: 4 routes lead "
+                                       "to it"],
+    # Open Contracting: ocp-email is the root's receiver and that of a catch-all child route.
+    "open-contracting-alertmanager": ["'ocp-email' is left in base.yml as it is, with its routes: 2 routes lead "
+                                      "to it"],
+    # liv-io's role README: the root mails 'user' and so does a child for severity='critical', a
+    # label the grouping lacks (its alerts are mailed apart), which one list cannot say.
+    "liv-io-ansible-alertmanager-readme": ["'user' is left in base.yml as it is, with its routes: 2 routes lead "
+                                           "to it"],
 }
 """Corpus configs with e-mail receivers that import leaves in the base (all of them: the import
 is refused), with a line of each reason."""
+
+REFUSED = {
+    # pgmonitor's smarthost has a space before the port: amtool takes it, no mail could be sent.
+    "crunchydata-pgmonitor-alertmanager": "global.smtp_smarthost: 'localhost: 25': ' 25' is not a port number",
+}
+"""Corpus configs whose whole import is refused, for one reason outside any receiver."""
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +95,8 @@ def addresses(config: dict) -> dict[str, tuple[frozenset, bool]]:
 
 def test_the_corpus_holds_real_email_configs():
     assert len(EMAIL_CORPUS) >= 2
-    assert set(LEFT) <= {path.stem for path in EMAIL_CORPUS}
+    assert set(LEFT) | set(REFUSED) <= {path.stem for path in EMAIL_CORPUS}
+    assert not set(LEFT) & set(REFUSED)
 
 
 @pytest.mark.parametrize("path", EMAIL_CORPUS, ids=lambda path: path.stem)
@@ -79,11 +105,15 @@ def test_an_imported_real_config_mails_whom_the_original_mails(amtool, tmp_path,
     try:
         imported = import_config(config, path.name)
     except SpecErrors as exc:
+        if path.stem in REFUSED:
+            assert REFUSED[path.stem] in str(exc) and len(exc.errors) == 1, str(exc)
+            return
         assert path.stem in LEFT, f"{path.name} is refused:\n{exc}"
         for reason in LEFT[path.stem]:
             assert reason in str(exc), str(exc)
         assert len(exc.errors) == len(LEFT[path.stem]) + 1, f"other receivers are refused too:\n{exc}"
         return
+    assert path.stem not in REFUSED, f"{path.name} now imports: take it out of REFUSED"
     left = [note for note in imported.notes if "is left in base.yml" in note]
     assert len(left) == len(LEFT.get(path.stem, ())), f"{path.name} leaves in the base:\n" + "\n".join(left)
     for reason in LEFT.get(path.stem, ()):
