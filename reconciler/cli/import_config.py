@@ -13,7 +13,6 @@ from .common import EXIT_OK
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..io.files import write_atomically
     from ..am.secret import unwrap
     from ..core.importer import BASE_FILE, DEFAULT_PASSWORD_FILE, SECRET_PASSWORD_FILE, SPEC_FOLDER, import_config
 
@@ -35,21 +34,11 @@ def run(args: argparse.Namespace) -> int:
         text, name = inner.config, inner.name
     default = SECRET_PASSWORD_FILE if inner is not None else DEFAULT_PASSWORD_FILE
     imported = import_config(text, name, password_file=password_file or default)
-    for note in imported.notes:
-        print(note, file=sys.stderr)
-    for relative, content in imported.files.items():
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(folder / relative, content, new_mode=0o644)
-    for path, password in imported.passwords.items():
-        if password_file:
-            write_atomically(path, password, new_mode=0o600)  # no line break: Alertmanager would send it
-            os.chmod(path, 0o600)
-            print(f"wrote the SMTP password of the imported config to {path} (mode 0600)", file=sys.stderr)
-        else:
-            print(f"create {path} (mode 0600, readable by Alertmanager's user) holding the SMTP password of the "
-                  "imported config, without a trailing line break (printf '%s' ...)"
-                  + (": in Kubernetes, a Secret alertmanager-smtp with key password, listed in the Alertmanager "
-                     "resource's spec.secrets" if path == SECRET_PASSWORD_FILE else ""), file=sys.stderr)
+    _write(imported, folder, password_file, "the imported config",
+           "create {path} (mode 0600, readable by Alertmanager's user) holding the SMTP password of the imported "
+           "config, without a trailing line break (printf '%s' ...)"
+           + (": in Kubernetes, a Secret alertmanager-smtp with key password, listed in the Alertmanager "
+              "resource's spec.secrets" if password_file is None and default == SECRET_PASSWORD_FILE else ""))
     lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
     print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}) and "
           f"{folder / BASE_FILE}; check with: notify-reconciler render {folder / SPEC_FOLDER} --base "
@@ -59,10 +48,24 @@ def run(args: argparse.Namespace) -> int:
 
 def _kubesphere(text: str, name: str, folder, password_file: str | None) -> int:
     """KubeSphere's notification-manager objects: specs only (notification-manager has no base)."""
-    from ..io.files import write_atomically
     from ..kubesphere.importing import DEFAULT_PASSWORD_FILE, SPEC_FOLDER, import_objects
 
     imported = import_objects(text.encode("utf-8"), name, password_file=password_file or DEFAULT_PASSWORD_FILE)
+    _write(imported, folder, password_file, "the imported Config",
+           "create {path} (mode 0600) holding the SMTP password from the Secret given, without a trailing line "
+           "break (printf '%s' ...), or import again with --password-file")
+    lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
+    print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}); check with: "
+          f"notify-reconciler render {folder / SPEC_FOLDER} --format kubesphere")
+    return EXIT_OK
+
+
+def _write(imported, folder, password_file: str | None, whose: str, create: str) -> None:
+    """Print the import's notes, write its files, and write each password to the file named
+    with --password-file (mode 0600, no line break: Alertmanager would send it) or say which
+    file to create (`create`, with {path})."""
+    from ..io.files import write_atomically
+
     for note in imported.notes:
         print(note, file=sys.stderr)
     for relative, content in imported.files.items():
@@ -72,14 +75,9 @@ def _kubesphere(text: str, name: str, folder, password_file: str | None) -> int:
         if password_file:
             write_atomically(path, password, new_mode=0o600)
             os.chmod(path, 0o600)
-            print(f"wrote the SMTP password of the imported Config to {path} (mode 0600)", file=sys.stderr)
+            print(f"wrote the SMTP password of {whose} to {path} (mode 0600)", file=sys.stderr)
         else:
-            print(f"create {path} (mode 0600) holding the SMTP password from the Secret given, without a trailing "
-                  "line break (printf '%s' ...), or import again with --password-file", file=sys.stderr)
-    lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
-    print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}); check with: "
-          f"notify-reconciler render {folder / SPEC_FOLDER} --format kubesphere")
-    return EXIT_OK
+            print(create.format(path=path), file=sys.stderr)
 
 
 def _read_text(path: str) -> str:
