@@ -1,10 +1,10 @@
-"""Session-wide checks. The secret audit: see tests/audit.py."""
+"""Session-wide checks. The secret audit: see tests/support/audit.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.audit import SECRETS, find_leaks
+from tests.support.audit import SECRETS, find_leaks
 
 _leaks: list[str] = []
 

@@ -14,10 +14,10 @@ import pytest
 
 from reconciler.io.alertmanager_api import config_hash
 
-from tests.faults.daemon import start_daemon
+from tests.support.daemon import start_daemon
 from tests.faults.test_outages import status_output
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import Alertmanager, require_binary, require_root, wait_until
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import Alertmanager, require_binary, require_root, wait_until
 from tests.integration.test_apply import smtp  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.alertmanager

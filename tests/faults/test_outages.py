@@ -14,8 +14,8 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import free_port, start_smtp_server, wait_until
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import free_port, start_smtp_server, wait_until
 from tests.integration.test_daemon import DaemonProcess, get
 
 OUTAGE_SECONDS = 120.0

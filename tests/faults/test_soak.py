@@ -10,8 +10,8 @@ from pathlib import Path
 
 from reconciler.service.state import load_state
 
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import wait_until
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import wait_until
 from tests.integration.test_daemon import DaemonProcess
 
 COMMITS = 500

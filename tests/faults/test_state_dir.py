@@ -13,9 +13,9 @@ import pytest
 
 from reconciler.service.state import load_state
 
-from tests.faults.daemon import start_daemon
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import _missing, start_smtp_server, wait_until
+from tests.support.daemon import start_daemon
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import _missing, start_smtp_server, wait_until
 from tests.integration.test_daemon import DaemonProcess
 
 

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from reconciler.errors import SpecErrors
 from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import PREFIX, RenderOptions, render_alertmanager_config
-from tests.integration.routing import check_routing, label_sets, matchers_of_config
-from tests.integration.services import require_binary
+from tests.support.routing import check_routing, label_sets, matchers_of_config
+from tests.support.services import require_binary
 from tests.integration.test_routing_preserved import BASES
 
 HANG_SECONDS = 10.0

@@ -18,8 +18,8 @@ from reconciler.specs.pipeline import parse_specs
 from reconciler.am.reading import decode_text as decode_base
 from reconciler.core.render import PREFIX, render_alertmanager_config
 from tests.hostile.test_fuzz import amtool_refusal, bounded
-from tests.integration.routing import check_routing, label_sets, matchers_of_config
-from tests.integration.services import require_binary
+from tests.support.routing import check_routing, label_sets, matchers_of_config
+from tests.support.services import require_binary
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

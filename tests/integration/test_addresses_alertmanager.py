@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.specs.addresses import address_problem
 
-from .services import Alertmanager, require_binary, start_smtp_server, wait_until
+from tests.support.services import Alertmanager, require_binary, start_smtp_server, wait_until
 
 pytestmark = pytest.mark.alertmanager
 

@@ -40,8 +40,8 @@ from reconciler.core.render import PREFIX, render_alertmanager_config
 from reconciler.am.timewindows import parse_instant
 from reconciler.core.who_gets import Audience
 
-from .amtool_batch import receivers_reached
-from .services import require_binary
+from tests.support.amtool_batch import receivers_reached
+from tests.support.services import require_binary
 
 pytestmark = pytest.mark.alertmanager
 

@@ -13,8 +13,8 @@ from ruamel.yaml import YAML
 from reconciler.cli.main import main
 from reconciler.io.alertmanager_api import config_hash
 
-from .gitrepo import GitRepo, document, recipient_list, server
-from .services import Alertmanager, free_port, require_binary, require_root, start_smtp_server, wait_until
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import Alertmanager, free_port, require_binary, require_root, start_smtp_server, wait_until
 
 pytestmark = pytest.mark.alertmanager
 

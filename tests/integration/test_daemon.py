@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit import SECRET
+from tests.support.audit import SECRET
 from reconciler.io.alertmanager_api import config_hash
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import Alertmanager, free_port, require_binary, wait_until
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import Alertmanager, free_port, require_binary, wait_until
 
-PASSWORD = SECRET  # the suite-wide audit looks for it (tests/audit.py)
+PASSWORD = SECRET  # the suite-wide audit looks for it (tests/support/audit.py)
 
 
 class DaemonProcess:

@@ -13,8 +13,8 @@ import pytest
 from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import render_alertmanager_config
 
-from .gitrepo import document, recipient_list, server
-from .services import Alertmanager, require_binary, start_smtp_server, wait_until
+from tests.support.gitrepo import document, recipient_list, server
+from tests.support.services import Alertmanager, require_binary, start_smtp_server, wait_until
 
 POLICY = document("NotificationPolicy", "p", "groupWait: 0s\ngroupInterval: 1s\n")
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from .services import Alertmanager, require_binary, wait_until
+from tests.support.services import Alertmanager, require_binary, wait_until
 
 pytestmark = pytest.mark.alertmanager
 

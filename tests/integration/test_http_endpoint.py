@@ -17,8 +17,8 @@ import pytest
 from reconciler.errors import EnvironmentProblem
 from reconciler.daemon.http import TEXT, HttpEndpoint, HttpLimits
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import TaskLimit, free_port, wait_until
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import TaskLimit, free_port, wait_until
 from .test_daemon import DaemonProcess, get
 
 SLOWLORIS_HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"

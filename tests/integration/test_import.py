@@ -25,9 +25,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.am.matchers import Matcher, parse_matchers
-from tests.audit import SECRET
+from tests.support.audit import SECRET
 
-from .services import Alertmanager, require_binary, start_smtp_server
+from tests.support.services import Alertmanager, require_binary, start_smtp_server
 
 pytestmark = pytest.mark.alertmanager
 

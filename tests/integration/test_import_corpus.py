@@ -23,7 +23,7 @@ from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import PREFIX, render_alertmanager_config
 
 from .test_am_differential import CORPUS, amtool_receivers, corpus_config, corpus_label_sets
-from .services import require_binary
+from tests.support.services import require_binary
 
 pytestmark = pytest.mark.alertmanager
 

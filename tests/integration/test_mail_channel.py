@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit import SECRET
+from tests.support.audit import SECRET
 
-from .gitrepo import GitRepo, document, recipient_list, server
-from .services import Alertmanager, free_port, require_binary, start_smtp_server, wait_until
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import Alertmanager, free_port, require_binary, start_smtp_server, wait_until
 from .test_daemon import DaemonProcess
 
 

@@ -8,12 +8,12 @@ from email.policy import default
 
 import pytest
 
-from tests.audit import SECRET
+from tests.support.audit import SECRET
 from reconciler.core.own_alerts import AlertStream
 from reconciler.values import AlertStatus, Notice, Outcome, Reason, Result, Revision
 
-from .gitrepo import document, recipient_list, server
-from .services import free_port, start_smtp_server, wait_until
+from tests.support.gitrepo import document, recipient_list, server
+from tests.support.services import free_port, start_smtp_server, wait_until
 from .test_daemon import DaemonProcess, get, ready, setup  # noqa: F401  (fixture)
 
 RECIPIENTS = ["ops@example.com", "dba@example.com", "lead@example.com"]
@@ -211,7 +211,7 @@ def test_mail_test_reaches_fifty_recipients_through_a_strict_server(setup, smtp,
 
 @pytest.mark.alertmanager
 def test_unreachable_alertmanager_is_mailed_after_the_grace_period_and_resolved(setup, smtp):
-    from .services import Alertmanager, require_binary
+    from tests.support.services import Alertmanager, require_binary
 
     binary = require_binary("prometheus-alertmanager")
     good_specs(setup.repo, smtp.port)

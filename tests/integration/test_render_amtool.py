@@ -14,8 +14,8 @@ from reconciler.io.deploy import CheckedParts, check_context, check_rendered, pa
 from reconciler.errors import DeployError, SpecErrors
 from reconciler.core.render import RenderOptions, render_alertmanager_config, render_config
 
-from .gitrepo import document, recipient_list, server
-from .services import require_binary
+from tests.support.gitrepo import document, recipient_list, server
+from tests.support.services import require_binary
 
 pytestmark = pytest.mark.alertmanager
 

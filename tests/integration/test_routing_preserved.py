@@ -10,9 +10,9 @@ import pytest
 from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import PREFIX, render_alertmanager_config
 
-from .gitrepo import recipient_list, server
-from .routing import all_match, label_sets, matchers_of_config, receivers_reached
-from .services import require_binary
+from tests.support.gitrepo import recipient_list, server
+from tests.support.routing import all_match, label_sets, matchers_of_config, receivers_reached
+from tests.support.services import require_binary
 
 pytestmark = pytest.mark.alertmanager
 
@@ -132,7 +132,7 @@ def test_the_base_routes_group_alerts_as_before_on_the_real_alertmanager(tmp_pat
     none of its own: the real Alertmanager forms the same groups for the base's receivers."""
     import json
 
-    from .services import Alertmanager, wait_until
+    from tests.support.services import Alertmanager, wait_until
 
     config = tmp_path / "alertmanager.yml"
     config.write_text(GROUPING_BASE)

@@ -11,8 +11,8 @@ import pytest
 
 from reconciler.cli.main import main
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import require_binary
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import require_binary
 
 
 def make_key(folder: Path, name: str) -> Path:
@@ -142,7 +142,7 @@ def test_daemon_mails_config_rejected_for_an_unsigned_commit_to_the_last_good_re
     from email import message_from_bytes
     from email.policy import default
 
-    from .services import free_port, start_smtp_server, wait_until
+    from tests.support.services import free_port, start_smtp_server, wait_until
     from .test_daemon import DaemonProcess
 
     repo, trusted, _, output, config = signed
@@ -182,7 +182,7 @@ def test_daemon_mails_config_rejected_for_an_unsigned_commit_to_the_last_good_re
 def test_mail_test_never_follows_an_unsigned_head_to_another_server(signed, capsys):
     """An unsigned commit that points host at another server must not make mail-test log in
     there with the real password: it uses the last verified commit and says which."""
-    from .services import start_smtp_server
+    from tests.support.services import start_smtp_server
 
     repo, trusted, _, _, config = signed
     good = start_smtp_server()
@@ -360,7 +360,7 @@ def test_source_allow_rewind_applies_every_rewind(tmp_path, capsys):
 
 
 def test_daemon_mails_config_rejected_naming_both_commits_for_a_replay(signed, tmp_path):
-    from .services import free_port, start_smtp_server, wait_until
+    from tests.support.services import free_port, start_smtp_server, wait_until
     from .test_daemon import DaemonProcess
 
     repo, trusted, _, output, config = signed

@@ -28,8 +28,8 @@ from reconciler.core.render import render_alertmanager_config
 from reconciler.am.timewindows import (ALERTMANAGER_KEYS, MONTHS, SPEC_KEYS, WEEKDAYS, _days_in_month, contains,
                                        never_holds, parse_interval, window_problems)
 
-from .gitrepo import document, recipient_list, server
-from .services import Alertmanager, require_binary, start_smtp_server, wait_until
+from tests.support.gitrepo import document, recipient_list, server
+from tests.support.services import Alertmanager, require_binary, start_smtp_server, wait_until
 
 pytestmark = pytest.mark.alertmanager
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit import GIT_TOKEN
-from tests.logfmt_parser import parse
+from tests.support.audit import GIT_TOKEN
+from tests.support.logfmt_parser import parse
 
-from .gitrepo import DumbHttpRemote, GitRepo, recipient_list, server
-from .services import free_port, start_smtp_server, wait_until
+from tests.support.gitrepo import DumbHttpRemote, GitRepo, recipient_list, server
+from tests.support.services import free_port, start_smtp_server, wait_until
 from .test_daemon import DaemonProcess, get
 
 

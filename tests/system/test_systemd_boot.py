@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from ..integration.costly_templates import MEMORY, NEVER_ENDS
-from ..integration.services import _missing, wait_until
+from tests.support.costly_templates import MEMORY, NEVER_ENDS
+from tests.support.services import _missing, wait_until
 from .machine import CommandFailed, Machine
 
 CHECKOUT = Path(__file__).resolve().parents[2]

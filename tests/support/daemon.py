@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.integration.gitrepo import GitRepo
-from tests.integration.services import wait_until
+from tests.support.gitrepo import GitRepo
+from tests.support.services import wait_until
 from tests.integration.test_daemon import DaemonProcess
 
 
