@@ -14,11 +14,11 @@ import pytest
 
 from reconciler.io.alertmanager_api import config_hash
 
-from tests.support.daemon import start_daemon
-from tests.faults.test_outages import status_output
+from tests.support.alertmanager import Alertmanager
+from tests.support.daemon import start_daemon, status_output
 from tests.support.gitrepo import GitRepo, document, recipient_list, server
-from tests.support.services import Alertmanager, require_binary, require_root, wait_until
-from tests.integration.test_apply import smtp  # noqa: F401  (fixture)
+from tests.support.services import require_binary, require_root, wait_until
+
 
 pytestmark = pytest.mark.alertmanager
 

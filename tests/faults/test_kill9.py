@@ -18,9 +18,10 @@ from reconciler.io.deploy import render_options
 from reconciler.core.render import render_alertmanager_config
 from reconciler.service.state import load_alerting, load_state
 
+from tests.support.daemon import DaemonProcess
 from tests.support.gitrepo import GitRepo, document, recipient_list, server
 from tests.support.services import require_binary, wait_until
-from tests.integration.test_daemon import DaemonProcess
+
 
 KILLS = 20
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from reconciler.service.state import load_state
 
+from tests.support.daemon import DaemonProcess
 from tests.support.gitrepo import GitRepo, document, recipient_list, server
 from tests.support.services import wait_until
-from tests.integration.test_daemon import DaemonProcess
+
 
 COMMITS = 500
 RSS_GROWTH_LIMIT_KB = 4 * 1024

@@ -13,10 +13,10 @@ import pytest
 
 from reconciler.service.state import load_state
 
-from tests.support.daemon import start_daemon
+from tests.support.daemon import DaemonProcess, start_daemon
 from tests.support.gitrepo import GitRepo, document, recipient_list, server
-from tests.support.services import _missing, start_smtp_server, wait_until
-from tests.integration.test_daemon import DaemonProcess
+from tests.support.services import _missing, wait_until
+from tests.support.smtp import start_smtp_server
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
+
 from tests.support.gitrepo import GitRepo
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -17,9 +16,9 @@ from reconciler.errors import BaseConfigError
 from reconciler.specs.pipeline import parse_specs
 from reconciler.am.reading import decode_text as decode_base
 from reconciler.core.render import PREFIX, render_alertmanager_config
-from tests.hostile.test_fuzz import amtool_refusal, bounded
+
+from tests.support.fuzz import amtool_refusal, bounded
 from tests.support.routing import check_routing, label_sets, matchers_of_config
-from tests.support.services import require_binary
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -78,11 +77,6 @@ def _block(value) -> str:
     out = io.StringIO()
     YAML().dump(value, out)
     return out.getvalue()
-
-
-@pytest.fixture(scope="module")
-def amtool() -> str:
-    return require_binary("amtool")
 
 
 def render_or_refuse(data: bytes) -> str | None:

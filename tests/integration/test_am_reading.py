@@ -15,6 +15,7 @@ from reconciler.cli.main import main
 
 from tests.support.services import require_binary
 
+
 pytestmark = pytest.mark.alertmanager
 
 SPELLINGS = {

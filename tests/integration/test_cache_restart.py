@@ -18,6 +18,7 @@ from reconciler.io.cache import DiskCache, PersistentParseCache
 from reconciler.cli.main import main
 from reconciler.specs.pipeline import parse_specs
 from reconciler.io.git_source import GitSource, committed_specs
+
 from tests.support.gitrepo import GitRepo, recipient_list
 from tests.support.services import require_binary
 

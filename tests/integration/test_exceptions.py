@@ -40,6 +40,7 @@ from reconciler.values import Reason, Result
 from tests.support.gitrepo import GitRepo, recipient_list, server
 from tests.support.services import free_port
 
+
 NO_SLEEP = {"sleep": lambda seconds: None}
 
 
@@ -220,7 +221,7 @@ def test_smtp_failures_are_mail_errors(behaviour, monkeypatch):
 
 
 def test_smtp_with_an_address_smtplib_cannot_encode_is_a_mail_error():
-    from tests.support.services import start_smtp_server
+    from tests.support.smtp import start_smtp_server
 
     smtp = start_smtp_server()
     try:

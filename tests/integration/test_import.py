@@ -25,9 +25,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.am.matchers import Matcher, parse_matchers
-from tests.support.audit import SECRET
 
-from tests.support.services import Alertmanager, require_binary, start_smtp_server
+from tests.support.alertmanager import Alertmanager
+from tests.support.audit import SECRET
+from tests.support.routing import nested_routes
+from tests.support.services import require_binary
+from tests.support.smtp import start_smtp_server
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -55,11 +59,6 @@ def secret_manifest(config: str, section: str = "data") -> str:
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "reconciler", *args], input=stdin, capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    return require_binary("amtool")
 
 
 # -- the meaning of a config -------------------------------------------------------------------
@@ -592,14 +591,6 @@ def test_input_that_cannot_be_imported_exits_1_with_a_located_error(tmp_path, te
     assert result.returncode == 1
     assert result.stderr.startswith(expected), result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
-
-
-def nested_routes(depth: int) -> str:
-    lines = ["route:", "  receiver: x"]
-    for level in range(depth):
-        pad = "  " + "    " * level
-        lines += [pad + "routes:", pad + "  - receiver: x"]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize("wrapped", [False, True])

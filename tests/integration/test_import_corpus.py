@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures
 from email.utils import getaddresses
-from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
@@ -22,8 +21,8 @@ from reconciler.core.importer import BASE_FILE, SPEC_FOLDER, import_config
 from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import PREFIX, render_alertmanager_config
 
-from .test_am_differential import CORPUS, amtool_receivers, corpus_config, corpus_label_sets
-from tests.support.services import require_binary
+from tests.support.am_corpus import CORPUS, amtool_receivers, corpus_config, corpus_label_sets
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -43,11 +42,6 @@ REFUSED = {
                                         "with its routes: its route route.routes[1] has child routes"],
 }
 """Corpus configs with e-mail receivers that import refuses, with a line of each reason."""
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    return require_binary("amtool")
 
 
 def sending(config: dict) -> set[str]:

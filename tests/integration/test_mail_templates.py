@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
-from tests.support.audit import SECRET
 
+from tests.support.alertmanager import Alertmanager
+from tests.support.audit import SECRET
 from tests.support.gitrepo import GitRepo, document, recipient_list, server
 from tests.support.png import read_png
-from tests.support.services import Alertmanager, _missing, require_binary, start_smtp_server
+from tests.support.services import _missing, require_binary
+from tests.support.smtp import start_smtp_server
+
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mail-preview"
 OPS_HTML = ('{{ define "ops.row" }}<li>{{ .Labels.alertname }} &amp; {{ .Annotations.summary }}</li>{{ end }}\n'

@@ -12,6 +12,7 @@ from tests.support.amtool_oracle import amtool_accepts
 from tests.support.matcher_corpus import corpus
 from tests.support.services import require_binary
 
+
 pytestmark = pytest.mark.alertmanager
 
 EVERYDAY = ['severity="critical"', 'team=~"db|web"', 'instance=~"10\\.0\\.0\\.1:9100"', 'job!~"test-.*"',

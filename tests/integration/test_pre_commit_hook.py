@@ -22,6 +22,7 @@ from ruamel.yaml import YAML
 from tests.support.gitrepo import recipient_list, server
 from tests.support.services import require_binary
 
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "notify-reconciler"
 

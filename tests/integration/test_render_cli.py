@@ -14,6 +14,7 @@ from reconciler.cli.main import main
 
 from tests.support.services import require_binary, require_root
 
+
 pytestmark = pytest.mark.alertmanager
 
 ROOT = Path(__file__).resolve().parents[2]

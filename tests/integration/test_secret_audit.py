@@ -8,12 +8,14 @@ import ssl
 
 import trustme
 
-from tests.support.audit import SECRET
 from reconciler.cli.main import main
 
+from tests.support.audit import SECRET
+from tests.support.daemon import DaemonProcess, get
 from tests.support.gitrepo import GitRepo, recipient_list, server
-from tests.support.services import free_port, start_smtp_server, wait_until
-from .test_daemon import DaemonProcess, get
+from tests.support.services import free_port, wait_until
+from tests.support.smtp import start_smtp_server
+
 
 PASSWORD = SECRET  # the suite-wide audit looks for it (tests/support/audit.py)
 

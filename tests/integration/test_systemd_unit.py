@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.support.services import require_binary
 
+
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "notify-reconciler.service"
 INSTALLED_BINARY = "/opt/notify-reconciler/bin/notify-reconciler"
 

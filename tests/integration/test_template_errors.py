@@ -18,6 +18,7 @@ from reconciler.cli.main import main
 from tests.support.gitrepo import document, server
 from tests.support.services import require_binary
 
+
 # (the error, the part of it Go points at; None: Go names the line only, or nothing)
 ERRORS = [
     ("{{ .Nope }}", ".Nope"),

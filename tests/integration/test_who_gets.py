@@ -20,6 +20,7 @@ from reconciler.am.routes import routing_tree
 from tests.support.gitrepo import GitRepo, document, recipient_list, server
 from tests.support.services import require_binary
 
+
 LABELS = ("alertname", "severity", "team")
 VALUES = ("a", "b", "db", "")
 PATTERNS = ("a|b", ".*", "d.*", "", "[ab]", "b+", "x?", "(a|db)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler.logfmt import line, value
+
 from tests.support.logfmt_parser import parse
 
 HOSTILE = [
