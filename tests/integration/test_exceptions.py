@@ -363,12 +363,12 @@ def test_the_daemon_loop_records_measures_and_alerts_an_internal_error(repo, tmp
 
 
 def test_the_cli_turns_an_unexpected_exception_into_one_line(repo, tmp_path, capsys, monkeypatch):
-    from reconciler.cli.main import main as cli
+    from reconciler.cli.main import main
 
     config = daemon_config(tmp_path, repo)
     # status imports gather_status when it runs (cli imports each command's modules lazily)
     monkeypatch.setattr("reconciler.service.status.gather_status", lambda *args: (_ for _ in ()).throw(RuntimeError("boom")))
-    assert cli.main(["status", "--config", str(config)]) == 2
+    assert main(["status", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "notify-reconciler: internal error (a bug, please report it): RuntimeError: boom"
 
