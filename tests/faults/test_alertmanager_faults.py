@@ -37,6 +37,7 @@ def repo(tmp_path, smtp) -> GitRepo:
     return repo
 
 
+@pytest.mark.slow
 def test_alertmanager_down_while_a_commit_waits_gets_it_once_back(tmp_path, repo, smtp):
     binary = require_binary("prometheus-alertmanager")
     output = tmp_path / "alertmanager.yml"

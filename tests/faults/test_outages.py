@@ -12,6 +12,8 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+import pytest
+
 from tests.support.daemon import DaemonProcess, get, status_output
 from tests.support.gitrepo import GitRepo, document, recipient_list, server
 from tests.support.services import free_port, wait_until
@@ -70,6 +72,7 @@ def write_config(tmp_path: Path, repo: str, listen: int, grace: str = "60s", all
     return config
 
 
+@pytest.mark.slow
 def test_smtp_server_down_for_minutes_loses_no_mail_and_keeps_the_order(tmp_path):
     smtp_port, listen = free_port(), free_port()
     repo = GitRepo(tmp_path / "repo")

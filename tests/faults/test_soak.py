@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.service.state import load_state
 
 from tests.support.daemon import DaemonProcess
@@ -79,6 +81,7 @@ def soak(tmp_path: Path, commits: int) -> dict:
     return {"expected": expected, "counts": counts, "warm": warm, "end": end}
 
 
+@pytest.mark.slow
 def test_a_stream_of_commits_is_handled_one_by_one_without_leaks(tmp_path):
     result = soak(tmp_path, COMMITS)
     assert result["counts"] == result["expected"]

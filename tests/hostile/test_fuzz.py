@@ -52,6 +52,7 @@ def test_yaml_punctuation_soup_ends_in_a_located_error_or_a_render_amtool_accept
     outcome({"f.yaml": text.encode()}, amtool)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(DOCUMENT, min_size=1, max_size=4))
 def test_documents_of_every_shape_end_in_a_located_error_or_a_render_amtool_accepts(amtool, documents):
@@ -75,6 +76,7 @@ def test_the_unmutated_repo_is_valid(amtool):
     assert outcome(files_of(valid_repo()), amtool) == "accepted"
 
 
+@pytest.mark.slow
 def test_near_valid_specs_end_in_a_located_error_or_a_render_amtool_accepts(amtool):
     outcomes = []
 
@@ -110,6 +112,7 @@ def routed_repos(draw) -> tuple[dict[str, bytes], str]:
     return files_of(repo), draw(st.sampled_from(sorted(BASES)))
 
 
+@pytest.mark.slow
 def test_random_matchers_route_as_the_specs_say_and_the_base_keeps_its_routing(amtool):
     """The differential test: the render's meaning, as the real Alertmanager reads it, against
     the specs' and the base's. 20 repos x up to 10 label sets: about ten seconds."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -100,6 +101,7 @@ def test_a_base_of_any_shape_ends_in_a_base_error_or_a_render(value):
     render_or_refuse(json.dumps(value).encode())
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=20)
 @given(good_bases())
 def test_a_base_alertmanager_accepts_keeps_its_routing_and_renders_idempotently(amtool, base):

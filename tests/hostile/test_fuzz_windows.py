@@ -4,6 +4,7 @@ error or a render the real `amtool check-config` accepts (`outcome` of tests/sup
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -131,6 +132,7 @@ def holds_on_some_day(interval, spec: dict) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_a_window_is_refused_as_never_holding_exactly_when_no_day_of_its_years_has_it():
     from reconciler.am.timewindows import SPEC_KEYS, never_holds, parse_interval
 

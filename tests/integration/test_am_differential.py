@@ -161,6 +161,7 @@ def expected_duplicates(reached: list[str], mails: dict[str, list[list[str]]]) -
 
 # No shrinking: each step asks amtool again (a failure took five minutes to shrink); the
 # example that failed is printed whole, with the render.
+@pytest.mark.slow
 @settings(max_examples=int(os.environ.get("AM_EXAMPLES", "40")), deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])

@@ -187,6 +187,7 @@ KUBESPHERE_VALUES = {"service": ["postgres-main", "mysql-1", "redis-1"], "alertT
                      "severity": ["critical", "warning", "info"]}
 
 
+@pytest.mark.slow
 def test_kubesphere_config_round_trips_with_the_same_meaning(amtool, tmp_path):
     result, rendered = import_and_render(kubesphere(), tmp_path)
     assert lists_of(result) == {"ops-mail": "ops-mail", "db-mail": "db-mail"}
@@ -660,6 +661,7 @@ def random_config(seed: int) -> dict:
             + [{"name": "chat", "webhook_configs": [{"url": "http://127.0.0.1:9/chat"}]}, {"name": "silent"}]}
 
 
+@pytest.mark.slow
 def test_random_route_trees_keep_their_meaning():
     """The walk (which amtool vouches for above) over 200 random trees: every list gets exactly
     what its receiver got, with the same timing, and every other receiver too, except the

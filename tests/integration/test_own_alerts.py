@@ -59,6 +59,7 @@ def test_rejected_commit_mails_the_last_good_recipients_and_resolves(setup, smtp
     assert len(smtp.messages) == 2
 
 
+@pytest.mark.slow
 def test_smtp_outage_and_daemon_restart_lose_nothing(setup):
     port = free_port()
     good_specs(setup.repo, port)
@@ -204,6 +205,7 @@ def test_mail_test_reaches_fifty_recipients_through_a_strict_server(setup, smtp,
     assert "If you read this, the daemon's own alerts can reach you." in text and ".." not in text
 
 
+@pytest.mark.slow
 @pytest.mark.alertmanager
 def test_unreachable_alertmanager_is_mailed_after_the_grace_period_and_resolved(setup, smtp):
     from tests.support.alertmanager import Alertmanager

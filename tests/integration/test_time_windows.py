@@ -191,6 +191,7 @@ def sink():
     smtp.controller.stop()
 
 
+@pytest.mark.slow
 def test_alertmanager_mails_exactly_the_lists_whose_windows_hold_now_and_who_gets_agrees(tmp_path, sink, capsys):
     now = datetime.now(timezone.utc)
     if now.second >= 60 - STEADY.total_seconds():  # too late in this minute: take the next one

@@ -22,10 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from .machine import CommandFailed, Machine
-
 from tests.support.costly_templates import MEMORY, NEVER_ENDS
 from tests.support.services import _missing, wait_until
+
+from .machine import CommandFailed, Machine
+
+pytestmark = pytest.mark.slow  # a machine boots for the module
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SRC = "/src/notify-reconciler"          # the checkout, read-only, inside the machine
