@@ -22,10 +22,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler.specs.model import duration_seconds  # noqa: E402
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server  # noqa: E402
-from tests.integration.services import (Alertmanager, free_port, require_binary, start_smtp_server,  # noqa: E402
-                                        wait_until)
-from tests.integration.test_daemon import DaemonProcess  # noqa: E402
+from tests.support.alertmanager import Alertmanager  # noqa: E402
+from tests.support.daemon import DaemonProcess  # noqa: E402
+from tests.support.gitrepo import GitRepo, document, recipient_list, server  # noqa: E402
+from tests.support.services import free_port, require_binary, wait_until  # noqa: E402
+from tests.support.smtp import start_smtp_server  # noqa: E402
 
 FAILED = 'alertmanager_notification_requests_failed_total{integration="email"}'
 

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.integration.gitrepo import GitRepo, recipient_list, server  # noqa: E402
+from tests.support.gitrepo import GitRepo, recipient_list, server  # noqa: E402
 
 
 def measured(argv: list[str], env: dict[str, str], cwd: str) -> tuple[int, float, float]:

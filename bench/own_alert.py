@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.daemon import _ok, example_repo, free_port, git, wait  # noqa: E402
-from tests.integration.services import start_smtp_server  # noqa: E402
+from tests.support.smtp import start_smtp_server  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -25,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reconciler.specs.pipeline import parse_specs  # noqa: E402
 from reconciler.core.render import render_alertmanager_config  # noqa: E402
-from tests.integration.gitrepo import document, recipient_list, server  # noqa: E402
-from tests.integration.services import Alertmanager, require_binary, start_smtp_server, wait_until  # noqa: E402
+from tests.support.gitrepo import document, recipient_list, server  # noqa: E402
+from tests.support.alertmanager import Alertmanager  # noqa: E402
+from tests.support.services import require_binary, wait_until  # noqa: E402
+from tests.support.smtp import start_smtp_server  # noqa: E402
 
 POLICY = document("NotificationPolicy", "p", "groupWait: 0s\ngroupInterval: 10m\nrepeatInterval: 1h\n")
 MODES = {

@@ -1,10 +1,14 @@
-"""Session-wide checks. The secret audit: see tests/audit.py."""
+"""Session-wide checks (the secret audit: see tests/support/audit.py) and the shared fixtures
+(tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.audit import SECRETS, find_leaks
+from tests.support.audit import SECRETS, find_leaks
+
+pytest_plugins = ["tests.support.fixtures"]
+
 
 _leaks: list[str] = []
 

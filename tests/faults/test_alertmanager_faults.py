@@ -14,11 +14,11 @@ import pytest
 
 from reconciler.io.alertmanager_api import config_hash
 
-from tests.faults.daemon import start_daemon
-from tests.faults.test_outages import status_output
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import Alertmanager, require_binary, require_root, wait_until
-from tests.integration.test_apply import smtp  # noqa: F401  (fixture)
+from tests.support.alertmanager import Alertmanager
+from tests.support.daemon import start_daemon, status_output
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import require_binary, require_root, wait_until
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -37,6 +37,7 @@ def repo(tmp_path, smtp) -> GitRepo:
     return repo
 
 
+@pytest.mark.slow
 def test_alertmanager_down_while_a_commit_waits_gets_it_once_back(tmp_path, repo, smtp):
     binary = require_binary("prometheus-alertmanager")
     output = tmp_path / "alertmanager.yml"

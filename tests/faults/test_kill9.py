@@ -12,15 +12,18 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.specs.daemon_config import parse_config
 from reconciler.specs.pipeline import parse_specs
 from reconciler.io.deploy import render_options
 from reconciler.core.render import render_alertmanager_config
 from reconciler.service.state import load_alerting, load_state
 
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import require_binary, wait_until
-from tests.integration.test_daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import require_binary, wait_until
+
 
 KILLS = 20
 
@@ -32,6 +35,7 @@ def renders_of(config_path: Path, files_by_commit: list[dict[str, str]]) -> set[
             .encode() for files in files_by_commit}
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_moments_never_leaves_a_broken_config(tmp_path):
     kill_9_run(tmp_path, KILLS, seed=20261124)
 

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import free_port, start_smtp_server, wait_until
-from tests.integration.test_daemon import DaemonProcess, get
+import pytest
+
+from tests.support.daemon import DaemonProcess, get, status_output
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import free_port, wait_until
+from tests.support.smtp import start_smtp_server
+
 
 OUTAGE_SECONDS = 120.0
 """Two minutes: long enough for the outbox back-off to reach its ceiling (60 s)."""
@@ -31,12 +33,6 @@ def metric(port: int, name: str, labels: str = "") -> float | None:
     assert status == 200
     match = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else None
-
-
-def status_output(config: Path) -> tuple[int, str]:
-    result = subprocess.run([sys.executable, "-m", "reconciler", "status", "--config", str(config)],
-                            capture_output=True, text=True, timeout=60)
-    return result.returncode, result.stdout + result.stderr
 
 
 class Busy421:
@@ -76,6 +72,7 @@ def write_config(tmp_path: Path, repo: str, listen: int, grace: str = "60s", all
     return config
 
 
+@pytest.mark.slow
 def test_smtp_server_down_for_minutes_loses_no_mail_and_keeps_the_order(tmp_path):
     smtp_port, listen = free_port(), free_port()
     repo = GitRepo(tmp_path / "repo")

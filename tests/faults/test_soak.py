@@ -8,11 +8,14 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.service.state import load_state
 
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import wait_until
-from tests.integration.test_daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import wait_until
+
 
 COMMITS = 500
 RSS_GROWTH_LIMIT_KB = 4 * 1024
@@ -78,6 +81,7 @@ def soak(tmp_path: Path, commits: int) -> dict:
     return {"expected": expected, "counts": counts, "warm": warm, "end": end}
 
 
+@pytest.mark.slow
 def test_a_stream_of_commits_is_handled_one_by_one_without_leaks(tmp_path):
     result = soak(tmp_path, COMMITS)
     assert result["counts"] == result["expected"]

@@ -13,10 +13,10 @@ import pytest
 
 from reconciler.service.state import load_state
 
-from tests.faults.daemon import start_daemon
-from tests.integration.gitrepo import GitRepo, document, recipient_list, server
-from tests.integration.services import _missing, start_smtp_server, wait_until
-from tests.integration.test_daemon import DaemonProcess
+from tests.support.daemon import DaemonProcess, start_daemon
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import _missing, wait_until
+from tests.support.smtp import start_smtp_server
 
 
 @pytest.fixture
@@ -55,16 +55,16 @@ def test_full_state_dir_keeps_the_config_current_mails_it_and_catches_up(tmp_pat
         wait_until(lambda: "the state could not be recorded" in daemon.text(), 10, "the failure to be said")
         assert daemon.process.poll() is None  # still running
         # The outbox cannot take the mail either: it goes out from memory.
-        smtp.wait_for(1, timeout=20)
-        subject = str(message_from_bytes(smtp.messages[0].content, policy=default)["Subject"])
+        firing = smtp.wait_for_alert("ApplyFailed", timeout=20)
+        subject = str(message_from_bytes(firing.content, policy=default)["Subject"])
         assert subject.startswith(f"[FIRING] ApplyFailed: applied {sha[:7]}") and "could not be recorded" in subject
 
         filler.unlink()
         wait_until(lambda: (s := load_state(small_disk)).applied is not None and s.applied.sha == sha, 10,
                    "the state to catch up")
         assert load_state(small_disk).attempted.result in ("applied", "unchanged")
-        smtp.wait_for(2, timeout=20)
-        subject = str(message_from_bytes(smtp.messages[1].content, policy=default)["Subject"])
+        resolved = smtp.wait_for_alert("ApplyFailed", "resolved", timeout=20)
+        subject = str(message_from_bytes(resolved.content, policy=default)["Subject"])
         assert subject.startswith("[RESOLVED] ApplyFailed resolved")
         wait_until(lambda: not list((small_disk / "outbox").glob("*.json")), 10, "the outbox to empty")
         time.sleep(6)  # one more mailer tick: nothing is sent twice
@@ -100,17 +100,18 @@ def test_state_dir_turning_read_only_under_the_daemon_loses_no_commit_and_no_mai
         repo.commit("raise repeat interval", **{"policy.yaml": document("NotificationPolicy", "p",
                                                                            "repeatInterval: 6h\n")})
         wait_until(lambda: "repeat_interval: 6h" in output.read_text(), 10, "the commit to go live anyway")
-        smtp.wait_for(1, timeout=20)
+        smtp.wait_for_alert("ApplyFailed", timeout=20)
         # A bad commit is still rejected as such, and mailed.
         repo.commit("typo", **{"ops.yaml": recipient_list("ops", ["ops@@example"])})
-        smtp.wait_for(2, timeout=20)
+        smtp.wait_for_alert("ConfigRejected", timeout=20)
         assert "repeat_interval: 6h" in output.read_text()
         wait_until(lambda: "kept in memory and sent anyway" in daemon.text(), 10, "the log line about the state dir")
         assert daemon.process.poll() is None
 
         remount(small_disk, "rw")
         sha = repo.commit("fix the typo", **{"ops.yaml": recipient_list("ops", ["ops@example.com"])})
-        smtp.wait_for(4, timeout=20)
+        smtp.wait_for_alert("ApplyFailed", "resolved", timeout=20)
+        smtp.wait_for_alert("ConfigRejected", "resolved", timeout=20)
         subjects = [str(message_from_bytes(m.content, policy=default)["Subject"]) for m in smtp.messages]
         assert [subject.split(":")[0] for subject in subjects] == [
             "[FIRING] ApplyFailed", "[FIRING] ConfigRejected", "[RESOLVED] ApplyFailed resolved",

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
-from tests.integration.gitrepo import GitRepo
+
+from tests.support.gitrepo import GitRepo
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = ROOT / "examples" / "config-repo"

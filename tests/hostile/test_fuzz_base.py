@@ -17,9 +17,9 @@ from reconciler.errors import BaseConfigError
 from reconciler.specs.pipeline import parse_specs
 from reconciler.am.reading import decode_text as decode_base
 from reconciler.core.render import PREFIX, render_alertmanager_config
-from tests.hostile.test_fuzz import amtool_refusal, bounded
-from tests.integration.routing import check_routing, label_sets, matchers_of_config
-from tests.integration.services import require_binary
+
+from tests.support.fuzz import amtool_refusal, bounded
+from tests.support.routing import check_routing, label_sets, matchers_of_config
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -80,11 +80,6 @@ def _block(value) -> str:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def amtool() -> str:
-    return require_binary("amtool")
-
-
 def render_or_refuse(data: bytes) -> str | None:
     with bounded():
         try:
@@ -106,6 +101,7 @@ def test_a_base_of_any_shape_ends_in_a_base_error_or_a_render(value):
     render_or_refuse(json.dumps(value).encode())
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=20)
 @given(good_bases())
 def test_a_base_alertmanager_accepts_keeps_its_routing_and_renders_idempotently(amtool, base):

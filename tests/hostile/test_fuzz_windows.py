@@ -1,14 +1,16 @@
 """Property, for time windows: a TimeWindow of any shape, with values from Alertmanager's own
 edge cases and from anywhere, and lists naming windows that may not exist, end in a located
-error or a render the real `amtool check-config` accepts (test_fuzz.py's `outcome`)."""
+error or a render the real `amtool check-config` accepts (`outcome` of tests/support/fuzz.py)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.hostile.test_fuzz import FUZZ, ODD_TEXT, amtool, document, files_of, outcome  # noqa: F401 (fixture)
-from tests.integration.test_time_windows import FIELD_VALUES, TIMES
+from tests.support.fuzz import FUZZ, ODD_TEXT, document, files_of, outcome
+from tests.support.time_window_values import FIELD_VALUES, TIMES
+
 
 def ranges(key: str) -> st.SearchStrategy:
     """Mostly Alertmanager's own edge cases of this field (about half of them valid), sometimes
@@ -130,6 +132,7 @@ def holds_on_some_day(interval, spec: dict) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_a_window_is_refused_as_never_holding_exactly_when_no_day_of_its_years_has_it():
     from reconciler.am.timewindows import SPEC_KEYS, never_holds, parse_interval
 

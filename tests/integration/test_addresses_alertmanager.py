@@ -12,7 +12,10 @@ import pytest
 
 from reconciler.specs.addresses import address_problem
 
-from .services import Alertmanager, require_binary, start_smtp_server, wait_until
+from tests.support.alertmanager import Alertmanager
+from tests.support.services import require_binary, wait_until
+from tests.support.smtp import start_smtp_server
+
 
 pytestmark = pytest.mark.alertmanager
 

@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from reconciler.am.routes import routing_tree, walk
+from reconciler.am.routes import routing_tree
 from reconciler.am.secret import unwrap
 from reconciler.cli.main import main
 from reconciler.specs.pipeline import parse_specs
@@ -40,8 +40,9 @@ from reconciler.core.render import PREFIX, render_alertmanager_config
 from reconciler.am.timewindows import parse_instant
 from reconciler.core.who_gets import Audience
 
-from .amtool_batch import receivers_reached
-from .services import require_binary
+from tests.support.am_corpus import CORPUS, amtool_receivers, corpus_config, corpus_label_sets
+from tests.support.amtool_batch import receivers_reached
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -60,11 +61,6 @@ CONTINUES = ["true", "false", "yes", "no", "on", "off", "True", "N", "~"]
 ADDRESSES = ["oncall@example.com", "dba@example.com", "web@example.com", "boss@example.com"]
 SERVER = ("apiVersion: notify-reconciler/v1\nkind: EmailServer\nmetadata: {name: smtp}\n"
           "spec: {host: smtp.example.com, port: 587, from: am@example.com}\n")
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    return require_binary("amtool")
 
 
 # -- generated configs ---------------------------------------------------------------------
@@ -165,6 +161,7 @@ def expected_duplicates(reached: list[str], mails: dict[str, list[list[str]]]) -
 
 # No shrinking: each step asks amtool again (a failure took five minutes to shrink); the
 # example that failed is printed whole, with the render.
+@pytest.mark.slow
 @settings(max_examples=int(os.environ.get("AM_EXAMPLES", "40")), deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.function_scoped_fixture])
@@ -203,44 +200,6 @@ def test_who_gets_names_what_amtool_names_on_generated_configs(amtool, base, fil
 
 
 # -- real configs ------------------------------------------------------------------------------
-
-CORPUS = sorted((ROOT / "tests" / "data" / "corpus").glob("*.yaml"))
-
-
-def corpus_config(path: Path) -> str:
-    text = path.read_text(encoding="utf-8")
-    inner = unwrap(text, path.name)
-    return inner.config if inner is not None else text
-
-
-def corpus_label_sets(config: str) -> list[dict[str, str]]:
-    """Label sets from every matcher of the config: each value a matcher names, a literal part
-    of each regular expression, a value none names, and the label left out; then combinations."""
-    import itertools
-
-    values: dict[str, list[str]] = {}
-    for route, _ in walk(routing_tree(config)):
-        for matcher in route.matchers:
-            candidates = [matcher.value] if "~" not in matcher.op else \
-                [part for part in re.split(r"[|()^$]", matcher.value) if re.fullmatch(r"[\w -]+", part)]
-            known = values.setdefault(matcher.name, ["", "zz-other"])
-            known += [value for value in candidates if value not in known]
-    names = sorted(values)
-    sets = [{}] + [{name: value} for name in names for value in values[name] if value]
-    for combination in itertools.islice(itertools.product(*(values[name] for name in names)), 60):
-        labels = {name: value for name, value in zip(names, combination) if value}
-        if labels not in sets:
-            sets.append(labels)
-    return sets
-
-
-def amtool_receivers(amtool: str, path: Path, labels: dict[str, str]) -> list[str]:
-    result = subprocess.run([amtool, "config", "routes", "test", f"--config.file={path}", "probe=x",
-                             *(f'{name}="{value}"' for name, value in sorted(labels.items()))],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().split(",")
-
 
 def test_the_corpus_holds_real_configs_with_their_source():
     assert len(CORPUS) >= 5

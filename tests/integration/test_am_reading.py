@@ -13,7 +13,8 @@ import pytest
 from reconciler.am.reading import go_bool, read_config
 from reconciler.cli.main import main
 
-from .services import require_binary
+from tests.support.services import require_binary
+
 
 pytestmark = pytest.mark.alertmanager
 

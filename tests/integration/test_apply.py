@@ -13,8 +13,10 @@ from ruamel.yaml import YAML
 from reconciler.cli.main import main
 from reconciler.io.alertmanager_api import config_hash
 
-from .gitrepo import GitRepo, document, recipient_list, server
-from .services import Alertmanager, free_port, require_binary, require_root, start_smtp_server, wait_until
+from tests.support.alertmanager import Alertmanager
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import free_port, require_binary, require_root, wait_until
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -42,13 +44,6 @@ def alertmanagers(alertmanager_binary, tmp_path):
     yield start
     for am in started:
         am.stop()
-
-
-@pytest.fixture
-def smtp():
-    server = start_smtp_server()
-    yield server
-    server.controller.stop()
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ from reconciler.io.cache import DiskCache, PersistentParseCache
 from reconciler.cli.main import main
 from reconciler.specs.pipeline import parse_specs
 from reconciler.io.git_source import GitSource, committed_specs
-from tests.integration.gitrepo import GitRepo, recipient_list
-from tests.integration.services import require_binary
+
+from tests.support.gitrepo import GitRepo, recipient_list
+from tests.support.services import require_binary
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "config-repo"
 

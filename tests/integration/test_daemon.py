@@ -2,89 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.audit import SECRET
 from reconciler.io.alertmanager_api import config_hash
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import Alertmanager, free_port, require_binary, wait_until
-
-PASSWORD = SECRET  # the suite-wide audit looks for it (tests/audit.py)
-
-
-class DaemonProcess:
-    def __init__(self, config: Path, env: dict | None = None, *, wrap=lambda command: command) -> None:
-        """`wrap` turns the command into the one to run (e.g. `TaskLimit.wrap`: in a cgroup)."""
-        self.log = config.parent / "daemon.log"
-        self._out = open(self.log, "wb")
-        self.process = subprocess.Popen(wrap([sys.executable, "-m", "reconciler", "run", "--config", str(config)]),
-                                        stdout=self._out, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **(env or {})})
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=timeout)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            self._out.close()
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
-
-
-@pytest.fixture
-def setup(tmp_path):
-    """A config repo, a config file and helpers; Alertmanager optional per test."""
-    repo = GitRepo(tmp_path / "repo")
-    repo.commit("first", **{"server.yaml": server(username="alerts", passwordEnv="SMTP_PASSWORD"),
-                            "ops.yaml": recipient_list("ops", ["ops@example.com"])})
-    port = free_port()
-    output = tmp_path / "alertmanager.yml"
-
-    def write(alertmanagers: list[str], more: str = "") -> Path:
-        config = tmp_path / "config.yaml"
-        config.write_text(f"source: {{repo: {repo.path}, pollInterval: 1s}}\n"
-                          f"target: {{output: {output}, alertmanagers: [{', '.join(alertmanagers)}]}}\n"
-                          f"stateDir: {tmp_path / 'state'}\nlisten: 127.0.0.1:{port}\n{more}")
-        return config
-
-    started: list[DaemonProcess] = []
-
-    def start(alertmanagers: list[str] = (), env: dict | None = None, config: str = "") -> DaemonProcess:
-        """`config`: more lines for config.yaml (a secrets: section, say)."""
-        daemon = DaemonProcess(write(list(alertmanagers), config), {"SMTP_PASSWORD": PASSWORD, **(env or {})})
-        started.append(daemon)
-        return daemon
-
-    ns = type("Setup", (), {})()
-    ns.repo, ns.output, ns.url, ns.start, ns.tmp = repo, output, f"http://127.0.0.1:{port}", start, tmp_path
-    yield ns
-    for daemon in started:
-        daemon.stop(signal.SIGKILL)
+from tests.support.alertmanager import Alertmanager
+from tests.support.daemon import PASSWORD, DaemonProcess, get, ready
+from tests.support.gitrepo import recipient_list
+from tests.support.services import free_port, require_binary, wait_until
 
 
 @pytest.fixture
@@ -95,10 +26,6 @@ def alertmanager(setup):
     am = Alertmanager(binary, setup.output, setup.tmp / "am-data").start()
     yield am
     am.stop()
-
-
-def ready(setup) -> None:
-    wait_until(lambda: get(setup.url + "/readyz")[0] == 200, 15, "the daemon's first pass (/readyz)")
 
 
 @pytest.mark.alertmanager

@@ -11,8 +11,8 @@ from reconciler.daemon.loop import Daemon
 from reconciler.service.reconcile import Host
 from reconciler.values import Reason, Result
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import free_port
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import free_port
 
 
 class FakeClock:

@@ -20,8 +20,9 @@ from reconciler.io.files import write_atomically
 from reconciler.values import Attempt, Result, Revision
 from reconciler.service.state import State, TargetStatus, load_state, save_state
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import Alertmanager, TaskLimit, free_port, require_binary
+from tests.support.alertmanager import Alertmanager
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import TaskLimit, free_port, require_binary
 
 
 def test_new_file_is_0600_and_no_temporary_file_is_left(tmp_path):

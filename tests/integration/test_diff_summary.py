@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 from reconciler.cli.main import main
-from tests.audit import SECRET
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import Alertmanager, require_binary
+from tests.support.alertmanager import Alertmanager
+from tests.support.audit import SECRET
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import require_binary
 
 
 def write_config(tmp_path, repo: GitRepo, output, alertmanagers: str = "") -> str:

@@ -38,8 +38,9 @@ from reconciler.io.git_source import GitSource, committed_specs
 from reconciler.service.state import acquire_lock, load_alerting, load_state, save_state, State
 from reconciler.values import Reason, Result
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import free_port
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import free_port
+
 
 NO_SLEEP = {"sleep": lambda seconds: None}
 
@@ -221,7 +222,7 @@ def test_smtp_failures_are_mail_errors(behaviour, monkeypatch):
 
 
 def test_smtp_with_an_address_smtplib_cannot_encode_is_a_mail_error():
-    from tests.integration.services import start_smtp_server
+    from tests.support.smtp import start_smtp_server
 
     smtp = start_smtp_server()
     try:

@@ -9,7 +9,9 @@ import json
 
 import pytest
 
-from .services import Alertmanager, require_binary, wait_until
+from tests.support.alertmanager import Alertmanager
+from tests.support.services import require_binary, wait_until
+
 
 pytestmark = pytest.mark.alertmanager
 

@@ -28,8 +28,11 @@ from reconciler.specs.headers import MAX_HEADER_LINE, line_octets
 from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import render_alertmanager_config
 
-from .gitrepo import document, server
-from .services import Alertmanager, require_binary, start_smtp_server, wait_until
+from tests.support.alertmanager import Alertmanager
+from tests.support.gitrepo import document, server
+from tests.support.services import require_binary, wait_until
+from tests.support.smtp import start_smtp_server
+
 
 POLICY = document("NotificationPolicy", "p", "groupWait: 0s\ngroupInterval: 1m\nrepeatInterval: 1h\n")
 ALPHABETS = {

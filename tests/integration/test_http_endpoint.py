@@ -10,16 +10,16 @@ import signal
 import socket
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from reconciler.errors import EnvironmentProblem
 from reconciler.daemon.http import TEXT, HttpEndpoint, HttpLimits
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import TaskLimit, free_port, wait_until
-from .test_daemon import DaemonProcess, get
+from tests.support.daemon import DaemonProcess, get
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import TaskLimit, free_port, wait_until
+
 
 SLOWLORIS_HEAD = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 """A request head that never ends: a client adds a byte now and then, never the blank line."""

@@ -25,9 +25,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.am.matchers import Matcher, parse_matchers
-from tests.audit import SECRET
 
-from .services import Alertmanager, require_binary, start_smtp_server
+from tests.support.alertmanager import Alertmanager
+from tests.support.audit import SECRET
+from tests.support.routing import nested_routes
+from tests.support.services import require_binary
+from tests.support.smtp import start_smtp_server
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -55,11 +59,6 @@ def secret_manifest(config: str, section: str = "data") -> str:
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "reconciler", *args], input=stdin, capture_output=True, text=True,
                           timeout=120, cwd=ROOT)
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    return require_binary("amtool")
 
 
 # -- the meaning of a config -------------------------------------------------------------------
@@ -188,6 +187,7 @@ KUBESPHERE_VALUES = {"service": ["postgres-main", "mysql-1", "redis-1"], "alertT
                      "severity": ["critical", "warning", "info"]}
 
 
+@pytest.mark.slow
 def test_kubesphere_config_round_trips_with_the_same_meaning(amtool, tmp_path):
     result, rendered = import_and_render(kubesphere(), tmp_path)
     assert lists_of(result) == {"ops-mail": "ops-mail", "db-mail": "db-mail"}
@@ -631,14 +631,6 @@ def test_input_that_cannot_be_imported_exits_1_with_a_located_error(tmp_path, te
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
 
 
-def nested_routes(depth: int) -> str:
-    lines = ["route:", "  receiver: x"]
-    for level in range(depth):
-        pad = "  " + "    " * level
-        lines += [pad + "routes:", pad + "  - receiver: x"]
-    return "\n".join(lines) + "\n"
-
-
 @pytest.mark.parametrize("wrapped", [False, True])
 def test_a_config_nested_thousands_deep_is_a_located_error_not_a_crash(tmp_path, wrapped):
     # The import read its input with no depth limit: RecursionError, "internal error (a bug...)".
@@ -706,6 +698,7 @@ def random_config(seed: int) -> dict:
             + [{"name": "chat", "webhook_configs": [{"url": "http://127.0.0.1:9/chat"}]}, {"name": "silent"}]}
 
 
+@pytest.mark.slow
 def test_random_route_trees_keep_their_meaning():
     """The walk (which amtool vouches for above) over 200 random trees: every list gets exactly
     what its receiver got, with the same timing, and every other receiver too, except the

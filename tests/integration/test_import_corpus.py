@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import concurrent.futures
 from email.utils import getaddresses
-from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
@@ -23,8 +22,8 @@ from reconciler.core.importer import BASE_FILE, SPEC_FOLDER, import_config
 from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import PREFIX, render_alertmanager_config
 
-from .test_am_differential import CORPUS, amtool_receivers, corpus_config, corpus_label_sets
-from .services import require_binary
+from tests.support.am_corpus import CORPUS, amtool_receivers, corpus_config, corpus_label_sets
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -71,11 +70,6 @@ REFUSED = {
     "crunchydata-pgmonitor-alertmanager": "global.smtp_smarthost: 'localhost: 25': ' 25' is not a port number",
 }
 """Corpus configs whose whole import is refused, for one reason outside any receiver."""
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    return require_binary("amtool")
 
 
 def sending(config: dict) -> set[str]:

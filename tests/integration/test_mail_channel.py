@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit import SECRET
-
-from .gitrepo import GitRepo, document, recipient_list, server
-from .services import Alertmanager, free_port, require_binary, start_smtp_server, wait_until
-from .test_daemon import DaemonProcess
+from tests.support.alertmanager import Alertmanager
+from tests.support.audit import SECRET
+from tests.support.daemon import DaemonProcess
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import free_port, require_binary, wait_until
+from tests.support.smtp import start_smtp_server
 
 
 def subjects(smtp) -> list[str]:

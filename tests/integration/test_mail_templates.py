@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.main import main
-from tests.audit import SECRET
 
-from .gitrepo import GitRepo, document, recipient_list, server
-from .png import read_png
-from .services import Alertmanager, _missing, require_binary, start_smtp_server
+from tests.support.alertmanager import Alertmanager
+from tests.support.audit import SECRET
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.png import read_png
+from tests.support.services import _missing, require_binary
+from tests.support.smtp import start_smtp_server
+
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mail-preview"
 OPS_HTML = ('{{ define "ops.row" }}<li>{{ .Labels.alertname }} &amp; {{ .Annotations.summary }}</li>{{ end }}\n'
@@ -209,7 +212,7 @@ def test_a_refused_config_takes_its_new_template_files_away_again(tmp_path, requ
     written for the new one go too (a glob of the base's could otherwise load them)."""
     import tempfile
 
-    from .services import require_root
+    from tests.support.services import require_root
     require_root("to run Alertmanager as another user")
     require_binary("amtool")
     binary = require_binary("prometheus-alertmanager")

@@ -7,14 +7,16 @@ import ssl
 import pytest
 import trustme
 
-from tests.audit import SECRET
 from reconciler.io.outbox import Outbox
 from reconciler.io.smtp import PermanentMailError, TemporaryMailError, read_password, send
 from reconciler.specs.model import EmailServer, TLSSettings
 
-from .services import free_port, start_smtp_server
+from tests.support.audit import SECRET
+from tests.support.services import free_port
+from tests.support.smtp import start_smtp_server
 
-PASSWORD = SECRET  # the suite-wide audit looks for it (tests/audit.py)
+
+PASSWORD = SECRET  # the suite-wide audit looks for it (tests/support/audit.py)
 MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
 
 

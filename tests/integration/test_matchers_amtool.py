@@ -8,9 +8,10 @@ import pytest
 
 from reconciler.specs.model import matcher_problem
 
-from .amtool_oracle import amtool_accepts
-from .matcher_corpus import corpus
-from .services import require_binary
+from tests.support.amtool_oracle import amtool_accepts
+from tests.support.matcher_corpus import corpus
+from tests.support.services import require_binary
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -42,7 +43,7 @@ def test_every_accepted_matcher_survives_the_render_and_amtool_accepts_the_confi
     from reconciler.specs.pipeline import parse_specs
     from reconciler.core.render import RenderOptions, render_alertmanager_config
 
-    from .gitrepo import document, server
+    from tests.support.gitrepo import document, server
 
     amtool = require_binary("amtool")
     line_breaks = ("\x85", "\u2028", "\u2029")  # refused by the loader, see test_loader

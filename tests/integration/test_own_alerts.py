@@ -8,13 +8,15 @@ from email.policy import default
 
 import pytest
 
-from tests.audit import SECRET
 from reconciler.core.own_alerts import AlertStream
 from reconciler.values import AlertStatus, Notice, Outcome, Reason, Result, Revision
 
-from .gitrepo import document, recipient_list, server
-from .services import free_port, start_smtp_server, wait_until
-from .test_daemon import DaemonProcess, get, ready, setup  # noqa: F401  (fixture)
+from tests.support.audit import SECRET
+from tests.support.daemon import DaemonProcess, ready
+from tests.support.gitrepo import document, recipient_list, server
+from tests.support.services import free_port, wait_until
+from tests.support.smtp import start_smtp_server
+
 
 RECIPIENTS = ["ops@example.com", "dba@example.com", "lead@example.com"]
 
@@ -26,13 +28,6 @@ def good_specs(repo, smtp_port: int, repeat: str = "12h") -> None:
         "ops.yaml": recipient_list("ops", RECIPIENTS[:2]),
         "lead.yaml": recipient_list("lead", [RECIPIENTS[2], "OPS@example.com"]),
     })
-
-
-@pytest.fixture
-def smtp():
-    smtp = start_smtp_server()
-    yield smtp
-    smtp.controller.stop()
 
 
 def test_rejected_commit_mails_the_last_good_recipients_and_resolves(setup, smtp):
@@ -64,6 +59,7 @@ def test_rejected_commit_mails_the_last_good_recipients_and_resolves(setup, smtp
     assert len(smtp.messages) == 2
 
 
+@pytest.mark.slow
 def test_smtp_outage_and_daemon_restart_lose_nothing(setup):
     port = free_port()
     good_specs(setup.repo, port)
@@ -209,9 +205,11 @@ def test_mail_test_reaches_fifty_recipients_through_a_strict_server(setup, smtp,
     assert "If you read this, the daemon's own alerts can reach you." in text and ".." not in text
 
 
+@pytest.mark.slow
 @pytest.mark.alertmanager
 def test_unreachable_alertmanager_is_mailed_after_the_grace_period_and_resolved(setup, smtp):
-    from .services import Alertmanager, require_binary
+    from tests.support.alertmanager import Alertmanager
+    from tests.support.services import require_binary
 
     binary = require_binary("prometheus-alertmanager")
     good_specs(setup.repo, smtp.port)

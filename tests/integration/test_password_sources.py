@@ -11,12 +11,14 @@ from email.policy import default
 
 import pytest
 
-from tests.audit import SECRET
 from reconciler.cli.main import main
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import free_port, start_smtp_server, wait_until
-from .test_daemon import DaemonProcess, ready, setup  # noqa: F401  (fixture)
+from tests.support.audit import SECRET
+from tests.support.daemon import DaemonProcess, ready
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import free_port, wait_until
+from tests.support.smtp import start_smtp_server
+
 
 STOLEN = "ghp_n0t-a-real-t0ken-but-the-attackers-prize"
 """What the host holds that no spec should reach: a git token, a cloud key."""

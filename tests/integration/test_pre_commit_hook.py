@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from .gitrepo import recipient_list, server
-from .services import require_binary
+from tests.support.gitrepo import recipient_list, server
+from tests.support.services import require_binary
+
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "notify-reconciler"

@@ -24,10 +24,12 @@ from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import render_alertmanager_config
 from reconciler.values import Reason
 
-from tests.audit import SECRET
+from tests.support.alertmanager import Alertmanager
+from tests.support.audit import SECRET
+from tests.support.gitrepo import GitRepo, document, recipient_list
+from tests.support.services import free_port, require_binary, wait_until
+from tests.support.smtp import start_smtp_server
 
-from .gitrepo import GitRepo, document, recipient_list
-from .services import Alertmanager, free_port, require_binary, start_smtp_server, wait_until
 
 USER = "alerts"
 

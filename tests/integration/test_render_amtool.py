@@ -14,8 +14,8 @@ from reconciler.io.deploy import CheckedParts, check_context, check_rendered, pa
 from reconciler.errors import DeployError, SpecErrors
 from reconciler.core.render import RenderOptions, render_alertmanager_config, render_config
 
-from .gitrepo import document, recipient_list, server
-from .services import require_binary
+from tests.support.gitrepo import document, recipient_list, server
+
 
 pytestmark = pytest.mark.alertmanager
 
@@ -23,11 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "config-repo"
 BASE = (ROOT / "examples" / "alertmanager-base.yml").read_text()
 OPTIONS = RenderOptions()
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    return require_binary("amtool")
 
 
 def check(amtool: str, text: str, tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from reconciler.cli.main import main
 
-from .services import require_binary, require_root
+from tests.support.services import require_binary, require_root
+
 
 pytestmark = pytest.mark.alertmanager
 

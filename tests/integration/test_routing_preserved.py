@@ -3,87 +3,21 @@ matchers match, as Alertmanager itself reads both files (`amtool config routes t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from reconciler.specs.pipeline import parse_specs
 from reconciler.core.render import PREFIX, render_alertmanager_config
 
-from .gitrepo import recipient_list, server
-from .routing import all_match, label_sets, matchers_of_config, receivers_reached
-from .services import require_binary
+from tests.support.gitrepo import recipient_list, server
+from tests.support.routing import BASES, all_match, label_sets, matchers_of_config, receivers_reached
+from tests.support.services import require_binary
 
 pytestmark = pytest.mark.alertmanager
-
-ROOT = Path(__file__).resolve().parents[2]
-
-BASES = {
-    "no child routes": "route:\n  receiver: chat\nreceivers: [{name: chat}]\n",
-    "children without continue": """\
-route:
-  receiver: chat
-  group_by: [alertname]
-  routes:
-    - receiver: pager
-      matchers: [severity="page"]
-    - receiver: dba
-      matchers: [team="db"]
-receivers: [{name: chat}, {name: pager}, {name: dba}]
-""",
-    "children with continue": """\
-route:
-  receiver: chat
-  routes:
-    - receiver: audit
-      matchers: [team=~"db|web"]
-      continue: true
-    - receiver: pager
-      matchers: [severity="page"]
-      continue: true
-    - receiver: dba
-      matchers: [team="db"]
-receivers: [{name: chat}, {name: audit}, {name: pager}, {name: dba}]
-""",
-    "nested, continue at every level, legacy match": """\
-# the root receiver gets what nothing else takes
-route:
-  receiver: chat
-  group_by: [cluster]
-  routes:
-    # everything about the database
-    - receiver: dba
-      match: {team: db}
-      continue: true
-      routes:
-        - receiver: pager
-          matchers: [severity="page"]
-          continue: true
-        - receiver: audit
-          match_re: {alertname: "Disk.*|Backup"}
-    - receiver: chat
-      matchers: [alertname="Watchdog"]
-      continue: true
-    - receiver: deadmans-switch
-      matchers: [alertname="Watchdog"]
-    - receiver: web
-      matchers: [team!="db", severity=~"page|critical"]
-receivers: [{name: chat}, {name: dba}, {name: pager}, {name: audit}, {name: deadmans-switch}, {name: web}]
-""",
-    "flow style": "{route: {receiver: web, routes: [{receiver: db, matchers: ['team=\"db\"'], continue: true}]}, "
-                  "receivers: [{name: web}, {name: db}]}\n",
-    "example base": (ROOT / "examples" / "alertmanager-base.yml").read_text(),
-}
 
 LISTS = [recipient_list("all", ["a@example.com"]),
          recipient_list("db", ["d@example.com"], matchers="['team=\"db\"']"),
          recipient_list("urgent", ["u@example.com"], matchers="['severity=~\"critical|page\"', 'alertname!=\"Watchdog\"']")]
 SPECS = parse_specs({f"{i}.yaml": d.encode() for i, d in enumerate([server(), *LISTS])})
-
-
-@pytest.fixture(scope="module")
-def amtool():
-    return require_binary("amtool")
 
 
 @pytest.mark.parametrize("name", list(BASES))
@@ -132,7 +66,8 @@ def test_the_base_routes_group_alerts_as_before_on_the_real_alertmanager(tmp_pat
     none of its own: the real Alertmanager forms the same groups for the base's receivers."""
     import json
 
-    from .services import Alertmanager, wait_until
+    from tests.support.alertmanager import Alertmanager
+    from tests.support.services import wait_until
 
     config = tmp_path / "alertmanager.yml"
     config.write_text(GROUPING_BASE)

@@ -8,14 +8,16 @@ import ssl
 
 import trustme
 
-from tests.audit import SECRET
 from reconciler.cli.main import main
 
-from .gitrepo import GitRepo, recipient_list, server
-from .services import free_port, start_smtp_server, wait_until
-from .test_daemon import DaemonProcess, get
+from tests.support.audit import SECRET
+from tests.support.daemon import DaemonProcess, get
+from tests.support.gitrepo import GitRepo, recipient_list, server
+from tests.support.services import free_port, wait_until
+from tests.support.smtp import start_smtp_server
 
-PASSWORD = SECRET  # the suite-wide audit looks for it (tests/audit.py)
+
+PASSWORD = SECRET  # the suite-wide audit looks for it (tests/support/audit.py)
 
 
 def test_the_password_reaches_no_log_diff_mail_metric_status_or_state(tmp_path, capsys):

@@ -12,7 +12,7 @@ import pytest
 from reconciler.errors import SourceError
 from reconciler.io.git_source import GitSource, is_remote
 
-from .gitrepo import GitRepo, recipient_list, server
+from tests.support.gitrepo import GitRepo, recipient_list, server
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_known_blobs_are_listed_but_not_read_again(repo, tmp_path):
 def test_a_repo_owned_by_another_user_is_read(repo, tmp_path, monkeypatch):
     # git refuses such a repo (safe.directory) unless told to trust it; the daemon runs as its
     # own user and the operator's repo belongs to someone else, as under systemd.
-    from .services import require_root
+    from tests.support.services import require_root
 
     require_root("to give the repo to another user")  # fails under CI=true, skips elsewhere
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.gitconfig that trusts every directory

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .services import require_binary
+from tests.support.services import require_binary
+
 
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "notify-reconciler.service"
 INSTALLED_BINARY = "/opt/notify-reconciler/bin/notify-reconciler"

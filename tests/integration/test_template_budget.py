@@ -20,10 +20,10 @@ from reconciler.io.amtool import Budget, OverBudget, run_amtool
 from reconciler.cli.main import main
 from reconciler.io.template_engine import TEMPLATE_BUDGET
 
-from .costly_templates import HUGE, MEMORY, NEVER_ENDS, doubling
-from .gitrepo import recipient_list, server
-from .services import require_binary, start_smtp_server, wait_until
-from .test_daemon import setup  # noqa: F401  (fixture)
+from tests.support.costly_templates import HUGE, MEMORY, NEVER_ENDS, doubling
+from tests.support.gitrepo import recipient_list, server
+from tests.support.services import require_binary, wait_until
+from tests.support.smtp import start_smtp_server
 
 
 def spec_folder(tmp_path, template: str, **list_fields: str):

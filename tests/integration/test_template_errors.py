@@ -15,8 +15,9 @@ import pytest
 
 from reconciler.cli.main import main
 
-from .gitrepo import document, server
-from .services import require_binary
+from tests.support.gitrepo import document, server
+from tests.support.services import require_binary
+
 
 # (the error, the part of it Go points at; None: Go names the line only, or nothing)
 ERRORS = [

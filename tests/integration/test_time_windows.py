@@ -28,29 +28,18 @@ from reconciler.core.render import render_alertmanager_config
 from reconciler.am.timewindows import (ALERTMANAGER_KEYS, MONTHS, SPEC_KEYS, WEEKDAYS, _days_in_month, contains,
                                        never_holds, parse_interval, window_problems)
 
-from .gitrepo import document, recipient_list, server
-from .services import Alertmanager, require_binary, start_smtp_server, wait_until
+from tests.support.alertmanager import Alertmanager
+from tests.support.gitrepo import document, recipient_list, server
+from tests.support.services import require_binary, wait_until
+from tests.support.smtp import start_smtp_server
+from tests.support.time_window_values import FIELD_VALUES, TIMES
+
 
 pytestmark = pytest.mark.alertmanager
 
 
 # -- validation: ours against amtool's ---------------------------------------------------------
 
-FIELD_VALUES = {
-    "weekdays": ["monday", "MONDAY", "monday:friday", "friday:monday", "mon", "1", "sunday:saturday", "monday:",
-                 "monday:tuesday:wednesday", "", " monday", "saturday:saturday"],
-    "days_of_month": ["1", "31", "32", "0", "-1", "-31", "-32", "1:5", "5:1", "-1:5", "-5:-1", "-1:-5", "+3", "03",
-                      "1:-1", "-3:25", "25:-3", "28:-1", "29:-1", "a", "1.5", " 1", "-0"],
-    "months": ["january", "JANUARY", "1", "12", "13", "0", "january:march", "march:january", "jan", "-1", "+2",
-               "may"],
-    "years": ["2026", "2026:2027", "2027:2026", "0", "-1", "99999", "+2026", "20_26", "99999999999999999999"],
-    "location": ["Europe/Berlin", "UTC", "Local", "europe/berlin", "US/Pacific", "Etc/GMT+5", "Mars/Phobos",
-                 "../etc/passwd", "/etc/localtime", "Europe", "Europe/Berlin/", "Europe/./Berlin", "Europe//Berlin",
-                 "zone.tab", "tzdata.zi", "America/Argentina/Buenos_Aires", "GMT", "Factory"],
-}
-TIMES = [("09:00", "17:00"), ("9:00", "17:00"), ("00:00", "24:00"), ("23:59", "24:00"), ("24:00", "24:00"),
-         ("17:00", "09:00"), ("09:00", "09:00"), ("09:00", "24:01"), ("09:60", "10:00"), ("25:00", "26:00"),
-         ("09:00:00", "10:00"), ("0900", "1000"), ("09:00", "")]
 STRICTER = {("months", "13"), ("months", "0"), ("months", "-1"), ("years", "0"), ("years", "-1"), ("years", "99999"),
             ("location", "Local"), ("location", "Europe/./Berlin"), ("location", "Europe//Berlin")}
 """What validate refuses and Alertmanager takes: months and years that never match, the host's
@@ -202,6 +191,7 @@ def sink():
     smtp.controller.stop()
 
 
+@pytest.mark.slow
 def test_alertmanager_mails_exactly_the_lists_whose_windows_hold_now_and_who_gets_agrees(tmp_path, sink, capsys):
     now = datetime.now(timezone.utc)
     if now.second >= 60 - STEADY.total_seconds():  # too late in this minute: take the next one

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.cli.main import main
 
-from .gitrepo import GitRepo, recipient_list, server
+from tests.support.gitrepo import GitRepo, recipient_list, server
 
 
 @pytest.fixture

@@ -16,21 +16,11 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
-import pytest
-
-from tests.audit import GIT_TOKEN
-from tests.logfmt_parser import parse
-
-from .gitrepo import DumbHttpRemote, GitRepo, recipient_list, server
-from .services import free_port, start_smtp_server, wait_until
-from .test_daemon import DaemonProcess, get
-
-
-@pytest.fixture
-def smtp():
-    smtp = start_smtp_server()
-    yield smtp
-    smtp.controller.stop()
+from tests.support.audit import GIT_TOKEN
+from tests.support.daemon import DaemonProcess, get
+from tests.support.gitrepo import DumbHttpRemote, GitRepo, recipient_list, server
+from tests.support.logfmt_parser import parse
+from tests.support.services import free_port, wait_until
 
 
 def write_config(path: Path, repo: str, tmp_path: Path, listen: int) -> Path:

@@ -17,8 +17,9 @@ import pytest
 from reconciler.cli.main import main
 from reconciler.am.routes import routing_tree
 
-from .gitrepo import GitRepo, document, recipient_list, server
-from .services import require_binary
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
+from tests.support.services import require_binary
+
 
 LABELS = ("alertname", "severity", "team")
 VALUES = ("a", "b", "db", "")

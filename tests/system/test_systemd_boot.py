@@ -22,9 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from ..integration.costly_templates import MEMORY, NEVER_ENDS
-from ..integration.services import _missing, wait_until
+from tests.support.costly_templates import MEMORY, NEVER_ENDS
+from tests.support.services import _missing, wait_until
+
 from .machine import CommandFailed, Machine
+
+pytestmark = pytest.mark.slow  # a machine boots for the module
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SRC = "/src/notify-reconciler"          # the checkout, read-only, inside the machine
@@ -173,7 +176,6 @@ def test_install_service_refuses_a_python_under_home_naming_protecthome(machine)
     assert result.returncode == 1
     assert "under a home directory" in result.stderr and "ProtectHome=yes" in result.stderr
     assert machine.run("id", SERVICE, check=False).returncode != 0  # it changed nothing
-
 
 
 def test_install_service_sets_it_up_and_starts_it_once_configured(machine):

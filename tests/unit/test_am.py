@@ -20,6 +20,9 @@ from reconciler.am.routes import route_tree, routing_tree
 from reconciler.am.secret import new_secret, unwrap, wrap
 from reconciler.errors import AlertmanagerConfigError, BaseConfigError
 
+from tests.support.routing import nested_routes
+
+
 # -- matchers ----------------------------------------------------------------------------------
 
 
@@ -77,15 +80,6 @@ def test_what_alertmanager_cannot_read_is_a_located_error(text, expected):
         read_config(text, "c.yml")
     assert str(caught.value).startswith(expected), str(caught.value)
     assert isinstance(caught.value, BaseConfigError)
-
-
-def nested_routes(depth: int) -> str:
-    """A config whose routes nest `depth` deep."""
-    lines = ["route:", "  receiver: x"]
-    for level in range(depth):
-        pad = "  " + "    " * level
-        lines += [pad + "routes:", pad + "  - receiver: x"]
-    return "\n".join(lines) + "\n"
 
 
 def test_a_config_nested_thousands_deep_is_refused_before_anything_recurses():

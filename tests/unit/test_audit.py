@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tests.audit import GIT_TOKEN, SECRET, find_leaks
+from tests.support.audit import GIT_TOKEN, SECRET, find_leaks
 
 
 def test_audit_finds_the_secret_in_any_file_but_a_password_file():

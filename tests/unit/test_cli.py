@@ -214,7 +214,7 @@ def test_secret_format_refuses_names_kubernetes_would_refuse(option, value, caps
 
 
 def test_validate_reads_an_upper_case_suffix_and_names_a_spec_it_does_not_read(tmp_path, capsys):
-    from tests.integration.gitrepo import recipient_list, server
+    from tests.support.gitrepo import recipient_list, server
 
     (tmp_path / "server.YML").write_text(server())
     (tmp_path / "ops.yaml").write_text(recipient_list("ops", ["a@example.com"]))

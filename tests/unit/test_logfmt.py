@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reconciler.logfmt import line, value
-from tests.logfmt_parser import parse
+
+from tests.support.logfmt_parser import parse
 
 HOSTILE = [
     "plain",

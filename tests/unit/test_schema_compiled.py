@@ -16,7 +16,7 @@ from reconciler.specs import schema_compiled
 from reconciler.yamlio.loader import load_file
 from reconciler.specs.schema import KIND_SCHEMAS, compiled_schemas, schema_texts, validator_for
 from reconciler.specs.schema_codegen import generate
-from tests.hostile.test_fuzz import DOCUMENT, MUTATIONS, valid_repo
+from tests.support.fuzz import DOCUMENT, MUTATIONS, valid_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = [path for folder in ("invalid", "valid") for path in sorted((ROOT / "tests" / "data" / folder).rglob("*"))

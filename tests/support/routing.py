@@ -3,7 +3,8 @@ says a label set reaches, and label sets worth asking about, derived from matche
 
 Used to show that a render keeps the base's routing of every alert and adds exactly the
 e-mail lists whose matchers match (tests/integration/test_routing_preserved.py and the
-differential fuzzer in tests/hostile/test_fuzz.py).
+differential fuzzer in tests/hostile/test_fuzz.py). Also the sample bases those tests render
+into (`BASES`) and a config nested as deep as asked (`nested_routes`).
 """
 
 from __future__ import annotations
@@ -165,3 +166,72 @@ def _pythonic(matcher_texts: Iterable[str]) -> bool:
         if operator in ("=~", "!~") and not simple_regex(value):
             return False
     return True
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASES = {  # name -> an Alertmanager config a render goes into
+    "no child routes": "route:\n  receiver: chat\nreceivers: [{name: chat}]\n",
+    "children without continue": """\
+route:
+  receiver: chat
+  group_by: [alertname]
+  routes:
+    - receiver: pager
+      matchers: [severity="page"]
+    - receiver: dba
+      matchers: [team="db"]
+receivers: [{name: chat}, {name: pager}, {name: dba}]
+""",
+    "children with continue": """\
+route:
+  receiver: chat
+  routes:
+    - receiver: audit
+      matchers: [team=~"db|web"]
+      continue: true
+    - receiver: pager
+      matchers: [severity="page"]
+      continue: true
+    - receiver: dba
+      matchers: [team="db"]
+receivers: [{name: chat}, {name: audit}, {name: pager}, {name: dba}]
+""",
+    "nested, continue at every level, legacy match": """\
+# the root receiver gets what nothing else takes
+route:
+  receiver: chat
+  group_by: [cluster]
+  routes:
+    # everything about the database
+    - receiver: dba
+      match: {team: db}
+      continue: true
+      routes:
+        - receiver: pager
+          matchers: [severity="page"]
+          continue: true
+        - receiver: audit
+          match_re: {alertname: "Disk.*|Backup"}
+    - receiver: chat
+      matchers: [alertname="Watchdog"]
+      continue: true
+    - receiver: deadmans-switch
+      matchers: [alertname="Watchdog"]
+    - receiver: web
+      matchers: [team!="db", severity=~"page|critical"]
+receivers: [{name: chat}, {name: dba}, {name: pager}, {name: audit}, {name: deadmans-switch}, {name: web}]
+""",
+    "flow style": "{route: {receiver: web, routes: [{receiver: db, matchers: ['team=\"db\"'], continue: true}]}, "
+                  "receivers: [{name: web}, {name: db}]}\n",
+    "example base": (ROOT / "examples" / "alertmanager-base.yml").read_text(),
+}
+
+
+def nested_routes(depth: int) -> str:
+    """A config whose routes nest `depth` deep."""
+    lines = ["route:", "  receiver: x"]
+    for level in range(depth):
+        pad = "  " + "    " * level
+        lines += [pad + "routes:", pad + "  - receiver: x"]
+    return "\n".join(lines) + "\n"
