@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from reconciler.am.matchers import Matcher
 from reconciler.kubesphere.selector import RELEASES, Untranslatable, as_matchers, from_matchers, selects
 
-from ..kubesphere_cases import LABEL_SETS, matcher, selector
-from .amtool_batch import receivers_reached
-from .services import require_binary
+from tests.support.kubesphere_cases import LABEL_SETS, matcher, selector
+from tests.support.amtool_batch import receivers_reached
+from tests.support.services import require_binary
 
 LABELS = ["severity", "team", "_hidden"]
 SETS = [labels for labels in LABEL_SETS if "\n" not in "".join(labels.values())]

@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 from reconciler.cli.main import main
 
-from .gitrepo import GitRepo, document, recipient_list, server
+from tests.support.gitrepo import GitRepo, document, recipient_list, server
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_a_kubesphere_target_takes_no_base_and_no_alertmanagers(tmp_path, repo, 
 
 
 def test_the_probe_talks_to_the_server_as_notification_manager_would(tmp_path, capsys):
-    from .services import start_smtp_server
+    from tests.support.smtp import start_smtp_server
 
     smtp = start_smtp_server()
     try:

@@ -19,7 +19,7 @@ from reconciler.am.matchers import Matcher
 from reconciler.kubesphere.selector import (RELEASES, Requirement, Selector, SelectorError, Untranslatable,
                                             as_matchers, from_matchers, requirement_problem, selects)
 
-from ..kubesphere_cases import LABEL_SETS, matcher, selector
+from tests.support.kubesphere_cases import LABEL_SETS, matcher, selector
 
 
 def am_matches(matchers, labels) -> bool:
