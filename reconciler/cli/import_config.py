@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
                   "imported config, without a trailing line break (printf '%s' ...)"
                   + (": in Kubernetes, a Secret alertmanager-smtp with key password, listed in the Alertmanager "
                      "resource's spec.secrets" if path == SECRET_PASSWORD_FILE else ""), file=sys.stderr)
-    lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
+    lists = ", ".join(f"{receiver} -> {name}" for receiver, names in imported.lists.items() for name in names)
     print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}) and "
           f"{folder / BASE_FILE}; check with: notify-reconciler render {folder / SPEC_FOLDER} --base "
           f"{folder / BASE_FILE}")
