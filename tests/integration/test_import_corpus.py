@@ -2,9 +2,10 @@
 
 For each corpus config with an e-mail receiver: import it, render the imported specs into the
 imported base, and ask `amtool config routes test` on the original and on the render for every
-label set built from the config's matchers: the receivers that send something must be the same
-(each imported receiver by its list's name), and each imported receiver's list must mail the
-same addresses with the same send_resolved. Each e-mail receiver import leaves in the base is
+label set built from the config's matchers: the receivers that send something must be the same,
+as many times (each imported receiver by its lists, one per route to it, and by its other
+configs where it keeps some in the base under its name), and each imported receiver's lists must
+mail the same addresses with the same send_resolved. Each e-mail receiver import leaves in the base is
 pinned with its reason (all of a config's: the import is refused), so that a change in what is
 taken shows here.
 """
@@ -43,7 +44,7 @@ LEFT = {
                                 "'someone@localhost' is not an e-mail address"],
 }
 """Corpus configs with e-mail receivers that import leaves in the base (all of them: the import
-is refused), with a line of each reason."""
+is refused), with a line of each reason. Every other one imports with all its e-mail receivers."""
 
 REFUSED = {
     # pgmonitor's smarthost has a space before the port: amtool takes it, no mail could be sent.
