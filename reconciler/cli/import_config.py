@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     if inner is not None:
         text, name = inner.config, inner.name
     default = SECRET_PASSWORD_FILE if inner is not None else DEFAULT_PASSWORD_FILE
-    imported = import_config(text, name, password_file=password_file or default)
+    templates = _read_templates(args.templates) if getattr(args, "templates", None) else None
+    imported = import_config(text, name, password_file=password_file or default, templates=templates)
     for note in imported.notes:
         print(note, file=sys.stderr)
     for relative, content in imported.files.items():
@@ -80,6 +81,21 @@ def _kubesphere(text: str, name: str, folder, password_file: str | None) -> int:
     print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}); check with: "
           f"notify-reconciler render {folder / SPEC_FOLDER} --format kubesphere")
     return EXIT_OK
+
+
+def _read_templates(folder: str) -> dict[str, bytes]:
+    """Base name -> content of each file directly in `folder`."""
+    from pathlib import Path
+
+    try:
+        return {path.name: path.read_bytes() for path in sorted(Path(folder).iterdir()) if path.is_file()}
+    except FileNotFoundError:
+        raise EnvironmentProblem(f"--templates {folder}: no such folder") from None
+    except NotADirectoryError:
+        raise EnvironmentProblem(f"--templates {folder}: not a folder: give the folder holding the template "
+                                 "files") from None
+    except OSError as exc:
+        raise EnvironmentProblem(f"--templates {folder}: cannot read: {exc.strerror}") from None
 
 
 def _read_text(path: str) -> str:

@@ -51,15 +51,22 @@ R can move to the front when
 8. a receiver with other configs than e-mail (pagerduty_configs, slack_configs, ...) keeps all
    its routes, as in 6, and stays in the base under its name with those configs and without
    its e-mail configs: its lists (one per route, the root's too, there with the negation of
-   each child route that may match) take exactly what it mailed.
+   each child route that may match) take exactly what it mailed;
+9. an e-mail config whose ``html`` or ``text`` is only a call of a template
+   (``{{ template "email.to.html" . }}``) that a file given to the import defines alone (one
+   define, nothing outside it; a file the config's ``templates:`` reads, matched by base name)
+   gives its list a copy of that file as its body (``templates.html``/``text``): the render
+   calls that define by the same name, the copy loaded after the config's own files, so the
+   mail is the same. Any other html or text keeps the receiver in the base.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, Mapping
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -74,6 +81,7 @@ from ..specs.model import check_document
 from ..specs.pipeline import parse_specs
 from .names import DISCARD_RECEIVER, PREFIX
 from ..specs.schema import validate_document
+from ..specs.templates import ALERTMANAGER_DEFINES, template_file
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
 """Where the imported config reads the SMTP password from, unless told otherwise."""
@@ -214,9 +222,14 @@ class _Route:
         return self.parent.children if self.parent else [self]
 
 
-def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PASSWORD_FILE) -> Imported:
+def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PASSWORD_FILE,
+                  templates: Mapping[str, bytes] | None = None) -> Imported:
     """The spec folder and base for the Alertmanager config `text` (read from `name`).
     Raises SpecErrors, located in `name`, for what cannot be imported at all.
+
+    `templates`: the files the config's `templates:` reads, as the caller found them (base
+    name -> content); an e-mail config whose html or text only calls a template one of them
+    defines can then become a list with that file as its body (rule 9).
 
     The config is read twice by reconciler.am.reading, with the depth limit of a base: as
     Alertmanager reads it (what it means: routes, matchers, addresses, settings), and as a
@@ -230,11 +243,12 @@ def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PA
             or not isinstance(read.data.get("route"), dict):
         raise SpecErrors([SpecError(Location(name, 1, 1), "", "is not an Alertmanager config (a mapping with route "
                                                               "and receivers) nor a Secret holding one")])
-    return _Importer(read, config, password_file).run()
+    return _Importer(read, config, password_file, templates or {}).run()
 
 
 class _Importer:
-    def __init__(self, read: ReadConfig, config: CommentedMap, password_file: str) -> None:
+    def __init__(self, read: ReadConfig, config: CommentedMap, password_file: str,
+                 templates: Mapping[str, bytes]) -> None:
         self.read, self.config, self.name, self.password_file = read, config, read.name, password_file
         """`read`: the config's meaning, as Alertmanager reads it; `config`: its round-trip
         tree, which becomes the base."""
@@ -245,6 +259,13 @@ class _Importer:
         glob = read.data.get("global")
         self.glob: dict[str, Any] = glob if isinstance(glob, dict) else {}
         self.receivers: dict[str, Receiver] = read_receivers(read)
+        self.bodies_by_file: dict[str, str] = {}
+        """Base name -> text of each file in `bodies`."""
+        self.bodies: dict[str, tuple[str, bytes]] = self._bodies(templates)
+        """Define name -> (base name, content) of a template file the config reads that holds
+        that one define and nothing else: a body a list can name (rule 9)."""
+        self.carried: dict[str, str] = {}
+        """Spec folder path -> text of each template file a list names."""
 
     def fail(self, path: KeyPath, message: str, *, shown: str | None = None, key: bool | None = None) -> SpecErrors:
         """An error at the key `path` names (at its item, for a list's; at the value itself,
@@ -297,7 +318,7 @@ class _Importer:
                     one["keepFromBase"] = True
                 if mode == "catchAll":
                     one = {key: value for key, value in one.items() if key in ("recipients", "sendResolved",
-                                                                               "subject")}
+                                                                               "subject", "templates")}
                     one["catchAll"] = True
                 name = _list_name(receiver_name, route, number, set(lists))
                 lists[name] = (receiver_name, route, one)
@@ -320,6 +341,12 @@ class _Importer:
         self._check_specs(files, {name: receiver for name, (receiver, _, _) in lists.items()}, receivers)
         self._build_base(receivers, [route for _, route, _ in lists.values()], moved, stays, names)
         files[BASE_FILE] = dump(roundtrip_yaml(), self.config)
+        named = {path for _, _, spec in lists.values() for path in (spec.get("templates") or {}).values()}
+        for path in sorted(named):
+            files[f"{SPEC_FOLDER}/{path}"] = self.carried[path]
+            self.notes.append(f"{SPEC_FOLDER}/{path}: a copy of the config's template file, the body of the lists "
+                              f"that named it; {BASE_FILE} still reads the original (templates:), which the render "
+                              "loads first: the copy's define wins, so edit the copy")
         return Imported(files, tuple(self.notes), dict(self.passwords), names)
 
     # -- routes
@@ -536,7 +563,12 @@ class _Importer:
         configs = receiver["email_configs"]
         recipients: list[Any] = []
         resolved, subjects = set(), set()
+        bodies: dict[str, set[str | None]] = {"html": set(), "text": set()}
         for number, config in enumerate(configs):
+            if isinstance(config, dict):
+                for kind in ("html", "text"):
+                    if kind not in config:
+                        bodies[kind].add(None)
             if not isinstance(config, dict):
                 return None, f"email_configs[{number}] is not a mapping"
             headers = config.get("headers") or {}
@@ -548,7 +580,14 @@ class _Importer:
                 return None, (f"email_configs[{number}].headers sets {', '.join(other_headers)}, which a "
                               "RecipientList cannot say (it has subject only)")
             subjects.add(next((str(value) for key, value in headers.items() if str(key).lower() == "subject"), None))
-            custom = sorted(set(config) - set(_SERVER_KEYS) - {"to", "send_resolved", "tls_config", "headers"})
+            for kind in ("html", "text"):
+                if kind in config:
+                    body, why = self._body(config[kind], f"email_configs[{number}].{kind}")
+                    if body is None:
+                        return None, why
+                    bodies[kind].add(body)
+            custom = sorted(set(config) - set(_SERVER_KEYS) - {"to", "send_resolved", "tls_config", "headers", "html",
+                                                                 "text"})
             if custom:
                 return None, (f"email_configs[{number}] sets {', '.join(custom)}, which a RecipientList cannot say "
                               "(the render uses Alertmanager's default mail)")
@@ -574,14 +613,55 @@ class _Importer:
             return None, "its email_configs disagree on send_resolved"
         if len(subjects) > 1:
             return None, "its email_configs disagree on headers.Subject, and a RecipientList has one subject"
+        for kind, found in bodies.items():
+            if len(found) > 1:
+                return None, f"its email_configs disagree on {kind}, and a RecipientList has one {kind} body"
         spec = {"recipients": recipients, "sendResolved": resolved.pop()}
         subject = subjects.pop()
         if subject is not None:
             spec["subject"] = subject
+        named = {kind: found.pop() for kind, found in bodies.items() if found and None not in found}
+        if named:
+            spec["templates"] = {kind: f"templates/{path}" for kind, path in named.items()}
+            for path in named.values():
+                self.carried[f"templates/{path}"] = self.bodies_by_file[path]
         problem = _list_problem(spec)
         if problem:
             return None, problem
         return spec, ""
+
+    _CALL = re.compile(r'\{\{-?\s*template\s+"([^"\\]+)"\s+\.\s*-?\}\}')
+
+    def _bodies(self, templates: Mapping[str, bytes]) -> dict[str, tuple[str, bytes]]:
+        """Rule 9's bodies: the define of each given file the config's `templates:` reads (an
+        entry's base name matches it, as the glob would) that holds one define and nothing else."""
+        entries = self.read.data.get("templates")
+        patterns = [str(entry).rsplit("/", 1)[-1] for entry in entries if entry] if isinstance(entries, list) else []
+        found: dict[str, tuple[str, bytes]] = {}
+        for base, data in sorted(templates.items()):
+            if not any(fnmatch.fnmatchcase(base, pattern) for pattern in patterns):
+                continue
+            carried, problems = template_file(f"templates/{base}", data)
+            if carried is None or problems or carried.scan_error or carried.body == carried.carried:
+                continue
+            if carried.body in found or carried.body in ALERTMANAGER_DEFINES:
+                found.pop(carried.body, None)  # defined twice: which one Alertmanager takes is not ours to say
+                continue
+            found[carried.body] = (base, data)
+            self.bodies_by_file[base] = data.decode("utf-8")
+        return found
+
+    def _body(self, value: Any, where: str) -> tuple[str | None, str]:
+        """The base name of the template file whose define `value` (an html or text) only
+        calls, or None and why a list cannot say it."""
+        call = self._CALL.fullmatch(str(value)) if isinstance(value, str) else None
+        if call is None:
+            return None, f"{where} is a template of its own, which a RecipientList cannot say (it names a file)"
+        if call.group(1) not in self.bodies:
+            return None, (f"{where} calls the template {call.group(1)!r}, and no file given to import (--templates) "
+                          "that the config's templates: reads holds it alone: give the folder holding the "
+                          "config's template files")
+        return self.bodies[call.group(1)][0], ""
 
     # -- output
 
@@ -591,7 +671,8 @@ class _Importer:
         prefix = f"{SPEC_FOLDER}/"
         try:
             parse_specs({path.removeprefix(prefix): text.encode() for path, text in files.items()
-                         if path.startswith(prefix)})
+                         if path.startswith(prefix) and path.endswith(".yaml")},
+                        templates={path: text.encode() for path, text in self.carried.items()})
         except SpecErrors as exc:
             errors = []
             for error in exc.errors:
@@ -793,7 +874,7 @@ def _secret_paths(node: Any, path: str):
 
 
 _SPEC_ORDER = ("host", "port", "ssl", "starttls", "tls", "username", "passwordFile", "authIdentity", "from",
-               "hello", "recipients", "matchers", "subject", "repeatInterval", "groupBy", "groupWait",
+               "hello", "recipients", "matchers", "subject", "templates", "repeatInterval", "groupBy", "groupWait",
                "groupInterval", "sendResolved", "keepFromBase", "catchAll")
 
 

@@ -666,6 +666,79 @@ def test_the_same_addresses_get_mail_through_the_real_alertmanager(tmp_path, mon
     assert max(len(to) for _, to in after) == 50
 
 
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "data" / "corpus"
+OPENIM_ALERTS = [
+    {"labels": {"alertname": "XXX", "instance": "im-1", "severity": "critical", "job": "openim"},
+     "annotations": {"summary": "msg_gateway down"}, "startsAt": "2026-01-02T03:04:05Z"},
+    {"labels": {"alertname": "DiskFull", "instance": "im-2", "severity": "warning", "job": "node"},
+     "annotations": {"summary": "disk 91% full"}, "startsAt": "2026-01-02T03:04:06Z"},
+]
+
+
+def mails(binary: str, config: str, folder: Path, sink) -> list[tuple]:
+    """(recipients, subject, html body) of every mail Alertmanager sends for OPENIM_ALERTS."""
+    import email
+    from email import policy
+
+    with sink.lock:
+        sink.messages.clear()
+    folder.mkdir()
+    path = folder / "alertmanager.yml"
+    path.write_text(config)
+    alertmanager = Alertmanager(binary, path, folder / "data").start()
+    try:
+        alertmanager.post_alerts(OPENIM_ALERTS)
+        sink.wait_for(2, timeout=20)
+        time.sleep(1.5)  # anything else it would send by now
+        with sink.lock:
+            received = list(sink.messages)
+    finally:
+        alertmanager.stop()
+    found = []
+    for message in received:
+        parsed = email.message_from_bytes(message.content, policy=policy.default)
+        html = parsed.get_body(("html",))
+        found.append((tuple(sorted(message.recipients)), str(parsed["Subject"]),
+                      html.get_content() if html is not None else None))
+    return sorted(found, key=repr)
+
+
+def test_a_body_that_calls_the_configs_own_template_is_mailed_the_same(tmp_path):
+    """OpenIM's receiver mails `html: '{{ template "email.to.html" . }}'`, defined in a file its
+    templates: reads: given that file (--templates), each list names a copy of it, and the real
+    Alertmanager sends the same subject and HTML body to the same address, before and after."""
+    binary = require_binary("prometheus-alertmanager")
+    sink = start_smtp_server()
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "email.tmpl").write_bytes((CORPUS_DIR / "templates" / "openim-server-alertmanager" /
+                                         "email.tmpl").read_bytes())
+    try:
+        # The corpus config, mailing the sink without a login, its template read from here.
+        original = (CORPUS_DIR / "openim-server-alertmanager.yaml").read_text()
+        original = (original.replace("smtp.163.com:465", f"127.0.0.1:{sink.port}")
+                    .replace("  smtp_auth_username: alert@openim.io\n", "")
+                    .replace("  smtp_auth_password: YOURAUTHPASSWORD\n", "")
+                    .replace("/etc/alertmanager/email.tmpl", str(folder / "email.tmpl")))
+        refused = run_cli("import", "-", "-o", str(tmp_path / "without"), stdin=original)
+        assert refused.returncode == 1 and "calls the template 'email.to.html'" in refused.stderr, refused.stderr
+        out = tmp_path / "imported"
+        result = run_cli("import", "-", "-o", str(out), "--templates", str(folder), stdin=original)
+        assert result.returncode == 0, result.stderr
+        assert lists_of(result) == {"email": ["email", "email-xxx"]}, result.stdout
+        assert (out / "specs" / "templates" / "email.tmpl").read_bytes() == (folder / "email.tmpl").read_bytes()
+        rendered = tmp_path / "rendered.yml"
+        render = run_cli("render", str(out / "specs"), "--base", str(out / "base.yml"), "-o", str(rendered))
+        assert render.returncode == 0, render.stderr
+        before = mails(binary, original, tmp_path / "before", sink)
+        after = mails(binary, rendered.read_text(), tmp_path / "after", sink)
+    finally:
+        sink.controller.stop()
+    assert before == after
+    assert len(after) == 2 and all(subject == "[OPENIM-SERVER]Alarm" for _, subject, _ in after)
+    assert all("<h3>OpenIM Alert</h3>" in html and "2026-01-02 03:04:0" in html for _, _, html in after), after
+
+
 # -- the command's exit statuses -----------------------------------------------------------------
 
 def test_import_help_exits_0():

@@ -36,9 +36,6 @@ LEFT = {
     "alertmanager-testdata-smtp-password-global-and-local": ["'email-notifications' is left in base.yml as it is, "
                                                              "with its routes: email_configs[1].auth_username differs "
                                                              "from the global smtp settings"],
-    # OpenIM mails its own HTML template: a list renders Alertmanager's default mail.
-    "openim-server-alertmanager": ["'email' is left in base.yml as it is, with its routes: email_configs[0] sets "
-                                   "html, which a RecipientList cannot say"],
     # Cortex's example mails someone@localhost: a list takes only addresses with a mail domain.
     "cortex-dev-alertmanager": ["'send-email' is left in base.yml as it is, with its routes: spec.recipients[0]: "
                                 "'someone@localhost' is not an e-mail address"],
@@ -73,6 +70,13 @@ def addresses(config: dict) -> dict[str, tuple[frozenset, bool]]:
     return found
 
 
+def corpus_templates(path: Path) -> dict[str, bytes] | None:
+    """The template files a corpus config's templates: reads, where the corpus holds them
+    (templates/<config>/, as `import --templates` reads a folder)."""
+    folder = path.parent / "templates" / path.stem
+    return {item.name: item.read_bytes() for item in sorted(folder.iterdir())} if folder.is_dir() else None
+
+
 def test_the_corpus_holds_real_email_configs():
     assert len(EMAIL_CORPUS) >= 2
     assert set(LEFT) | set(REFUSED) <= {path.stem for path in EMAIL_CORPUS}
@@ -83,7 +87,7 @@ def test_the_corpus_holds_real_email_configs():
 def test_an_imported_real_config_mails_whom_the_original_mails(amtool, tmp_path, path):
     config = corpus_config(path)
     try:
-        imported = import_config(config, path.name)
+        imported = import_config(config, path.name, templates=corpus_templates(path))
     except SpecErrors as exc:
         if path.stem in REFUSED:
             assert REFUSED[path.stem] in str(exc) and len(exc.errors) == 1, str(exc)
@@ -98,8 +102,10 @@ def test_an_imported_real_config_mails_whom_the_original_mails(amtool, tmp_path,
     assert len(left) == len(LEFT.get(path.stem, ())), f"{path.name} leaves in the base:\n" + "\n".join(left)
     for reason in LEFT.get(path.stem, ()):
         assert any(reason in note for note in left), "\n".join(left)
-    specs = parse_specs({name.removeprefix(f"{SPEC_FOLDER}/"): text.encode() for name, text in imported.files.items()
-                         if name.startswith(f"{SPEC_FOLDER}/")})
+    inside = {name.removeprefix(f"{SPEC_FOLDER}/"): text.encode() for name, text in imported.files.items()
+              if name.startswith(f"{SPEC_FOLDER}/")}
+    specs = parse_specs({name: data for name, data in inside.items() if name.endswith(".yaml")},
+                        templates={name: data for name, data in inside.items() if name.endswith(".tmpl")})
     rendered_text = render_alertmanager_config(specs, imported.files[BASE_FILE])
     original_path, rendered_path = tmp_path / "original.yml", tmp_path / "rendered.yml"
     original_path.write_text(config)

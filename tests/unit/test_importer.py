@@ -405,3 +405,41 @@ def test_a_policy_grouping_by_nothing_under_a_base_root_grouping_by_labels_is_re
         _render(imported.__class__({**imported.files, "base.yml": imported.files["base.yml"].replace(
             "route:\n", "route:\n  group_by: [job]\n", 1)}, imported.notes, imported.passwords, imported.lists))
     assert "route.group_by: the NotificationPolicy groups by nothing" in str(caught.value)
+
+
+BODY_CALL = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+templates: ['/etc/alertmanager/*.tmpl']
+route: {receiver: all-mail}
+receivers:
+  - {name: all-mail, email_configs: [{to: all@example.com, html: '{{ template "team.html" . }}'}]}
+"""
+
+
+@pytest.mark.parametrize("files, why", [
+    ({"team.tmpl": b'{{ define "team.html" }}<b>{{ .Status }}</b>{{ end }}\n'}, None),
+    # The call is the whole html, and the file holds that define alone: the copy's body is the same.
+    ({}, "calls the template 'team.html', and no file given to import"),
+    ({"team.tmpl": b'{{ define "team.html" }}a{{ end }}{{ define "other" }}b{{ end }}'}, "calls the template"),
+    ({"team.tmpl": b'<p>top</p>{{ define "team.html" }}a{{ end }}'}, "calls the template"),
+    # A file the config's templates: does not read is not what Alertmanager runs.
+    ({"team.txt": b'{{ define "team.html" }}a{{ end }}'}, "calls the template"),
+    ({"a.tmpl": b'{{ define "team.html" }}a{{ end }}', "b.tmpl": b'{{ define "team.html" }}b{{ end }}'},
+     "calls the template"),
+])
+def test_a_body_that_only_calls_a_template_of_the_configs_files_names_a_copy(files, why):
+    if why is None:
+        imported = import_config(BODY_CALL, "am.yml", templates=files)
+        spec = YAML(typ="safe").load(imported.files["specs/all-mail.yaml"])["spec"]
+        assert spec["templates"] == {"html": "templates/team.tmpl"} and spec["catchAll"] is True
+        assert imported.files["specs/templates/team.tmpl"].encode() == files["team.tmpl"]
+        return
+    with pytest.raises(SpecErrors, match=why):
+        import_config(BODY_CALL, "am.yml", templates=files)
+
+
+def test_a_body_with_more_than_a_template_call_stays_in_the_base():
+    config = BODY_CALL.replace("html: '{{ template \"team.html\" . }}'",
+                               "html: '<p>{{ template \"team.html\" . }}</p>'")
+    with pytest.raises(SpecErrors, match=r"email_configs\[0\]\.html is a template of its own"):
+        import_config(config, "am.yml", templates={"team.tmpl": b'{{ define "team.html" }}a{{ end }}'})
