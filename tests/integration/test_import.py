@@ -781,6 +781,14 @@ def test_a_config_nested_thousands_deep_is_a_located_error_not_a_crash(tmp_path,
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
 
 
+def test_import_with_a_templates_folder_that_cannot_be_read_exits_2(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for given, said in ((tmp_path / "missing", "no such folder"), (tmp_path / "file", "not a folder")):
+        result = run_cli("import", "-", "-o", str(tmp_path / "out"), "--templates", str(given), stdin=kubesphere())
+        assert result.returncode == 2 and f"--templates {given}: {said}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_import_that_cannot_run_exits_2(tmp_path):
     missing = run_cli("import", str(tmp_path / "nope.yml"), "-o", str(tmp_path / "out"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
