@@ -81,7 +81,7 @@ from ..specs.model import check_document
 from ..specs.pipeline import parse_specs
 from .names import DISCARD_RECEIVER, PREFIX
 from ..specs.schema import validate_document
-from ..specs.templates import ALERTMANAGER_DEFINES, template_file
+from ..specs.templates import ALERTMANAGER_DEFINES, ScanError, scan
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
 """Where the imported config reads the SMTP password from, unless told otherwise."""
@@ -108,6 +108,8 @@ _GLOBAL_DEFAULTS = {"smtp_require_tls": "true", "smtp_hello": "localhost"}
 """What Alertmanager 0.25 assumes where the global section is silent."""
 _TLS_KEYS = {"ca_file": "caFile", "server_name": "serverName", "insecure_skip_verify": "insecureSkipVerify"}
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TEMPLATE_CALL = re.compile(r'\{\{-?\s*template\s+"([^"\\]+)"\s+\.\s*-?\}\}')
+"""An html or text that only calls a named template with the whole data (rule 9)."""
 
 
 def disjoint(these: list[Matcher] | tuple[Matcher, ...], those: list[Matcher] | tuple[Matcher, ...]) -> bool:
@@ -630,31 +632,33 @@ class _Importer:
             return None, problem
         return spec, ""
 
-    _CALL = re.compile(r'\{\{-?\s*template\s+"([^"\\]+)"\s+\.\s*-?\}\}')
-
     def _bodies(self, templates: Mapping[str, bytes]) -> dict[str, tuple[str, bytes]]:
         """Rule 9's bodies: the define of each given file the config's `templates:` reads (an
-        entry's base name matches it, as the glob would) that holds one define and nothing else."""
+        entry's base name matches it, as the glob would) that holds one define and nothing else,
+        and that no other of those files defines too (Alertmanager would take the last)."""
         entries = self.read.data.get("templates")
         patterns = [str(entry).rsplit("/", 1)[-1] for entry in entries if entry] if isinstance(entries, list) else []
-        found: dict[str, tuple[str, bytes]] = {}
+        defined: dict[str, int] = {}
+        candidates: dict[str, tuple[str, bytes]] = {}
         for base, data in sorted(templates.items()):
             if not any(fnmatch.fnmatchcase(base, pattern) for pattern in patterns):
                 continue
-            carried, problems = template_file(f"templates/{base}", data)
-            if carried is None or problems or carried.scan_error or carried.body == carried.carried:
+            try:
+                defines, top_level = scan(data.decode("utf-8"))
+            except (UnicodeDecodeError, ScanError):
                 continue
-            if carried.body in found or carried.body in ALERTMANAGER_DEFINES:
-                found.pop(carried.body, None)  # defined twice: which one Alertmanager takes is not ours to say
-                continue
-            found[carried.body] = (base, data)
-            self.bodies_by_file[base] = data.decode("utf-8")
+            for define, _ in defines:
+                defined[define] = defined.get(define, 0) + 1
+            if len(defines) == 1 and not top_level and defines[0][0] not in ALERTMANAGER_DEFINES:
+                candidates[defines[0][0]] = (base, data)
+        found = {define: file for define, file in candidates.items() if defined[define] == 1}
+        self.bodies_by_file.update({base: data.decode("utf-8") for base, data in found.values()})
         return found
 
     def _body(self, value: Any, where: str) -> tuple[str | None, str]:
         """The base name of the template file whose define `value` (an html or text) only
         calls, or None and why a list cannot say it."""
-        call = self._CALL.fullmatch(str(value)) if isinstance(value, str) else None
+        call = _TEMPLATE_CALL.fullmatch(str(value)) if isinstance(value, str) else None
         if call is None:
             return None, f"{where} is a template of its own, which a RecipientList cannot say (it names a file)"
         if call.group(1) not in self.bodies:

@@ -424,8 +424,11 @@ receivers:
     ({"team.tmpl": b'<p>top</p>{{ define "team.html" }}a{{ end }}'}, "calls the template"),
     # A file the config's templates: does not read is not what Alertmanager runs.
     ({"team.txt": b'{{ define "team.html" }}a{{ end }}'}, "calls the template"),
+    # Defined twice among the config's files: Alertmanager takes the last loaded.
     ({"a.tmpl": b'{{ define "team.html" }}a{{ end }}', "b.tmpl": b'{{ define "team.html" }}b{{ end }}'},
      "calls the template"),
+    ({"a.tmpl": b'{{ define "team.html" }}a{{ end }}', "b.tmpl": b'{{ define "x" }}{{ end }}{{ define "team.html" }}'
+      b'b{{ end }}', "c.tmpl": b'{{ define "team.html" }}c{{ end }}'}, "calls the template"),
 ])
 def test_a_body_that_only_calls_a_template_of_the_configs_files_names_a_copy(files, why):
     if why is None:
