@@ -33,13 +33,14 @@ def run(args: argparse.Namespace) -> int:
     if inner is not None:
         text, name = inner.config, inner.name
     default = SECRET_PASSWORD_FILE if inner is not None else DEFAULT_PASSWORD_FILE
-    imported = import_config(text, name, password_file=password_file or default)
+    templates = _read_templates(args.templates) if getattr(args, "templates", None) else None
+    imported = import_config(text, name, password_file=password_file or default, templates=templates)
     _write(imported, folder, password_file, "the imported config",
            "create {path} (mode 0600, readable by Alertmanager's user) holding the SMTP password of the imported "
            "config, without a trailing line break (printf '%s' ...)"
            + (": in Kubernetes, a Secret alertmanager-smtp with key password, listed in the Alertmanager "
               "resource's spec.secrets" if password_file is None and default == SECRET_PASSWORD_FILE else ""))
-    lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
+    lists = ", ".join(f"{receiver} -> {name}" for receiver, names in imported.lists.items() for name in names)
     print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}) and "
           f"{folder / BASE_FILE}; check with: notify-reconciler render {folder / SPEC_FOLDER} --base "
           f"{folder / BASE_FILE}")
@@ -78,6 +79,21 @@ def _write(imported, folder, password_file: str | None, whose: str, create: str)
             print(f"wrote the SMTP password of {whose} to {path} (mode 0600)", file=sys.stderr)
         else:
             print(create.format(path=path), file=sys.stderr)
+
+
+def _read_templates(folder: str) -> dict[str, bytes]:
+    """Base name -> content of each file directly in `folder`."""
+    from pathlib import Path
+
+    try:
+        return {path.name: path.read_bytes() for path in sorted(Path(folder).iterdir()) if path.is_file()}
+    except FileNotFoundError:
+        raise EnvironmentProblem(f"--templates {folder}: no such folder") from None
+    except NotADirectoryError:
+        raise EnvironmentProblem(f"--templates {folder}: not a folder: give the folder holding the template "
+                                 "files") from None
+    except OSError as exc:
+        raise EnvironmentProblem(f"--templates {folder}: cannot read: {exc.strerror}") from None
 
 
 def _read_text(path: str) -> str:

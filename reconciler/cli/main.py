@@ -133,6 +133,10 @@ def _import_command(commands: argparse._SubParsersAction) -> None:
                               "default: name /etc/alertmanager/smtp-password (from a Secret: "
                               "/etc/alertmanager/secrets/alertmanager-smtp/password, as the pod mounts it) and say "
                               "what to put there")
+    import_.add_argument("--templates", metavar="DIR",
+                         help="the folder holding the template files the config's templates: reads (each found by "
+                              "its base name): an e-mail config whose html or text only calls a template one of "
+                              "them defines alone becomes a list with a copy of that file as its body")
     import_.set_defaults(command="import_config")
 
 

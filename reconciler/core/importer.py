@@ -6,10 +6,11 @@ Pure: text in, ``{path: text}`` and notes out; the CLI writes the files. What it
   an e-mail receiver's ``auth_password``) is never written into any output file: the specs and
   the base name a password file instead, and `Imported.passwords` says which file should hold
   which password, for the caller to write or to tell the user about;
-- an e-mail receiver becomes a RecipientList only when the render (which puts every list's
-  route first under the root, with ``continue: true``, and the base's routes after them) sends
-  that list exactly the alerts the receiver got before, with the same timing, and no other
-  receiver gains or loses an alert by the move. Everything else stays in the base untouched,
+- an e-mail receiver becomes RecipientLists (one per route that leads to it) only when the
+  render (which puts every list's route first under the root, with ``continue: true``, and the
+  base's routes after them) sends those lists exactly the alerts the receiver mailed before,
+  route by route, with the same timing, and no other receiver (nor the receiver's own other
+  configs) gains or loses an alert by the move. Everything else stays in the base untouched,
   and a note says which and why: a meaning is kept or the receiver is refused, never changed
   with a warning;
 - ``base.yml`` keeps the rest of the config (other receivers and routes, inhibit rules,
@@ -17,9 +18,13 @@ Pure: text in, ``{path: text}`` and notes out; the CLI writes the files. What it
 
 How a route is judged (Alertmanager walks a route's children in order; a child that matches
 without ``continue: true`` ends the walk at its level; a route none of whose children match
-sends to its own receiver): a receiver's route R can move to the front when
-1. R is the only route that leads to the receiver, and has no children and no time intervals
-   (nor have the routes above it);
+sends to its own receiver). A receiver becomes one RecipientList per route that leads to it,
+each with the same recipients and that route's matchers and timing, when every one of those
+routes can be said by the rules below (Alertmanager sends one notification per route and
+group: separate lists on separate routes mail as the routes did, an alert two of them take
+twice); otherwise the receiver stays whole. The root's receiver is a catch-all list. A route
+R can move to the front when
+1. R has no children and no time intervals (nor have the routes above it);
 2. the alerts that reach R can be written as matchers: those of R and the routes above it, plus
    the negation of each earlier route without ``continue`` that has a single matcher (a route
    that provably takes none of R's alerts is ignored);
@@ -42,15 +47,26 @@ sends to its own receiver): a receiver's route R can move to the front when
    no children and no time intervals, whose matchers read only labels the grouping has (so
    no group is split or joined), and beside which no sibling that is tried with it may match
    its alerts, means what its parent means for them: it folds into the parent (and leaves the
-   base with the receiver), so that receiver has one route.
+   base with the receiver), so that receiver has one route;
+8. a receiver with other configs than e-mail (pagerduty_configs, slack_configs, ...) keeps all
+   its routes, as in 6, and stays in the base under its name with those configs and without
+   its e-mail configs: its lists (one per route, the root's too, there with the negation of
+   each child route that may match) take exactly what it mailed;
+9. an e-mail config whose ``html`` or ``text`` is only a call of a template
+   (``{{ template "email.to.html" . }}``) that a file given to the import defines alone (one
+   define, nothing outside it; a file the config's ``templates:`` reads, matched by base name)
+   gives its list a copy of that file as its body (``templates.html``/``text``): the render
+   calls that define by the same name, the copy loaded after the config's own files, so the
+   mail is the same. Any other html or text keeps the receiver in the base.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, Mapping
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
@@ -65,6 +81,7 @@ from ..specs.model import check_document
 from ..specs.pipeline import parse_specs
 from .names import DISCARD_RECEIVER, PREFIX
 from ..specs.schema import validate_document
+from ..specs.templates import ALERTMANAGER_DEFINES, ScanError, scan
 
 DEFAULT_PASSWORD_FILE = "/etc/alertmanager/smtp-password"
 """Where the imported config reads the SMTP password from, unless told otherwise."""
@@ -91,6 +108,8 @@ _GLOBAL_DEFAULTS = {"smtp_require_tls": "true", "smtp_hello": "localhost"}
 """What Alertmanager 0.25 assumes where the global section is silent."""
 _TLS_KEYS = {"ca_file": "caFile", "server_name": "serverName", "insecure_skip_verify": "insecureSkipVerify"}
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TEMPLATE_CALL = re.compile(r'\{\{-?\s*template\s+"([^"\\]+)"\s+\.\s*-?\}\}')
+"""An html or text that only calls a named template with the whole data (rule 9)."""
 
 
 def disjoint(these: list[Matcher] | tuple[Matcher, ...], those: list[Matcher] | tuple[Matcher, ...]) -> bool:
@@ -174,8 +193,8 @@ class Imported:
     """What the user must know: what stayed in the base and why, secrets left in the base."""
     passwords: dict[str, str] = field(repr=False)
     """Password file path -> the password it must hold (never written into `files`)."""
-    lists: dict[str, str] = field(default_factory=dict)
-    """Receiver name -> the RecipientList it became."""
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Receiver name -> the RecipientLists its e-mail configs became (one per route to it)."""
 
 
 @dataclass(eq=False)  # two routes written alike are still two routes: compared by identity
@@ -205,9 +224,14 @@ class _Route:
         return self.parent.children if self.parent else [self]
 
 
-def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PASSWORD_FILE) -> Imported:
+def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PASSWORD_FILE,
+                  templates: Mapping[str, bytes] | None = None) -> Imported:
     """The spec folder and base for the Alertmanager config `text` (read from `name`).
     Raises SpecErrors, located in `name`, for what cannot be imported at all.
+
+    `templates`: the files the config's `templates:` reads, as the caller found them (base
+    name -> content); an e-mail config whose html or text only calls a template one of them
+    defines can then become a list with that file as its body (rule 9).
 
     The config is read twice by reconciler.am.reading, with the depth limit of a base: as
     Alertmanager reads it (what it means: routes, matchers, addresses, settings), and as a
@@ -221,11 +245,12 @@ def import_config(text: str, name: str = "-", *, password_file: str = DEFAULT_PA
             or not isinstance(read.data.get("route"), dict):
         raise SpecErrors([SpecError(Location(name, 1, 1), "", "is not an Alertmanager config (a mapping with route "
                                                               "and receivers) nor a Secret holding one")])
-    return _Importer(read, config, password_file).run()
+    return _Importer(read, config, password_file, templates or {}).run()
 
 
 class _Importer:
-    def __init__(self, read: ReadConfig, config: CommentedMap, password_file: str) -> None:
+    def __init__(self, read: ReadConfig, config: CommentedMap, password_file: str,
+                 templates: Mapping[str, bytes]) -> None:
         self.read, self.config, self.name, self.password_file = read, config, read.name, password_file
         """`read`: the config's meaning, as Alertmanager reads it; `config`: its round-trip
         tree, which becomes the base."""
@@ -236,6 +261,13 @@ class _Importer:
         glob = read.data.get("global")
         self.glob: dict[str, Any] = glob if isinstance(glob, dict) else {}
         self.receivers: dict[str, Receiver] = read_receivers(read)
+        self.bodies_by_file: dict[str, str] = {}
+        """Base name -> text of each file in `bodies`."""
+        self.bodies: dict[str, tuple[str, bytes]] = self._bodies(templates)
+        """Define name -> (base name, content) of a template file the config reads that holds
+        that one define and nothing else: a body a list can name (rule 9)."""
+        self.carried: dict[str, str] = {}
+        """Spec folder path -> text of each template file a list names."""
 
     def fail(self, path: KeyPath, message: str, *, shown: str | None = None, key: bool | None = None) -> SpecErrors:
         """An error at the key `path` names (at its item, for a list's; at the value itself,
@@ -262,35 +294,41 @@ class _Importer:
                             shown="receivers")
         settings, tls = self._server_settings(receivers)
 
-        lists: dict[str, dict] = {}       # receiver name -> RecipientList spec
-        moved: dict[str, _Route] = {}     # receiver name -> its route, removed from the base
-        silenced: set[str] = set()        # receivers whose routes stay, sending nothing (rule 6)
+        lists: dict[str, tuple[str, _Route, dict]] = {}  # list name -> (receiver, route, RecipientList spec)
+        moved: list[_Route] = []          # routes removed from the base, their alerts now a list's
+        stays: dict[str, str] = {}        # receiver -> why it stays in the base without email_configs
         for index, receiver in enumerate(receivers):
             if not isinstance(receiver, dict) or not receiver.get("email_configs"):
                 continue
             receiver_name = str(receiver.get("name"))
+            others = sorted(key for key, value in receiver.items()
+                            if key.endswith("_configs") and key != "email_configs" and value)
             spec, why = self._recipient_list(receiver, settings, tls)
-            route = None
+            judged: list[tuple[_Route, list[Matcher], str]] = []
             if spec is not None:
-                route, matchers, why = self._route_for(receiver_name, routes, root)
-                if route is not None:
-                    spec = {**spec, **_list_timing(route, matchers)}
-                    if why == "keep":
-                        spec["keepFromBase"] = True
-                    if why == "silence":
-                        silenced.add(receiver_name)
-                    if why == "catchAll":
-                        spec = {key: value for key, value in spec.items() if key in ("recipients", "sendResolved",
-                                                                                     "subject")}
-                        spec["catchAll"] = True
-            if route is None:
+                judged, why = self._routes_for(receiver_name, routes, root, mixed=bool(others))
+            if not judged:
                 left = SpecError(self.read.locate(("receivers", index)), f"receivers[{index}]",
                                  f"{receiver_name!r} is left in {BASE_FILE} as it is, with its routes: {why}")
                 self.left.append(left)
                 self.notes.append(str(left))
                 continue
-            lists[receiver_name] = spec
-            moved[receiver_name] = route
+            assert spec is not None
+            for number, (route, matchers, mode) in enumerate(judged):
+                one = {**spec, **_list_timing(route, matchers)}
+                if mode == "keep":
+                    one["keepFromBase"] = True
+                if mode == "catchAll":
+                    one = {key: value for key, value in one.items() if key in ("recipients", "sendResolved",
+                                                                               "subject", "templates")}
+                    one["catchAll"] = True
+                name = _list_name(receiver_name, route, number, set(lists))
+                lists[name] = (receiver_name, route, one)
+                if mode == "silence":
+                    stays[receiver_name] = (f"its other configs ({', '.join(others)}) stay" if others
+                                            else "its routes stay, which other routes need")
+                else:
+                    moved.append(route)
 
         if not lists:
             summary = self.fail(("receivers",) if "receivers" in self.read.data else (),
@@ -298,11 +336,19 @@ class _Importer:
                                 + (", for the reasons given for each" if self.left else
                                    ": the config has no receiver with email_configs"), shown="receivers").errors
             raise SpecErrors([*self.left, *summary])
-        names = _list_names(list(lists))
-        files = self._spec_files(settings, tls, lists, names, root)
-        self._check_specs(files, {name: receiver for receiver, name in names.items()}, receivers)
-        self._build_base(receivers, moved, silenced, names)
+        names: dict[str, tuple[str, ...]] = {}
+        for name, (receiver_name, _, _) in lists.items():
+            names[receiver_name] = (*names.get(receiver_name, ()), name)
+        files = self._spec_files(settings, tls, lists, root)
+        self._check_specs(files, {name: receiver for name, (receiver, _, _) in lists.items()}, receivers)
+        self._build_base(receivers, [route for _, route, _ in lists.values()], moved, stays, names)
         files[BASE_FILE] = dump(roundtrip_yaml(), self.config)
+        named = {path for _, _, spec in lists.values() for path in (spec.get("templates") or {}).values()}
+        for path in sorted(named):
+            files[f"{SPEC_FOLDER}/{path}"] = self.carried[path]
+            self.notes.append(f"{SPEC_FOLDER}/{path}: a copy of the config's template file, the body of the lists "
+                              f"that named it; {BASE_FILE} still reads the original (templates:), which the render "
+                              "loads first: the copy's define wins, so edit the copy")
         return Imported(files, tuple(self.notes), dict(self.passwords), names)
 
     # -- routes
@@ -350,17 +396,26 @@ class _Importer:
         # nothing after it), and the other routes' judgement may leave it out.
         return all(not s.problem and disjoint(child.own, s.own) for s in parent.children if s is not child)
 
-    def _route_for(self, receiver: str, routes: list[_Route], root: _Route) -> tuple[_Route | None, list[Matcher], str]:
-        """The route that can move to the front for `receiver`, with the list's matchers; or
-        None and why not."""
+    def _routes_for(self, receiver: str, routes: list[_Route], root: _Route, *, mixed: bool
+                    ) -> tuple[list[tuple[_Route, list[Matcher], str]], str]:
+        """Each route that leads to `receiver`, with its list's matchers and how it leaves the
+        base (rule 1: one list per route); or no route and why not. A receiver with other
+        configs than e-mail (`mixed`) keeps every route (rule 8)."""
         leading = [r for r in routes if r.receiver == receiver]
         if not leading:
-            return None, [], "no route leads to it"
-        if len(leading) > 1:
-            return None, [], (f"{len(leading)} routes lead to it ({', '.join(r.path for r in leading)}), "
-                              "possibly with different timing")
-        route = leading[0]
-        if route is root:
+            return [], "no route leads to it"
+        judged = []
+        for route in leading:
+            found, matchers, why = self._route_for(route, root, mixed=mixed)
+            if found is None:
+                return [], why if len(leading) == 1 else f"{len(leading)} routes lead to it, and {route.path}: {why}"
+            judged.append((route, matchers, why))
+        return judged, ""
+
+    def _route_for(self, route: _Route, root: _Route, *, mixed: bool) -> tuple[_Route | None, list[Matcher], str]:
+        """How `route` can leave the base for a list in front, with the list's matchers
+        (mode "", "keep", "silence" or "catchAll"); or None and why not."""
+        if route is root and not mixed:
             # What no route takes: a catch-all list is the render's root receiver, with the
             # policy's timing, which is the root's.
             return route, [], "catchAll"
@@ -385,7 +440,7 @@ class _Importer:
                                       f"first, which RecipientList matchers cannot express")
                 matchers.append(earlier.own[0].negated())
         mode = ""
-        if route.children:
+        if route.children or mixed:
             mode = "silence"
         elif self._left_in_place(route, matchers):
             # The base without R would send R's alerts elsewhere; when they reached nobody but
@@ -505,15 +560,17 @@ class _Importer:
         return None
 
     def _recipient_list(self, receiver: dict, settings: dict[str, Any], tls: dict) -> tuple[dict | None, str]:
-        """The RecipientList spec (recipients, sendResolved) for an e-mail receiver, or None and why."""
-        others = sorted(key for key, value in receiver.items() if key.endswith("_configs") and key != "email_configs"
-                        and value)
-        if others:
-            return None, f"it also has {', '.join(others)}, which a RecipientList cannot hold"
+        """The RecipientList spec (recipients, sendResolved) for an e-mail receiver's e-mail
+        configs, or None and why."""
         configs = receiver["email_configs"]
         recipients: list[Any] = []
         resolved, subjects = set(), set()
+        bodies: dict[str, set[str | None]] = {"html": set(), "text": set()}
         for number, config in enumerate(configs):
+            if isinstance(config, dict):
+                for kind in ("html", "text"):
+                    if kind not in config:
+                        bodies[kind].add(None)
             if not isinstance(config, dict):
                 return None, f"email_configs[{number}] is not a mapping"
             headers = config.get("headers") or {}
@@ -525,7 +582,14 @@ class _Importer:
                 return None, (f"email_configs[{number}].headers sets {', '.join(other_headers)}, which a "
                               "RecipientList cannot say (it has subject only)")
             subjects.add(next((str(value) for key, value in headers.items() if str(key).lower() == "subject"), None))
-            custom = sorted(set(config) - set(_SERVER_KEYS) - {"to", "send_resolved", "tls_config", "headers"})
+            for kind in ("html", "text"):
+                if kind in config:
+                    body, why = self._body(config[kind], f"email_configs[{number}].{kind}")
+                    if body is None:
+                        return None, why
+                    bodies[kind].add(body)
+            custom = sorted(set(config) - set(_SERVER_KEYS) - {"to", "send_resolved", "tls_config", "headers", "html",
+                                                                 "text"})
             if custom:
                 return None, (f"email_configs[{number}] sets {', '.join(custom)}, which a RecipientList cannot say "
                               "(the render uses Alertmanager's default mail)")
@@ -551,14 +615,57 @@ class _Importer:
             return None, "its email_configs disagree on send_resolved"
         if len(subjects) > 1:
             return None, "its email_configs disagree on headers.Subject, and a RecipientList has one subject"
+        for kind, found in bodies.items():
+            if len(found) > 1:
+                return None, f"its email_configs disagree on {kind}, and a RecipientList has one {kind} body"
         spec = {"recipients": recipients, "sendResolved": resolved.pop()}
         subject = subjects.pop()
         if subject is not None:
             spec["subject"] = subject
+        named = {kind: found.pop() for kind, found in bodies.items() if found and None not in found}
+        if named:
+            spec["templates"] = {kind: f"templates/{path}" for kind, path in named.items()}
+            for path in named.values():
+                self.carried[f"templates/{path}"] = self.bodies_by_file[path]
         problem = _list_problem(spec)
         if problem:
             return None, problem
         return spec, ""
+
+    def _bodies(self, templates: Mapping[str, bytes]) -> dict[str, tuple[str, bytes]]:
+        """Rule 9's bodies: the define of each given file the config's `templates:` reads (an
+        entry's base name matches it, as the glob would) that holds one define and nothing else,
+        and that no other of those files defines too (Alertmanager would take the last)."""
+        entries = self.read.data.get("templates")
+        patterns = [str(entry).rsplit("/", 1)[-1] for entry in entries if entry] if isinstance(entries, list) else []
+        defined: dict[str, int] = {}
+        candidates: dict[str, tuple[str, bytes]] = {}
+        for base, data in sorted(templates.items()):
+            if not any(fnmatch.fnmatchcase(base, pattern) for pattern in patterns):
+                continue
+            try:
+                defines, top_level = scan(data.decode("utf-8"))
+            except (UnicodeDecodeError, ScanError):
+                continue
+            for define, _ in defines:
+                defined[define] = defined.get(define, 0) + 1
+            if len(defines) == 1 and not top_level and defines[0][0] not in ALERTMANAGER_DEFINES:
+                candidates[defines[0][0]] = (base, data)
+        found = {define: file for define, file in candidates.items() if defined[define] == 1}
+        self.bodies_by_file.update({base: data.decode("utf-8") for base, data in found.values()})
+        return found
+
+    def _body(self, value: Any, where: str) -> tuple[str | None, str]:
+        """The base name of the template file whose define `value` (an html or text) only
+        calls, or None and why a list cannot say it."""
+        call = _TEMPLATE_CALL.fullmatch(str(value)) if isinstance(value, str) else None
+        if call is None:
+            return None, f"{where} is a template of its own, which a RecipientList cannot say (it names a file)"
+        if call.group(1) not in self.bodies:
+            return None, (f"{where} calls the template {call.group(1)!r}, and no file given to import (--templates) "
+                          "that the config's templates: reads holds it alone: give the folder holding the "
+                          "config's template files")
+        return self.bodies[call.group(1)][0], ""
 
     # -- output
 
@@ -568,7 +675,8 @@ class _Importer:
         prefix = f"{SPEC_FOLDER}/"
         try:
             parse_specs({path.removeprefix(prefix): text.encode() for path, text in files.items()
-                         if path.startswith(prefix)})
+                         if path.startswith(prefix) and path.endswith(".yaml")},
+                        templates={path: text.encode() for path, text in self.carried.items()})
         except SpecErrors as exc:
             errors = []
             for error in exc.errors:
@@ -590,7 +698,7 @@ class _Importer:
                                                      f"{error.message}"))
             raise SpecErrors(errors) from None
 
-    def _spec_files(self, settings: dict[str, Any], tls: dict, lists: dict[str, dict], names: dict[str, str],
+    def _spec_files(self, settings: dict[str, Any], tls: dict, lists: dict[str, tuple[str, _Route, dict]],
                     root: _Route) -> dict[str, str]:
         header = f"# imported from {self.name} by notify-reconciler import\n"
         server = server_spec(settings, tls, self._password_file(settings))
@@ -598,40 +706,47 @@ class _Importer:
                   "groupWait": root.timing["group_wait"], "groupInterval": root.timing["group_interval"]}
         # A root without group_by sends one notification for all alerts: the policy's [] says
         # it, and a list whose route groups by nothing (so does the root) leaves groupBy out.
-        sends = [spec["sendResolved"] for spec in lists.values()]
+        sends = [spec["sendResolved"] for _, _, spec in lists.values()]
         policy["sendResolved"] = max(set(sends), key=lambda value: (sends.count(value), not value))
         files = {f"{SPEC_FOLDER}/email-server.yaml": header + _document("EmailServer", "smtp", server),
                  f"{SPEC_FOLDER}/notification-policy.yaml": header + _document("NotificationPolicy", "default", policy)}
         keys = {"repeatInterval": "repeatInterval", "groupBy": "groupBy", "groupWait": "groupWait",
                 "groupInterval": "groupInterval", "sendResolved": "sendResolved"}
-        for receiver, spec in lists.items():
+        for name, (receiver, route, spec) in lists.items():
             trimmed = {key: value for key, value in spec.items()
                        if key not in keys or keys[key] not in policy or value != policy[keys[key]]}
-            files[f"{SPEC_FOLDER}/{names[receiver]}.yaml"] = (
-                f"# imported from {self.name} by notify-reconciler import: the receiver {receiver!r}\n"
-                + _document("RecipientList", names[receiver], trimmed))
+            files[f"{SPEC_FOLDER}/{name}.yaml"] = (
+                f"# imported from {self.name} by notify-reconciler import: the receiver {receiver!r}"
+                + ("" if route.parent is None else f", at {route.path}") + "\n"
+                + _document("RecipientList", name, trimmed))
         return files
 
-    def _build_base(self, receivers: list, moved: dict[str, _Route], silenced: set[str],
-                    names: dict[str, str]) -> None:
-        """The config without what the specs now say: their receivers and routes, and the
-        smtp_* keys (the render writes its own, with the password as a file). `receivers`
-        are the config's, read as Alertmanager reads them; the round-trip tree changes. A
-        silenced receiver (rule 6) keeps its name and routes, without its e-mail configs."""
-        for route in moved.values():
+    def _build_base(self, receivers: list, listed: list[_Route], moved: list[_Route], stays: dict[str, str],
+                    names: dict[str, tuple[str, ...]]) -> None:
+        """The config without what the specs now say: the routes that became lists, the
+        receivers all of whose routes did, and the smtp_* keys (the render writes its own, with
+        the password as a file). `listed`: every route that became a list, `moved` those of them
+        that leave the base. `receivers` are the config's, read as Alertmanager reads them;
+        the round-trip tree changes. A receiver in `stays` (rules 6 and 8) keeps its name,
+        routes and other configs, without its e-mail configs."""
+        for route in listed:
             for folded in _folded_under(route):
-                siblings = folded.parent.node["routes"]
-                siblings.pop(_index_of(siblings, folded.node))
+                siblings = folded.parent.node.get("routes") or []
+                at = next((i for i, node in enumerate(siblings) if node is folded.node), None)
+                if at is None:
+                    continue
+                siblings.pop(at)
                 if not siblings:
                     del folded.parent.node["routes"]
-        for receiver_name in silenced:
+        for receiver_name, why in stays.items():
             index = next(i for i, r in enumerate(receivers) if isinstance(r, dict)
                          and str(r.get("name")) == receiver_name)
             del self.config["receivers"][index]["email_configs"]
-            self.notes.append(f"{BASE_FILE}: the receiver {receiver_name!r} keeps its name and routes, which "
-                              f"other routes need, and sends nothing: the RecipientList {names[receiver_name]!r} "
-                              "mails what it got")
-        for route in (r for name, r in moved.items() if name not in silenced):
+            self.notes.append(f"{BASE_FILE}: the receiver {receiver_name!r} keeps its name without its e-mail configs "
+                              f"({why}): the RecipientList{'s' if len(names[receiver_name]) > 1 else ''} "
+                              f"{', '.join(repr(n) for n in names[receiver_name])} "
+                              f"mail{'' if len(names[receiver_name]) > 1 else 's'} what it got")
+        for route in moved:
             parent = route.parent
             if parent is None:  # the root's receiver became the catch-all list: the render names it
                 self.config["route"]["receiver"] = DISCARD_RECEIVER
@@ -640,11 +755,12 @@ class _Importer:
             siblings.pop(_index_of(siblings, route.node))
             if not siblings:
                 del parent.node["routes"]
+        gone = set(names) - set(stays)
         kept = self.config.get("receivers")
         moved_at = {index for index, receiver in enumerate(receivers)
-                    if isinstance(receiver, dict) and str(receiver.get("name")) in set(moved) - silenced}
+                    if isinstance(receiver, dict) and str(receiver.get("name")) in gone}
         left = [(receiver, kept[index]) for index, receiver in enumerate(receivers) if index not in moved_at
-                and not (isinstance(receiver, dict) and str(receiver.get("name")) in silenced)]
+                and not (isinstance(receiver, dict) and str(receiver.get("name")) in stays)]
         for index in sorted(moved_at, reverse=True):
             kept.pop(index)
         if not kept:
@@ -719,18 +835,24 @@ def _list_problem(spec: dict) -> str | None:
     return None
 
 
-def _list_names(receivers: list[str]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    for receiver in receivers:
-        base = _slug(receiver.removeprefix(PREFIX))
-        if base == "discard":
-            base = "discard-list"
-        name, number = base, 2
-        while name in names.values() or name in ("email-server", "notification-policy"):
-            suffix = f"-{number}"
-            name, number = base[:63 - len(suffix)].rstrip("-") + suffix, number + 1
-        names[receiver] = name
-    return names
+def _list_name(receiver: str, route: _Route, number: int, taken: set[str]) -> str:
+    """A RecipientList name for `receiver`'s list at `route`, the `number`th of its lists: the
+    receiver's name for the first, then with the value of the route's one equality matcher
+    (`team-mails-critical`) or a number; valid and not in `taken`."""
+    base = _slug(receiver.removeprefix(PREFIX))
+    if base == "discard":
+        base = "discard-list"
+    suffix = ""
+    if number:
+        equal = [m for m in route.own if m.op == "="]
+        if len(route.own) == 1 and equal and re.search("[a-z0-9]", equal[0].value.lower()):
+            suffix = _slug(equal[0].value)[:40].strip("-")
+        base = f"{base[:62 - len(suffix)].rstrip('-')}-{suffix}" if suffix else base
+    name, counter = base, 2
+    while name in taken or name in ("email-server", "notification-policy") or (number and not suffix and name == base):
+        suffix_number = f"-{counter}"
+        name, counter = base[:63 - len(suffix_number)].rstrip("-") + suffix_number, counter + 1
+    return name
 
 
 def _slug(text: str) -> str:
@@ -756,7 +878,7 @@ def _secret_paths(node: Any, path: str):
 
 
 _SPEC_ORDER = ("host", "port", "ssl", "starttls", "tls", "username", "passwordFile", "authIdentity", "from",
-               "hello", "recipients", "matchers", "subject", "repeatInterval", "groupBy", "groupWait",
+               "hello", "recipients", "matchers", "subject", "templates", "repeatInterval", "groupBy", "groupWait",
                "groupInterval", "sendResolved", "keepFromBase", "catchAll")
 
 

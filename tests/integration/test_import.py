@@ -138,15 +138,17 @@ def email_targets(config: dict) -> dict[str, tuple[frozenset, bool]]:
     return out
 
 
-def assert_same_meaning(amtool: str, original_text: str, rendered_text: str, mapping: dict[str, str],
+def assert_same_meaning(amtool: str, original_text: str, rendered_text: str, mapping: dict[str, list[str]],
                         folder: Path, extra: dict[str, list[str]], amtool_every: int = 7) -> int:
-    """Compare who gets what; returns how many label sets were compared."""
+    """Compare who gets what, with which timing: each list (one per route to its receiver,
+    `mapping`: receiver -> lists) named back to its receiver's mail, a receiver that kept
+    other configs in the base under its own name; returns how many label sets were compared."""
     yaml = YAML(typ="safe")
     original, rendered = yaml.load(original_text), yaml.load(rendered_text)
-    renamed = {old: f"notify-reconciler/{new}" for old, new in mapping.items()}
-    # The same addresses and send_resolved for every receiver that became a list.
+    receiver_of = {f"notify-reconciler/{new}": old for old, news in mapping.items() for new in news}
+    # The same addresses and send_resolved for every receiver that became lists.
     before, after = email_targets(original), email_targets(rendered)
-    for old, new in renamed.items():
+    for new, old in receiver_of.items():
         assert before[old] == after[new], f"{old} -> {new}: recipients or send_resolved differ"
     # Alertmanager reads the files: the original without its plaintext password (routing does not use it).
     original_path, rendered_path = folder / "original.yml", folder / "rendered.yml"
@@ -160,8 +162,11 @@ def assert_same_meaning(amtool: str, original_text: str, rendered_text: str, map
         if number % amtool_every == 0:  # the walk must agree with amtool, the judge
             assert amtool_receivers(amtool, original_path, labels) == [r[0] for r in old_routes], labels
             assert amtool_receivers(amtool, rendered_path, labels) == [r[0] for r in new_routes], labels
-        expected = sorted((renamed.get(r[0], r[0]), *r[1:]) for r in old_routes if r[0] in live_before)
-        got = sorted(r for r in new_routes if r[0] in live_after)
+        expected = sorted((name, *r[1:]) for r in old_routes if r[0] in live_before
+                          for name in ([f"{r[0]} (mail)"] + ([r[0]] if r[0] in live_after else []) if r[0] in mapping
+                                       else [r[0]]))
+        got = sorted((f"{receiver_of[r[0]]} (mail)" if r[0] in receiver_of else r[0], *r[1:]) for r in new_routes
+                     if r[0] in live_after)
         assert got == expected, f"alert {labels}: before the import {expected}, after {got}"
     return len(sets)
 
@@ -176,9 +181,14 @@ def import_and_render(original: str, tmp_path: Path, *extra_args: str) -> tuple[
     return result, rendered.read_text()
 
 
-def lists_of(result: subprocess.CompletedProcess) -> dict[str, str]:
+def lists_of(result: subprocess.CompletedProcess) -> dict[str, list[str]]:
+    """Receiver -> the lists it became, as `import` prints them."""
     line = result.stdout.split("RecipientLists: ", 1)[1].split(")", 1)[0]
-    return dict(pair.split(" -> ") for pair in line.split(", "))
+    found: dict[str, list[str]] = {}
+    for pair in line.split(", "):
+        receiver, name = pair.split(" -> ")
+        found.setdefault(receiver, []).append(name)
+    return found
 
 
 # -- the KubeSphere config --------------------------------------------------------------------
@@ -190,7 +200,7 @@ KUBESPHERE_VALUES = {"service": ["postgres-main", "mysql-1", "redis-1"], "alertT
 @pytest.mark.slow
 def test_kubesphere_config_round_trips_with_the_same_meaning(amtool, tmp_path):
     result, rendered = import_and_render(kubesphere(), tmp_path)
-    assert lists_of(result) == {"ops-mail": "ops-mail", "db-mail": "db-mail"}
+    assert lists_of(result) == {"ops-mail": ["ops-mail"], "db-mail": ["db-mail"]}
     compared = assert_same_meaning(amtool, kubesphere(), rendered, lists_of(result), tmp_path, KUBESPHERE_VALUES)
     assert compared > 300
     out = tmp_path / "imported"
@@ -366,20 +376,22 @@ TRICKY = {
         - {receiver: chat, matchers: [severity="info"]}
     - {receiver: team-b, matchers: [severity="warning"], continue: true}
 """, "", {"team-a", "team-b"}, set()),
-    # The same on a label the grouping lacks: one group of the parent would be two, so it stays.
+    # The same on a label the grouping lacks: one group of the parent would be two, so it does
+    # not fold; a list per route instead (the parent's stays, silent, for its children).
     "a child to the same receiver on a label the grouping lacks": ("""\
     - receiver: team-a
       matchers: [team="db"]
       routes: [{receiver: team-a, matchers: [severity="critical"]}]
     - {receiver: team-b, matchers: [severity="warning"], continue: true}
-""", "", {"team-b"}, {"team-a"}),
+""", "", {"team-a", "team-b"}, set()),
     # An earlier route with two matchers takes some alerts first: NOT(a and b) is no matcher list.
     "earlier stop with two matchers": ("""\
     - {receiver: chat, matchers: [team="db", env="prod"]}
     - {receiver: team-a, matchers: [severity="critical"], continue: true}
     - {receiver: team-b, matchers: [team="web"], continue: true}
 """, "", {"team-b"}, {"team-a"}),
-    # Nested routes to one receiver with different timings.
+    # Nested routes to one receiver with different timings: a list per route, each with its
+    # route's timing.
     "several routes to one receiver": ("""\
     - receiver: team-a
       matchers: [team="db"]
@@ -387,7 +399,34 @@ TRICKY = {
       routes:
         - {receiver: team-a, matchers: [severity="critical"], repeat_interval: 5m}
     - {receiver: team-b, matchers: [team="web"], continue: true}
+""", "", {"team-a", "team-b"}, set()),
+    # Two routes to one receiver that overlap, both with continue: an alert both match is mailed
+    # twice, once per route, before and after (two lists).
+    "two overlapping routes to one receiver, with continue": ("""\
+    - {receiver: team-a, matchers: [team="db"], continue: true}
+    - {receiver: team-a, matchers: [severity="critical"], group_by: [instance], continue: true}
+    - {receiver: team-b, matchers: [team="web"]}
+""", "", {"team-a", "team-b"}, set()),
+    # One route of two cannot be said (an earlier stop with two matchers): the receiver stays whole.
+    "two routes to one receiver, one unsayable": ("""\
+    - {receiver: team-b, matchers: [severity="warning"], continue: true}
+    - {receiver: team-a, matchers: [team="db"], continue: true}
+    - {receiver: chat, matchers: [team="web", env="prod"]}
+    - {receiver: team-a, matchers: [severity="critical"]}
 """, "", {"team-b"}, {"team-a"}),
+    # A receiver that also posts to a webhook, at two routes: its mail becomes a list per route,
+    # and it stays in the base under its name with its webhook, its routes untouched.
+    "a receiver that mails and posts, at two routes": ("""\
+    - receiver: both
+      matchers: [team="db"]
+      routes: [{receiver: chat, matchers: [severity="critical"]}]
+    - {receiver: both, matchers: [team="web"], repeat_interval: 1h, continue: true}
+    - {receiver: team-b, matchers: [severity="warning"]}
+""", """\
+  - name: both
+    email_configs: [{to: both@example.com, send_resolved: true}]
+    webhook_configs: [{url: 'http://127.0.0.1:9/both'}]
+""", {"both", "team-b"}, set()),
     # Time windows are not carried over.
     "mute time interval": ("""\
     - {receiver: team-a, matchers: [team="db"], mute_time_intervals: [nights], continue: true}
@@ -527,10 +566,28 @@ ROOT_CASES = {
 
 
 @pytest.mark.parametrize("case", list(ROOT_CASES))
+def test_a_root_receiver_that_mails_and_posts_keeps_its_post_and_its_mail_becomes_a_list(amtool, tmp_path, case):
+    # Rule 8: the root keeps its receiver (for the webhook), and the list in front takes what
+    # the root's receiver got: every alert no child route matched.
+    original = ROOT_MAIL.format(routes=ROOT_CASES[case]).replace(
+        "  - name: team-mail\n", "  - name: team-mail\n    webhook_configs: [{url: 'http://127.0.0.1:9/team'}]\n", 1)
+    result, rendered = import_and_render(original, tmp_path)
+    assert lists_of(result) == {"team-mail": ["team-mail"]}, result.stderr
+    spec = YAML(typ="safe").load((tmp_path / "imported" / "specs" / "team-mail.yaml").read_text())["spec"]
+    assert "catchAll" not in spec
+    assert spec.get("matchers", []) == (['severity!="info"', 'severity!="critical"'] if ROOT_CASES[case] else [])
+    base = YAML(typ="safe").load((tmp_path / "imported" / "base.yml").read_text())
+    assert base["route"]["receiver"] == "team-mail"
+    assert {"name": "team-mail", "webhook_configs": [{"url": "http://127.0.0.1:9/team"}]} in base["receivers"]
+    assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
+                        {"severity": ["critical", "warning", "info"], "job": ["node"]}, amtool_every=2)
+
+
+@pytest.mark.parametrize("case", list(ROOT_CASES))
 def test_the_root_receiver_becomes_a_catch_all_list_with_the_same_meaning(amtool, tmp_path, case):
     original = ROOT_MAIL.format(routes=ROOT_CASES[case])
     result, rendered = import_and_render(original, tmp_path)
-    assert lists_of(result) == {"team-mail": "team-mail"}, result.stderr
+    assert lists_of(result) == {"team-mail": ["team-mail"]}, result.stderr
     spec = (tmp_path / "imported" / "specs" / "team-mail.yaml").read_text()
     assert "catchAll: true" in spec and "subject: '[{{ .Status }}] {{ .CommonLabels.alertname }}'" in spec
     assert "authIdentity: am@example.com" in (tmp_path / "imported" / "specs" / "email-server.yaml").read_text()
@@ -543,7 +600,7 @@ def test_a_root_without_group_by_keeps_one_group_for_all_alerts(amtool, tmp_path
     original = ROOT_MAIL.format(routes=ROOT_CASES["with children, with and without continue"]).replace(
         "  group_by: [alertname, job]\n", "")
     result, rendered = import_and_render(original, tmp_path)
-    assert lists_of(result) == {"team-mail": "team-mail"}, result.stderr
+    assert lists_of(result) == {"team-mail": ["team-mail"]}, result.stderr
     assert_same_meaning(amtool, original, rendered, lists_of(result), tmp_path,
                         {"severity": ["critical", "warning", "info"], "job": ["node"]}, amtool_every=2)
 
@@ -609,6 +666,79 @@ def test_the_same_addresses_get_mail_through_the_real_alertmanager(tmp_path, mon
     assert max(len(to) for _, to in after) == 50
 
 
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "data" / "corpus"
+OPENIM_ALERTS = [
+    {"labels": {"alertname": "XXX", "instance": "im-1", "severity": "critical", "job": "openim"},
+     "annotations": {"summary": "msg_gateway down"}, "startsAt": "2026-01-02T03:04:05Z"},
+    {"labels": {"alertname": "DiskFull", "instance": "im-2", "severity": "warning", "job": "node"},
+     "annotations": {"summary": "disk 91% full"}, "startsAt": "2026-01-02T03:04:06Z"},
+]
+
+
+def mails(binary: str, config: str, folder: Path, sink) -> list[tuple]:
+    """(recipients, subject, html body) of every mail Alertmanager sends for OPENIM_ALERTS."""
+    import email
+    from email import policy
+
+    with sink.lock:
+        sink.messages.clear()
+    folder.mkdir()
+    path = folder / "alertmanager.yml"
+    path.write_text(config)
+    alertmanager = Alertmanager(binary, path, folder / "data").start()
+    try:
+        alertmanager.post_alerts(OPENIM_ALERTS)
+        sink.wait_for(2, timeout=20)
+        time.sleep(1.5)  # anything else it would send by now
+        with sink.lock:
+            received = list(sink.messages)
+    finally:
+        alertmanager.stop()
+    found = []
+    for message in received:
+        parsed = email.message_from_bytes(message.content, policy=policy.default)
+        html = parsed.get_body(("html",))
+        found.append((tuple(sorted(message.recipients)), str(parsed["Subject"]),
+                      html.get_content() if html is not None else None))
+    return sorted(found, key=repr)
+
+
+def test_a_body_that_calls_the_configs_own_template_is_mailed_the_same(tmp_path):
+    """OpenIM's receiver mails `html: '{{ template "email.to.html" . }}'`, defined in a file its
+    templates: reads: given that file (--templates), each list names a copy of it, and the real
+    Alertmanager sends the same subject and HTML body to the same address, before and after."""
+    binary = require_binary("prometheus-alertmanager")
+    sink = start_smtp_server()
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "email.tmpl").write_bytes((CORPUS_DIR / "templates" / "openim-server-alertmanager" /
+                                         "email.tmpl").read_bytes())
+    try:
+        # The corpus config, mailing the sink without a login, its template read from here.
+        original = (CORPUS_DIR / "openim-server-alertmanager.yaml").read_text()
+        original = (original.replace("smtp.163.com:465", f"127.0.0.1:{sink.port}")
+                    .replace("  smtp_auth_username: alert@openim.io\n", "")
+                    .replace("  smtp_auth_password: YOURAUTHPASSWORD\n", "")
+                    .replace("/etc/alertmanager/email.tmpl", str(folder / "email.tmpl")))
+        refused = run_cli("import", "-", "-o", str(tmp_path / "without"), stdin=original)
+        assert refused.returncode == 1 and "calls the template 'email.to.html'" in refused.stderr, refused.stderr
+        out = tmp_path / "imported"
+        result = run_cli("import", "-", "-o", str(out), "--templates", str(folder), stdin=original)
+        assert result.returncode == 0, result.stderr
+        assert lists_of(result) == {"email": ["email", "email-xxx"]}, result.stdout
+        assert (out / "specs" / "templates" / "email.tmpl").read_bytes() == (folder / "email.tmpl").read_bytes()
+        rendered = tmp_path / "rendered.yml"
+        render = run_cli("render", str(out / "specs"), "--base", str(out / "base.yml"), "-o", str(rendered))
+        assert render.returncode == 0, render.stderr
+        before = mails(binary, original, tmp_path / "before", sink)
+        after = mails(binary, rendered.read_text(), tmp_path / "after", sink)
+    finally:
+        sink.controller.stop()
+    assert before == after
+    assert len(after) == 2 and all(subject == "[OPENIM-SERVER]Alarm" for _, subject, _ in after)
+    assert all("<h3>OpenIM Alert</h3>" in html and "2026-01-02 03:04:0" in html for _, _, html in after), after
+
+
 # -- the command's exit statuses -----------------------------------------------------------------
 
 def test_import_help_exits_0():
@@ -641,6 +771,14 @@ def test_a_config_nested_thousands_deep_is_a_located_error_not_a_crash(tmp_path,
     assert result.stderr.startswith(f"{name}:102:201: "), result.stderr
     assert "nesting is deeper than the 100 levels a config to import may have" in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_import_with_a_templates_folder_that_cannot_be_read_exits_2(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for given, said in ((tmp_path / "missing", "no such folder"), (tmp_path / "file", "not a folder")):
+        result = run_cli("import", "-", "-o", str(tmp_path / "out"), "--templates", str(given), stdin=kubesphere())
+        assert result.returncode == 2 and f"--templates {given}: {said}" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def test_import_that_cannot_run_exits_2(tmp_path):
@@ -718,14 +856,14 @@ def test_random_route_trees_keep_their_meaning():
         specs = parse_specs({path.removeprefix("specs/"): text.encode() for path, text in imported.files.items()
                              if path.startswith("specs/")})
         rendered = YAML(typ="safe").load(render_alertmanager_config(specs, imported.files["base.yml"]))
-        renamed = {old: f"notify-reconciler/{new}" for old, new in imported.lists.items()}
-        imported_lists += len(renamed)
+        receiver_of = {f"notify-reconciler/{new}": old for old, news in imported.lists.items() for new in news}
+        imported_lists += len(imported.lists)
         root = original["route"]["receiver"]
         noted = any("route.receiver: the render puts the base's routes" in note for note in imported.notes)
         for labels in label_sets(original, {"a": ["1", "2", "3"], "b": ["x", "y"], "c": ["p"]}):
-            expected = sorted((renamed.get(r[0], r[0]), *r[1:]) for r in walk(original["route"], labels)
+            expected = sorted(r for r in walk(original["route"], labels)
                               if r[0] in sending(original) and not (noted and r[0] == root))
-            got = sorted(r for r in walk(rendered["route"], labels)
+            got = sorted((receiver_of.get(r[0], r[0]), *r[1:]) for r in walk(rendered["route"], labels)
                          if r[0] in sending(rendered) and not (noted and r[0] == root))
             assert got == expected, f"seed {seed}, alert {labels}: lists {imported.lists}"
     assert imported_lists > 50  # 82 with these seeds: enough moved to mean something

@@ -2,9 +2,10 @@
 
 For each corpus config with an e-mail receiver: import it, render the imported specs into the
 imported base, and ask `amtool config routes test` on the original and on the render for every
-label set built from the config's matchers: the receivers that send something must be the same
-(each imported receiver by its list's name), and each imported receiver's list must mail the
-same addresses with the same send_resolved. Each e-mail receiver import leaves in the base is
+label set built from the config's matchers: the receivers that send something must be the same,
+as many times (each imported receiver by its lists, one per route to it, and by its other
+configs where it keeps some in the base under its name), and each imported receiver's lists must
+mail the same addresses with the same send_resolved. Each e-mail receiver import leaves in the base is
 pinned with its reason (all of a config's: the import is refused), so that a change in what is
 taken shows here.
 """
@@ -30,40 +31,16 @@ pytestmark = pytest.mark.alertmanager
 EMAIL_CORPUS = [path for path in CORPUS if "email_configs" in corpus_config(path)]
 
 LEFT = {
-    # Alertmanager's own examples: team-X-mails is both the root's receiver and that of a route
-    # with a child (two sets of alerts no one list can say), team-X-pager also pages.
-    "alertmanager-example-simple": ["'team-X-mails' is left in base.yml as it is, with its routes: 2 routes lead to it",
-                                    "'team-X-pager' is left in base.yml as it is, with its routes: it also has "
-                                    "pagerduty_configs"],
-    "alertmanager-testdata-conf-good": ["'team-X-mails' is left in base.yml as it is, with its routes: 2 routes lead "
-                                        "to it", "'team-X-pager' is left in base.yml as it is, with its routes: it "
-                                        "also has pagerduty_configs"],
     # One e-mail config logs in as another user than the others: one EmailServer cannot say it.
     "alertmanager-testdata-smtp-password-global-and-local": ["'email-notifications' is left in base.yml as it is, "
                                                              "with its routes: email_configs[1].auth_username differs "
                                                              "from the global smtp settings"],
-    # GOV.UK's ticket receiver also posts to Slack: a list holds e-mail only.
-    "alphagov-prometheus-alertmanager": ["'autom8-tickets' is left in base.yml as it is, with its routes: it also "
-                                         "has slack_configs, which a RecipientList cannot hold"],
-    # OpenIM mails its own HTML template: a list renders Alertmanager's default mail.
-    "openim-server-alertmanager": ["'email' is left in base.yml as it is, with its routes: email_configs[0] sets "
-                                   "html, which a RecipientList cannot say"],
     # Cortex's example mails someone@localhost: a list takes only addresses with a mail domain.
     "cortex-dev-alertmanager": ["'send-email' is left in base.yml as it is, with its routes: spec.recipients[0]: "
                                 "'someone@localhost' is not an e-mail address"],
-    # Cray's Postgres procedure: four routes, one per alertname, lead to the same receiver.
-    "cray-csm-postgres-email-alerts": ["'email-alert' is left in base.yml as it is, with its routes: 4 routes lead "
-                                       "to it"],
-    # Open Contracting: ocp-email is the root's receiver and that of a catch-all child route.
-    "open-contracting-alertmanager": ["'ocp-email' is left in base.yml as it is, with its routes: 2 routes lead "
-                                      "to it"],
-    # liv-io's role README: the root mails 'user' and so does a child for severity='critical', a
-    # label the grouping lacks (its alerts are mailed apart), which one list cannot say.
-    "liv-io-ansible-alertmanager-readme": ["'user' is left in base.yml as it is, with its routes: 2 routes lead "
-                                           "to it"],
 }
 """Corpus configs with e-mail receivers that import leaves in the base (all of them: the import
-is refused), with a line of each reason."""
+is refused), with a line of each reason. Every other one imports with all its e-mail receivers."""
 
 REFUSED = {
     # pgmonitor's smarthost has a space before the port: amtool takes it, no mail could be sent.
@@ -87,6 +64,13 @@ def addresses(config: dict) -> dict[str, tuple[frozenset, bool]]:
     return found
 
 
+def corpus_templates(path: Path) -> dict[str, bytes] | None:
+    """The template files a corpus config's templates: reads, where the corpus holds them
+    (templates/<config>/, as `import --templates` reads a folder)."""
+    folder = path.parent / "templates" / path.stem
+    return {item.name: item.read_bytes() for item in sorted(folder.iterdir())} if folder.is_dir() else None
+
+
 def test_the_corpus_holds_real_email_configs():
     assert len(EMAIL_CORPUS) >= 2
     assert set(LEFT) | set(REFUSED) <= {path.stem for path in EMAIL_CORPUS}
@@ -97,7 +81,7 @@ def test_the_corpus_holds_real_email_configs():
 def test_an_imported_real_config_mails_whom_the_original_mails(amtool, tmp_path, path):
     config = corpus_config(path)
     try:
-        imported = import_config(config, path.name)
+        imported = import_config(config, path.name, templates=corpus_templates(path))
     except SpecErrors as exc:
         if path.stem in REFUSED:
             assert REFUSED[path.stem] in str(exc) and len(exc.errors) == 1, str(exc)
@@ -112,24 +96,37 @@ def test_an_imported_real_config_mails_whom_the_original_mails(amtool, tmp_path,
     assert len(left) == len(LEFT.get(path.stem, ())), f"{path.name} leaves in the base:\n" + "\n".join(left)
     for reason in LEFT.get(path.stem, ()):
         assert any(reason in note for note in left), "\n".join(left)
-    specs = parse_specs({name.removeprefix(f"{SPEC_FOLDER}/"): text.encode() for name, text in imported.files.items()
-                         if name.startswith(f"{SPEC_FOLDER}/")})
+    inside = {name.removeprefix(f"{SPEC_FOLDER}/"): text.encode() for name, text in imported.files.items()
+              if name.startswith(f"{SPEC_FOLDER}/")}
+    specs = parse_specs({name: data for name, data in inside.items() if name.endswith(".yaml")},
+                        templates={name: data for name, data in inside.items() if name.endswith(".tmpl")})
     rendered_text = render_alertmanager_config(specs, imported.files[BASE_FILE])
     original_path, rendered_path = tmp_path / "original.yml", tmp_path / "rendered.yml"
     original_path.write_text(config)
     rendered_path.write_text(rendered_text)
     yaml = YAML(typ="safe")
     original, rendered = yaml.load(config), yaml.load(rendered_text)
-    renamed = {receiver: PREFIX + name for receiver, name in imported.lists.items()}
+    # Each list (one per route to its receiver) is named back to its receiver: the same
+    # receivers, as often (a receiver reached by two routes is two lists), with the same mail.
+    receiver_of = {PREFIX + name: receiver for receiver, names in imported.lists.items() for name in names}
     before, after = addresses(original), addresses(rendered)
-    for receiver, name in renamed.items():
+    for name, receiver in receiver_of.items():
         assert before[receiver] == after[name], f"{receiver} -> {name}: addresses or send_resolved differ"
     live_before, live_after = sending(original), sending(rendered)
+    receiver_of = {name: f"{receiver} (its mail)" for name, receiver in receiver_of.items()}
+
+    def parts(name: str) -> list[str]:
+        """What a receiver reached before is reached as after the import: its mail as a list, and
+        its other configs (pager, Slack) in the base under its name."""
+        if name not in imported.lists:
+            return [name]
+        return [f"{name} (its mail)", *([name] if name in live_after else [])]
 
     def both(labels: dict[str, str]) -> tuple[dict, list[str], list[str]]:
         return labels, amtool_receivers(amtool, original_path, labels), amtool_receivers(amtool, rendered_path, labels)
 
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         for labels, alone, after_import in pool.map(both, corpus_label_sets(config)):
-            expected = sorted(renamed.get(name, name) for name in alone if name in live_before)
-            assert sorted(name for name in after_import if name in live_after) == expected, labels
+            expected = sorted(part for name in alone if name in live_before for part in parts(name))
+            got = sorted(receiver_of.get(name, name) for name in after_import if name in live_after)
+            assert got == expected, labels

@@ -153,7 +153,7 @@ def test_a_password_file_in_the_config_is_kept_and_nothing_to_create():
     assert "/run/pw" not in imported.passwords
 
 
-def test_the_root_receiver_becomes_the_catch_all_and_a_second_route_keeps_one_in_the_base():
+def test_the_root_receiver_becomes_the_catch_all_and_a_receiver_with_two_routes_two_lists():
     config = """\
 global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
 route:
@@ -171,16 +171,21 @@ receivers:
   - {name: stops, email_configs: [{to: stops@example.com}]}
 """
     imported = import_config(config, "am.yml")
-    assert imported.lists == {"all-mail": "all-mail", "once": "once", "stops": "stops"}
+    assert imported.lists == {"all-mail": ("all-mail",), "twice": ("twice", "twice-2"), "once": ("once",),
+                              "stops": ("stops",)}
     notes = "\n".join(imported.notes)
     # The root's receiver gets what no route takes: a catch-all list, the render's root receiver.
     assert YAML(typ="safe").load(imported.files["specs/all-mail.yaml"])["spec"] == {
         "recipients": ["all@example.com"], "catchAll": True}
     assert "  receiver: notify-reconciler/discard\n" in imported.files["base.yml"]
-    assert "am.yml:12:5: receivers[1]: 'twice' is left in base.yml" in notes and "2 routes lead to it" in notes
+    assert "is left in base.yml" not in notes
+    # One list per route, each with its route's matchers (rule 1).
+    for name, value in (("twice", "1"), ("twice-2", "2")):
+        assert YAML(typ="safe").load(imported.files[f"specs/{name}.yaml"])["spec"]["matchers"] == [f'a="{value}"']
+    assert "twice" not in imported.files["base.yml"]
     # Taken away from the base, their alerts would go to the root receiver: with or without
     # continue, a route that matched kept them from it, and the lists keep them from the base.
-    for name in ("once", "stops"):
+    for name in ("twice", "twice-2", "once", "stops"):
         assert YAML(typ="safe").load(imported.files[f"specs/{name}.yaml"])["spec"]["keepFromBase"] is True
     assert "route.receiver" not in notes
 
@@ -209,7 +214,8 @@ receivers:
     base = YAML(typ="safe").load(imported.files["base.yml"])
     assert {"name": "db-mail"} in base["receivers"]
     assert base["route"]["routes"][0]["receiver"] == "db-mail" and len(base["route"]["routes"][0]["routes"]) == 2
-    assert any("'db-mail' keeps its name and routes" in note for note in imported.notes)
+    assert any("'db-mail' keeps its name without its e-mail configs (its routes stay" in note
+               for note in imported.notes)
 
 
 @pytest.mark.parametrize("group_by, folds", [("[alertname, severity]", True), ("[alertname]", False)])
@@ -229,8 +235,12 @@ receivers:
         assert YAML(typ="safe").load(imported.files["specs/all-mail.yaml"])["spec"]["catchAll"] is True
         assert "routes" not in YAML(typ="safe").load(imported.files["base.yml"])["route"]
     else:
-        with pytest.raises(SpecErrors, match="2 routes lead to it"):
-            import_config(config, "am.yml")
+        # Two routes, one list each (rule 1): the root's catch-all, and the child's, which keeps
+        # its alerts from the root's receiver (the catch-all) as the route did.
+        imported = import_config(config, "am.yml")
+        assert imported.lists == {"all-mail": ("all-mail", "all-mail-critical")}
+        spec = YAML(typ="safe").load(imported.files["specs/all-mail-critical.yaml"])["spec"]
+        assert spec["matchers"] == ['severity="critical"'] and spec["keepFromBase"] is True
 
 
 def test_nothing_to_import_lists_every_reason():
@@ -238,7 +248,7 @@ def test_nothing_to_import_lists_every_reason():
 global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
 route: {receiver: all-mail}
 receivers:
-  - {name: all-mail, email_configs: [{to: all@example.com}], webhook_configs: [{url: 'http://h/'}]}
+  - {name: all-mail, email_configs: [{to: all@example.com, headers: {X-Team: db}}]}
   - {name: custom, email_configs: [{to: c@example.com, text: 'hi'}]}
 """
     with pytest.raises(SpecErrors) as caught:
@@ -384,7 +394,7 @@ def test_a_root_receiver_grouping_by_nothing_keeps_one_group():
     config = "global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}\nroute: {receiver: all-mail}\n" \
              "receivers: [{name: all-mail, email_configs: [{to: all@example.com}]}]\n"
     imported = import_config(config, "am.yml")
-    assert imported.lists == {"all-mail": "all-mail"}
+    assert imported.lists == {"all-mail": ("all-mail",)}
     assert _render(imported)["route"]["group_by"] == []
 
 
@@ -395,3 +405,44 @@ def test_a_policy_grouping_by_nothing_under_a_base_root_grouping_by_labels_is_re
         _render(imported.__class__({**imported.files, "base.yml": imported.files["base.yml"].replace(
             "route:\n", "route:\n  group_by: [job]\n", 1)}, imported.notes, imported.passwords, imported.lists))
     assert "route.group_by: the NotificationPolicy groups by nothing" in str(caught.value)
+
+
+BODY_CALL = """\
+global: {smtp_smarthost: 'h:25', smtp_from: a@example.com}
+templates: ['/etc/alertmanager/*.tmpl']
+route: {receiver: all-mail}
+receivers:
+  - {name: all-mail, email_configs: [{to: all@example.com, html: '{{ template "team.html" . }}'}]}
+"""
+
+
+@pytest.mark.parametrize("files, why", [
+    ({"team.tmpl": b'{{ define "team.html" }}<b>{{ .Status }}</b>{{ end }}\n'}, None),
+    # The call is the whole html, and the file holds that define alone: the copy's body is the same.
+    ({}, "calls the template 'team.html', and no file given to import"),
+    ({"team.tmpl": b'{{ define "team.html" }}a{{ end }}{{ define "other" }}b{{ end }}'}, "calls the template"),
+    ({"team.tmpl": b'<p>top</p>{{ define "team.html" }}a{{ end }}'}, "calls the template"),
+    # A file the config's templates: does not read is not what Alertmanager runs.
+    ({"team.txt": b'{{ define "team.html" }}a{{ end }}'}, "calls the template"),
+    # Defined twice among the config's files: Alertmanager takes the last loaded.
+    ({"a.tmpl": b'{{ define "team.html" }}a{{ end }}', "b.tmpl": b'{{ define "team.html" }}b{{ end }}'},
+     "calls the template"),
+    ({"a.tmpl": b'{{ define "team.html" }}a{{ end }}', "b.tmpl": b'{{ define "x" }}{{ end }}{{ define "team.html" }}'
+      b'b{{ end }}', "c.tmpl": b'{{ define "team.html" }}c{{ end }}'}, "calls the template"),
+])
+def test_a_body_that_only_calls_a_template_of_the_configs_files_names_a_copy(files, why):
+    if why is None:
+        imported = import_config(BODY_CALL, "am.yml", templates=files)
+        spec = YAML(typ="safe").load(imported.files["specs/all-mail.yaml"])["spec"]
+        assert spec["templates"] == {"html": "templates/team.tmpl"} and spec["catchAll"] is True
+        assert imported.files["specs/templates/team.tmpl"].encode() == files["team.tmpl"]
+        return
+    with pytest.raises(SpecErrors, match=why):
+        import_config(BODY_CALL, "am.yml", templates=files)
+
+
+def test_a_body_with_more_than_a_template_call_stays_in_the_base():
+    config = BODY_CALL.replace("html: '{{ template \"team.html\" . }}'",
+                               "html: '<p>{{ template \"team.html\" . }}</p>'")
+    with pytest.raises(SpecErrors, match=r"email_configs\[0\]\.html is a template of its own"):
+        import_config(config, "am.yml", templates={"team.tmpl": b'{{ define "team.html" }}a{{ end }}'})
