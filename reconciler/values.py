@@ -213,3 +213,19 @@ class StatusReport:
     def healthy(self) -> bool:
         return (self.applied is not None and self.attempted is not None and self.attempted.result.ok
                 and all(target.ok for target in self.targets))
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import made (of an Alertmanager config, or of KubeSphere's objects), for the
+    CLI to write: the files, what the user must know, and the passwords kept out of both."""
+
+    files: dict[str, str]
+    """Path relative to the output folder -> text: specs/*.yaml (and base.yml, from a config)."""
+    notes: tuple[str, ...]
+    """What the user must know: what stayed in the base and why, what was not carried over."""
+    passwords: dict[str, str] = field(repr=False)
+    """Password file path -> the password it must hold (never written into `files`)."""
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Receiver name -> the RecipientLists it became (one per route to it, or per 50 addresses)."""
+

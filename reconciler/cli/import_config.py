@@ -55,7 +55,7 @@ def _kubesphere(text: str, name: str, folder, password_file: str | None) -> int:
     _write(imported, folder, password_file, "the imported Config",
            "create {path} (mode 0600) holding the SMTP password from the Secret given, without a trailing line "
            "break (printf '%s' ...), or import again with --password-file")
-    lists = ", ".join(f"{receiver} -> {name}" for receiver, name in imported.lists.items())
+    lists = ", ".join(f"{receiver} -> {name}" for receiver, names in imported.lists.items() for name in names)
     print(f"wrote {folder / SPEC_FOLDER} (EmailServer, NotificationPolicy, RecipientLists: {lists}); check with: "
           f"notify-reconciler render {folder / SPEC_FOLDER} --format kubesphere")
     return EXIT_OK

@@ -76,6 +76,7 @@ from ..am.reading import BASE_DEPTH, ReadConfig, dump, go_bool, read_config, rea
 from ..am.receivers import Receiver, receivers as read_receivers
 from ..am.routes import Route, route_tree
 from ..errors import AlertmanagerConfigError, Location, SpecError, SpecErrors
+from ..values import Imported
 from ..yamlio.loader import KeyPath, format_path, load_file
 from ..specs.model import check_document
 from ..specs.pipeline import parse_specs
@@ -184,18 +185,6 @@ def server_spec(settings: dict[str, Any], tls: dict[str, Any], password_file: st
 
 
 # -- the import ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Imported:
-    files: dict[str, str]
-    """Path relative to the output folder -> text: specs/*.yaml and base.yml."""
-    notes: tuple[str, ...]
-    """What the user must know: what stayed in the base and why, secrets left in the base."""
-    passwords: dict[str, str] = field(repr=False)
-    """Password file path -> the password it must hold (never written into `files`)."""
-    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Receiver name -> the RecipientLists its e-mail configs became (one per route to it)."""
-
 
 @dataclass(eq=False)  # two routes written alike are still two routes: compared by identity
 class _Route:

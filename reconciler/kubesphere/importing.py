@@ -23,12 +23,12 @@ What it guarantees:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..am.reading import dump, read_config, roundtrip_yaml
 from ..am.routes import route_tree, walk
 from ..errors import AlertmanagerConfigError, Location, SpecError, SpecErrors
+from ..values import Imported
 from ..specs.pipeline import parse_specs
 from .objects import EmailConfig, EmailReceiver, Objects, read_objects, secret_value
 from .selector import Untranslatable, as_matchers
@@ -44,17 +44,6 @@ SPEC_FOLDER = "specs"
 MAX_RECIPIENTS = 50
 LIST_ANNOTATION = "notify-reconciler/list"
 """The RecipientList a rendered Receiver came from (rendering.py writes it)."""
-
-
-@dataclass(frozen=True)
-class Imported:
-    files: dict[str, str]
-    """Path relative to the output folder -> text: specs/*.yaml."""
-    notes: tuple[str, ...]
-    passwords: dict[str, str] = field(repr=False)
-    """Password file path -> the password it must hold (never written into `files`)."""
-    lists: dict[str, str] = field(default_factory=dict)
-    """Receiver name -> the RecipientList it became (the first, when split)."""
 
 
 _OBJECT_OF_GROUP = re.compile(rb"""(?m)^[ \t]*(?:-[ \t]+)?["']?apiVersion["']?[ \t]*:[ \t]*["']?notification\.kubesphere\.io/""")
@@ -90,7 +79,7 @@ def import_objects(data: bytes, name: str = "-", *, password_file: str = DEFAULT
     files = {f"{SPEC_FOLDER}/email-server.yaml": header + document("EmailServer", "smtp", server),
              f"{SPEC_FOLDER}/notification-policy.yaml": header + document("NotificationPolicy", "default", policy)}
     origin: dict[str, Location] = {"email-server.yaml": config.location}
-    lists: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
     errors: list[SpecError] = []
     taken = {"email-server", "notification-policy"}
     for receiver in receivers:
@@ -119,14 +108,14 @@ def import_objects(data: bytes, name: str = "-", *, password_file: str = DEFAULT
                 f"# imported from {name} by notify-reconciler import: the Receiver {receiver.name!r}\n"
                 + document("RecipientList", list_name, spec))
             origin[f"{list_name}.yaml"] = receiver.location
-            lists.setdefault(receiver.name, list_name)
+            lists.setdefault(receiver.name, []).append(list_name)
         if len(chunks) > 1:
             notes.append(f"{receiver.location}: Receiver {receiver.name!r} has {len(recipients)} addresses: split into "
                          f"{len(chunks)} lists of at most {MAX_RECIPIENTS} with the same matchers")
     if errors:
         raise SpecErrors(errors)
     _check(files, origin)
-    return Imported(files, tuple(notes), passwords, lists)
+    return Imported(files, tuple(notes), passwords, {receiver: tuple(names) for receiver, names in lists.items()})
 
 
 def _email_config(objects: Objects, name: str) -> EmailConfig:
