@@ -28,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from ..kubesphere.importing import is_kubesphere
 
     if is_kubesphere(text.encode("utf-8")):
+        if getattr(args, "templates", None):
+            raise EnvironmentProblem(f"--templates {args.templates}: {name} holds KubeSphere's notification-manager "
+                                     "objects, whose templates are notification-manager's own: leave --templates out")
         return _kubesphere(text, name, folder, password_file)
     inner = unwrap(text, name)
     if inner is not None:

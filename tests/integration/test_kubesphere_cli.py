@@ -83,3 +83,13 @@ def test_what_notification_manager_cannot_select_exits_1_at_the_spec(tmp_path, c
     code, out, err = run(["render", folder, "--format", "kubesphere", "--api", api], capsys)
     assert code == 1 and not out
     assert f"{folder / 'extra.yaml'}:" in err and "spec.matchers[0]" in err and refused in err
+
+
+def test_templates_with_the_console_s_objects_exits_2_and_writes_nothing(tmp_path, capsys):
+    # --templates names an Alertmanager config's template files; notification-manager's objects
+    # have none to give, so it is refused rather than silently left unused.
+    code, _, err = run(["import", DATA / "console-v2beta2-list.yaml", "-o", tmp_path / "out",
+                        "--templates", tmp_path], capsys)
+    assert code == 2
+    assert "--templates" in err and "notification-manager" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
