@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -47,19 +48,41 @@ def test_commit_reaches_alertmanager_and_sigterm_exits_0(setup, alertmanager):
 
 
 @pytest.mark.alertmanager
-def test_alertmanager_running_another_config_is_reloaded(setup, alertmanager):
-    """Someone reloads Alertmanager with a hand-made file, then puts ours back without
-    reloading: the file is right, what runs is not. The next poll reloads it."""
-    am = alertmanager
-    daemon = setup.start([am.url])
-    ready(setup)
-    ours = setup.output.read_bytes()
-    setup.output.write_text("route: {receiver: y}\nreceivers: [{name: y}]\n")
-    assert am.reload()[0] == 200
-    setup.output.write_bytes(ours)
-    wait_until(lambda: am.metric("alertmanager_config_hash") == config_hash(ours), 5,
-               "the daemon to reload Alertmanager onto the applied config")
-    wait_until(lambda: "ran another config" in daemon.text(), 5, "the DriftCorrected event")
+def test_alertmanager_running_another_config_is_reloaded(setup):
+    """Someone reloads Alertmanager from another file while the live file stays ours: the file
+    is right, what runs is not. The next poll reloads it.
+
+    Alertmanager reads the live file through a symlink, which the test points elsewhere for
+    its reload. Writing the other config into the live file instead (and back) raced the
+    daemon's watch: under load it saw the edit and put the file back itself, an edit rather
+    than another config running, and "ran another config" never came."""
+    binary = require_binary("prometheus-alertmanager")
+    setup.output.write_text("route: {receiver: x}\nreceivers: [{name: x}]\n")
+    link = setup.tmp / "am-config.yml"
+    link.symlink_to(setup.output)
+    am = Alertmanager(binary, link, setup.tmp / "am-data").start()
+    try:
+        daemon = setup.start([am.url])
+        ready(setup)
+        ours = setup.output.read_bytes()
+        other = setup.tmp / "other.yml"
+        other.write_text("route: {receiver: y}\nreceivers: [{name: y}]\n")
+        point(link, other)
+        assert am.reload()[0] == 200
+        point(link, setup.output)
+        assert setup.output.read_bytes() == ours
+        wait_until(lambda: "ran another config" in daemon.text(), 10, "the DriftCorrected event")
+        wait_until(lambda: am.metric("alertmanager_config_hash") == config_hash(ours), 5,
+                   "the daemon to reload Alertmanager onto the applied config")
+    finally:
+        am.stop()
+
+
+def point(link: Path, target: Path) -> None:
+    """Make `link` a symlink to `target` in one step (rename), as Alertmanager may read it."""
+    new = link.with_name(link.name + ".new")
+    new.symlink_to(target)
+    new.replace(link)
 
 
 def test_failed_passes_are_retried_with_backoff(setup):
