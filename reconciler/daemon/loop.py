@@ -101,6 +101,8 @@ class Daemon:
         self._counters: dict[str, tuple[float, float]] = {}
         """Alertmanager URL -> its e-mail notification (requests, failed) counters, last seen."""
         self._failing: dict[str, str] = {}
+        self._recovering: set[str] = set()
+        """Alertmanagers whose last window of sends held a success after its failures."""
         """Alertmanager URL -> how its e-mail sends fail, while they do."""
 
     def _sleep(self, seconds: float) -> None:
@@ -361,7 +363,13 @@ class Daemon:
     def _watch_delivery(self) -> None:
         """EmailDeliveryFailing while any Alertmanager counts new failed e-mail sends; resolved
         once its sends succeed again. Alertmanager 0.25 counts connect, TLS, AUTH and RCPT
-        failures, not a refusal after DATA: the probe and the header rules stay needed."""
+        failures, not a refusal after DATA: the probe and the header rules stay needed.
+
+        Alertmanager counts every attempt and every failed one, so a window between two looks
+        with more attempts than failures held a success. The counters do not say in which
+        order: a window of failures then the retry that got through (the common end of an
+        outage, after which Alertmanager may send nothing for hours) keeps the alert, and the
+        next look resolves it unless new failures came meanwhile."""
         for url in self.config.target.alertmanagers:
             try:
                 requests, failed = email_counters(url)
@@ -374,8 +382,13 @@ class Daemon:
             if failed > before[1]:
                 self._failing[url] = (f"{url}: {failed - before[1]:.0f} failed e-mail send(s) of "
                                       f"{requests - before[0]:.0f} since the last look")
-            elif requests > before[0]:
+                if requests - before[0] > failed - before[1]:
+                    self._recovering.add(url)  # a success came too: the next look decides
+                else:
+                    self._recovering.discard(url)
+            elif requests > before[0] or url in self._recovering:
                 self._failing.pop(url, None)
+                self._recovering.discard(url)
         holding = {}
         if self._failing:
             lines = tuple(self._failing[url] for url in sorted(self._failing))
