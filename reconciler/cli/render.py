@@ -18,6 +18,9 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.api or args.password_secret) and args.format != "kubesphere":
         raise EnvironmentProblem("--api and --password-secret go with --format kubesphere")
+    if args.password_secret and not args.output:
+        raise EnvironmentProblem("--password-secret writes the password into the Secret: give -o FILE (written "
+                                 "with mode 0600), the password never goes to standard output")
     specs = load_specs(args.dir, cached=not args.no_cache)
     if args.format == "kubesphere":
         return _kubesphere(args, specs)

@@ -93,3 +93,13 @@ def test_templates_with_the_console_s_objects_exits_2_and_writes_nothing(tmp_pat
     assert code == 2
     assert "--templates" in err and "notification-manager" in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_password_secret_is_never_printed(tmp_path, capsys):
+    # --password-secret puts the password (base64) into the Secret: only into a 0600 file.
+    text = (DATA / "console-v2beta2-list.yaml").read_text() + "\n---\n" + (DATA / "console-secret.yaml").read_text()
+    code, _, err = run(["import", "-", "-o", tmp_path / "out", "--password-file", tmp_path / "pw"], capsys, stdin=text)
+    assert code == 0, err
+    code, out, err = run(["render", tmp_path / "out" / "specs", "--format", "kubesphere", "--password-secret"], capsys)
+    assert code == 2 and "-o FILE" in err
+    assert "kind: Secret" not in out and "s3cret" not in out + err
