@@ -615,8 +615,9 @@ ALERTS = [
 ]
 
 
-def deliveries(binary: str, config: str, folder: Path, sink) -> set[tuple[str, frozenset]]:
-    """(alertname, envelope recipients) of every mail Alertmanager sends for ALERTS."""
+def sent(binary: str, config: str, folder: Path, sink, alerts: list[dict]) -> list:
+    """Every mail the real Alertmanager, running `config`, sends the sink for `alerts`: at
+    least two come, then whatever else it would send within 1.5 s."""
     with sink.lock:
         sink.messages.clear()
     folder.mkdir()
@@ -624,13 +625,19 @@ def deliveries(binary: str, config: str, folder: Path, sink) -> set[tuple[str, f
     path.write_text(config)
     alertmanager = Alertmanager(binary, path, folder / "data").start()
     try:
-        alertmanager.post_alerts([{"labels": labels} for labels in ALERTS])
+        alertmanager.post_alerts(alerts)
         sink.wait_for(2, timeout=20)
         time.sleep(1.5)  # anything else it would send by now
         with sink.lock:
-            return {(_alertname(message), frozenset(message.recipients)) for message in sink.messages}
+            return list(sink.messages)
     finally:
         alertmanager.stop()
+
+
+def deliveries(binary: str, config: str, folder: Path, sink) -> set[tuple[str, frozenset]]:
+    """(alertname, envelope recipients) of every mail Alertmanager sends for ALERTS."""
+    return {(_alertname(message), frozenset(message.recipients))
+            for message in sent(binary, config, folder, sink, [{"labels": labels} for labels in ALERTS])}
 
 
 def _alertname(received) -> str:
@@ -680,20 +687,7 @@ def mails(binary: str, config: str, folder: Path, sink) -> list[tuple]:
     import email
     from email import policy
 
-    with sink.lock:
-        sink.messages.clear()
-    folder.mkdir()
-    path = folder / "alertmanager.yml"
-    path.write_text(config)
-    alertmanager = Alertmanager(binary, path, folder / "data").start()
-    try:
-        alertmanager.post_alerts(OPENIM_ALERTS)
-        sink.wait_for(2, timeout=20)
-        time.sleep(1.5)  # anything else it would send by now
-        with sink.lock:
-            received = list(sink.messages)
-    finally:
-        alertmanager.stop()
+    received = sent(binary, config, folder, sink, OPENIM_ALERTS)
     found = []
     for message in received:
         parsed = email.message_from_bytes(message.content, policy=policy.default)
